@@ -1,0 +1,58 @@
+"""Navigation: each entry is shown only to users holding its permission. Entries name URL
+patterns of every app by string, so this core app imports none of them."""
+
+from django.conf import settings
+from django.urls import NoReverseMatch, reverse
+
+from .models import StaffAlert
+from .roles import user_role
+
+NAV_ITEMS = (
+    # (label, url name, permission)
+    ("Board", "monitoring:board", "monitoring.view_board"),
+    ("Day", "scheduling:day", "scheduling.view_schedule"),
+    ("Week", "scheduling:week", "scheduling.view_schedule"),
+    ("Rides", "scheduling:transport-list", "scheduling.view_schedule"),
+    ("Patients", "clinic:patient-list", "clinic.view_patient"),
+    ("REMS", "monitoring:rems-worklist", "monitoring.view_reports"),
+    ("Reports", "monitoring:reports", "monitoring.view_reports"),
+    ("Audit", "clinic:audit", "clinic.view_auditevent"),
+    ("Outbox", "clinic:outbox", "clinic.view_outboxmessage"),
+    ("Admin", "admin:index", "clinic.change_site"),
+)
+
+ALERT_AUDIENCES = {
+    "Nurse": ("nurse",),
+    "Prescriber": ("nurse",),
+    "Scheduler": ("scheduler",),
+    "Administrator": ("nurse", "scheduler", "administrator"),
+}
+
+
+def _url(name):
+    try:
+        return reverse(name)
+    except NoReverseMatch:
+        return None
+
+
+def navigation(request):
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {"clinic_name": settings.CLINIC_NAME}
+    items = []
+    for label, name, perm in NAV_ITEMS:
+        url = _url(name)
+        if url and user.has_perm(perm):
+            items.append({"label": label, "url": url, "active": request.path.startswith(url) and url != "/"})
+    role = user_role(user)
+    open_alerts = StaffAlert.objects.filter(
+        acknowledged_at__isnull=True, audience__in=ALERT_AUDIENCES.get(role, ())
+    ).count()
+    return {
+        "clinic_name": settings.CLINIC_NAME,
+        "nav_items": items,
+        "user_role": role,
+        "open_alert_count": open_alerts,
+        "alerts_url": _url("clinic:alerts"),
+    }

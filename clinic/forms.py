@@ -1,0 +1,116 @@
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import HTML, Column, Fieldset, Layout, Row
+from django import forms
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from . import rules
+from .models import EscortContact, Patient
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+    def __init__(self, **kwargs):
+        super().__init__(format="%Y-%m-%d", **kwargs)
+
+
+class PatientForm(forms.ModelForm):
+    class Meta:
+        model = Patient
+        fields = [
+            "mrn",
+            "first_name",
+            "last_name",
+            "date_of_birth",
+            "sex",
+            "site",
+            "phone",
+            "email",
+            "preferred_channel",
+            "reminder_opt_out",
+            "rems_enrollment_id",
+            "rems_enrollment_date",
+            *rules.CONTRAINDICATION_FIELDS,
+            *rules.CAUTION_FIELDS,
+            "caution_prescriber_note",
+        ]
+        widgets = {
+            "date_of_birth": DateInput(),
+            "rems_enrollment_date": DateInput(),
+            "caution_prescriber_note": forms.Textarea(attrs={"rows": 3}),
+        }
+        error_messages = {"mrn": {"unique": "Another patient already has this MRN."}}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["mrn"].help_text = "6 to 12 capital letters or digits."
+        self.fields["phone"].help_text = "Mobile number for reminders, e.g. (212) 555-0134."
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.layout = Layout(
+            Fieldset(
+                "Identity",
+                Row(Column("mrn"), Column("first_name"), Column("last_name")),
+                Row(Column("date_of_birth"), Column("sex"), Column("site")),
+            ),
+            Fieldset(
+                "Contact and reminders",
+                Row(Column("phone"), Column("email")),
+                Row(Column("preferred_channel"), Column("reminder_opt_out", css_class="pt-4")),
+            ),
+            Fieldset("REMS programme", Row(Column("rems_enrollment_id"), Column("rems_enrollment_date"))),
+            Fieldset(
+                "Eligibility screening",
+                HTML('<p class="text-muted small mb-1">Contraindications (any one blocks treatment)</p>'),
+                *rules.CONTRAINDICATION_FIELDS,
+                HTML('<p class="text-muted small mb-1 mt-3">Cautions and concomitant medicines</p>'),
+                Row(*[Column(f, css_class="col-md-4") for f in rules.CAUTION_FIELDS]),
+                "caution_prescriber_note",
+            ),
+        )
+
+    def clean_mrn(self):
+        return self.cleaned_data["mrn"].strip().upper()
+
+    def clean_phone(self):
+        phone = self.cleaned_data["phone"].strip()
+        return rules.normalise_phone(phone, settings.PHONE_DEFAULT_REGION) if phone else ""
+
+    def clean_date_of_birth(self):
+        dob = self.cleaned_data["date_of_birth"]
+        rules.validate_date_of_birth(dob, timezone.localdate(), settings.MINIMUM_PATIENT_AGE)
+        return dob
+
+    def clean(self):
+        data = super().clean()
+        channel = data.get("preferred_channel")
+        if channel == "sms" and not data.get("phone") and "phone" not in self.errors:
+            self.add_error("phone", ValidationError("SMS reminders need a mobile number.", code="sms_needs_phone"))
+        if channel == "email" and not data.get("email") and "email" not in self.errors:
+            self.add_error(
+                "email", ValidationError("E-mail reminders need an e-mail address.", code="email_needs_address")
+            )
+        if bool(data.get("rems_enrollment_id")) != bool(data.get("rems_enrollment_date")):
+            field = "rems_enrollment_date" if data.get("rems_enrollment_id") else "rems_enrollment_id"
+            self.add_error(field, ValidationError("Enter both the REMS enrolment id and its date.", code="rems_pair"))
+        return data
+
+
+class EscortContactForm(forms.ModelForm):
+    class Meta:
+        model = EscortContact
+        fields = ["name", "phone", "relationship", "is_emergency_contact"]
+
+    def clean_phone(self):
+        return rules.normalise_phone(self.cleaned_data["phone"].strip(), settings.PHONE_DEFAULT_REGION)
+
+
+EscortFormSet = forms.inlineformset_factory(
+    Patient, EscortContact, form=EscortContactForm, extra=1, can_delete=True, max_num=10
+)
+
+
+class PatientSearchForm(forms.Form):
+    q = forms.CharField(label="Name or MRN", required=False, max_length=80)

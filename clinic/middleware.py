@@ -1,0 +1,44 @@
+import time
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.contrib.auth.views import redirect_to_login
+
+
+class SessionTimeoutMiddleware:
+    """Log staff out after SESSION_IDLE_MINUTES without a request, and after
+    SESSION_ABSOLUTE_HOURS whatever the activity. Board auto-refresh requests carry the
+    ``X-Idle-Refresh`` header and do not count as activity."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.user.is_authenticated:
+            now = time.time()
+            last = request.session.get("last_activity", now)
+            started = request.session.get("auth_started_at", now)
+            idle = now - last > settings.SESSION_IDLE_TIMEOUT
+            expired = now - started > settings.SESSION_ABSOLUTE_TIMEOUT
+            if idle or expired:
+                logout(request)
+                messages.info(request, "You were signed out after a period of inactivity. Please sign in again.")
+                return redirect_to_login(request.get_full_path())
+            if not request.headers.get("X-Idle-Refresh"):
+                request.session["last_activity"] = now
+            request.session.setdefault("auth_started_at", now)
+        return self.get_response(request)
+
+
+class SecurityHeadersMiddleware:
+    """Content-Security-Policy (no inline scripts) and Permissions-Policy on every response."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        response.setdefault("Content-Security-Policy", settings.CONTENT_SECURITY_POLICY)
+        response.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        return response

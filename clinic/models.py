@@ -1,0 +1,302 @@
+"""Core records: sites and chairs, patients and their escorts, staff alerts, the message
+outbox, and the append-only audit trail."""
+
+import datetime as dt
+import zoneinfo
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+
+from . import rules
+
+
+def validate_time_zone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError("%(value)s is not a known time zone (e.g. America/New_York).", params={"value": value})
+
+
+class Site(models.Model):
+    name = models.CharField(max_length=120, unique=True)
+    time_zone = models.CharField(max_length=64, default="America/New_York", validators=[validate_time_zone])
+    phone = models.CharField(max_length=32, blank=True)
+    address = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def tzinfo(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.time_zone)
+
+    def local_today(self) -> dt.date:
+        return timezone.now().astimezone(self.tzinfo).date()
+
+
+class Weekday(models.IntegerChoices):
+    MONDAY = 0, "Monday"
+    TUESDAY = 1, "Tuesday"
+    WEDNESDAY = 2, "Wednesday"
+    THURSDAY = 3, "Thursday"
+    FRIDAY = 4, "Friday"
+    SATURDAY = 5, "Saturday"
+    SUNDAY = 6, "Sunday"
+
+
+class OpeningHours(models.Model):
+    """One row per open weekday; a weekday without a row is a closed day."""
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="opening_hours")
+    weekday = models.PositiveSmallIntegerField(choices=Weekday.choices)
+    opens = models.TimeField()
+    closes = models.TimeField()
+
+    class Meta:
+        ordering = ["site", "weekday"]
+        verbose_name_plural = "opening hours"
+        constraints = [
+            models.UniqueConstraint(fields=["site", "weekday"], name="opening_hours_one_per_weekday"),
+            models.CheckConstraint(
+                condition=models.Q(opens__lt=models.F("closes")), name="opening_hours_opens_before_closes"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_weekday_display()} {self.opens:%H:%M}-{self.closes:%H:%M}"
+
+
+class Closure(models.Model):
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="closures")
+    date = models.DateField()
+    reason = models.CharField(max_length=120, blank=True)
+
+    class Meta:
+        ordering = ["date"]
+        constraints = [models.UniqueConstraint(fields=["site", "date"], name="closure_one_per_day")]
+
+    def __str__(self):
+        return f"{self.site} closed {self.date:%Y-%m-%d}"
+
+
+class Chair(models.Model):
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="chairs")
+    name = models.CharField(max_length=60)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["site", "name"]
+        constraints = [models.UniqueConstraint(fields=["site", "name"], name="chair_name_unique_per_site")]
+
+    def __str__(self):
+        return self.name
+
+
+class Sex(models.TextChoices):
+    FEMALE = "F", "Female"
+    MALE = "M", "Male"
+    OTHER = "X", "Other / not stated"
+
+
+class Channel(models.TextChoices):
+    SMS = "sms", "SMS"
+    EMAIL = "email", "E-mail"
+    NONE = "none", "No reminders"
+
+
+class Patient(models.Model):
+    mrn = models.CharField("MRN", max_length=20, unique=True, validators=[rules.validate_mrn])
+    first_name = models.CharField(max_length=80)
+    last_name = models.CharField(max_length=80)
+    date_of_birth = models.DateField()
+    sex = models.CharField(max_length=1, choices=Sex.choices)
+    phone = models.CharField(max_length=20, blank=True, help_text="Stored in international (E.164) form.")
+    email = models.EmailField(blank=True)
+    preferred_channel = models.CharField(
+        "preferred reminder channel", max_length=8, choices=Channel.choices, default=Channel.SMS
+    )
+    reminder_opt_out = models.BooleanField("opted out of reminders", default=False)
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="patients", null=True, blank=True)
+
+    rems_enrollment_id = models.CharField("REMS enrolment id", max_length=40, blank=True)
+    rems_enrollment_date = models.DateField("REMS enrolment date", null=True, blank=True)
+
+    # Contraindications (any one blocks esketamine/ketamine treatment).
+    aneurysmal_vascular_disease = models.BooleanField("aneurysmal vascular disease or AVM", default=False)
+    intracerebral_haemorrhage = models.BooleanField("history of intracerebral haemorrhage", default=False)
+    ketamine_hypersensitivity = models.BooleanField("hypersensitivity to (es)ketamine", default=False)
+    # Cautions (treatment allowed only with a prescriber's note).
+    uncontrolled_hypertension = models.BooleanField(default=False)
+    psychosis_history = models.BooleanField("history of psychosis", default=False)
+    substance_use_disorder = models.BooleanField(default=False)
+    pregnancy = models.BooleanField("pregnant or planning pregnancy", default=False)
+    takes_benzodiazepines = models.BooleanField("benzodiazepines", default=False)
+    takes_sedative_hypnotics = models.BooleanField("non-benzodiazepine sedative hypnotics", default=False)
+    takes_opioids = models.BooleanField("opioids", default=False)
+    takes_psychostimulants = models.BooleanField("psychostimulants", default=False)
+    takes_maois = models.BooleanField("MAOIs", default=False)
+    caution_prescriber_note = models.TextField("prescriber note on cautions", blank=True)
+
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["last_name", "first_name"]
+        indexes = [
+            # Patient search: WHERE last_name ILIKE 'x%' ORDER BY last_name, first_name
+            models.Index(fields=["last_name", "first_name"], name="patient_name_idx"),
+        ]
+        permissions = [("manage_patients", "Can register and edit patients")]
+
+    def __str__(self):
+        return f"{self.last_name}, {self.first_name} ({self.mrn})"
+
+    def get_absolute_url(self):
+        return reverse("clinic:patient-detail", args=[self.pk])
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+    def screening(self) -> rules.Screening:
+        return rules.screen(
+            contraindications={field: getattr(self, field) for field in rules.CONTRAINDICATION_FIELDS},
+            cautions={field: getattr(self, field) for field in rules.CAUTION_FIELDS},
+            prescriber_note=self.caution_prescriber_note,
+        )
+
+    @property
+    def is_rems_enrolled(self) -> bool:
+        return bool(self.rems_enrollment_id and self.rems_enrollment_date)
+
+
+class EscortContact(models.Model):
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="escorts")
+    name = models.CharField(max_length=120)
+    phone = models.CharField(max_length=20)
+    relationship = models.CharField(max_length=60)
+    is_emergency_contact = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["pk"]
+
+    def __str__(self):
+        return f"{self.name} ({self.relationship})"
+
+
+class AuditAction(models.TextChoices):
+    VIEW = "view", "View"
+    CREATE = "create", "Create"
+    UPDATE = "update", "Update"
+    DELETE = "delete", "Delete"
+    EXPORT = "export", "Export"
+    LOGIN = "login", "Login"
+    LOGIN_FAILED = "login_failed", "Failed login"
+    LOGOUT = "logout", "Logout"
+    LOCKOUT = "lockout", "Lockout"
+    DENIED = "denied", "Permission denied"
+
+
+class AuditEvent(models.Model):
+    """Append-only: rows are only ever inserted (a PostgreSQL trigger rejects UPDATE,
+    DELETE and TRUNCATE). Written through clinic.audit.audit_record()."""
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    username = models.CharField(max_length=150, blank=True)
+    role = models.CharField(max_length=40, blank=True)
+    actor = models.CharField(max_length=10, default="staff")  # staff, patient, system
+    action = models.CharField(max_length=16, choices=AuditAction.choices)
+    object_type = models.CharField(max_length=40, blank=True)
+    object_id = models.CharField(max_length=40, blank=True)
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    path = models.CharField(max_length=255, blank=True)
+    summary = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # A patient's access history: WHERE patient_id = ? ORDER BY created_at DESC, id DESC
+            models.Index(fields=["patient", "-created_at", "-id"], name="audit_patient_time_idx"),
+        ]
+
+    def __str__(self):
+        return (
+            f"{self.created_at:%Y-%m-%d %H:%M} {self.username or '-'} {self.action} {self.object_type} {self.object_id}"
+        )
+
+
+class AlertSeverity(models.TextChoices):
+    INFO = "info", "Info"
+    WARNING = "warning", "Warning"
+    CRITICAL = "critical", "Critical"
+
+
+class StaffAlert(models.Model):
+    """Something a member of staff must look at. ``dedupe_key`` makes raising idempotent:
+    the same condition (e.g. "overdue:session:12:checkpoint:40") creates one row at most.
+
+    ``session_id`` is a plain reference so that the core app does not depend on the
+    scheduling app; the scheduling and monitoring apps resolve it."""
+
+    kind = models.CharField(max_length=40)
+    severity = models.CharField(max_length=10, choices=AlertSeverity.choices, default=AlertSeverity.WARNING)
+    audience = models.CharField(max_length=20, default="nurse")  # nurse, scheduler, administrator
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    session_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    message = models.CharField(max_length=255)
+    url = models.CharField(max_length=255, blank=True)
+    dedupe_key = models.CharField(max_length=120, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            # Navigation counter / board panel: WHERE acknowledged_at IS NULL AND audience IN (...)
+            models.Index(
+                fields=["audience", "-created_at"],
+                name="alert_open_idx",
+                condition=models.Q(acknowledged_at__isnull=True),
+            ),
+        ]
+
+    def __str__(self):
+        return self.message
+
+
+class OutboxMessage(models.Model):
+    """Every message the app sends to a patient, whatever the channel. With the default
+    outbox backends this *is* the delivery: administrators read them at /outbox/."""
+
+    class Status(models.TextChoices):
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    channel = models.CharField(max_length=8, choices=[("sms", "SMS"), ("email", "E-mail")])
+    backend = models.CharField(max_length=120)
+    to = models.CharField(max_length=254)
+    subject = models.CharField(max_length=255, blank=True)
+    body = models.TextField()
+    html_body = models.TextField(blank=True)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.SENT)
+    error = models.TextField(blank=True)
+    reference = models.CharField(max_length=60, blank=True, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.channel} to {self.to} ({self.status})"

@@ -1,0 +1,138 @@
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.paginator import Paginator
+from django.db import connection
+from django.http import JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.views.decorators.http import require_POST
+from kombu import Connection
+
+from . import selectors, services
+from .audit import audit_record
+from .forms import EscortFormSet, PatientForm, PatientSearchForm
+from .models import AuditAction, Patient, StaffAlert
+from .roles import ADMINISTRATOR, NURSE, PRESCRIBER, SCHEDULER, user_role
+
+ROLE_HOME = {
+    ADMINISTRATOR: ("monitoring:reports", "clinic:audit"),
+    PRESCRIBER: ("monitoring:board",),
+    NURSE: ("monitoring:board",),
+    SCHEDULER: ("scheduling:day",),
+}
+
+
+@login_required
+def home(request):
+    for name in ROLE_HOME.get(user_role(request.user), ()):
+        try:
+            return redirect(reverse(name))
+        except NoReverseMatch:
+            continue
+    return redirect("clinic:patient-list")
+
+
+def healthz(request):
+    status = {"database": "ok", "broker": "ok"}
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except Exception as exc:  # noqa: BLE001  (report any failure as "down")
+        status["database"] = f"down: {exc.__class__.__name__}"
+    try:
+        with Connection(settings.CELERY_BROKER_URL, transport_options=settings.CELERY_BROKER_TRANSPORT_OPTIONS) as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+    except Exception as exc:  # noqa: BLE001
+        status["broker"] = f"down: {exc.__class__.__name__}"
+    healthy = all(v == "ok" for v in status.values())
+    return JsonResponse({"status": "ok" if healthy else "down", **status}, status=200 if healthy else 503)
+
+
+@login_required
+@permission_required("clinic.view_patient", raise_exception=True)
+def patient_list(request):
+    form = PatientSearchForm(request.GET or None)
+    query = form.cleaned_data["q"] if form.is_valid() else ""
+    page = Paginator(selectors.patient_search(query), 25).get_page(request.GET.get("page"))
+    audit_record(action=AuditAction.VIEW, request=request, object_type="patient_list", summary={"q": query})
+    return render(request, "clinic/patient_list.html", {"form": form, "page": page, "query": query})
+
+
+@login_required
+@permission_required("clinic.manage_patients", raise_exception=True)
+def patient_create(request):
+    form = PatientForm(request.POST or None)
+    formset = EscortFormSet(request.POST or None, prefix="escorts")
+    if request.method == "POST" and form.is_valid() and formset.is_valid():
+        patient = services.patient_save(form=form, formset=formset, request=request)
+        messages.success(request, f"{patient.full_name} is registered.")
+        return redirect(patient)
+    return render(request, "clinic/patient_form.html", {"form": form, "formset": formset, "creating": True})
+
+
+def _get_patient(pk) -> Patient:
+    return get_object_or_404(Patient.objects.select_related("site"), pk=pk)
+
+
+@login_required
+@permission_required("clinic.view_patient", raise_exception=True)
+def patient_detail(request, pk):
+    patient = _get_patient(pk)
+    audit_record(action=AuditAction.VIEW, request=request, obj=patient)
+    ctx = {"patient": patient, "escorts": list(patient.escorts.all()), "screening": patient.screening()}
+    return render(request, "clinic/patient_detail.html", ctx)
+
+
+@login_required
+@permission_required("clinic.manage_patients", raise_exception=True)
+def patient_edit(request, pk):
+    patient = _get_patient(pk)
+    form = PatientForm(request.POST or None, instance=patient)
+    formset = EscortFormSet(request.POST or None, instance=patient, prefix="escorts")
+    if request.method == "POST" and form.is_valid() and formset.is_valid():
+        services.patient_save(form=form, formset=formset, request=request)
+        messages.success(request, "Patient record saved.")
+        return redirect(patient)
+    if request.method == "GET":
+        audit_record(action=AuditAction.VIEW, request=request, obj=patient, summary={"page": "edit"})
+    return render(request, "clinic/patient_form.html", {"form": form, "formset": formset, "patient": patient})
+
+
+@login_required
+def alert_list(request):
+    from .context_processors import ALERT_AUDIENCES
+
+    audiences = ALERT_AUDIENCES.get(user_role(request.user), ())
+    alerts = StaffAlert.objects.filter(acknowledged_at__isnull=True, audience__in=audiences).select_related(
+        "patient", "site"
+    )[:200]
+    return render(request, "clinic/alert_list.html", {"alerts": alerts})
+
+
+@login_required
+@require_POST
+def alert_acknowledge(request, pk):
+    from .context_processors import ALERT_AUDIENCES
+
+    audiences = ALERT_AUDIENCES.get(user_role(request.user), ())
+    alert = get_object_or_404(StaffAlert, pk=pk, audience__in=audiences)
+    if services.alert_acknowledge(alert=alert, user=request.user):
+        messages.success(request, "Alert acknowledged.")
+    else:
+        messages.info(request, "Someone else already acknowledged this alert.")
+    return redirect(request.POST.get("next") or "clinic:alerts")
+
+
+def permission_denied(request, exception=None):
+    if getattr(request, "user", None) is not None and request.user.is_authenticated:
+        audit_record(action=AuditAction.DENIED, request=request, object_type="url", object_id=request.path[:40])
+    return render(request, "403.html", status=403)
+
+
+def page_not_found(request, exception=None):
+    return render(request, "404.html", status=404)
+
+
+def server_error(request):
+    return render(request, "500.html", status=500)

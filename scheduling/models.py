@@ -1,0 +1,254 @@
+"""Protocols, treatment courses, sessions (bookings), transport home and patient reminders."""
+
+import datetime as dt
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+
+from clinic.models import Chair, Patient, Site
+
+
+class Drug(models.TextChoices):
+    ESKETAMINE = "esketamine", "Esketamine nasal spray"
+    IV_KETAMINE = "iv_ketamine", "IV ketamine"
+
+
+class Protocol(models.Model):
+    name = models.CharField(max_length=120, unique=True)
+    slug = models.SlugField(max_length=60, unique=True)
+    drug = models.CharField(max_length=20, choices=Drug.choices)
+    indication = models.CharField(max_length=200, blank=True)
+    requires_rems = models.BooleanField("requires REMS enrolment", default=True)
+    checkpoint_minutes = models.JSONField(
+        default=list, blank=True, help_text="Observation checkpoints after dosing, in minutes, e.g. [40]."
+    )
+    notes = models.TextField(blank=True)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class ProtocolPhase(models.Model):
+    """One step of a protocol, e.g. "Induction: twice weekly for 4 weeks".
+
+    ``sessions_per_week`` sessions every ``interval_weeks`` weeks, for ``weeks`` weeks or,
+    when ``weeks`` is empty, for ``sessions`` sessions."""
+
+    protocol = models.ForeignKey(Protocol, on_delete=models.CASCADE, related_name="phases")
+    order = models.PositiveSmallIntegerField()
+    name = models.CharField(max_length=60)
+    weeks = models.PositiveSmallIntegerField(null=True, blank=True)
+    sessions = models.PositiveSmallIntegerField(null=True, blank=True)
+    sessions_per_week = models.PositiveSmallIntegerField(default=1)
+    interval_weeks = models.PositiveSmallIntegerField(default=1)
+    min_days_between = models.PositiveSmallIntegerField(default=2)
+    default_dose_mg = models.DecimalField(max_digits=6, decimal_places=1)
+    dosing_minutes = models.PositiveSmallIntegerField(default=15)
+    observation_minutes = models.PositiveSmallIntegerField(default=120)
+    turnover_minutes = models.PositiveSmallIntegerField(default=15)
+
+    class Meta:
+        ordering = ["protocol", "order"]
+        constraints = [
+            models.UniqueConstraint(fields=["protocol", "order"], name="phase_order_unique"),
+            models.CheckConstraint(
+                condition=models.Q(weeks__isnull=False) | models.Q(sessions__isnull=False), name="phase_has_length"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.protocol}: {self.name}"
+
+    @property
+    def session_minutes(self) -> int:
+        return self.dosing_minutes + self.observation_minutes + self.turnover_minutes
+
+
+class Course(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        COMPLETED = "completed", "Completed"
+        STOPPED = "stopped", "Stopped"
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="courses")
+    protocol = models.ForeignKey(Protocol, on_delete=models.PROTECT, related_name="courses")
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="courses")
+    preferred_chair = models.ForeignKey(Chair, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    start_date = models.DateField()
+    weekdays = models.JSONField(default=list, help_text="Preferred weekdays, 0 = Monday.")
+    start_time = models.TimeField()
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.ACTIVE)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    signed_off_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    signed_off_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-start_date"]
+
+    def __str__(self):
+        return f"{self.protocol} for {self.patient}"
+
+    def get_absolute_url(self):
+        return reverse("scheduling:course-detail", args=[self.pk])
+
+
+class SessionStatus(models.TextChoices):
+    BOOKED = "booked", "Booked"
+    CHECKED_IN = "checked_in", "Checked in"
+    IN_OBSERVATION = "in_observation", "In observation"
+    DISCHARGED = "discharged", "Discharged"
+    CANCELLED = "cancelled", "Cancelled"
+    NO_SHOW = "no_show", "No-show"
+
+
+# Status only moves forward along these edges.
+ALLOWED_TRANSITIONS = {
+    SessionStatus.BOOKED: {SessionStatus.CHECKED_IN, SessionStatus.CANCELLED, SessionStatus.NO_SHOW},
+    SessionStatus.CHECKED_IN: {SessionStatus.IN_OBSERVATION, SessionStatus.CANCELLED},
+    SessionStatus.IN_OBSERVATION: {SessionStatus.DISCHARGED},
+    SessionStatus.DISCHARGED: set(),
+    SessionStatus.CANCELLED: set(),
+    SessionStatus.NO_SHOW: set(),
+}
+
+
+class Session(models.Model):
+    course = models.ForeignKey(Course, on_delete=models.PROTECT, related_name="sessions", null=True, blank=True)
+    # Denormalised from the course so the database can forbid overlapping sessions per patient.
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="sessions")
+    chair = models.ForeignKey(Chair, on_delete=models.PROTECT, related_name="sessions")
+    start = models.DateTimeField()
+    planned_end = models.DateTimeField()
+    planned_dose_mg = models.DecimalField(max_digits=6, decimal_places=1)
+    phase_name = models.CharField(max_length=60, blank=True)
+    sequence = models.PositiveSmallIntegerField(default=1, help_text="1 for the first session of the course.")
+    status = models.CharField(max_length=16, choices=SessionStatus.choices, default=SessionStatus.BOOKED)
+    status_changed_at = models.DateTimeField(default=timezone.now)
+    cancel_reason = models.CharField(max_length=255, blank=True)
+    # Bumped on every change; forms carry it so a stale form is refused.
+    version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["start"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(start__lt=models.F("planned_end")), name="session_start_before_end"
+            ),
+        ]
+        indexes = [
+            # Day/week views and the board: WHERE chair_id IN (...) AND start >= ? AND start < ?
+            models.Index(fields=["chair", "start"], name="session_chair_start_idx"),
+            # Course timeline and patient overlap check: WHERE patient_id = ? ORDER BY start
+            models.Index(fields=["patient", "start"], name="session_patient_start_idx"),
+        ]
+        permissions = [
+            ("view_schedule", "Can view the schedule"),
+            ("book_session", "Can book, move and cancel sessions"),
+        ]
+
+    def __str__(self):
+        return f"{self.patient} {self.start:%Y-%m-%d %H:%M}"
+
+    def get_absolute_url(self):
+        return reverse("scheduling:session-detail", args=[self.pk])
+
+    @property
+    def site_id(self):
+        return self.chair.site_id
+
+    def can_transition(self, to: str) -> bool:
+        return to in ALLOWED_TRANSITIONS[SessionStatus(self.status)]
+
+    def check_transition(self, to: str) -> None:
+        if not self.can_transition(to):
+            raise ValidationError(
+                "A session that is %(current)s cannot become %(new)s.",
+                code="invalid_transition",
+                params={
+                    "current": self.get_status_display().lower(),
+                    "new": SessionStatus(to).label.lower(),
+                },
+            )
+
+    def is_cancellable(self) -> bool:
+        return self.can_transition(SessionStatus.CANCELLED)
+
+    def local_start(self) -> dt.datetime:
+        return timezone.localtime(self.start, self.chair.site.tzinfo)
+
+
+class TransportArrangement(models.Model):
+    class Kind(models.TextChoices):
+        ESCORT = "escort", "Escort / driver"
+        RIDE = "ride", "Booked ride service"
+
+    class Status(models.TextChoices):
+        UNCONFIRMED = "unconfirmed", "Unconfirmed"
+        CONFIRMED_STAFF = "confirmed_staff", "Confirmed by staff"
+        CONFIRMED_PATIENT = "confirmed_patient", "Confirmed by patient"
+
+    session = models.OneToOneField(Session, on_delete=models.CASCADE, related_name="transport")
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.ESCORT)
+    name = models.CharField("driver or service name", max_length=120, blank=True)
+    phone = models.CharField(max_length=20, blank=True)
+    relationship = models.CharField(max_length=60, blank=True)
+    booking_reference = models.CharField(max_length=60, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.UNCONFIRMED)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"{self.name or 'No ride recorded'} ({self.get_status_display()})"
+
+    @property
+    def is_confirmed(self) -> bool:
+        return self.status != self.Status.UNCONFIRMED
+
+
+class Reminder(models.Model):
+    """One row per (session, kind). The beat tick claims due rows (pending -> sending) with a
+    compare-and-set update; the send task moves them to sent, skipped or failed."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        SKIPPED = "skipped", "Skipped"
+        FAILED = "failed", "Failed"
+
+    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="reminders")
+    kind = models.CharField(max_length=20)
+    channel = models.CharField(max_length=8, blank=True)
+    due_at = models.DateTimeField()
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    skip_reason = models.CharField(max_length=120, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["due_at"]
+        constraints = [models.UniqueConstraint(fields=["session", "kind"], name="reminder_one_per_session_kind")]
+        indexes = [
+            # Beat tick: WHERE status = 'pending' AND due_at <= now() ORDER BY due_at
+            models.Index(fields=["due_at"], name="reminder_pending_due_idx", condition=models.Q(status="pending")),
+        ]
+
+    def __str__(self):
+        return f"{self.kind} reminder for session {self.session_id} ({self.status})"

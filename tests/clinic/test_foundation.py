@@ -1,0 +1,107 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.urls import reverse
+
+from clinic.models import AuditEvent
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize(
+    "role,home",
+    [("scheduler", "/schedule/"), ("nurse", "/board/"), ("prescriber", "/board/"), ("administrator", "/reports/")],
+)
+def test_home_takes_each_role_to_its_page(role, home, personas, client_for):
+    response = client_for(personas[role]).get("/")
+    assert response.status_code == 302
+    assert response["Location"] == home
+
+
+def test_navigation_shows_only_what_the_role_may_use(client_for, nurse, administrator):
+    nurse_page = client_for(nurse).get(reverse("clinic:patient-list")).content.decode()
+    assert ">Patients<" in nurse_page
+    assert ">Audit<" not in nurse_page
+    admin_page = client_for(administrator).get(reverse("clinic:patient-list")).content.decode()
+    assert ">Audit<" in admin_page
+
+
+def test_login_logout_and_failed_login_are_audited(client, nurse):
+    from tests.factories import PASSWORD
+
+    assert client.post(reverse("login"), {"username": "nurse", "password": "wrong"}).status_code == 200
+    assert client.post(reverse("login"), {"username": "nurse", "password": PASSWORD}).status_code == 302
+    client.post(reverse("logout"))
+    actions = list(AuditEvent.objects.order_by("id").values_list("action", "username"))
+    assert actions == [("login_failed", "nurse"), ("login", "nurse"), ("logout", "nurse")]
+
+
+def test_unauthenticated_users_are_sent_to_login_and_back(client, patient):
+    response = client.get(patient.get_absolute_url())
+    assert response.status_code == 302
+    assert response["Location"] == f"/accounts/login/?next=/patients/{patient.pk}/"
+
+
+def test_healthz_reports_database_and_broker(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok", "broker": "ok"}
+
+
+def test_healthz_answers_503_when_the_broker_is_down(client, settings):
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["broker"].startswith("down")
+
+
+def test_embedded_mode_starts_without_any_server(tmp_path):
+    """No environment: SQLite and the file-system broker; migrate + seed_demo work and the
+    login page renders."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL")}
+    env["DJANGO_SETTINGS_MODULE"] = "clinic.settings"
+    script = f"""
+import django, os
+from pathlib import Path
+from django.conf import settings
+settings.DATABASES["default"]["NAME"] = Path({str(tmp_path)!r}) / "db.sqlite3"
+django.setup()
+from django.core.management import call_command
+from django.test import Client
+assert settings.DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
+assert settings.CELERY_BROKER_URL == "filesystem://"
+call_command("migrate", verbosity=0)
+call_command("seed_demo")
+call_command("seed_demo")
+r = Client(HTTP_HOST="localhost").get("/accounts/login/")
+assert r.status_code == 200 and b"Sign in" in r.content, r.status_code
+c = Client(HTTP_HOST="localhost")
+r = c.post("/accounts/login/", dict(username="nurse", password="clinic-demo-2026"))
+assert r.status_code == 302, r.status_code
+print("EMBEDDED-OK")
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert "EMBEDDED-OK" in result.stdout, result.stderr[-3000:]
+
+
+def test_seed_demo_refuses_with_debug_off(settings):
+    from django.core.management import CommandError, call_command
+
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="Refusing"):
+        call_command("seed_demo")
+
+
+def test_bad_environment_values_stop_start_up():
+    env = {**os.environ, "DEBUG": "maybe"}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode != 0
+    assert "DEBUG must be True or False, not 'maybe'" in result.stderr

@@ -1,0 +1,52 @@
+"""Small builders for test data. Keyword arguments override the defaults."""
+
+import datetime as dt
+import itertools
+
+from django.contrib.auth.models import Group, User
+
+from clinic.models import Chair, EscortContact, OpeningHours, Patient, Site
+
+PASSWORD = "correct-horse-battery-staple"
+_seq = itertools.count(1)
+
+
+def make_user(username: str, role: str | None = None, **kwargs) -> User:
+    user = User.objects.create_user(username=username, password=PASSWORD, first_name=username.title(), **kwargs)
+    if role:
+        user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+def make_site(name: str | None = None, time_zone: str = "America/New_York", chairs: int = 6, **kwargs) -> Site:
+    site = Site.objects.create(name=name or f"Site {next(_seq)}", time_zone=time_zone, **kwargs)
+    for weekday in range(6):
+        OpeningHours.objects.create(site=site, weekday=weekday, opens=dt.time(8), closes=dt.time(18))
+    for n in range(1, chairs + 1):
+        Chair.objects.create(site=site, name=f"Chair {n}")
+    return site
+
+
+def make_patient(site: Site | None = None, **kwargs) -> Patient:
+    n = next(_seq)
+    defaults = {
+        "mrn": f"MRN{900000 + n}",
+        "first_name": "Pat",
+        "last_name": f"Example{n}",
+        "date_of_birth": dt.date(1980, 5, 17),
+        "sex": "F",
+        "phone": "+12125550142",
+        "email": f"pat{n}@example.com",
+        "preferred_channel": "sms",
+        "site": site,
+        "rems_enrollment_id": f"RMS{n:06d}",
+        "rems_enrollment_date": dt.date(2026, 1, 10),
+    }
+    defaults.update(kwargs)
+    return Patient.objects.create(**defaults)
+
+
+def make_escort(patient: Patient, **kwargs) -> EscortContact:
+    defaults = {"name": "Jordan Example", "phone": "+12125550199", "relationship": "Partner"}
+    defaults.update(kwargs)
+    return EscortContact.objects.create(patient=patient, **defaults)
