@@ -7,6 +7,7 @@ message that names the variable.
 """
 
 import os
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -229,6 +230,28 @@ SMS_GATEWAY_URL = env_str("SMS_GATEWAY_URL", "")
 SMS_GATEWAY_TOKEN = env_str("SMS_GATEWAY_TOKEN", "")
 SMS_GATEWAY_TIMEOUT = env_int("SMS_GATEWAY_TIMEOUT", 10, minimum=1)
 
+# Patient reminders. Kinds: "hours_before" counts wall-clock hours before the start (a 09:00
+# session gets its 72 h reminder at 09:00 three days before, across a clock change too);
+# "local_time" is the same-morning preparation note at that local time on the day.
+REMINDER_HOURS_BEFORE = env_list("REMINDER_HOURS_BEFORE", "72,24")
+if not all(h.isdigit() and 0 < int(h) <= 24 * 14 for h in REMINDER_HOURS_BEFORE):
+    raise ImproperlyConfigured(
+        f"REMINDER_HOURS_BEFORE must be whole hours (1-336), comma-separated: {REMINDER_HOURS_BEFORE}"
+    )
+REMINDER_HOURS_BEFORE = [int(h) for h in REMINDER_HOURS_BEFORE]
+REMINDER_MORNING_TIME = env_str("REMINDER_MORNING_TIME", "07:00")  # empty: no same-morning note
+if REMINDER_MORNING_TIME and not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", REMINDER_MORNING_TIME):
+    raise ImproperlyConfigured(f"REMINDER_MORNING_TIME must be HH:MM or empty, not {REMINDER_MORNING_TIME!r}")
+REMINDER_KINDS = [{"kind": f"{h}h", "hours_before": h} for h in REMINDER_HOURS_BEFORE] + (
+    [{"kind": "morning", "local_time": REMINDER_MORNING_TIME}] if REMINDER_MORNING_TIME else []
+)
+REMINDER_MAX_ATTEMPTS = env_int("REMINDER_MAX_ATTEMPTS", 5, minimum=1)
+REMINDER_RETRY_BASE_SECONDS = env_int("REMINDER_RETRY_BASE_SECONDS", 30, minimum=1)
+REMINDER_BATCH_SIZE = env_int("REMINDER_BATCH_SIZE", 1000, minimum=1)
+# A row claimed ("sending") longer than this is treated as abandoned by a crashed worker.
+REMINDER_SENDING_TIMEOUT_MINUTES = env_int("REMINDER_SENDING_TIMEOUT_MINUTES", 10, minimum=1)
+RIDE_CHECK_HOURS_BEFORE = env_int("RIDE_CHECK_HOURS_BEFORE", 24, minimum=1)
+CONFIRM_RATE_LIMIT = env_int("CONFIRM_RATE_LIMIT", 20, minimum=1)  # requests per IP and link per 10 min
 CLINIC_NAME = env_str("CLINIC_NAME", "Riverside Wellness Clinic")
 CLINIC_PHONE = env_str("CLINIC_PHONE", "+1 555 010 0100")
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
