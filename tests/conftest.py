@@ -83,3 +83,12 @@ def client_for(client):
         return client
 
     return login
+
+
+def pytest_collection_modifyitems(items):
+    """Transactional tests (live server, threads, real workers) empty the tables afterwards;
+    serialized rollback restores what the data migrations created (roles, protocols)."""
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        if marker and marker.kwargs.get("transaction") and not marker.kwargs.get("serialized_rollback"):
+            item.add_marker(pytest.mark.django_db(**{**marker.kwargs, "serialized_rollback": True}), append=False)
