@@ -146,6 +146,16 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 4
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+CELERY_BEAT_SCHEDULE = {
+    # Patient reminders: claim due rows every minute; a tick that waited past `expires` is dropped
+    # (the next one does the same work).
+    "reminders-tick": {"task": "scheduling.tasks.reminders_tick", "schedule": 60.0, "options": {"expires": 50}},
+    "rides-unconfirmed-check": {
+        "task": "scheduling.tasks.rides_unconfirmed_check",
+        "schedule": 300.0,
+        "options": {"expires": 240},
+    },
+}
 CELERY_TIMEZONE = "UTC"
 
 # --- Auth -----------------------------------------------------------------------------
@@ -250,6 +260,9 @@ REMINDER_RETRY_BASE_SECONDS = env_int("REMINDER_RETRY_BASE_SECONDS", 30, minimum
 REMINDER_BATCH_SIZE = env_int("REMINDER_BATCH_SIZE", 1000, minimum=1)
 # A row claimed ("sending") longer than this is treated as abandoned by a crashed worker.
 REMINDER_SENDING_TIMEOUT_MINUTES = env_int("REMINDER_SENDING_TIMEOUT_MINUTES", 10, minimum=1)
+# Preparation rules quoted in the same-morning note.
+REMINDER_PREP_NO_FOOD_HOURS = env_int("REMINDER_PREP_NO_FOOD_HOURS", 2, minimum=0)
+REMINDER_PREP_NO_DRINK_MINUTES = env_int("REMINDER_PREP_NO_DRINK_MINUTES", 30, minimum=0)
 RIDE_CHECK_HOURS_BEFORE = env_int("RIDE_CHECK_HOURS_BEFORE", 24, minimum=1)
 CONFIRM_RATE_LIMIT = env_int("CONFIRM_RATE_LIMIT", 20, minimum=1)  # requests per IP and link per 10 min
 CLINIC_NAME = env_str("CLINIC_NAME", "Riverside Wellness Clinic")

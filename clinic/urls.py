@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from . import views
+from . import views, views_outbox
 
 clinic_patterns = [
     path("patients/", views.patient_list, name="patient-list"),
@@ -11,6 +11,8 @@ clinic_patterns = [
     path("patients/<int:pk>/edit/", views.patient_edit, name="patient-edit"),
     path("alerts/", views.alert_list, name="alerts"),
     path("alerts/<int:pk>/acknowledge/", views.alert_acknowledge, name="alert-acknowledge"),
+    path("outbox/", views_outbox.outbox, name="outbox"),
+    path("outbox/reminders/<int:pk>/retry/", views_outbox.reminder_retry, name="outbox-retry"),
 ]
 
 urlpatterns = [
@@ -22,6 +24,7 @@ urlpatterns = [
     path("", include((clinic_patterns, "clinic"))),
     path("", include("scheduling.urls")),
     path("", include("monitoring.urls")),
+    path("", include("scheduling.urls_confirm")),
 ]
 
 handler403 = "clinic.views.permission_denied"

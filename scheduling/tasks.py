@@ -1,0 +1,65 @@
+"""Celery tasks for patient reminders and ride checks. Tasks take ids and call one service;
+each is safe to run twice.
+
+Nothing is scheduled hours ahead: rows wait in the database with their due time and the
+beat tick (every minute) hands out those that are due. Only the short retry backoff of a
+failed send uses a countdown (minutes, never hours).
+"""
+
+import logging
+
+from celery import shared_task
+from django.conf import settings
+from django.db import transaction
+
+from . import reminders
+
+logger = logging.getLogger(__name__)
+
+# One tick claims at most this many batches, so a large backlog drains over a few ticks
+# instead of one tick running for ever.
+MAX_BATCHES_PER_TICK = 20
+
+
+@shared_task(name="scheduling.tasks.reminders_tick", ignore_result=True)
+def reminders_tick() -> int:
+    """Requeue rows abandoned by a stopped worker, then claim due rows and hand each id to
+    ``reminder_send``. Returns the number handed out."""
+    reminders.reminders_recover_stale()
+    handed = 0
+    for _ in range(MAX_BATCHES_PER_TICK):
+        ids = reminders.reminders_claim_due()
+        _enqueue(ids)
+        handed += len(ids)
+        if len(ids) < settings.REMINDER_BATCH_SIZE:
+            break
+    return handed
+
+
+def _enqueue(ids: list[int]) -> None:
+    # A claim that committed but whose task message was never published (the tick died in
+    # between) is picked up by reminders_recover_stale after the timeout.
+    for reminder_id in ids:
+        reminder_send.delay(reminder_id)
+
+
+@shared_task(
+    name="scheduling.tasks.reminder_send",
+    bind=True,
+    ignore_result=True,
+    acks_late=True,
+    max_retries=None,  # the attempt limit is REMINDER_MAX_ATTEMPTS, counted on the row
+)
+def reminder_send(self, reminder_id: int) -> str:
+    outcome, attempts = reminders.reminder_deliver(reminder_id=reminder_id)
+    if outcome == reminders.Outcome.RETRY:
+        countdown = reminders.retry_delay_seconds(attempts)
+        logger.info("reminder %s: transient failure, retry %s in %ss", reminder_id, attempts, countdown)
+        raise self.retry(countdown=countdown)
+    return outcome.value
+
+
+@shared_task(name="scheduling.tasks.rides_unconfirmed_check", ignore_result=True)
+def rides_unconfirmed_check() -> int:
+    with transaction.atomic():
+        return reminders.rides_unconfirmed_alert()
