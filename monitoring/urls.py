@@ -1,7 +1,24 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-from . import views  # noqa: F401
+from . import views
 
 app_name = "monitoring"
 
-urlpatterns = []
+urlpatterns = [
+    path("board/", views.board, name="board"),
+    path("board/table/", views.board_partial, name="board-table"),
+    path("sessions/<int:pk>/day/", views.session_day, name="session-day"),
+    path("sessions/<int:pk>/day/check-in/", views.check_in, name="check-in"),
+    path("sessions/<int:pk>/day/vitals/", views.vitals_record, name="vitals-record"),
+    path("sessions/<int:pk>/day/vitals/<int:reading_pk>/correct/", views.vitals_correct, name="vitals-correct"),
+    path("sessions/<int:pk>/day/override/", views.predose_override, name="predose-override"),
+    path("sessions/<int:pk>/day/dose/", views.dose_record, name="dose-record"),
+    path("sessions/<int:pk>/day/dose/device/", views.device_record, name="device-record"),
+    path("sessions/<int:pk>/day/dose/infusion-end/", views.infusion_end, name="infusion-end"),
+    path("sessions/<int:pk>/day/adverse-events/", views.adverse_event, name="adverse-event"),
+    path("sessions/<int:pk>/day/discharge/override/", views.discharge_override, name="discharge-override"),
+    path("sessions/<int:pk>/day/discharge/", views.discharge, name="discharge"),
+    path("sessions/<int:pk>/rems/", views.rems_record, name="rems-record"),
+    path("sessions/<int:pk>/rems/submitted/", views.rems_submit, name="rems-submit"),
+    path("reports/rems/", views.rems_worklist, name="rems-worklist"),
+]

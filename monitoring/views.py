@@ -1,1 +1,419 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import ValidationError
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
 
+from clinic.audit import audit_record
+from clinic.models import AuditAction, Site
+from scheduling.models import Session, SessionStatus
+
+from . import charts, rules, selectors, services
+from .forms import (
+    AdverseEventForm,
+    CheckInForm,
+    CorrectionForm,
+    DeviceForm,
+    DischargeForm,
+    DoseForm,
+    OverrideForm,
+    RemsSubmittedForm,
+    VitalsForm,
+    local_datetime,
+)
+from .models import CheckIn, VitalsReading
+
+# --- Board ----------------------------------------------------------------------------
+
+
+def _board_site(request) -> Site:
+    site_id = request.GET.get("site")
+    sites = Site.objects.all()
+    site = sites.filter(pk=site_id).first() if site_id and site_id.isdigit() else None
+    return site or get_object_or_404(sites[:1])
+
+
+@login_required
+@permission_required("monitoring.view_board", raise_exception=True)
+def board(request):
+    site = _board_site(request)
+    ctx = selectors.board(site=site)
+    audit_record(action=AuditAction.VIEW, request=request, obj=site, object_type="board", summary={"site": site.pk})
+    ctx.update(site=site, sites=Site.objects.all())
+    return render(request, "monitoring/board.html", ctx)
+
+
+@login_required
+@permission_required("monitoring.view_board", raise_exception=True)
+def board_partial(request):
+    """The board's table, fetched by htmx every few seconds."""
+    site = _board_site(request)
+    ctx = selectors.board(site=site)
+    ctx["site"] = site
+    return render(request, "monitoring/board_table.html", ctx)
+
+
+# --- Session day ----------------------------------------------------------------------
+
+
+def _get_session(pk) -> Session:
+    return get_object_or_404(Session.objects.select_related("chair__site", "patient"), pk=pk)
+
+
+def _checkpoint_choices(day) -> list[tuple[str, str]]:
+    if day.session.status == SessionStatus.CHECKED_IN:
+        return [(rules.PRE_DOSE, "Pre-dose")]
+    return [(c.key, c.label) for c in day.checkpoints] + [(rules.EXTRA, "Extra reading")]
+
+
+def _render_day(request, session, status=200, **forms):
+    day = selectors.session_day(session.pk)
+    transport = day.transport
+    checkin = day.checkin
+    next_key = day.next_checkpoint.key if day.next_checkpoint else rules.EXTRA
+    initial_checkin = {name: getattr(checkin, name) for name in CheckIn.CHECKLIST} if checkin else {}
+    if transport is not None and transport.is_confirmed:
+        initial_checkin.setdefault("transport_confirmed", True)
+    initial_checkin["rems_enrolment_checked"] = session.patient.is_rems_enrolled and initial_checkin.get(
+        "rems_enrolment_checked", True
+    )
+    ctx = {
+        "day": day,
+        "session": day.session,
+        "patient": day.session.patient,
+        "readings": selectors.all_readings(session),
+        "events": list(session.adverse_events.select_related("recorded_by")),
+        "devices": list(day.dose.devices.all()) if day.dose else [],
+        "chart": charts.observation_chart(day.readings, day.t, day.observation),
+        "checkin_form": forms.get("checkin_form") or CheckInForm(initial=initial_checkin),
+        "vitals_form": forms.get("vitals_form")
+        or VitalsForm(checkpoints=_checkpoint_choices(day), initial={"checkpoint": next_key}),
+        "override_form": forms.get("override_form") or OverrideForm(),
+        "dose_form": forms.get("dose_form") or DoseForm(initial={"dose_mg": session.planned_dose_mg}),
+        "event_form": forms.get("event_form") or AdverseEventForm(),
+        "discharge_form": forms.get("discharge_form")
+        or DischargeForm(
+            initial={
+                "picked_up_by": transport.name if transport else "",
+                "picked_up_relationship": transport.relationship if transport else "",
+            }
+        ),
+        "correction": forms.get("correction"),
+        "errors": forms.get("errors", []),
+        "discharge_missing": forms.get("discharge_missing"),
+        "next_device_at": _next_device_at(day),
+    }
+    return render(request, "monitoring/session_day.html", ctx, status=status)
+
+
+def _next_device_at(day):
+    if not day.dose or not day.dose.is_esketamine:
+        return None
+    devices = list(day.dose.devices.all())
+    if len(devices) >= (day.dose.devices_planned or 0):
+        return None
+    return rules.next_device_allowed_at(devices[-1].administered_at, day.t)
+
+
+def _done(request, session, message):
+    messages.success(request, message)
+    return redirect("monitoring:session-day", pk=session.pk)
+
+
+def _errors(exc: ValidationError) -> list[str]:
+    return [m for m in exc.messages]
+
+
+@login_required
+@permission_required("monitoring.view_board", raise_exception=True)
+def session_day(request, pk):
+    session = _get_session(pk)
+    audit_record(action=AuditAction.VIEW, request=request, obj=session, summary={"page": "session-day"})
+    return _render_day(request, session)
+
+
+def _action(perm="monitoring.record_vitals"):
+    """Decorators of every POST action: signed in, POST only, then the permission."""
+
+    def wrap(view):
+        return login_required(require_POST(permission_required(perm, raise_exception=True)(view)))
+
+    return wrap
+
+
+@_action()
+def check_in(request, pk):
+    session = _get_session(pk)
+    form = CheckInForm(request.POST)
+    if form.is_valid():
+        try:
+            checkin = services.session_check_in(
+                session=session,
+                user=request.user,
+                arrived_at=local_datetime(form.cleaned_data["arrived_at"], session=session),
+                checklist=form.checklist(),
+                transport=form.transport(),
+                notes=form.cleaned_data["notes"],
+            )
+        except ValidationError as exc:
+            return _render_day(request, session, checkin_form=form, errors=_errors(exc))
+        audit_record(action=AuditAction.CREATE, request=request, obj=checkin, patient=session.patient_id)
+        missing = checkin.checklist_missing()
+        if missing:
+            messages.warning(request, "Checklist incomplete: " + "; ".join(missing) + ".")
+        return _done(request, session, "Checked in.")
+    return _render_day(request, session, checkin_form=form)
+
+
+def _apply_errors(form, exc: ValidationError) -> list[str]:
+    if hasattr(exc, "error_dict"):
+        for field, errs in exc.error_dict.items():
+            form.add_error(field if field in form.fields else None, errs)
+        return []
+    return _errors(exc)
+
+
+@_action()
+def vitals_record(request, pk):
+    session = _get_session(pk)
+    day = selectors.session_day(session.pk)
+    form = VitalsForm(request.POST, checkpoints=_checkpoint_choices(day))
+    if form.is_valid():
+        kind, minute = form.kind_and_minute()
+        try:
+            reading = services.vitals_record(
+                session=session,
+                user=request.user,
+                kind=kind,
+                checkpoint_minute=minute,
+                values=form.values(),
+                taken_at=local_datetime(form.cleaned_data["taken_at"], session=session),
+                notes=form.cleaned_data["notes"],
+            )
+        except ValidationError as exc:
+            return _render_day(request, session, vitals_form=form, errors=_apply_errors(form, exc))
+        audit_record(action=AuditAction.CREATE, request=request, obj=reading, patient=session.patient_id)
+        if reading.flags:
+            messages.warning(request, "Reading saved and flagged: " + ", ".join(f["label"] for f in reading.flags))
+            return redirect("monitoring:session-day", pk=session.pk)
+        return _done(request, session, "Reading saved.")
+    return _render_day(request, session, vitals_form=form)
+
+
+@_action()
+def vitals_correct(request, pk, reading_pk):
+    session = _get_session(pk)
+    reading = get_object_or_404(VitalsReading, pk=reading_pk, session=session)
+    form = CorrectionForm(request.POST)
+    if form.is_valid():
+        try:
+            new = services.vitals_correct(
+                reading=reading,
+                user=request.user,
+                values=form.values(),
+                reason=form.cleaned_data["reason"],
+                notes=form.cleaned_data["notes"],
+            )
+        except ValidationError as exc:
+            return _render_day(request, session, correction=(reading.pk, form), errors=_apply_errors(form, exc))
+        audit_record(
+            action=AuditAction.CREATE,
+            request=request,
+            obj=new,
+            summary={"corrects": reading.pk},
+            patient=session.patient_id,
+        )
+        return _done(request, session, "Correction saved; the original reading stays on the record.")
+    return _render_day(request, session, correction=(reading.pk, form))
+
+
+@_action("monitoring.override_block")
+def predose_override(request, pk):
+    session = _get_session(pk)
+    form = OverrideForm(request.POST)
+    if form.is_valid():
+        try:
+            override = services.predose_override(session=session, user=request.user, reason=form.cleaned_data["reason"])
+        except ValidationError as exc:
+            return _render_day(request, session, override_form=form, errors=_apply_errors(form, exc))
+        audit_record(action=AuditAction.CREATE, request=request, obj=override, patient=session.patient_id)
+        return _done(request, session, "Override recorded: dosing may start.")
+    return _render_day(request, session, override_form=form)
+
+
+@_action("monitoring.override_block")
+def discharge_override(request, pk):
+    session = _get_session(pk)
+    form = OverrideForm(request.POST)
+    if form.is_valid():
+        try:
+            override = services.discharge_vitals_override(
+                session=session, user=request.user, reason=form.cleaned_data["reason"]
+            )
+        except ValidationError as exc:
+            return _render_day(request, session, errors=_apply_errors(form, exc))
+        audit_record(action=AuditAction.CREATE, request=request, obj=override, patient=session.patient_id)
+        return _done(request, session, "Before-discharge vitals accepted by prescriber override.")
+    return _render_day(request, session, errors=["Write the reason for the override."])
+
+
+@_action()
+def dose_record(request, pk):
+    session = _get_session(pk)
+    form = DoseForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            dose = services.dose_record(
+                session=session,
+                user=request.user,
+                dose_mg=data["dose_mg"] or session.planned_dose_mg,
+                lot_number=data["lot_number"],
+                weight_kg=data["weight_kg"],
+                mg_per_kg=data["mg_per_kg"],
+                started_at=local_datetime(data["started_at"], session=session),
+            )
+        except ValidationError as exc:
+            return _render_day(request, session, dose_form=form, errors=_apply_errors(form, exc))
+        audit_record(action=AuditAction.CREATE, request=request, obj=dose, patient=session.patient_id)
+        return _done(request, session, "Dosing started: the observation has begun.")
+    return _render_day(request, session, dose_form=form)
+
+
+@_action()
+def device_record(request, pk):
+    session = _get_session(pk)
+    form = DeviceForm(request.POST)
+    if form.is_valid():
+        try:
+            device = services.dose_device_record(
+                session=session,
+                user=request.user,
+                administered_at=local_datetime(form.cleaned_data["administered_at"], session=session),
+            )
+        except ValidationError as exc:
+            return _render_day(request, session, errors=_errors(exc))
+        audit_record(action=AuditAction.CREATE, request=request, obj=device, patient=session.patient_id)
+        return _done(request, session, f"Device {device.number} recorded.")
+    return _render_day(request, session, errors=["Enter a valid time."])
+
+
+@_action()
+def infusion_end(request, pk):
+    session = _get_session(pk)
+    form = DeviceForm(request.POST)
+    if form.is_valid():
+        try:
+            dose = services.dose_infusion_end(
+                session=session,
+                user=request.user,
+                ended_at=local_datetime(form.cleaned_data["administered_at"], session=session),
+            )
+        except ValidationError as exc:
+            return _render_day(request, session, errors=_errors(exc))
+        audit_record(action=AuditAction.UPDATE, request=request, obj=dose, patient=session.patient_id)
+        return _done(request, session, "Infusion end recorded.")
+    return _render_day(request, session, errors=["Enter a valid time."])
+
+
+@_action()
+def adverse_event(request, pk):
+    session = _get_session(pk)
+    form = AdverseEventForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            event = services.adverse_event_record(
+                session=session,
+                user=request.user,
+                kind=data["kind"],
+                severity=data["severity"],
+                serious=data["serious"],
+                description=data["description"],
+                action_taken=data["action_taken"],
+                onset_at=local_datetime(data["onset"], session=session),
+            )
+        except ValidationError as exc:
+            return _render_day(request, session, event_form=form, errors=_apply_errors(form, exc))
+        audit_record(action=AuditAction.CREATE, request=request, obj=event, patient=session.patient_id)
+        return _done(request, session, "Adverse event recorded.")
+    return _render_day(request, session, event_form=form)
+
+
+@_action()
+def discharge(request, pk):
+    session = _get_session(pk)
+    form = DischargeForm(request.POST)
+    if not form.is_valid():
+        return _render_day(request, session, discharge_form=form)
+    data = form.cleaned_data
+    try:
+        record = services.observation_discharge(
+            session=session,
+            user=request.user,
+            alert=data["alert"],
+            oriented=data["oriented"],
+            steady=data["steady"],
+            picked_up_by=data["picked_up_by"],
+            picked_up_relationship=data["picked_up_relationship"],
+            would_have_been_ready_at=local_datetime(data["would_have_been_ready"], session=session, default_now=False),
+            notes=data["notes"],
+        )
+    except services.DischargeRefused as exc:
+        return _render_day(request, session, discharge_form=form, discharge_missing=list(exc.gate.missing))
+    except ValidationError as exc:
+        return _render_day(request, session, discharge_form=form, errors=_apply_errors(form, exc))
+    audit_record(action=AuditAction.CREATE, request=request, obj=record, patient=session.patient_id)
+    return _done(request, session, f"{session.patient.full_name} is discharged.")
+
+
+# --- REMS -----------------------------------------------------------------------------
+
+
+def _get_rems_session(pk) -> Session:
+    try:
+        return selectors.rems_session(pk)
+    except Session.DoesNotExist:
+        raise Http404("No such session") from None
+
+
+@login_required
+@permission_required("monitoring.view_reports", raise_exception=True)
+def rems_record(request, pk):
+    session = _get_rems_session(pk)
+    record = selectors.rems_record(session)
+    audit_record(action=AuditAction.VIEW, request=request, obj=session, summary={"page": "rems-record"})
+    form = RemsSubmittedForm(initial={"submitted_on": session.chair.site.local_today()})
+    return render(request, "monitoring/rems_record.html", {"record": record, "session": session, "form": form})
+
+
+@_action("monitoring.submit_rems")
+def rems_submit(request, pk):
+    session = _get_rems_session(pk)
+    form = RemsSubmittedForm(request.POST)
+    if form.is_valid():
+        try:
+            submission = services.rems_mark_submitted(
+                session=session,
+                user=request.user,
+                submitted_on=form.cleaned_data["submitted_on"],
+                reference=form.cleaned_data["reference"],
+            )
+        except ValidationError as exc:
+            for message in _apply_errors(form, exc):
+                form.add_error(None, message)
+        else:
+            audit_record(action=AuditAction.CREATE, request=request, obj=submission, patient=session.patient_id)
+            messages.success(request, "REMS monitoring record marked as submitted.")
+            return redirect("monitoring:rems-record", pk=session.pk)
+    record = selectors.rems_record(session)
+    return render(request, "monitoring/rems_record.html", {"record": record, "session": session, "form": form})
+
+
+@login_required
+@permission_required("monitoring.view_reports", raise_exception=True)
+def rems_worklist(request):
+    records = selectors.rems_worklist(today_for=lambda s: s.chair.site.local_today())
+    audit_record(action=AuditAction.VIEW, request=request, object_type="rems_worklist")
+    return render(request, "monitoring/rems_worklist.html", {"records": records})

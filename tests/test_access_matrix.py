@@ -3,9 +3,14 @@
 The resolver is walked, so a new URL without a row in EXPECTED fails
 ``test_every_url_has_an_expectation``: add the row when you add the URL."""
 
+import datetime as dt
+
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
+from scheduling.models import Session
+from scheduling.reminders import confirm_token
 from tests import factories
 
 ROLES = ("anonymous", "scheduler", "nurse", "prescriber", "administrator", "inactive")
@@ -38,8 +43,39 @@ EXPECTED = {
     "clinic:patient-create": row(none, 200, 403, 403, 200),
     "clinic:patient-detail": row(lambda w: {"pk": w["patient"].pk}, 200, 200, 200, 200),
     "clinic:patient-edit": row(lambda w: {"pk": w["patient"].pk}, 200, 403, 403, 200),
+    "clinic:patient-access": row(lambda w: {"pk": w["patient"].pk}, 403, 403, 403, 200),
+    "clinic:audit": row(none, 403, 403, 403, 200),
+    "clinic:audit-export": row(none, 403, 403, 403, 200),
+    "clinic:audit-lockouts": row(none, 403, 403, 403, 200),
+    "clinic:audit-unlock": row(none, 405, 405, 405, 405),
     "clinic:alerts": row(none, 200, 200, 200, 200),
     "clinic:alert-acknowledge": row(lambda w: {"pk": 1}, 405, 405, 405, 405),
+    "clinic:outbox": row(none, 403, 403, 403, 200),
+    "clinic:outbox-retry": row(lambda w: {"pk": 1}, 405, 405, 405, 405),
+    # The patient's confirmation link needs no login: everyone gets the same page.
+    "confirm:session": row(lambda w: {"token": w["confirm_token"]}, 200, 200, 200, 200, anonymous=200),
+    "confirm:done": row(lambda w: {"token": w["confirm_token"]}, 302, 302, 302, 302, anonymous=302),
+    "monitoring:board": row(none, 200, 200, 200, 200),
+    "monitoring:board-table": row(none, 200, 200, 200, 200),
+    "monitoring:session-day": row(lambda w: {"pk": w["session"].pk}, 200, 200, 200, 200),
+    **{
+        f"monitoring:{name}": row(lambda w: {"pk": w["session"].pk}, 405, 405, 405, 405)
+        for name in (
+            "check-in",
+            "vitals-record",
+            "predose-override",
+            "dose-record",
+            "device-record",
+            "infusion-end",
+            "adverse-event",
+            "discharge-override",
+            "discharge",
+            "rems-submit",
+        )
+    },
+    "monitoring:vitals-correct": row(lambda w: {"pk": w["session"].pk, "reading_pk": 1}, 405, 405, 405, 405),
+    "monitoring:rems-record": row(lambda w: {"pk": w["session"].pk}, 403, 403, 403, 200),
+    "monitoring:rems-worklist": row(none, 403, 403, 403, 200),
 }
 
 
@@ -65,7 +101,25 @@ def test_every_url_has_an_expectation():
 @pytest.fixture
 def world(db, site):
     """One object of each kind, for URLs that take an id."""
-    return {"site": site, "patient": factories.make_patient(site=site)}
+    patient = factories.make_patient(site=site)
+    world = {"site": site, "patient": patient}
+    start = timezone.now().replace(microsecond=0)
+    world["session"] = Session.objects.create(
+        patient=patient,
+        chair=site.chairs.first(),
+        start=start,
+        planned_end=start + dt.timedelta(hours=2),
+        planned_dose_mg=56,
+    )
+    upcoming = Session.objects.create(
+        patient=patient,
+        chair=site.chairs.last(),
+        start=start + dt.timedelta(days=3),
+        planned_end=start + dt.timedelta(days=3, hours=2),
+        planned_dose_mg=56,
+    )
+    world["confirm_token"] = confirm_token(upcoming.pk)
+    return world
 
 
 @pytest.mark.django_db

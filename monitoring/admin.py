@@ -1,0 +1,48 @@
+from django.contrib import admin
+
+from .models import ClinicalThresholds
+
+
+@admin.register(ClinicalThresholds)
+class ClinicalThresholdsAdmin(admin.ModelAdmin):
+    """The clinic's clinical numbers: one row, no add after the first, never deleted."""
+
+    readonly_fields = ["updated_at"]
+    fieldsets = [
+        ("Pre-dose blood pressure", {"fields": ["predose_systolic_max", "predose_diastolic_max"]}),
+        (
+            "Alert thresholds (readings are flagged and raise a staff alert)",
+            {
+                "fields": [
+                    "systolic_high",
+                    "diastolic_high",
+                    "spo2_low",
+                    "spo2_critical",
+                    "respiratory_rate_low",
+                    "respiratory_rate_high",
+                    "heart_rate_low",
+                    "heart_rate_high",
+                    "moaas_low",
+                ]
+            },
+        ),
+        (
+            "Observation",
+            {
+                "fields": [
+                    "observation_minimum_minutes",
+                    "default_checkpoint_minutes",
+                    "checkpoint_grace_minutes",
+                    "device_mg",
+                    "device_rest_minutes",
+                ]
+            },
+        ),
+        ("REMS monitoring record", {"fields": ["rems_window_days", "rems_warning_day", "updated_at"]}),
+    ]
+
+    def has_add_permission(self, request):
+        return super().has_add_permission(request) and not ClinicalThresholds.objects.exists()
+
+    def has_delete_permission(self, request, obj=None):
+        return False

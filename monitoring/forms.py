@@ -1,0 +1,141 @@
+"""Input parsing for the session day. The clinical rules themselves run in services."""
+
+import datetime as dt
+
+from django import forms
+from django.utils import timezone
+
+from scheduling.models import TransportArrangement
+
+from . import rules
+from .models import AdverseEvent, CheckIn, ReadingKind
+
+
+class LocalTimeField(forms.TimeField):
+    """A wall-clock time (HH:MM) on the session's day in the site's time zone."""
+
+    widget = forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
+
+
+def local_datetime(value: dt.time | None, *, session, default_now: bool = True) -> dt.datetime | None:
+    """The time on the session's local day as an aware datetime; empty means now."""
+    if value is None:
+        return timezone.now() if default_now else None
+    tz = session.chair.site.tzinfo
+    return dt.datetime.combine(session.local_start().date(), value, tzinfo=tz)
+
+
+class CheckInForm(forms.Form):
+    arrived_at = LocalTimeField(label="Arrival time", required=False, help_text="Leave empty for now.")
+    no_food_2h = forms.BooleanField(label="No food for the last 2 hours", required=False)
+    no_liquids_30min = forms.BooleanField(label="No liquids for the last 30 minutes", required=False)
+    nasal_medicines_1h = forms.BooleanField(label="No nasal steroid or decongestant in the last hour", required=False)
+    rems_enrolment_checked = forms.BooleanField(label="REMS enrolment on file", required=False)
+    concomitant_medicines_reviewed = forms.BooleanField(label="Concomitant medicines reviewed", required=False)
+    transport_confirmed = forms.BooleanField(label="Ride home confirmed", required=False)
+    transport_kind = forms.ChoiceField(label="Ride home", choices=TransportArrangement.Kind.choices, required=False)
+    transport_name = forms.CharField(label="Driver or ride service", max_length=120, required=False)
+    transport_phone = forms.CharField(label="Phone", max_length=20, required=False)
+    transport_relationship = forms.CharField(label="Relationship", max_length=60, required=False)
+    notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+
+    def checklist(self) -> dict[str, bool]:
+        return {name: self.cleaned_data.get(name, False) for name in CheckIn.CHECKLIST}
+
+    def transport(self) -> dict | None:
+        if not self.cleaned_data.get("transport_name"):
+            return None
+        return {
+            "kind": self.cleaned_data["transport_kind"],
+            "name": self.cleaned_data["transport_name"],
+            "phone": self.cleaned_data["transport_phone"],
+            "relationship": self.cleaned_data["transport_relationship"],
+        }
+
+
+class VitalsForm(forms.Form):
+    checkpoint = forms.ChoiceField(label="Reading for")
+    taken_at = LocalTimeField(label="Time taken", required=False, help_text="Leave empty for now.")
+    systolic = forms.IntegerField(label="Systolic (mmHg)", min_value=0)
+    diastolic = forms.IntegerField(label="Diastolic (mmHg)", min_value=0)
+    heart_rate = forms.IntegerField(label="Heart rate (/min)", min_value=0)
+    spo2 = forms.IntegerField(label="SpO2 (%)", min_value=0)
+    respiratory_rate = forms.IntegerField(label="Resp. rate (/min)", min_value=0)
+    moaas = forms.IntegerField(label="MOAA/S (0-5, 5 = alert)", min_value=0)
+    dissociation = forms.BooleanField(label="Dissociation present", required=False)
+    cadss = forms.IntegerField(label="CADSS total", min_value=0, required=False)
+    notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+
+    def __init__(self, *args, checkpoints=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        if "checkpoint" in self.fields:
+            self.fields["checkpoint"].choices = list(checkpoints) or [(rules.EXTRA, "Extra reading")]
+
+    def kind_and_minute(self) -> tuple[str, int | None]:
+        value = self.cleaned_data["checkpoint"]
+        if value.startswith("m") and value[1:].isdigit():
+            return ReadingKind.CHECKPOINT, int(value[1:])
+        return value, None
+
+    def clean(self):
+        data = super().clean()
+        for field, message in rules.physiological_errors(data).items():
+            if field in self.fields and field not in self.errors:
+                self.add_error(field, message)
+        return data
+
+    def values(self) -> dict:
+        return {name: self.cleaned_data.get(name) for name in [*rules.PHYSIOLOGICAL_LIMITS, "dissociation"]}
+
+
+class CorrectionForm(VitalsForm):
+    reason = forms.CharField(label="Reason for the correction", max_length=255)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in ("checkpoint", "taken_at"):
+            del self.fields[name]
+
+
+class OverrideForm(forms.Form):
+    reason = forms.CharField(label="Reason for the override", widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class DoseForm(forms.Form):
+    dose_mg = forms.DecimalField(label="Dose (mg)", max_digits=6, decimal_places=1, min_value=0, required=False)
+    lot_number = forms.CharField(max_length=40, required=False)
+    weight_kg = forms.DecimalField(label="Weight (kg)", max_digits=5, decimal_places=1, min_value=20, required=False)
+    mg_per_kg = forms.DecimalField(label="mg/kg", max_digits=4, decimal_places=2, min_value=0, required=False)
+    started_at = LocalTimeField(label="First device / infusion start", required=False, help_text="Empty = now.")
+
+
+class DeviceForm(forms.Form):
+    administered_at = LocalTimeField(label="Time", required=False, help_text="Empty = now.")
+
+
+class AdverseEventForm(forms.ModelForm):
+    onset = LocalTimeField(label="Onset", required=False, help_text="Empty = now.")
+
+    class Meta:
+        model = AdverseEvent
+        fields = ["kind", "description", "severity", "serious", "action_taken"]
+        widgets = {"action_taken": forms.Textarea(attrs={"rows": 2})}
+
+
+class DischargeForm(forms.Form):
+    alert = forms.BooleanField(label="Alert", required=False)
+    oriented = forms.BooleanField(label="Oriented", required=False)
+    steady = forms.BooleanField(label="Steady on their feet", required=False)
+    picked_up_by = forms.CharField(label="Taken home by", max_length=120, required=False)
+    picked_up_relationship = forms.CharField(label="Relationship", max_length=60, required=False)
+    would_have_been_ready = LocalTimeField(
+        label="Would have been ready to leave at",
+        required=False,
+        help_text="Had there been no 2-hour minimum (the REMS form asks).",
+    )
+    notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+
+
+class RemsSubmittedForm(forms.Form):
+    submitted_on = forms.DateField(label="Submitted on", widget=forms.DateInput(attrs={"type": "date"}))
+    reference = forms.CharField(label="Confirmation number", max_length=60, required=False)

@@ -1,0 +1,336 @@
+"""Clinical rules of the session day as pure functions: no database, no clock.
+
+Every number comes from a ``Thresholds`` value (built from the administrator-editable
+``ClinicalThresholds`` row); the defaults below are the shipped defaults from the Spravato
+prescribing information, NEWS2 score-3 bands and the ACC/AHA blood-pressure categories."""
+
+import dataclasses
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+
+# --- Thresholds -----------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Thresholds:
+    predose_systolic_max: int = 140  # dosing blocked when systolic is above this ...
+    predose_diastolic_max: int = 90  # ... or diastolic is above this
+    systolic_high: int = 180  # flagged when systolic >= this
+    diastolic_high: int = 110  # flagged when diastolic >= this
+    spo2_low: int = 93  # flagged (warning) when SpO2 <= this
+    spo2_critical: int = 91  # flagged (critical) when SpO2 <= this
+    respiratory_rate_low: int = 8  # flagged when RR <= this
+    respiratory_rate_high: int = 25  # flagged when RR >= this
+    heart_rate_low: int = 40  # flagged when HR <= this
+    heart_rate_high: int = 131  # flagged when HR >= this
+    moaas_low: int = 2  # flagged when MOAA/S <= this
+    checkpoint_grace_minutes: int = 10
+    observation_minimum_minutes: int = 120
+    device_mg: int = 28
+    device_rest_minutes: int = 5
+    default_checkpoint_minutes: tuple[int, ...] = (40,)
+    rems_window_days: int = 7
+    rems_warning_day: int = 5
+
+
+DEFAULTS = Thresholds()
+
+# Values outside these limits cannot be a real measurement: they are refused, not flagged.
+PHYSIOLOGICAL_LIMITS = {
+    "systolic": (40, 300),
+    "diastolic": (20, 200),
+    "heart_rate": (20, 250),
+    "spo2": (50, 100),
+    "respiratory_rate": (2, 60),
+    "moaas": (0, 5),
+    "cadss": (0, 92),
+}
+FIELD_LABELS = {
+    "systolic": "Systolic BP",
+    "diastolic": "Diastolic BP",
+    "heart_rate": "Heart rate",
+    "spo2": "SpO2",
+    "respiratory_rate": "Respiratory rate",
+    "moaas": "MOAA/S",
+    "cadss": "CADSS total",
+}
+
+
+def physiological_errors(values: Mapping[str, int | None]) -> dict[str, str]:
+    """Field -> message for values no patient can have (typing errors)."""
+    errors = {}
+    for field, (low, high) in PHYSIOLOGICAL_LIMITS.items():
+        value = values.get(field)
+        if value is not None and not low <= value <= high:
+            errors[field] = f"{FIELD_LABELS[field]} must be between {low} and {high}."
+    systolic, diastolic = values.get("systolic"), values.get("diastolic")
+    if systolic is not None and diastolic is not None and "diastolic" not in errors and diastolic >= systolic:
+        errors["diastolic"] = "Diastolic BP must be lower than systolic BP."
+    return errors
+
+
+# --- Flags ----------------------------------------------------------------------------
+
+WARNING = "warning"
+CRITICAL = "critical"
+
+
+@dataclasses.dataclass(frozen=True)
+class Flag:
+    code: str
+    label: str
+    severity: str
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def reading_flags(values: Mapping[str, int | None], t: Thresholds = DEFAULTS) -> list[Flag]:
+    """Flags for a reading that is possible but outside the alert thresholds."""
+    flags = []
+    systolic, diastolic = values.get("systolic"), values.get("diastolic")
+    if (systolic is not None and systolic >= t.systolic_high) or (
+        diastolic is not None and diastolic >= t.diastolic_high
+    ):
+        flags.append(Flag("high_bp", "High BP", CRITICAL))
+    spo2 = values.get("spo2")
+    if spo2 is not None and spo2 <= t.spo2_critical:
+        flags.append(Flag("low_spo2", "Low SpO2", CRITICAL))
+    elif spo2 is not None and spo2 <= t.spo2_low:
+        flags.append(Flag("low_spo2", "Low SpO2", WARNING))
+    rr = values.get("respiratory_rate")
+    if rr is not None and rr <= t.respiratory_rate_low:
+        flags.append(Flag("low_rr", "Low respiratory rate", CRITICAL))
+    elif rr is not None and rr >= t.respiratory_rate_high:
+        flags.append(Flag("high_rr", "High respiratory rate", CRITICAL))
+    hr = values.get("heart_rate")
+    if hr is not None and hr <= t.heart_rate_low:
+        flags.append(Flag("low_hr", "Low heart rate", CRITICAL))
+    elif hr is not None and hr >= t.heart_rate_high:
+        flags.append(Flag("high_hr", "High heart rate", CRITICAL))
+    moaas = values.get("moaas")
+    if moaas is not None and moaas <= t.moaas_low:
+        flags.append(Flag("deep_sedation", "Deep sedation (MOAA/S)", CRITICAL))
+    return flags
+
+
+def worst_severity(flags: Iterable[Mapping]) -> str:
+    severities = {f["severity"] for f in flags}
+    if CRITICAL in severities:
+        return CRITICAL
+    return WARNING if WARNING in severities else ""
+
+
+# --- Pre-dose gate --------------------------------------------------------------------
+
+
+def bp_above_predose_limit(systolic: int, diastolic: int, t: Thresholds = DEFAULTS) -> bool:
+    return systolic > t.predose_systolic_max or diastolic > t.predose_diastolic_max
+
+
+def predose_blocks(
+    *, checklist_missing: Iterable[str], systolic: int | None, diastolic: int | None, t: Thresholds = DEFAULTS
+) -> list[str]:
+    """Reasons the nurse may not dose yet. ``systolic``/``diastolic`` are None without a
+    pre-dose reading. An empty list means dosing may start."""
+    blocks = [f"Pre-dose checklist: {item}" for item in checklist_missing]
+    if systolic is None or diastolic is None:
+        blocks.append("No pre-dose vitals recorded yet")
+    elif bp_above_predose_limit(systolic, diastolic, t):
+        blocks.append(
+            f"BP {systolic}/{diastolic} is above {t.predose_systolic_max}/{t.predose_diastolic_max}: "
+            "a prescriber must override with a written reason"
+        )
+    return blocks
+
+
+# --- Dose -----------------------------------------------------------------------------
+
+
+def devices_for_dose(dose_mg: Decimal | int, t: Thresholds = DEFAULTS) -> int | None:
+    """Number of nasal spray devices for an esketamine dose, or None when the dose is not a
+    whole number of devices."""
+    dose = Decimal(dose_mg)
+    if dose <= 0 or dose % t.device_mg:
+        return None
+    return int(dose / t.device_mg)
+
+
+def next_device_allowed_at(last_device_at: dt.datetime, t: Thresholds = DEFAULTS) -> dt.datetime:
+    return last_device_at + dt.timedelta(minutes=t.device_rest_minutes)
+
+
+def iv_total_mg(weight_kg: Decimal, mg_per_kg: Decimal) -> Decimal:
+    return (Decimal(weight_kg) * Decimal(mg_per_kg)).quantize(Decimal("0.1"))
+
+
+# --- Checkpoints ----------------------------------------------------------------------
+
+PRE_DOSE = "pre_dose"
+DISCHARGE = "discharge"
+EXTRA = "extra"
+
+DONE = "done"
+UPCOMING = "upcoming"
+DUE = "due"
+OVERDUE = "overdue"
+
+
+def checkpoint_key(minute: int) -> str:
+    return f"m{minute}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Checkpoint:
+    key: str
+    label: str
+    due_at: dt.datetime
+    status: str = UPCOMING
+    overdue_at: dt.datetime | None = None
+
+
+def checkpoint_schedule(
+    *, started_at: dt.datetime, minutes: Iterable[int], t: Thresholds = DEFAULTS
+) -> list[tuple[str, str, dt.datetime]]:
+    """(key, label, due_at) for the observation checkpoints: one per protocol minute, then
+    the before-discharge reading, due when the minimum observation ends."""
+    rows = [
+        (checkpoint_key(m), f"{m}-minute check", started_at + dt.timedelta(minutes=m))
+        for m in sorted(set(minutes))
+        if 0 < m < t.observation_minimum_minutes
+    ]
+    rows.append((DISCHARGE, "Before-discharge check", started_at + dt.timedelta(minutes=t.observation_minimum_minutes)))
+    return rows
+
+
+def checkpoint_states(
+    *,
+    started_at: dt.datetime,
+    minutes: Iterable[int],
+    done_keys: Iterable[str],
+    now: dt.datetime,
+    t: Thresholds = DEFAULTS,
+) -> list[Checkpoint]:
+    """Each checkpoint with its status: done, upcoming, due (from its time) or overdue
+    (after the grace period)."""
+    done = set(done_keys)
+    grace = dt.timedelta(minutes=t.checkpoint_grace_minutes)
+    states = []
+    for key, label, due_at in checkpoint_schedule(started_at=started_at, minutes=minutes, t=t):
+        if key in done:
+            status = DONE
+        elif now >= due_at + grace:
+            status = OVERDUE
+        elif now >= due_at:
+            status = DUE
+        else:
+            status = UPCOMING
+        states.append(Checkpoint(key, label, due_at, status, due_at + grace))
+    return states
+
+
+def next_checkpoint(states: Iterable[Checkpoint]) -> Checkpoint | None:
+    return next((c for c in states if c.status != DONE), None)
+
+
+def overdue_checkpoints(states: Iterable[Checkpoint]) -> list[Checkpoint]:
+    return [c for c in states if c.status == OVERDUE]
+
+
+# --- Discharge gate -------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class DischargeGate:
+    missing: tuple[str, ...]
+    minimum_ends_at: dt.datetime | None
+
+    @property
+    def ok(self) -> bool:
+        return not self.missing
+
+
+READINESS_LABELS = {"alert": "alert", "oriented": "oriented", "steady": "steady on their feet"}
+
+
+def discharge_gate(
+    *,
+    started_at: dt.datetime | None,
+    now: dt.datetime,
+    discharge_reading_flags: list | None,
+    vitals_overridden: bool,
+    readiness: Mapping[str, bool],
+    pickup_name: str,
+    tzinfo: dt.tzinfo,
+    t: Thresholds = DEFAULTS,
+) -> DischargeGate:
+    """What still stands between the patient and going home, in the nurse's words.
+
+    ``discharge_reading_flags`` is None when no before-discharge reading exists, else the
+    flags of the latest one (an empty list means within limits)."""
+    if started_at is None:
+        return DischargeGate(("Dosing has not started: observation has not begun",), None)
+    missing = []
+    ends_at = started_at + dt.timedelta(minutes=t.observation_minimum_minutes)
+    if now < ends_at:
+        missing.append(
+            f"{t.observation_minimum_minutes} minutes of observation end at {ends_at.astimezone(tzinfo):%H:%M}"
+        )
+    if discharge_reading_flags is None:
+        missing.append("No before-discharge vitals reading yet")
+    elif discharge_reading_flags and not vitals_overridden:
+        labels = ", ".join(f["label"] for f in discharge_reading_flags)
+        missing.append(
+            f"Before-discharge vitals out of range ({labels}): take a new reading or ask a prescriber to override"
+        )
+    for key, label in READINESS_LABELS.items():
+        if not readiness.get(key):
+            missing.append(f"Readiness check: confirm the patient is {label}")
+    if not pickup_name.strip():
+        missing.append("Record who is taking the patient home")
+    return DischargeGate(tuple(missing), ends_at)
+
+
+def minutes_between(start: dt.datetime | None, end: dt.datetime | None) -> int | None:
+    if start is None or end is None:
+        return None
+    return int((end - start).total_seconds() // 60)
+
+
+# --- REMS monitoring record -----------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class RemsField:
+    section: str
+    label: str
+    value: object
+    required: bool = True
+
+    @property
+    def missing(self) -> bool:
+        return self.required and (self.value is None or self.value == "")
+
+
+def rems_missing(fields: Iterable[RemsField]) -> list[str]:
+    return [f.label for f in fields if f.missing]
+
+
+def rems_day(*, treatment_date: dt.date, today: dt.date) -> int:
+    """Day of the REMS window: the treatment day is day 0."""
+    return (today - treatment_date).days
+
+
+def rems_days_left(*, treatment_date: dt.date, today: dt.date, t: Thresholds = DEFAULTS) -> int:
+    return t.rems_window_days - rems_day(treatment_date=treatment_date, today=today)
+
+
+def rems_needs_warning(*, treatment_date: dt.date, today: dt.date, t: Thresholds = DEFAULTS) -> bool:
+    return rems_day(treatment_date=treatment_date, today=today) >= t.rems_warning_day
+
+
+def yes_no(value: bool | None) -> str | None:
+    if value is None:
+        return None
+    return "Yes" if value else "No"

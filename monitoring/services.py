@@ -1,0 +1,577 @@
+"""Every write of the session day. Keyword-only; each runs in one transaction. Services
+re-check the clinical rules themselves: a view (or a forged POST) cannot skip them."""
+
+import datetime as dt
+from decimal import Decimal
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.urls import reverse
+from django.utils import timezone
+
+from clinic.services import alert_raise
+from scheduling.models import Drug, Session, SessionStatus, TransportArrangement
+
+from . import rules
+from .models import (
+    AdverseEvent,
+    CheckIn,
+    ClinicalThresholds,
+    DeviceAdministration,
+    Discharge,
+    DoseRecord,
+    Observation,
+    PrescriberOverride,
+    ReadingKind,
+    RemsSubmission,
+    VitalsReading,
+)
+
+READING_FIELDS = tuple(rules.PHYSIOLOGICAL_LIMITS)
+
+
+def _thresholds() -> rules.Thresholds:
+    return ClinicalThresholds.current().as_rules()
+
+
+def _lock(session: Session) -> Session:
+    """Re-read the session under a row lock so two nurses' clicks are applied one at a time."""
+    return Session.objects.select_for_update().select_related("chair__site").get(pk=session.pk)
+
+
+def _move_status(session: Session, to: str) -> None:
+    session.check_transition(to)
+    now = timezone.now()
+    changed = Session.objects.filter(pk=session.pk, status=session.status).update(
+        status=to, status_changed_at=now, version=F("version") + 1
+    )
+    if changed != 1:
+        raise ValidationError("Someone else changed this session just now. Reload the page.", code="stale")
+    session.status = to
+    session.status_changed_at = now
+
+
+def _require(user, perm: str) -> None:
+    if not user.has_perm(perm):
+        raise PermissionDenied
+
+
+def session_url(session: Session) -> str:
+    return reverse("monitoring:session-day", args=[session.pk])
+
+
+# --- Check-in -------------------------------------------------------------------------
+
+
+@transaction.atomic
+def session_check_in(
+    *,
+    session: Session,
+    user,
+    arrived_at: dt.datetime,
+    checklist: dict[str, bool],
+    transport: dict | None = None,
+    notes: str = "",
+) -> CheckIn:
+    """Record arrival and the pre-dose checklist; a booked session becomes checked in.
+
+    ``transport`` (name, phone, relationship) records the ride home now when it was not
+    confirmed beforehand; without a confirmed ride the checklist stays incomplete."""
+    _require(user, "monitoring.record_vitals")
+    session = _lock(session)
+    if transport and transport.get("name"):
+        arrangement, _ = TransportArrangement.objects.get_or_create(session=session)
+        arrangement.kind = transport.get("kind") or arrangement.kind
+        arrangement.name = transport["name"]
+        arrangement.phone = transport.get("phone", "")
+        arrangement.relationship = transport.get("relationship", "")
+        arrangement.status = TransportArrangement.Status.CONFIRMED_STAFF
+        arrangement.confirmed_at = timezone.now()
+        arrangement.confirmed_by = user
+        arrangement.save()
+    ride_confirmed = TransportArrangement.objects.filter(session=session).exclude(status="unconfirmed").exists()
+    values = {name: bool(checklist.get(name)) for name in CheckIn.CHECKLIST}
+    values["transport_confirmed"] = values["transport_confirmed"] and ride_confirmed
+    values["rems_enrolment_checked"] = values["rems_enrolment_checked"] and session.patient.is_rems_enrolled
+    checkin = CheckIn.objects.filter(session=session).first()
+    if checkin is None:
+        if session.status != SessionStatus.BOOKED:
+            session.check_transition(SessionStatus.CHECKED_IN)
+        checkin = CheckIn(session=session, checked_in_by=user, arrived_at=arrived_at)
+    elif session.status not in (SessionStatus.BOOKED, SessionStatus.CHECKED_IN):
+        raise ValidationError("The checklist cannot change once dosing has started.", code="dosing_started")
+    checkin.arrived_at = arrived_at
+    checkin.notes = notes
+    for name, value in values.items():
+        setattr(checkin, name, value)
+    checkin.save()
+    if session.status == SessionStatus.BOOKED:
+        _move_status(session, SessionStatus.CHECKED_IN)
+    return checkin
+
+
+# --- Vitals ---------------------------------------------------------------------------
+
+
+def _validate_values(values: dict) -> None:
+    errors = rules.physiological_errors(values)
+    missing = [f for f in READING_FIELDS if f != "cadss" and values.get(f) is None]
+    for field in missing:
+        errors[field] = "Enter a value."
+    if errors:
+        raise ValidationError({field: ValidationError(msg, code="out_of_range") for field, msg in errors.items()})
+
+
+def _alert_for_reading(reading: VitalsReading, session: Session) -> None:
+    if not reading.flags:
+        return
+    labels = ", ".join(f["label"] for f in reading.flags)
+    values = f"BP {reading.systolic}/{reading.diastolic}, HR {reading.heart_rate}, SpO2 {reading.spo2}%"
+    values += f", RR {reading.respiratory_rate}, MOAA/S {reading.moaas}"
+    alert_raise(
+        kind="vitals_out_of_range",
+        dedupe_key=f"vitals:reading:{reading.pk}",
+        message=f"{labels}: {session.patient.full_name}, {session.chair} ({values})",
+        severity=rules.worst_severity(reading.flags),
+        audience="nurse",
+        site_id=session.chair.site_id,
+        patient_id=session.patient_id,
+        session_id=session.pk,
+        url=session_url(session),
+    )
+
+
+def _save_reading(*, session: Session, user, kind: str, checkpoint_minute, taken_at, values, notes, **extra):
+    _validate_values(values)
+    t = _thresholds()
+    flags = [f.as_dict() for f in rules.reading_flags(values, t)]
+    reading = VitalsReading.objects.create(
+        session=session,
+        kind=kind,
+        checkpoint_minute=checkpoint_minute if kind == ReadingKind.CHECKPOINT else None,
+        taken_at=taken_at,
+        notes=notes,
+        flags=flags,
+        recorded_by=user,
+        recorded_at=timezone.now(),
+        **{field: values.get(field) for field in READING_FIELDS},
+        dissociation=bool(values.get("dissociation")),
+        **extra,
+    )
+    _alert_for_reading(reading, session)
+    return reading
+
+
+@transaction.atomic
+def vitals_record(
+    *,
+    session: Session,
+    user,
+    kind: str,
+    values: dict,
+    taken_at: dt.datetime | None = None,
+    checkpoint_minute: int | None = None,
+    notes: str = "",
+) -> VitalsReading:
+    """Save a reading. Impossible values are refused; values past an alert threshold are
+    saved, flagged and raise a staff alert."""
+    _require(user, "monitoring.record_vitals")
+    session = _lock(session)
+    if session.status in (SessionStatus.BOOKED, SessionStatus.CANCELLED, SessionStatus.NO_SHOW):
+        raise ValidationError("Check the patient in before recording vitals.", code="not_checked_in")
+    if session.status == SessionStatus.DISCHARGED:
+        raise ValidationError("The patient has been discharged.", code="discharged")
+    if kind == ReadingKind.PRE_DOSE and session.status != SessionStatus.CHECKED_IN:
+        raise ValidationError("Dosing has started: this is no longer a pre-dose reading.", code="dosing_started")
+    if kind in (ReadingKind.CHECKPOINT, ReadingKind.DISCHARGE) and session.status != SessionStatus.IN_OBSERVATION:
+        raise ValidationError("Observation checkpoints start with the first dose.", code="not_in_observation")
+    if kind == ReadingKind.CHECKPOINT and not checkpoint_minute:
+        raise ValidationError("Choose which checkpoint this reading is for.", code="checkpoint_missing")
+    return _save_reading(
+        session=session,
+        user=user,
+        kind=kind,
+        checkpoint_minute=checkpoint_minute,
+        taken_at=taken_at or timezone.now(),
+        values=values,
+        notes=notes,
+    )
+
+
+@transaction.atomic
+def vitals_correct(*, reading: VitalsReading, user, values: dict, reason: str, notes: str = "") -> VitalsReading:
+    """A new reading that supersedes ``reading``; the old one stays, marked as corrected."""
+    _require(user, "monitoring.record_vitals")
+    if not reason.strip():
+        raise ValidationError({"reason": ValidationError("Say why the reading is corrected.", code="reason")})
+    session = _lock(reading.session)
+    if VitalsReading.objects.filter(supersedes=reading).exists():
+        raise ValidationError("This reading has already been corrected.", code="already_corrected")
+    try:
+        with transaction.atomic():
+            return _save_reading(
+                session=session,
+                user=user,
+                kind=reading.kind,
+                checkpoint_minute=reading.checkpoint_minute,
+                taken_at=reading.taken_at,
+                values=values,
+                notes=notes,
+                supersedes=reading,
+                correction_reason=reason.strip(),
+            )
+    except IntegrityError:
+        raise ValidationError("This reading has already been corrected.", code="already_corrected") from None
+
+
+# --- Pre-dose gate and override -------------------------------------------------------
+
+
+def effective_readings(session: Session) -> list[VitalsReading]:
+    return list(VitalsReading.objects.filter(session=session, superseded_by__isnull=True).order_by("taken_at", "pk"))
+
+
+def latest_of_kind(readings, kind: str) -> VitalsReading | None:
+    matching = [r for r in readings if r.kind == kind]
+    return matching[-1] if matching else None
+
+
+def predose_state(session: Session, *, readings, checkin, overrides, t: rules.Thresholds):
+    """(blocks, override): the reasons dosing is blocked, and the prescriber override that
+    lifts them (None when there is none for the current pre-dose reading)."""
+    predose = latest_of_kind(readings, ReadingKind.PRE_DOSE)
+    missing = checkin.checklist_missing() if checkin else ["patient not checked in"]
+    blocks = rules.predose_blocks(
+        checklist_missing=missing,
+        systolic=predose.systolic if predose else None,
+        diastolic=predose.diastolic if predose else None,
+        t=t,
+    )
+    override = next(
+        (
+            o
+            for o in reversed(overrides)
+            if o.kind == PrescriberOverride.Kind.PRE_DOSE and o.reading_id == (predose.pk if predose else None)
+        ),
+        None,
+    )
+    return blocks, override
+
+
+def dosing_blocks(session: Session, t: rules.Thresholds | None = None) -> list[str]:
+    """Blocks still standing after any override (the override lifts everything it saw;
+    a pre-dose reading is always needed)."""
+    t = t or _thresholds()
+    readings = effective_readings(session)
+    checkin = CheckIn.objects.filter(session=session).first()
+    overrides = list(PrescriberOverride.objects.filter(session=session))
+    blocks, override = predose_state(session, readings=readings, checkin=checkin, overrides=overrides, t=t)
+    if override is None:
+        return blocks
+    return [b for b in blocks if b not in override.blocks]
+
+
+@transaction.atomic
+def predose_override(*, session: Session, user, reason: str) -> PrescriberOverride:
+    """A prescriber lifts the current pre-dose block with a written reason."""
+    _require(user, "monitoring.override_block")
+    if not reason.strip():
+        raise ValidationError({"reason": ValidationError("Write the reason for the override.", code="reason")})
+    session = _lock(session)
+    if session.status != SessionStatus.CHECKED_IN:
+        raise ValidationError("Only a checked-in patient waiting for a dose can be overridden.", code="status")
+    blocks = dosing_blocks(session)
+    predose = latest_of_kind(effective_readings(session), ReadingKind.PRE_DOSE)
+    if predose is None:
+        raise ValidationError("Record pre-dose vitals first.", code="no_predose")
+    if not blocks:
+        raise ValidationError("Dosing is not blocked.", code="not_blocked")
+    return PrescriberOverride.objects.create(
+        session=session,
+        kind=PrescriberOverride.Kind.PRE_DOSE,
+        reading=predose,
+        blocks=blocks,
+        reason=reason.strip(),
+        prescriber=user,
+    )
+
+
+@transaction.atomic
+def discharge_vitals_override(*, session: Session, user, reason: str) -> PrescriberOverride:
+    """A prescriber accepts an out-of-range before-discharge reading with a written reason."""
+    _require(user, "monitoring.override_block")
+    if not reason.strip():
+        raise ValidationError({"reason": ValidationError("Write the reason for the override.", code="reason")})
+    session = _lock(session)
+    reading = latest_of_kind(effective_readings(session), ReadingKind.DISCHARGE)
+    if reading is None or not reading.flags:
+        raise ValidationError("There is no out-of-range before-discharge reading to override.", code="not_blocked")
+    return PrescriberOverride.objects.create(
+        session=session,
+        kind=PrescriberOverride.Kind.DISCHARGE_VITALS,
+        reading=reading,
+        blocks=[f["label"] for f in reading.flags],
+        reason=reason.strip(),
+        prescriber=user,
+    )
+
+
+# --- Dose -----------------------------------------------------------------------------
+
+
+def _start_observation(session: Session, started_at: dt.datetime) -> Observation:
+    observation = Observation.objects.create(session=session, started_at=started_at)
+    _move_status(session, SessionStatus.IN_OBSERVATION)
+    return observation
+
+
+def session_drug(session: Session) -> str:
+    if session.course_id and session.course.protocol_id:
+        return session.course.protocol.drug
+    return Drug.ESKETAMINE
+
+
+@transaction.atomic
+def dose_record(
+    *,
+    session: Session,
+    user,
+    dose_mg: Decimal,
+    started_at: dt.datetime,
+    lot_number: str = "",
+    weight_kg: Decimal | None = None,
+    mg_per_kg: Decimal | None = None,
+) -> DoseRecord:
+    """Start dosing: the first device (esketamine) or the infusion start (IV ketamine)
+    begins the observation. Refused while a pre-dose block stands."""
+    _require(user, "monitoring.record_vitals")
+    session = _lock(session)
+    if session.status != SessionStatus.CHECKED_IN:
+        session.check_transition(SessionStatus.IN_OBSERVATION)
+        raise ValidationError("Check the patient in first.", code="status")
+    t = _thresholds()
+    blocks = dosing_blocks(session, t)
+    if blocks:
+        raise ValidationError("Dosing blocked: " + "; ".join(blocks) + ".", code="blocked")
+    drug = session_drug(session)
+    dose = DoseRecord(session=session, drug=drug, dose_mg=dose_mg, recorded_by=user, lot_number=lot_number.strip())
+    if drug == Drug.ESKETAMINE:
+        devices = rules.devices_for_dose(dose_mg, t)
+        if devices is None:
+            raise ValidationError(
+                {"dose_mg": ValidationError(f"An esketamine dose is a multiple of {t.device_mg} mg.", code="dose")}
+            )
+        if not dose.lot_number:
+            raise ValidationError({"lot_number": ValidationError("Enter the lot number.", code="lot")})
+        dose.devices_planned = devices
+    else:
+        if not weight_kg or not mg_per_kg:
+            raise ValidationError("Enter the weight and the mg/kg dose.", code="iv_fields")
+        dose.weight_kg, dose.mg_per_kg = weight_kg, mg_per_kg
+        dose.dose_mg = rules.iv_total_mg(weight_kg, mg_per_kg)
+        dose.infusion_start = started_at
+    dose.save()
+    if dose.is_esketamine:
+        DeviceAdministration.objects.create(dose=dose, number=1, administered_at=started_at, recorded_by=user)
+    _start_observation(session, started_at)
+    return dose
+
+
+@transaction.atomic
+def dose_device_record(*, session: Session, user, administered_at: dt.datetime) -> DeviceAdministration:
+    """The next esketamine device, at least the rest period after the previous one."""
+    _require(user, "monitoring.record_vitals")
+    session = _lock(session)
+    dose = DoseRecord.objects.filter(session=session, drug=Drug.ESKETAMINE).first()
+    if dose is None:
+        raise ValidationError("Record the first device first.", code="no_dose")
+    devices = list(dose.devices.all())
+    if len(devices) >= (dose.devices_planned or 0):
+        raise ValidationError("All devices for this dose are recorded.", code="complete")
+    t = _thresholds()
+    allowed_at = rules.next_device_allowed_at(devices[-1].administered_at, t)
+    if administered_at < allowed_at:
+        local = allowed_at.astimezone(session.chair.site.tzinfo)
+        raise ValidationError(
+            f"Wait {t.device_rest_minutes} minutes between devices: the next device is due from {local:%H:%M:%S}.",
+            code="rest",
+        )
+    return DeviceAdministration.objects.create(
+        dose=dose, number=len(devices) + 1, administered_at=administered_at, recorded_by=user
+    )
+
+
+@transaction.atomic
+def dose_infusion_end(*, session: Session, user, ended_at: dt.datetime) -> DoseRecord:
+    _require(user, "monitoring.record_vitals")
+    session = _lock(session)
+    dose = DoseRecord.objects.filter(session=session, drug=Drug.IV_KETAMINE).first()
+    if dose is None or dose.infusion_end is not None:
+        raise ValidationError("There is no running infusion.", code="no_infusion")
+    if ended_at <= dose.infusion_start:
+        raise ValidationError("The infusion cannot end before it started.", code="order")
+    dose.infusion_end = ended_at
+    dose.save(update_fields=["infusion_end"])
+    return dose
+
+
+# --- Adverse events -------------------------------------------------------------------
+
+
+@transaction.atomic
+def adverse_event_record(
+    *,
+    session: Session,
+    user,
+    kind: str,
+    severity: str,
+    action_taken: str,
+    onset_at: dt.datetime,
+    serious: bool = False,
+    description: str = "",
+) -> AdverseEvent:
+    _require(user, "monitoring.record_vitals")
+    session = _lock(session)
+    if session.status not in (SessionStatus.CHECKED_IN, SessionStatus.IN_OBSERVATION):
+        raise ValidationError("Adverse events are recorded during the session.", code="status")
+    event = AdverseEvent.objects.create(
+        session=session,
+        kind=kind,
+        severity=severity,
+        serious=serious,
+        action_taken=action_taken,
+        onset_at=onset_at,
+        description=description,
+        recorded_by=user,
+    )
+    if serious or severity == AdverseEvent.Severity.SEVERE:
+        alert_raise(
+            kind="adverse_event",
+            dedupe_key=f"adverse:event:{event.pk}",
+            message=f"{'Serious' if serious else 'Severe'} adverse event ({event.get_kind_display()}): "
+            f"{session.patient.full_name}, {session.chair}",
+            severity="critical",
+            audience="nurse",
+            site_id=session.chair.site_id,
+            patient_id=session.patient_id,
+            session_id=session.pk,
+            url=session_url(session),
+        )
+    return event
+
+
+# --- Discharge ------------------------------------------------------------------------
+
+
+def discharge_gate_for(session: Session, *, readiness: dict, pickup_name: str, now: dt.datetime | None = None):
+    """The discharge gate from what is stored (plus the form's readiness and pick-up)."""
+    t = _thresholds()
+    observation = Observation.objects.filter(session=session).first()
+    readings = effective_readings(session)
+    overrides = list(PrescriberOverride.objects.filter(session=session))
+    return gate_from(
+        session=session,
+        observation=observation,
+        readings=readings,
+        overrides=overrides,
+        readiness=readiness,
+        pickup_name=pickup_name,
+        now=now or timezone.now(),
+        t=t,
+    )
+
+
+def gate_from(*, session, observation, readings, overrides, readiness, pickup_name, now, t) -> rules.DischargeGate:
+    reading = latest_of_kind(readings, ReadingKind.DISCHARGE)
+    overridden = reading is not None and any(
+        o.kind == PrescriberOverride.Kind.DISCHARGE_VITALS and o.reading_id == reading.pk for o in overrides
+    )
+    return rules.discharge_gate(
+        started_at=observation.started_at if observation else None,
+        now=now,
+        discharge_reading_flags=reading.flags if reading else None,
+        vitals_overridden=overridden,
+        readiness=readiness,
+        pickup_name=pickup_name,
+        tzinfo=session.chair.site.tzinfo,
+        t=t,
+    )
+
+
+class DischargeRefused(ValidationError):
+    def __init__(self, gate: rules.DischargeGate):
+        super().__init__(list(gate.missing), code="gate")
+        self.gate = gate
+
+
+@transaction.atomic
+def observation_discharge(
+    *,
+    session: Session,
+    user,
+    alert: bool,
+    oriented: bool,
+    steady: bool,
+    picked_up_by: str,
+    picked_up_relationship: str = "",
+    picked_up_at: dt.datetime | None = None,
+    would_have_been_ready_at: dt.datetime | None = None,
+    notes: str = "",
+) -> Discharge:
+    """Discharge the patient when every condition holds, checked here on the server."""
+    _require(user, "monitoring.record_vitals")
+    session = _lock(session)
+    now = timezone.now()
+    if session.status != SessionStatus.IN_OBSERVATION:
+        session.check_transition(SessionStatus.DISCHARGED)
+    gate = discharge_gate_for(
+        session, readiness={"alert": alert, "oriented": oriented, "steady": steady}, pickup_name=picked_up_by, now=now
+    )
+    if not gate.ok:
+        raise DischargeRefused(gate)
+    observation = Observation.objects.get(session=session)
+    if would_have_been_ready_at is not None and not observation.started_at <= would_have_been_ready_at <= now:
+        raise ValidationError(
+            {"would_have_been_ready_at": ValidationError("Give a time between the first dose and now.", code="ready")}
+        )
+    arrangement = TransportArrangement.objects.filter(session=session).first()
+    matches = arrangement is not None and arrangement.name.strip().lower() == picked_up_by.strip().lower()
+    try:
+        with transaction.atomic():
+            discharge = Discharge.objects.create(
+                observation=observation,
+                discharged_at=now,
+                discharged_by=user,
+                alert=alert,
+                oriented=oriented,
+                steady=steady,
+                picked_up_by=picked_up_by.strip(),
+                picked_up_relationship=picked_up_relationship.strip(),
+                picked_up_at=picked_up_at or now,
+                matches_arrangement=matches,
+                would_have_been_ready_at=would_have_been_ready_at,
+                notes=notes,
+            )
+    except IntegrityError:
+        raise ValidationError("The patient has already been discharged.", code="already") from None
+    _move_status(session, SessionStatus.DISCHARGED)
+    return discharge
+
+
+# --- REMS -----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def rems_mark_submitted(*, session: Session, user, submitted_on: dt.date, reference: str = "") -> RemsSubmission:
+    _require(user, "monitoring.submit_rems")
+    if session.status != SessionStatus.DISCHARGED:
+        raise ValidationError("The monitoring record is complete only after discharge.", code="not_discharged")
+    if submitted_on > session.chair.site.local_today():
+        raise ValidationError({"submitted_on": ValidationError("The date cannot be in the future.", code="future")})
+    submission, created = RemsSubmission.objects.get_or_create(
+        session=session, defaults={"submitted_on": submitted_on, "submitted_by": user, "reference": reference}
+    )
+    if not created:
+        raise ValidationError("This record is already marked as submitted.", code="already")
+    return submission

@@ -1,0 +1,102 @@
+"""Session-day fixtures: sessions built directly with the scheduling models."""
+
+import datetime as dt
+import zoneinfo
+
+import pytest
+
+from scheduling.models import Course, Protocol, Session, TransportArrangement
+
+NY = zoneinfo.ZoneInfo("America/New_York")
+# A Tuesday morning at the clinic: 09:00 local.
+DAY_START = dt.datetime(2026, 11, 17, 9, 0, tzinfo=NY)
+
+
+@pytest.fixture
+def protocol(db):
+    return Protocol.objects.create(
+        name="Esketamine TRD", slug="esketamine-trd", drug="esketamine", checkpoint_minutes=[40]
+    )
+
+
+@pytest.fixture
+def iv_protocol(db):
+    return Protocol.objects.create(name="IV ketamine", slug="iv-ketamine", drug="iv_ketamine", checkpoint_minutes=[40])
+
+
+@pytest.fixture
+def make_session(site, protocol, administrator):
+    """make_session(patient=..., chair=..., start=..., ride="confirmed"|"unconfirmed"|None)."""
+
+    def build(patient, *, chair=None, start=DAY_START, dose="56", ride="confirmed", protocol_=None, **kwargs):
+        chair = chair or site.chairs.first()
+        course = Course.objects.create(
+            patient=patient,
+            protocol=protocol_ or protocol,
+            site=site,
+            start_date=start.date(),
+            weekdays=[start.weekday()],
+            start_time=start.timetz().replace(tzinfo=None),
+            created_by=administrator,
+        )
+        session = Session.objects.create(
+            course=course,
+            patient=patient,
+            chair=chair,
+            start=start,
+            planned_end=start + dt.timedelta(minutes=150),
+            planned_dose_mg=dose,
+            **kwargs,
+        )
+        if ride:
+            TransportArrangement.objects.create(
+                session=session,
+                name="Jordan Example",
+                phone="+12125550199",
+                relationship="Partner",
+                status="confirmed_staff" if ride == "confirmed" else "unconfirmed",
+            )
+        return session
+
+    return build
+
+
+@pytest.fixture
+def session(make_session, patient):
+    return make_session(patient)
+
+
+CHECKLIST_ALL = {
+    "no_food_2h": True,
+    "no_liquids_30min": True,
+    "nasal_medicines_1h": True,
+    "rems_enrolment_checked": True,
+    "concomitant_medicines_reviewed": True,
+    "transport_confirmed": True,
+}
+NORMAL = {"systolic": 128, "diastolic": 82, "heart_rate": 72, "spo2": 98, "respiratory_rate": 14, "moaas": 5}
+
+
+def vitals_post(**overrides):
+    data = {k: str(v) for k, v in NORMAL.items()}
+    data.update({k: str(v) for k, v in overrides.items()})
+    return data
+
+
+@pytest.fixture
+def run_to_observation(nurse):
+    """Check in, take normal pre-dose vitals and give device 1 at ``dosed_at``."""
+    import time_machine
+
+    from monitoring import services
+
+    def run(session, dosed_at=DAY_START + dt.timedelta(minutes=10)):
+        with time_machine.travel(dosed_at - dt.timedelta(minutes=8), tick=False):
+            services.session_check_in(session=session, user=nurse, arrived_at=dosed_at, checklist=CHECKLIST_ALL)
+            services.vitals_record(session=session, user=nurse, kind="pre_dose", values=NORMAL)
+        with time_machine.travel(dosed_at, tick=False):
+            services.dose_record(session=session, user=nurse, dose_mg=56, lot_number="LOT42", started_at=dosed_at)
+        session.refresh_from_db()
+        return session
+
+    return run
