@@ -1,10 +1,43 @@
 """The one way to write the audit trail. Call it inside the same transaction as the change
-it describes (views run in ATOMIC_REQUESTS), so a failed audit write rolls the change back."""
+it describes (views run in ATOMIC_REQUESTS), so a failed audit write rolls the change back.
+
+Tamper evidence: every row carries ``hash`` = HMAC-SHA256 over its content and the previous
+row's hash (``prev_hash``), in id order. Appends are serialised (a transaction-level
+advisory lock on PostgreSQL, the immediate write transaction on SQLite), so the chain has
+no forks. ``audit_chain_verify()`` walks it and names the first row that does not match.
+The key (AUDIT_CHAIN_KEY) lives outside the database: someone who can write the table but
+does not hold the key cannot rebuild a valid chain after editing it."""
+
+import datetime as dt
+import hashlib
+import hmac
+import ipaddress
+import json
+from dataclasses import dataclass
 
 from django.conf import settings
+from django.db import connection, transaction
 
 from .models import AuditEvent, Patient
 from .roles import user_role
+
+GENESIS_HASH = "0" * 64
+# Any constant: the advisory lock that serialises appends to the chain ("AUDT").
+CHAIN_LOCK_KEY = 0x41554454
+CHAIN_FIELDS = (
+    "created_at",
+    "user_id",
+    "username",
+    "role",
+    "actor",
+    "action",
+    "object_type",
+    "object_id",
+    "patient_id",
+    "ip",
+    "path",
+    "summary",
+)
 
 
 def client_ip(request) -> str | None:
@@ -17,12 +50,55 @@ def client_ip(request) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
 
 
+def _canonical_ip(value) -> str | None:
+    if not value:
+        return None
+    try:
+        return str(ipaddress.ip_address(str(value)))
+    except ValueError:
+        return str(value)
+
+
+def row_digest(values: dict, prev_hash: str) -> str:
+    """The chain hash of one row from its field values (as read back from the database)."""
+    created_at = values["created_at"]
+    payload = [
+        "v1",
+        created_at.astimezone(dt.UTC).isoformat(timespec="microseconds"),
+        values["user_id"],
+        values["username"],
+        values["role"],
+        values["actor"],
+        values["action"],
+        values["object_type"],
+        values["object_id"],
+        values["patient_id"],
+        _canonical_ip(values["ip"]),
+        values["path"],
+        values["summary"],
+        prev_hash,
+    ]
+    message = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str).encode()
+    return hmac.new(settings.AUDIT_CHAIN_KEY.encode(), message, hashlib.sha256).hexdigest()
+
+
 def _patient_id_of(obj):
     if obj is None:
         return None
     if isinstance(obj, Patient):
         return obj.pk
     return getattr(obj, "patient_id", None)
+
+
+def _lock_chain_and_read_head() -> str:
+    """Take the chain's append lock (held to the end of the transaction) and return the hash
+    of the last row. SQLite needs no explicit lock: the database runs IMMEDIATE transactions,
+    so this transaction already holds the write lock."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHAIN_LOCK_KEY])
+    last = AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first()
+    return last or GENESIS_HASH
 
 
 def audit_record(
@@ -47,7 +123,7 @@ def audit_record(
     patient_id = patient.pk if isinstance(patient, Patient) else patient
     if patient_id is None:
         patient_id = _patient_id_of(obj)
-    return AuditEvent.objects.create(
+    event = AuditEvent(
         user=user,
         username=username or (user.get_username() if user else ""),
         role=user_role(user) if user else "",
@@ -56,13 +132,59 @@ def audit_record(
         object_type=object_type,
         object_id=str(object_id) if object_id != "" else "",
         patient_id=patient_id,
-        ip=client_ip(request),
+        ip=_canonical_ip(client_ip(request)),
         path=(request.path[:255] if request is not None else ""),
-        summary=summary or {},
+        # Stored as the database will return it, so the hash computed now matches the hash
+        # recomputed from the row later.
+        summary=json.loads(json.dumps(summary or {}, default=str)),
     )
+    with transaction.atomic():
+        event.prev_hash = _lock_chain_and_read_head()
+        event.hash = row_digest({f: getattr(event, f) for f in CHAIN_FIELDS}, event.prev_hash)
+        event.save(force_insert=True)
+    return event
 
 
 def changed_fields(form) -> dict:
     """Summary of a write for the audit trail: which fields changed (not their values, so
     the audit trail does not become a second copy of the record)."""
     return {"fields": sorted(form.changed_data)}
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    intact: bool
+    count: int  # rows checked (up to and including the first broken one)
+    broken_id: int | None = None
+    reason: str = ""
+    head_id: int | None = None
+    head_hash: str = GENESIS_HASH
+
+
+def audit_chain_verify(*, batch_size: int = 2000) -> ChainReport:
+    """Walk the whole chain in id order, ``batch_size`` rows per query (keyset reads, so
+    memory stays flat on any table size). Stops at the first row that does not match."""
+    expected_prev = GENESIS_HASH
+    last_id = 0
+    count = 0
+    columns = ("id", "hash", "prev_hash", *CHAIN_FIELDS)
+    while True:
+        batch = list(AuditEvent.objects.filter(id__gt=last_id).order_by("id").values(*columns)[:batch_size])
+        if not batch:
+            break
+        for row in batch:
+            count += 1
+            if row["prev_hash"] != expected_prev:
+                reason = (
+                    "its link to the previous row does not match: a row before it was removed, inserted or reordered"
+                    if row["prev_hash"]
+                    else "it was written outside the audit chain"
+                )
+                return ChainReport(False, count, row["id"], reason, last_id or None, expected_prev)
+            if row_digest(row, row["prev_hash"]) != row["hash"]:
+                return ChainReport(
+                    False, count, row["id"], "its content does not match its hash: it was changed after it was written"
+                )
+            expected_prev = row["hash"]
+            last_id = row["id"]
+    return ChainReport(True, count, head_id=last_id or None, head_hash=expected_prev)

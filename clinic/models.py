@@ -199,13 +199,14 @@ class AuditAction(models.TextChoices):
     LOGOUT = "logout", "Logout"
     LOCKOUT = "lockout", "Lockout"
     DENIED = "denied", "Permission denied"
+    UNLOCK = "unlock", "Lockout lifted"
 
 
 class AuditEvent(models.Model):
     """Append-only: rows are only ever inserted (a PostgreSQL trigger rejects UPDATE,
     DELETE and TRUNCATE). Written through clinic.audit.audit_record()."""
 
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
@@ -219,12 +220,31 @@ class AuditEvent(models.Model):
     ip = models.GenericIPAddressField(null=True, blank=True)
     path = models.CharField(max_length=255, blank=True)
     summary = models.JSONField(default=dict, blank=True)
+    # Tamper evidence: HMAC over this row's content and the previous row's hash (clinic.audit).
+    prev_hash = models.CharField(max_length=64, blank=True, default="")
+    hash = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        # Every audit page reads newest first with a keyset cursor:
+        #   WHERE <filter> AND created_at <= :c AND (created_at < :c OR id < :id)
+        #   ORDER BY created_at DESC, id DESC LIMIT 51
+        # Each filter has an index that ends in (created_at, id), so any page is an index
+        # range scan that stops after 51 rows, however deep the cursor.
         indexes = [
-            # A patient's access history: WHERE patient_id = ? ORDER BY created_at DESC, id DESC
+            # A patient's access history / report filtered by patient:
+            #   WHERE patient_id = ? ORDER BY created_at DESC, id DESC
             models.Index(fields=["patient", "-created_at", "-id"], name="audit_patient_time_idx"),
+            # Unfiltered report and date range:
+            #   WHERE created_at >= ? AND created_at < ? ORDER BY created_at DESC, id DESC
+            models.Index(fields=["-created_at", "-id"], name="audit_time_idx"),
+            # Report filtered by user (also failed logins, which have no user row):
+            #   WHERE username = ? ORDER BY created_at DESC, id DESC
+            models.Index(fields=["username", "-created_at", "-id"], name="audit_username_time_idx"),
+            # Report filtered by action (e.g. every lockout): WHERE action = ? ORDER BY created_at DESC, id DESC
+            models.Index(fields=["action", "-created_at", "-id"], name="audit_action_time_idx"),
+            # Report filtered by object type: WHERE object_type = ? ORDER BY created_at DESC, id DESC
+            models.Index(fields=["object_type", "-created_at", "-id"], name="audit_objtype_time_idx"),
         ]
 
     def __str__(self):

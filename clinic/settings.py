@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -147,6 +148,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 4
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
+    # 07:15 UTC is night in the clinics' US time zones: verify the audit trail's hash chain, alert on a break.
+    "audit-verify-nightly": {"task": "clinic.tasks.audit_verify_nightly", "schedule": crontab(hour=7, minute=15)},
     # Patient reminders: claim due rows every minute; a tick that waited past `expires` is dropped
     # (the next one does the same work).
     "reminders-tick": {"task": "scheduling.tasks.reminders_tick", "schedule": 60.0, "options": {"expires": 50}},
@@ -286,6 +289,12 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = True
 # Lockout is per username (issue: 5 failures for one username in 15 minutes). Adding the
 # IP address would lock out every member of staff behind the clinic's shared NAT address.
 SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+
+# Audit trail tamper evidence: the HMAC key of the hash chain. Keep it outside the database
+# (environment / secret store) and never change it: rows hashed under another key no longer
+# verify. Left empty the chain still detects edits and removals, but someone with database
+# access could rebuild it.
+AUDIT_CHAIN_KEY = env_str("AUDIT_CHAIN_KEY", "")
 
 # Demo data loaders run in order by `manage.py seed_demo` (each app seeds its own records).
 DEMO_SEEDERS = ["clinic.demo.seed"]

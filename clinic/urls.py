@@ -2,13 +2,18 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from . import views, views_outbox
+from . import views, views_audit, views_outbox
 
 clinic_patterns = [
     path("patients/", views.patient_list, name="patient-list"),
     path("patients/new/", views.patient_create, name="patient-create"),
     path("patients/<int:pk>/", views.patient_detail, name="patient-detail"),
     path("patients/<int:pk>/edit/", views.patient_edit, name="patient-edit"),
+    path("patients/<int:pk>/access/", views_audit.patient_access, name="patient-access"),
+    path("audit/", views_audit.audit_list, name="audit"),
+    path("audit/export.csv", views_audit.audit_export, name="audit-export"),
+    path("audit/lockouts/", views_audit.audit_lockouts, name="audit-lockouts"),
+    path("audit/lockouts/unlock/", views_audit.audit_unlock, name="audit-unlock"),
     path("alerts/", views.alert_list, name="alerts"),
     path("alerts/<int:pk>/acknowledge/", views.alert_acknowledge, name="alert-acknowledge"),
     path("outbox/", views_outbox.outbox, name="outbox"),

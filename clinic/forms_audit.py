@@ -1,0 +1,35 @@
+from django import forms
+from django.core.exceptions import ValidationError
+
+from .models import AuditAction
+
+
+class AuditFilterForm(forms.Form):
+    date_from = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    username = forms.CharField(label="User name", required=False, max_length=150)
+    patient = forms.CharField(label="Patient (MRN or name)", required=False, max_length=100)
+    action = forms.ChoiceField(label="Action", required=False, choices=[("", "Any action"), *AuditAction.choices])
+    object_type = forms.CharField(
+        label="Record type", required=False, max_length=40, help_text="e.g. patient, session, observation"
+    )
+
+    error_messages = {"dates_reversed": "The start date is after the end date."}
+
+    def clean(self):
+        data = super().clean()
+        if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:
+            raise ValidationError(self.error_messages["dates_reversed"], code="dates_reversed")
+        for name in ("username", "patient", "object_type"):
+            data[name] = (data.get(name) or "").strip()
+        return data
+
+    def filters(self) -> dict:
+        """The selector's keyword arguments; no filter at all when the form is invalid."""
+        if not self.is_bound or not self.is_valid():
+            return {}
+        return {name: value for name, value in self.cleaned_data.items() if value}
+
+    def summary(self) -> dict:
+        """The filters as the audit trail records them."""
+        return {name: str(value) for name, value in self.filters().items()}

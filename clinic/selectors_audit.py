@@ -1,0 +1,133 @@
+"""Reads for the audit report: filtering, keyset pages and constant-memory batches.
+
+Every read orders by (created_at DESC, id DESC) and pages with a cursor on that pair, never
+OFFSET, so page 1,000 costs what page 1 costs (see the index comments on AuditEvent)."""
+
+import base64
+import binascii
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from . import selectors
+from .models import AuditEvent
+
+PAGE_SIZE = 50
+# A name search that matches more patients than this is too broad to be an audit question.
+MAX_PATIENTS_PER_FILTER = 50
+
+
+def patients_matching(text: str) -> list[int]:
+    """Patient ids for an MRN (exact) or a name (prefix, as the patient search)."""
+    return list(selectors.patient_search(text).values_list("pk", flat=True)[:MAX_PATIENTS_PER_FILTER])
+
+
+def _local_midnight(day: dt.date) -> dt.datetime:
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.min), timezone.get_default_timezone())
+
+
+def audit_events(
+    *,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+    username: str = "",
+    patient: str = "",
+    patient_ids: list[int] | None = None,
+    action: str = "",
+    object_type: str = "",
+) -> QuerySet[AuditEvent]:
+    """Audit events matching every given filter, newest first. Dates are the clinic's local
+    days, both inclusive. ``patient`` is free text (MRN or name); ``patient_ids`` exact ids."""
+    qs = AuditEvent.objects.select_related("patient").order_by("-created_at", "-id")
+    if date_from:
+        qs = qs.filter(created_at__gte=_local_midnight(date_from))
+    if date_to:
+        qs = qs.filter(created_at__lt=_local_midnight(date_to + dt.timedelta(days=1)))
+    if username:
+        qs = qs.filter(username=username)
+    if patient:
+        matching = patients_matching(patient)
+        if not matching:
+            return qs.none()
+        qs = qs.filter(patient_id__in=matching)
+    if patient_ids is not None:
+        qs = qs.filter(patient_id__in=patient_ids)
+    if action:
+        qs = qs.filter(action=action)
+    if object_type:
+        qs = qs.filter(object_type=object_type)
+    return qs
+
+
+def encode_cursor(event: AuditEvent) -> str:
+    raw = f"{event.created_at.astimezone(dt.UTC).isoformat()}|{event.pk}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(value: str | None) -> tuple[dt.datetime, int] | None:
+    """The (created_at, id) of a cursor; None for a missing or malformed one (first page)."""
+    if not value:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
+        stamp, pk = raw.split("|")
+        created_at = dt.datetime.fromisoformat(stamp)
+        if created_at.tzinfo is None:
+            return None
+        return created_at, int(pk)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        return None
+
+
+def older_than(qs: QuerySet, cursor: tuple[dt.datetime, int]) -> QuerySet:
+    # The redundant created_at <= :c bound is what lets the index scan start at the cursor.
+    created_at, pk = cursor
+    return qs.filter(Q(created_at__lt=created_at) | Q(id__lt=pk), created_at__lte=created_at)
+
+
+def newer_than(qs: QuerySet, cursor: tuple[dt.datetime, int]) -> QuerySet:
+    created_at, pk = cursor
+    return qs.filter(Q(created_at__gt=created_at) | Q(id__gt=pk), created_at__gte=created_at)
+
+
+@dataclass
+class KeysetPage:
+    events: list[AuditEvent]
+    older: str | None  # cursor of the next (older) page, None on the last page
+    newer: str | None  # cursor of the previous (newer) page, None on the first page
+
+
+def keyset_page(qs: QuerySet, *, after: str | None = None, before: str | None = None, size: int = PAGE_SIZE):
+    """One page of ``qs`` (ordered newest first). ``after``: the page older than that cursor;
+    ``before``: the page newer than it. Neither: the newest page."""
+    before_key = decode_cursor(before)
+    after_key = decode_cursor(after)
+    if before_key:
+        rows = list(newer_than(qs, before_key).order_by("created_at", "id")[: size + 1])
+        more_newer = len(rows) > size
+        events = list(reversed(rows[:size]))
+        return KeysetPage(
+            events, encode_cursor(events[-1]) if events else None, encode_cursor(events[0]) if more_newer else None
+        )
+    if after_key:
+        qs = older_than(qs, after_key)
+    rows = list(qs[: size + 1])
+    events = rows[:size]
+    older = encode_cursor(events[-1]) if len(rows) > size else None
+    newer = encode_cursor(events[0]) if after_key and events else None
+    return KeysetPage(events, older, newer)
+
+
+def iter_events(qs: QuerySet, *, batch_size: int = 2000) -> Iterator[AuditEvent]:
+    """Every event of ``qs`` newest first, read ``batch_size`` rows per query with the keyset
+    cursor: memory holds one batch whatever the number of rows."""
+    cursor = None
+    while True:
+        batch = list((older_than(qs, cursor) if cursor else qs)[:batch_size])
+        yield from batch
+        if len(batch) < batch_size:
+            return
+        cursor = (batch[-1].created_at, batch[-1].pk)

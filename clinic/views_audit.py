@@ -1,0 +1,156 @@
+"""The administrator's audit pages: the report, its CSV export, a patient's access history
+and the login lockouts."""
+
+import csv
+import datetime as dt
+import json
+
+from axes.models import AccessAttempt
+from axes.utils import reset as axes_reset
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required, permission_required
+from django.http import StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from . import selectors_audit
+from .audit import audit_record
+from .forms_audit import AuditFilterForm
+from .models import AuditAction, Patient
+
+EXPORT_COLUMNS = (
+    "id",
+    "time",
+    "user",
+    "role",
+    "actor",
+    "action",
+    "record type",
+    "record id",
+    "patient MRN",
+    "patient",
+    "ip",
+    "path",
+    "details",
+    "hash",
+)
+
+
+def _query_without_cursor(request) -> str:
+    params = request.GET.copy()
+    params.pop("after", None)
+    params.pop("before", None)
+    return params.urlencode()
+
+
+@login_required
+@permission_required("clinic.view_auditevent", raise_exception=True)
+def audit_list(request):
+    form = AuditFilterForm(request.GET or None)
+    qs = selectors_audit.audit_events(**form.filters())
+    page = selectors_audit.keyset_page(qs, after=request.GET.get("after"), before=request.GET.get("before"))
+    audit_record(action=AuditAction.VIEW, request=request, object_type="audit_report", summary=form.summary())
+    ctx = {"form": form, "page": page, "query": _query_without_cursor(request)}
+    return render(request, "clinic/audit_list.html", ctx)
+
+
+class _Echo:
+    """csv.writer target that hands each line back instead of buffering it."""
+
+    def write(self, value):
+        return value
+
+
+def _cell(value) -> str:
+    # Spreadsheet formula injection: a cell starting with = + - @ is shown as text.
+    text = "" if value is None else str(value)
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _export_rows(qs):
+    writer = csv.writer(_Echo())
+    yield writer.writerow(EXPORT_COLUMNS)
+    for event in selectors_audit.iter_events(qs):
+        patient = event.patient
+        yield writer.writerow(
+            [
+                _cell(v)
+                for v in (
+                    event.pk,
+                    timezone.localtime(event.created_at).isoformat(timespec="seconds"),
+                    event.username,
+                    event.role,
+                    event.actor,
+                    event.action,
+                    event.object_type,
+                    event.object_id,
+                    patient.mrn if patient else "",
+                    patient.full_name if patient else "",
+                    event.ip,
+                    event.path,
+                    json.dumps(event.summary, sort_keys=True) if event.summary else "",
+                    event.hash,
+                )
+            ]
+        )
+
+
+@login_required
+@permission_required("clinic.view_auditevent", raise_exception=True)
+def audit_export(request):
+    form = AuditFilterForm(request.GET or None)
+    qs = selectors_audit.audit_events(**form.filters())
+    audit_record(action=AuditAction.EXPORT, request=request, object_type="audit_report", summary=form.summary())
+    response = StreamingHttpResponse(_export_rows(qs), content_type="text/csv; charset=utf-8")
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    response["Content-Disposition"] = f'attachment; filename="audit-{stamp}.csv"'
+    return response
+
+
+@login_required
+@permission_required("clinic.view_auditevent", raise_exception=True)
+def patient_access(request, pk):
+    patient = get_object_or_404(Patient, pk=pk)
+    qs = selectors_audit.audit_events(patient_ids=[patient.pk])
+    page = selectors_audit.keyset_page(qs, after=request.GET.get("after"), before=request.GET.get("before"))
+    audit_record(action=AuditAction.VIEW, request=request, obj=patient, object_type="patient_access")
+    ctx = {"patient": patient, "page": page, "query": ""}
+    return render(request, "clinic/audit_patient_access.html", ctx)
+
+
+def _locked_attempts():
+    since = timezone.now() - dt.timedelta(hours=settings.AXES_COOLOFF_TIME)
+    return AccessAttempt.objects.filter(
+        failures_since_start__gte=settings.AXES_FAILURE_LIMIT, attempt_time__gte=since
+    ).order_by("-attempt_time")
+
+
+@login_required
+@permission_required("clinic.view_auditevent", raise_exception=True)
+def audit_lockouts(request):
+    attempts = list(_locked_attempts()[:200])
+    audit_record(action=AuditAction.VIEW, request=request, object_type="lockout_list")
+    return render(request, "clinic/audit_lockouts.html", {"attempts": attempts})
+
+
+@login_required
+@require_POST
+@permission_required("auth.change_user", raise_exception=True)
+def audit_unlock(request):
+    username = request.POST.get("username", "")[:150]
+    if axes_reset(username=username):
+        user = get_user_model().objects.filter(username=username).first()
+        audit_record(
+            action=AuditAction.UNLOCK,
+            request=request,
+            object_type="user",
+            object_id=user.pk if user else "",
+            summary={"username": username},
+        )
+        messages.success(request, f"{username} may sign in again.")
+    else:
+        messages.info(request, f"{username} was not locked out.")
+    return redirect("clinic:audit-lockouts")

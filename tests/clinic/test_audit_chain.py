@@ -1,0 +1,156 @@
+"""Tamper evidence: the audit trail's hash chain and `manage.py audit_verify`."""
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection, transaction
+from django.urls import reverse
+
+from clinic.audit import GENESIS_HASH, audit_chain_verify, audit_record
+from clinic.models import AuditEvent, StaffAlert
+from clinic.tasks import audit_verify_nightly
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def chain(nurse, patient):
+    """Five chained rows, oldest first."""
+    return [audit_record(action="view", user=nurse, obj=patient, summary={"page": n, "note": "é"}) for n in range(5)]
+
+
+def as_owner(sql, params=None):
+    """Tamper with the table as its owner would: lift the append-only trigger for one statement."""
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute("ALTER TABLE clinic_auditevent DISABLE TRIGGER clinic_auditevent_no_update_delete")
+        cursor.execute(sql, params)
+        cursor.execute("ALTER TABLE clinic_auditevent ENABLE TRIGGER clinic_auditevent_no_update_delete")
+
+
+def verify_output():
+    with pytest.raises(CommandError) as excinfo:
+        call_command("audit_verify", batch_size=2)
+    return str(excinfo.value)
+
+
+def test_it_links_each_row_to_the_one_before(chain):
+    assert chain[0].prev_hash == GENESIS_HASH
+    for before, after in zip(chain, chain[1:], strict=False):
+        assert after.prev_hash == before.hash
+    assert len({event.hash for event in chain}) == 5
+
+
+def test_it_reports_an_intact_chain_with_the_count(chain, capsys):
+    call_command("audit_verify", batch_size=2)  # batches smaller than the table
+    out = capsys.readouterr().out
+    assert "intact: 5 rows verified" in out
+
+
+def test_it_detects_an_edited_row(chain):
+    as_owner("UPDATE clinic_auditevent SET username = 'someone_else' WHERE id = %s", [chain[2].pk])
+    message = verify_output()
+    assert f"row id {chain[2].pk}" in message
+    assert "changed after it was written" in message
+
+
+def test_it_detects_an_edited_summary(chain):
+    as_owner("""UPDATE clinic_auditevent SET summary = '{"page": 99}' WHERE id = %s""", [chain[3].pk])
+    assert f"row id {chain[3].pk}" in verify_output()
+
+
+def test_it_detects_a_deleted_row(chain):
+    as_owner("DELETE FROM clinic_auditevent WHERE id = %s", [chain[1].pk])
+    message = verify_output()
+    assert f"row id {chain[2].pk}" in message
+    assert "removed" in message
+
+
+def test_it_detects_a_deleted_first_row(chain):
+    as_owner("DELETE FROM clinic_auditevent WHERE id = %s", [chain[0].pk])
+    assert f"row id {chain[1].pk}" in verify_output()
+
+
+def test_it_detects_two_swapped_rows(chain):
+    """Swap everything but the ids (the order of the trail) of rows 1 and 3, hashes included."""
+    a, b = chain[1].pk, chain[3].pk
+    columns = ["created_at", "user_id", "username", "action", "object_id", "summary", "prev_hash", "hash"]
+    assignments = ", ".join(f"{c} = other.{c}" for c in columns)
+    as_owner(
+        f"UPDATE clinic_auditevent AS t SET {assignments} FROM clinic_auditevent AS other "  # noqa: S608
+        "WHERE (t.id, other.id) IN ((%s, %s), (%s, %s))",
+        [a, b, b, a],
+    )
+    assert f"row id {a}" in verify_output()
+
+
+def test_it_detects_a_row_inserted_outside_the_chain(chain, nurse):
+    AuditEvent.objects.create(user=nurse, username="nurse", action="view", object_type="patient")
+    assert "outside the audit chain" in verify_output()
+
+
+def test_the_nightly_task_raises_one_administrator_alert_on_a_break(chain):
+    assert audit_verify_nightly() is True
+    assert not StaffAlert.objects.exists()
+    as_owner("UPDATE clinic_auditevent SET action = 'update' WHERE id = %s", [chain[4].pk])
+    assert audit_verify_nightly() is False
+    assert audit_verify_nightly() is False
+    alert = StaffAlert.objects.get()
+    assert (alert.audience, alert.severity, alert.kind) == ("administrator", "critical", "audit_chain_broken")
+    assert str(chain[4].pk) in alert.message
+
+
+def test_the_nightly_task_is_scheduled(settings):
+    entries = [entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()]
+    assert "clinic.tasks.audit_verify_nightly" in entries
+
+
+def test_an_empty_trail_verifies():
+    report = audit_chain_verify()
+    assert report.intact and report.count == 0
+
+
+def test_a_failed_audit_write_rolls_back_the_change_it_describes(administrator, patient, client_for):
+    """The database refuses the audit row: the patient edit it describes is not kept."""
+    client = client_for(administrator)
+    client.raise_request_exception = False
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE FUNCTION pg_temp.refuse_audit() RETURNS trigger AS $$ "
+            "BEGIN RAISE EXCEPTION 'audit store unavailable'; END; $$ LANGUAGE plpgsql"
+        )
+        cursor.execute(
+            "CREATE TRIGGER refuse_audit_insert BEFORE INSERT ON clinic_auditevent "
+            "FOR EACH ROW EXECUTE FUNCTION pg_temp.refuse_audit()"
+        )
+    form = {
+        "mrn": patient.mrn,
+        "first_name": "Changed",
+        "last_name": patient.last_name,
+        "date_of_birth": "1980-05-17",
+        "sex": "F",
+        "phone": "+12125550142",
+        "email": patient.email,
+        "preferred_channel": "sms",
+        "site": patient.site_id,
+        "rems_enrollment_id": patient.rems_enrollment_id,
+        "rems_enrollment_date": "2026-01-10",
+        "escorts-TOTAL_FORMS": "0",
+        "escorts-INITIAL_FORMS": "0",
+    }
+    response = client.post(reverse("clinic:patient-edit", args=[patient.pk]), form)
+    assert response.status_code == 500
+    patient.refresh_from_db()
+    assert patient.first_name == "Pat"
+
+
+def test_concurrent_writers_keep_one_chain(nurse):
+    """Appends inside one outer transaction and in savepoints that roll back still chain."""
+    audit_record(action="view", user=nurse, object_type="patient")
+    try:
+        with transaction.atomic():
+            audit_record(action="view", user=nurse, object_type="patient")
+            raise RuntimeError
+    except RuntimeError:
+        pass
+    audit_record(action="view", user=nurse, object_type="patient")
+    assert audit_chain_verify().intact
