@@ -135,6 +135,8 @@ class Session(models.Model):
     status = models.CharField(max_length=16, choices=SessionStatus.choices, default=SessionStatus.BOOKED)
     status_changed_at = models.DateTimeField(default=timezone.now)
     cancel_reason = models.CharField(max_length=255, blank=True)
+    # Set on the session booked by a re-plan to make up a missed or cancelled one.
+    replaces = models.OneToOneField("self", on_delete=models.PROTECT, null=True, blank=True, related_name="replacement")
     # Bumped on every change; forms carry it so a stale form is refused.
     version = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(default=timezone.now)
@@ -186,6 +188,9 @@ class Session(models.Model):
 
     def local_start(self) -> dt.datetime:
         return timezone.localtime(self.start, self.chair.site.tzinfo)
+
+    def local_end(self) -> dt.datetime:
+        return timezone.localtime(self.planned_end, self.chair.site.tzinfo)
 
 
 class TransportArrangement(models.Model):

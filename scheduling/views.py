@@ -1,1 +1,427 @@
+import datetime as dt
 
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import ValidationError
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from clinic.audit import audit_record
+from clinic.models import AuditAction, Chair, Patient
+
+from . import forms, rules, selectors, services
+from .models import Course, Session, SessionStatus, TransportArrangement
+
+VIEW = "scheduling.view_schedule"
+BOOK = "scheduling.book_session"
+
+
+def _date_param(value, default: dt.date) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value) if value else default
+    except ValueError:
+        return default
+
+
+def _get_site(request):
+    site = selectors.site_choice(request.GET.get("site"))
+    if site is None:
+        raise Http404("No clinic site is set up yet.")
+    return site
+
+
+def _get_session(pk) -> Session:
+    return get_object_or_404(selectors.session_for_page(pk))
+
+
+# --- Schedule pages -------------------------------------------------------------------
+
+
+@login_required
+@permission_required(VIEW, raise_exception=True)
+def day(request):
+    site = _get_site(request)
+    today = site.local_today()
+    date = _date_param(request.GET.get("date"), today)
+    grid, cancelled = selectors.schedule_grid(site=site, first_day=date, days=1, step=15)
+    audit_record(action=AuditAction.VIEW, request=request, object_type="schedule_day", summary={"date": str(date)})
+    ctx = {
+        "site": site,
+        "date": date,
+        "today": today,
+        "grid": grid,
+        "cancelled": cancelled,
+        "prev": date - dt.timedelta(days=1),
+        "next": date + dt.timedelta(days=1),
+    }
+    return render(request, "scheduling/day.html", ctx)
+
+
+@login_required
+@permission_required(VIEW, raise_exception=True)
+def week(request):
+    site = _get_site(request)
+    today = site.local_today()
+    start = _date_param(request.GET.get("start"), today)
+    start -= dt.timedelta(days=start.weekday())
+    grid, cancelled = selectors.schedule_grid(site=site, first_day=start, days=7, step=30)
+    audit_record(action=AuditAction.VIEW, request=request, object_type="schedule_week", summary={"start": str(start)})
+    days = [start + dt.timedelta(days=i) for i in range(7)]
+    ctx = {
+        "site": site,
+        "start": start,
+        "days": days,
+        "today": today,
+        "grid": grid,
+        "chairs_per_day": len(grid.columns) // 7 if grid.columns else 0,
+        "cancelled": cancelled,
+        "prev": start - dt.timedelta(days=7),
+        "next": start + dt.timedelta(days=7),
+    }
+    return render(request, "scheduling/week.html", ctx)
+
+
+@login_required
+@permission_required(VIEW, raise_exception=True)
+def transport_list(request):
+    sessions = list(selectors.rides_unconfirmed(site=None))
+    audit_record(
+        action=AuditAction.VIEW, request=request, object_type="transport_list", summary={"count": len(sessions)}
+    )
+    return render(request, "scheduling/transport_list.html", {"sessions": sessions})
+
+
+# --- Course wizard --------------------------------------------------------------------
+
+
+def _setup_hidden(data: dict) -> list[tuple[str, str]]:
+    """Step 1 answers, carried through the preview as hidden inputs."""
+    pairs = [
+        ("protocol", data["protocol"].pk),
+        ("start_date", data["start_date"].isoformat()),
+        ("start_time", data["start_time"].strftime("%H:%M")),
+        ("chair", data["chair"].pk),
+    ]
+    pairs += [("weekdays", d) for d in data["weekdays"]]
+    return pairs
+
+
+def _preview_rows(*, patient, site, setup, proposals) -> list[dict]:
+    """Initial data for the preview: the preferred chair when free, else the first free chair;
+    each row's remaining problems shown beside it."""
+    chairs = list(Chair.objects.filter(site=site, active=True).order_by("name"))
+    preferred = setup["chair"]
+    calendar = services.SiteCalendar.load(site, start=setup["start_date"])
+    rows = []
+    for p in proposals:
+        chosen, problems, note = preferred, None, ""
+        for chair in [preferred] + [c for c in chairs if c.pk != preferred.pk]:
+            found = services.slot_problems(patient=patient, chair=chair, start=p.start, end=p.end, calendar=calendar)
+            if problems is None:
+                problems = found
+            if not found:
+                chosen, problems = chair, []
+                break
+        if chosen.pk != preferred.pk:
+            note = f"{preferred.name} is taken: {chosen.name} offered."
+        if p.moved_from:
+            note = (note + " " if note else "") + f"Moved from {p.moved_from:%a %d %b} (closed or too close)."
+        rows.append(
+            {
+                "initial": {
+                    "include": True,
+                    "date": p.date,
+                    "time": p.start.time().replace(tzinfo=None),
+                    "chair": chosen.pk,
+                    "phase_name": p.phase_name,
+                    "dose_mg": p.dose_mg,
+                    "minutes": int((p.end - p.start).total_seconds() // 60),
+                    "sequence": p.sequence,
+                },
+                "problems": [m for e in problems for m in e.messages],
+                "note": note,
+            }
+        )
+    return rows
+
+
+def _render_preview(request, *, patient, site, setup, formset, problems=None, notes=None):
+    rows = list(
+        zip(formset.forms, problems or [[]] * len(formset.forms), notes or [""] * len(formset.forms), strict=True)
+    )
+    ctx = {
+        "patient": patient,
+        "site": site,
+        "setup": setup,
+        "hidden": _setup_hidden(setup),
+        "formset": formset,
+        "rows": rows,
+    }
+    return render(request, "scheduling/course_preview.html", ctx)
+
+
+@login_required
+@permission_required(BOOK, raise_exception=True)
+def course_create(request):
+    patient_id = request.GET.get("patient", "")
+    if not patient_id.isdigit():
+        raise Http404("Choose the patient first (from the patient's page).")
+    patient = get_object_or_404(Patient.objects.select_related("site"), pk=patient_id)
+    site = patient.site or _get_site(request)
+    setup_form = forms.CourseSetupForm(request.POST or None, site=site)
+    step = request.POST.get("step")
+    if request.method == "POST" and setup_form.is_valid():
+        setup = setup_form.cleaned_data
+        try:
+            services.check_patient(patient=patient, protocol=setup["protocol"])
+            calendar = services.SiteCalendar.load(site, start=setup["start_date"])
+            proposals = rules.generate_schedule(
+                phases=setup_form.phase_specs(),
+                start_date=setup["start_date"],
+                weekdays=setup["weekdays"],
+                start_time=setup["start_time"],
+                opening_hours=calendar.opening_hours,
+                closures=calendar.closures.keys(),
+                tz=site.tzinfo,
+            )
+        except ValidationError as exc:
+            setup_form.add_error(None, exc)
+        except rules.ScheduleError as exc:
+            setup_form.add_error(None, str(exc))
+        else:
+            chairs = Chair.objects.filter(site=site, active=True).order_by("name")
+            if step == "confirm":
+                return _course_confirm(request, patient=patient, site=site, setup=setup, chairs=chairs)
+            rows = _preview_rows(patient=patient, site=site, setup=setup, proposals=proposals)
+            formset = forms.ProposalFormSet(initial=[r["initial"] for r in rows], prefix="rows", chairs=chairs)
+            return _render_preview(
+                request,
+                patient=patient,
+                site=site,
+                setup=setup,
+                formset=formset,
+                problems=[r["problems"] for r in rows],
+                notes=[r["note"] for r in rows],
+            )
+    if request.method == "GET":
+        audit_record(action=AuditAction.VIEW, request=request, obj=patient, summary={"page": "course-create"})
+    ctx = {"patient": patient, "form": setup_form, "screening": patient.screening()}
+    return render(request, "scheduling/course_form.html", ctx)
+
+
+def _course_confirm(request, *, patient, site, setup, chairs):
+    formset = forms.ProposalFormSet(request.POST, prefix="rows", chairs=chairs)
+    if not formset.is_valid():
+        return _render_preview(request, patient=patient, site=site, setup=setup, formset=formset)
+    kept = [(i, f.cleaned_data) for i, f in enumerate(formset.forms) if f.cleaned_data.get("include")]
+    bookings = [
+        services.PlannedBooking(
+            start=rules.local_datetime(d["date"], d["time"], site.tzinfo),
+            chair=d["chair"],
+            minutes=d["minutes"],
+            dose_mg=d["dose_mg"],
+            phase_name=d["phase_name"],
+            sequence=n,
+        )
+        for n, (_, d) in enumerate(kept, start=1)
+    ]
+    try:
+        course = services.course_confirm(
+            patient=patient,
+            protocol=setup["protocol"],
+            site=site,
+            start_date=setup["start_date"],
+            weekdays=setup["weekdays"],
+            start_time=setup["start_time"],
+            preferred_chair=setup["chair"],
+            bookings=bookings,
+            user=request.user,
+        )
+    except ValidationError as exc:
+        problems = [[] for _ in formset.forms]
+        if hasattr(exc, "error_dict"):
+            for key, errors in exc.error_dict.items():
+                problems[kept[int(key)][0]] = [m for e in errors for m in e.messages]
+            messages.error(request, "Nothing was booked: fix the sessions marked below, or untick them.")
+        else:
+            messages.error(request, " ".join(exc.messages))
+        return _render_preview(request, patient=patient, site=site, setup=setup, formset=formset, problems=problems)
+    audit_record(
+        action=AuditAction.CREATE,
+        request=request,
+        obj=course,
+        summary={"protocol": course.protocol.slug, "sessions": len(bookings)},
+    )
+    messages.success(request, f"Course started: {len(bookings)} sessions booked for {patient.full_name}.")
+    return redirect(course)
+
+
+@login_required
+@permission_required(VIEW, raise_exception=True)
+def course_detail(request, pk):
+    course = get_object_or_404(Course.objects.select_related("patient", "protocol", "site", "preferred_chair"), pk=pk)
+    sessions = selectors.course_timeline(course)
+    audit_record(action=AuditAction.VIEW, request=request, obj=course)
+    replaced = {s.replaces_id for s in sessions if s.replaces_id}
+    ctx = {
+        "course": course,
+        "sessions": sessions,
+        "replaced": replaced,
+        "now": timezone.now(),
+        "can_replan": course.status == Course.Status.ACTIVE,
+    }
+    return render(request, "scheduling/course_detail.html", ctx)
+
+
+@login_required
+@require_POST
+@permission_required(BOOK, raise_exception=True)
+def course_replan(request, pk):
+    course = get_object_or_404(Course, pk=pk)
+    missed = get_object_or_404(Session, pk=request.POST.get("session") or 0, course=course)
+    try:
+        changed = services.course_replan(course=course, missed=missed, user=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect(course)
+    audit_record(
+        action=AuditAction.UPDATE,
+        request=request,
+        obj=course,
+        summary={"action": "replan", "missed": missed.pk, "sessions": [s.pk for s in changed]},
+    )
+    replacement = changed[0]
+    moved = len(changed) - 1
+    messages.success(
+        request,
+        f"Made up on {replacement.local_start():%a %d %b %H:%M} in {replacement.chair.name}"
+        + (f"; {moved} later session{'s' if moved != 1 else ''} moved to keep the gaps." if moved else "."),
+    )
+    return redirect(course)
+
+
+# --- Session page and actions ---------------------------------------------------------
+
+
+def _session_forms(session: Session, **bound) -> dict:
+    site = session.chair.site
+    local = session.local_start()
+    transport = getattr(session, "transport", None)
+    return {
+        "move_form": bound.get("move_form")
+        or forms.SessionMoveForm(
+            site=site,
+            initial={"date": local.date(), "time": local.time(), "chair": session.chair_id, "version": session.version},
+        ),
+        "cancel_form": bound.get("cancel_form") or forms.SessionCancelForm(initial={"version": session.version}),
+        "no_show_form": forms.VersionForm(initial={"version": session.version}),
+        "transport_form": bound.get("transport_form") or forms.TransportForm(instance=transport),
+    }
+
+
+def _render_session(request, session: Session, status=200, **bound):
+    ctx = {
+        "session": session,
+        "transport": getattr(session, "transport", None),
+        "escorts": list(session.patient.escorts.all()),
+        "can_book": request.user.has_perm(BOOK),
+        "is_booked": session.status == SessionStatus.BOOKED,
+        **_session_forms(session, **bound),
+    }
+    return render(request, "scheduling/session_detail.html", ctx, status=status)
+
+
+@login_required
+@permission_required(VIEW, raise_exception=True)
+def session_detail(request, pk):
+    session = _get_session(pk)
+    audit_record(action=AuditAction.VIEW, request=request, obj=session)
+    return _render_session(request, session)
+
+
+def _done(request, session: Session, action: str, message: str, **summary):
+    audit_record(action=AuditAction.UPDATE, request=request, obj=session, summary={"action": action, **summary})
+    messages.success(request, message)
+    return redirect("scheduling:session-detail", session.pk)
+
+
+@login_required
+@require_POST
+@permission_required(BOOK, raise_exception=True)
+def session_move(request, pk):
+    session = _get_session(pk)
+    form = forms.SessionMoveForm(request.POST, site=session.chair.site)
+    if form.is_valid():
+        try:
+            moved = services.session_move(
+                session=session,
+                start=form.start(),
+                chair=form.cleaned_data["chair"],
+                version=form.cleaned_data["version"],
+                user=request.user,
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            when = f"{moved.local_start():%a %d %b %H:%M}"
+            return _done(request, moved, "move", f"Session moved to {when}, {moved.chair.name}.", chair=moved.chair_id)
+    return _render_session(request, session, move_form=form)
+
+
+@login_required
+@require_POST
+@permission_required(BOOK, raise_exception=True)
+def session_cancel(request, pk):
+    session = _get_session(pk)
+    form = forms.SessionCancelForm(request.POST)
+    if form.is_valid():
+        try:
+            services.session_cancel(
+                session=session, reason=form.cleaned_data["reason"], version=form.cleaned_data["version"]
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            return _done(request, session, "cancel", "Session cancelled. Reminders for it will not be sent.")
+    return _render_session(request, session, cancel_form=form)
+
+
+@login_required
+@require_POST
+@permission_required(BOOK, raise_exception=True)
+def session_no_show(request, pk):
+    session = _get_session(pk)
+    form = forms.VersionForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise ValidationError("The page was incomplete: reload it and try again.", code="stale")
+        services.session_mark_no_show(session=session, version=form.cleaned_data["version"])
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("scheduling:session-detail", session.pk)
+    return _done(request, session, "no_show", "Marked as no-show. You can re-plan the course from the course page.")
+
+
+@login_required
+@require_POST
+@permission_required(BOOK, raise_exception=True)
+def session_transport(request, pk):
+    session = _get_session(pk)
+    form = forms.TransportForm(request.POST, instance=getattr(session, "transport", None) or TransportArrangement())
+    if form.is_valid():
+        d = form.cleaned_data
+        services.transport_record(
+            session=session,
+            kind=d["kind"],
+            name=d["name"],
+            phone=d["phone"],
+            relationship=d["relationship"],
+            booking_reference=d["booking_reference"],
+            confirmed=d["confirmed"],
+            user=request.user,
+        )
+        label = "confirmed" if d["confirmed"] else "saved (not yet confirmed)"
+        return _done(request, session, "transport", f"Ride home {label}.")
+    return _render_session(request, session, transport_form=form)

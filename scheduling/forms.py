@@ -1,0 +1,182 @@
+"""Input parsing for the course wizard and the session actions. Rules live in rules.py and
+services.py; these forms only turn what the scheduler typed into clean values."""
+
+import datetime as dt
+
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import Column, Layout, Row
+from django import forms
+from django.core.exceptions import ValidationError
+
+from clinic.models import Chair, Site, Weekday
+
+from . import rules
+from .models import Protocol, TransportArrangement
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+    def __init__(self, **kwargs):
+        super().__init__(format="%Y-%m-%d", **kwargs)
+
+
+class TimeInput(forms.TimeInput):
+    input_type = "time"
+
+    def __init__(self, **kwargs):
+        super().__init__(format="%H:%M", **kwargs)
+
+
+class ChairChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj):
+        return obj.name
+
+
+class CourseSetupForm(forms.Form):
+    """Step 1 of the course wizard: what the scheduler wants."""
+
+    protocol = forms.ModelChoiceField(queryset=Protocol.objects.filter(active=True))
+    start_date = forms.DateField(widget=DateInput())
+    weekdays = forms.TypedMultipleChoiceField(
+        choices=Weekday.choices,
+        coerce=int,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Twice-weekly sessions need two days with a day between them, e.g. Monday and Thursday.",
+    )
+    start_time = forms.TimeField(widget=TimeInput(), initial=dt.time(9))
+    chair = ChairChoiceField(queryset=Chair.objects.none(), label="Preferred chair")
+
+    error_messages = {
+        "too_few_days": "%(protocol)s needs %(count)s sessions a week: choose at least %(count)s weekdays.",
+    }
+
+    def __init__(self, *args, site: Site, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.site = site
+        self.fields["chair"].queryset = Chair.objects.filter(site=site, active=True).order_by("name")
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.layout = Layout(
+            Row(Column("protocol", css_class="col-md-6"), Column("start_date"), Column("start_time")),
+            Row(Column("weekdays", css_class="col-md-6"), Column("chair")),
+        )
+
+    def clean(self):
+        data = super().clean()
+        protocol, weekdays = data.get("protocol"), data.get("weekdays")
+        if protocol and weekdays:
+            needed = max((p.sessions_per_week for p in protocol.phases.all()), default=1)
+            if len(set(weekdays)) < needed:
+                self.add_error(
+                    "weekdays",
+                    ValidationError(
+                        self.error_messages["too_few_days"],
+                        code="too_few_days",
+                        params={"protocol": protocol.name, "count": needed},
+                    ),
+                )
+        return data
+
+    def phase_specs(self) -> list[rules.PhaseSpec]:
+        return phase_specs(self.cleaned_data["protocol"])
+
+
+def phase_specs(protocol: Protocol) -> list[rules.PhaseSpec]:
+    return [
+        rules.PhaseSpec(
+            name=p.name,
+            sessions_per_week=p.sessions_per_week,
+            dose_mg=p.default_dose_mg,
+            session_minutes=p.session_minutes,
+            weeks=p.weeks,
+            sessions=p.sessions,
+            interval_weeks=p.interval_weeks,
+            min_days_between=p.min_days_between,
+        )
+        for p in protocol.phases.all()
+    ]
+
+
+class ProposalRowForm(forms.Form):
+    """One proposed session in the preview: the scheduler may change its day, time or chair,
+    or leave it out."""
+
+    include = forms.BooleanField(required=False, initial=True, label="Book")
+    date = forms.DateField(widget=DateInput())
+    time = forms.TimeField(widget=TimeInput())
+    chair = ChairChoiceField(queryset=Chair.objects.none())
+    phase_name = forms.CharField(widget=forms.HiddenInput, required=False)
+    dose_mg = forms.DecimalField(widget=forms.HiddenInput, max_digits=6, decimal_places=1)
+    minutes = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+    sequence = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+
+    def __init__(self, *args, chairs=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["chair"].queryset = chairs if chairs is not None else Chair.objects.none()
+
+
+class BaseProposalFormSet(forms.BaseFormSet):
+    def __init__(self, *args, chairs=None, **kwargs):
+        self.chairs = chairs
+        super().__init__(*args, **kwargs)
+
+    def get_form_kwargs(self, index):
+        return {**super().get_form_kwargs(index), "chairs": self.chairs}
+
+
+ProposalFormSet = forms.formset_factory(ProposalRowForm, formset=BaseProposalFormSet, extra=0, max_num=200)
+
+
+class VersionForm(forms.Form):
+    """Carries the session's version so a stale page is refused."""
+
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+
+
+class SessionMoveForm(VersionForm):
+    date = forms.DateField(widget=DateInput())
+    time = forms.TimeField(widget=TimeInput())
+    chair = ChairChoiceField(queryset=Chair.objects.none())
+
+    def __init__(self, *args, site: Site, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.site = site
+        self.fields["chair"].queryset = Chair.objects.filter(site=site, active=True).order_by("name")
+
+    def start(self) -> dt.datetime:
+        return rules.local_datetime(self.cleaned_data["date"], self.cleaned_data["time"], self.site.tzinfo)
+
+
+class SessionCancelForm(VersionForm):
+    reason = forms.CharField(max_length=255, widget=forms.TextInput(attrs={"placeholder": "e.g. patient unwell"}))
+
+
+class TransportForm(forms.ModelForm):
+    confirmed = forms.BooleanField(
+        required=False, label="Confirmed with the patient or driver", help_text="Leave unticked if still to check."
+    )
+
+    class Meta:
+        model = TransportArrangement
+        fields = ["kind", "name", "phone", "relationship", "booking_reference"]
+        labels = {"kind": "Ride home", "name": "Driver or ride service", "booking_reference": "Ride booking reference"}
+
+    error_messages = {"name_required": "Enter who takes the patient home."}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["name"].required = True
+        self.fields["name"].error_messages["required"] = self.error_messages["name_required"]
+        if self.instance and self.instance.pk:
+            self.fields["confirmed"].initial = self.instance.is_confirmed
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+
+    def clean_phone(self):
+        from django.conf import settings
+
+        from clinic.rules import normalise_phone
+
+        phone = self.cleaned_data.get("phone", "").strip()
+        return normalise_phone(phone, settings.PHONE_DEFAULT_REGION) if phone else ""

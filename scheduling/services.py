@@ -1,0 +1,480 @@
+"""Writes to courses, sessions and rides home. Keyword-only; each runs in one transaction.
+
+Booking checks every rule first and explains a refusal in the clinic's words; the
+PostgreSQL exclusion constraints (migration 0003) catch two bookings racing for the same
+chair or patient, and that race is reported with the same message as the check."""
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from clinic.models import Chair, Closure, OpeningHours, Patient, Site
+
+from . import rules
+from .models import Course, Drug, Protocol, Session, SessionStatus, TransportArrangement
+
+ERRORS = {
+    "in_past": "This time has already passed: choose a time in the future.",
+    "closure_day": "The clinic is closed on %(date)s%(reason)s.",
+    "closed_day": "The clinic is not open on %(weekday)s.",
+    "outside_hours": "%(range)s is outside opening hours (%(hours)s).",
+    "chair_inactive": "%(chair)s is out of service.",
+    "chair_taken": "%(chair)s is taken %(range)s by another session.",
+    "patient_busy": "%(patient)s already has a session %(range)s (%(chair)s).",
+    "patient_discharged": "%(patient)s has been discharged from this course (%(status)s): start a new course to book.",
+    "patient_ineligible": "%(patient)s is not eligible for treatment: %(reasons)s.",
+    "rems_not_enrolled": "%(patient)s is not enrolled in the REMS programme, which esketamine requires.",
+    "stale": "Someone else changed this session while you were looking at it. Check it and try again.",
+    "not_movable": "A session that is %(status)s cannot be moved.",
+    "no_show_too_early": "A session can be marked no-show only once its start time has passed.",
+    "not_missed": "Only a missed or cancelled session can be re-planned.",
+    "already_replanned": "This session has already been made up by the session on %(date)s.",
+    "no_free_chair": "No chair is free %(range)s on %(date)s.",
+    "no_sessions": "Choose at least one session to book.",
+    "protocol_empty": "This protocol has no phases: an administrator must set it up first.",
+}
+
+
+def _error(code: str, **params) -> ValidationError:
+    return ValidationError(ERRORS[code], code=code, params=params)
+
+
+def _sync_reminders(session: Session) -> None:
+    from .reminders import reminders_sync
+
+    reminders_sync(session=session)
+
+
+# --- Checks ---------------------------------------------------------------------------
+
+
+@dataclass
+class SiteCalendar:
+    """Opening hours and closures of one site, loaded once for a series of checks."""
+
+    site: Site
+    opening_hours: dict[int, tuple[dt.time, dt.time]]
+    closures: dict[dt.date, str]
+
+    @classmethod
+    def load(cls, site: Site, *, start: dt.date | None = None, end: dt.date | None = None) -> "SiteCalendar":
+        closures = Closure.objects.filter(site=site)
+        if start:
+            closures = closures.filter(date__gte=start)
+        if end:
+            closures = closures.filter(date__lte=end)
+        return cls(
+            site=site,
+            opening_hours={h.weekday: (h.opens, h.closes) for h in OpeningHours.objects.filter(site=site)},
+            closures={c.date: c.reason for c in closures},
+        )
+
+    def hours_text(self, day: dt.date) -> str:
+        hours = self.opening_hours.get(day.weekday())
+        return f"{hours[0]:%H:%M}-{hours[1]:%H:%M}" if hours else "closed"
+
+
+def check_patient(*, patient: Patient, protocol: Protocol, course: Course | None = None) -> None:
+    """Refuse treatment for a patient who is discharged from the course, ineligible, or (for
+    esketamine) not enrolled in REMS."""
+    if course is not None and course.status != Course.Status.ACTIVE:
+        raise _error("patient_discharged", patient=patient.full_name, status=course.get_status_display().lower())
+    screening = patient.screening()
+    if not screening.eligible:
+        raise _error("patient_ineligible", patient=patient.full_name, reasons="; ".join(screening.reasons))
+    if (protocol.requires_rems or protocol.drug == Drug.ESKETAMINE) and not patient.is_rems_enrolled:
+        raise _error("rems_not_enrolled", patient=patient.full_name)
+
+
+def slot_problems(
+    *,
+    patient: Patient,
+    chair: Chair,
+    start: dt.datetime,
+    end: dt.datetime,
+    calendar: SiteCalendar,
+    exclude_pks: tuple[int, ...] = (),
+    now: dt.datetime | None = None,
+) -> list[ValidationError]:
+    """Every reason this slot cannot be booked (empty when it can)."""
+    now = now or timezone.now()
+    tz = calendar.site.tzinfo
+    local = start.astimezone(tz)
+    span = rules.time_range(start, end, tz)
+    problems = []
+    if start < now:
+        problems.append(_error("in_past"))
+    code = rules.opening_problem(
+        start, end, opening_hours=calendar.opening_hours, closures=calendar.closures.keys(), tz=tz
+    )
+    if code == "closure_day":
+        reason = calendar.closures.get(local.date(), "")
+        problems.append(_error(code, date=f"{local:%a %d %b %Y}", reason=f" ({reason})" if reason else ""))
+    elif code == "closed_day":
+        problems.append(_error(code, weekday=f"{local:%A}s"))
+    elif code == "outside_hours":
+        problems.append(_error(code, range=span, hours=calendar.hours_text(local.date())))
+    if not chair.active:
+        problems.append(_error("chair_inactive", chair=chair.name))
+    others = Session.objects.exclude(status=SessionStatus.CANCELLED).exclude(pk__in=exclude_pks)
+    taken = others.filter(chair=chair, start__lt=end, planned_end__gt=start).order_by("start").first()
+    if taken:
+        problems.append(
+            _error("chair_taken", chair=chair.name, range=rules.time_range(taken.start, taken.planned_end, tz))
+        )
+    busy = (
+        others.filter(patient=patient, start__lt=end, planned_end__gt=start)
+        .select_related("chair")
+        .order_by("start")
+        .first()
+    )
+    if busy:
+        problems.append(
+            _error(
+                "patient_busy",
+                patient=patient.full_name,
+                range=rules.time_range(busy.start, busy.planned_end, tz),
+                chair=busy.chair.name,
+            )
+        )
+    return problems
+
+
+def _raise_first(problems: list[ValidationError]) -> None:
+    if problems:
+        raise ValidationError(problems)
+
+
+def _save_guarded(session: Session, *, calendar: SiteCalendar, **save_kwargs) -> None:
+    """Save; if the exclusion constraint refuses it (another booking committed in between),
+    report that booking the way the check would have."""
+    try:
+        with transaction.atomic():
+            session.save(**save_kwargs)
+    except IntegrityError as exc:
+        if "no_overlap" not in str(exc):
+            raise
+        problems = slot_problems(
+            patient=session.patient,
+            chair=session.chair,
+            start=session.start,
+            end=session.planned_end,
+            calendar=calendar,
+            exclude_pks=(session.pk,) if session.pk else (),
+        )
+        if "session_chair_no_overlap" in str(exc) and not problems:
+            problems = [
+                _error(
+                    "chair_taken",
+                    chair=session.chair.name,
+                    range=rules.time_range(session.start, session.planned_end, calendar.site.tzinfo),
+                )
+            ]
+        raise ValidationError(problems or [_error("chair_taken", chair=session.chair.name, range="at this time")])
+
+
+def _transport_from_escort(session: Session) -> TransportArrangement:
+    """Every session gets a ride-home record, pre-filled with the patient's first escort."""
+    escort = session.patient.escorts.first()
+    fields = {"name": escort.name, "phone": escort.phone, "relationship": escort.relationship} if escort else {}
+    return TransportArrangement.objects.create(session=session, **fields)
+
+
+# --- Booking --------------------------------------------------------------------------
+
+
+@transaction.atomic
+def session_book(
+    *,
+    course: Course,
+    chair: Chair,
+    start: dt.datetime,
+    minutes: int,
+    planned_dose_mg: Decimal,
+    phase_name: str = "",
+    sequence: int = 1,
+    replaces: Session | None = None,
+    calendar: SiteCalendar | None = None,
+    check_patient_first: bool = True,
+) -> Session:
+    """Book one session of a course in a chair."""
+    patient = course.patient
+    if check_patient_first:
+        check_patient(patient=patient, protocol=course.protocol, course=course)
+    calendar = calendar or SiteCalendar.load(chair.site)
+    end = rules.session_end(start, minutes)
+    _raise_first(slot_problems(patient=patient, chair=chair, start=start, end=end, calendar=calendar))
+    session = Session(
+        course=course,
+        patient=patient,
+        chair=chair,
+        start=start,
+        planned_end=end,
+        planned_dose_mg=planned_dose_mg,
+        phase_name=phase_name,
+        sequence=sequence,
+        replaces=replaces,
+    )
+    _save_guarded(session, calendar=calendar)
+    _transport_from_escort(session)
+    _sync_reminders(session)
+    return session
+
+
+@dataclass(frozen=True)
+class PlannedBooking:
+    """One row of a course preview the scheduler confirmed."""
+
+    start: dt.datetime
+    chair: Chair
+    minutes: int
+    dose_mg: Decimal
+    phase_name: str
+    sequence: int
+
+
+@transaction.atomic
+def course_confirm(
+    *,
+    patient: Patient,
+    protocol: Protocol,
+    site: Site,
+    start_date: dt.date,
+    weekdays: list[int],
+    start_time: dt.time,
+    preferred_chair: Chair | None,
+    bookings: list[PlannedBooking],
+    user,
+) -> Course:
+    """Create the course and book all its sessions, or nothing.
+
+    Raises ValidationError with ``error_dict`` mapping the row index (as a string) to that
+    row's problems, so the preview can show each problem beside its row."""
+    check_patient(patient=patient, protocol=protocol)
+    if not bookings:
+        raise _error("no_sessions")
+    course = Course.objects.create(
+        patient=patient,
+        protocol=protocol,
+        site=site,
+        preferred_chair=preferred_chair,
+        start_date=start_date,
+        weekdays=sorted(weekdays),
+        start_time=start_time,
+        created_by=user,
+    )
+    calendar = SiteCalendar.load(site, start=start_date)
+    errors: dict[str, list] = {}
+    for index, booking in enumerate(bookings):
+        try:
+            session_book(
+                course=course,
+                chair=booking.chair,
+                start=booking.start,
+                minutes=booking.minutes,
+                planned_dose_mg=booking.dose_mg,
+                phase_name=booking.phase_name,
+                sequence=booking.sequence,
+                calendar=calendar,
+                check_patient_first=False,
+            )
+        except ValidationError as exc:
+            errors[str(index)] = exc.error_list
+    if errors:
+        raise ValidationError(errors)  # rolls back the course and every session booked above
+    return course
+
+
+# --- Changing a session ---------------------------------------------------------------
+
+
+def _lock(session: Session, version: int | None) -> Session:
+    """Lock the session row, then check the form was made from its current version."""
+    locked = Session.objects.select_for_update().get(pk=session.pk)
+    if version is not None and locked.version != version:
+        raise _error("stale")
+    return locked
+
+
+def _touch(session: Session, status: str | None = None) -> None:
+    session.version += 1
+    if status:
+        session.status = status
+        session.status_changed_at = timezone.now()
+
+
+@transaction.atomic
+def session_move(*, session: Session, start: dt.datetime, chair: Chair, version: int | None, user=None) -> Session:
+    """Move a booked session to a new time and/or chair; the booking checks apply."""
+    session = _lock(session, version)
+    if session.status != SessionStatus.BOOKED:
+        raise _error("not_movable", status=session.get_status_display().lower())
+    if session.course_id:
+        check_patient(patient=session.patient, protocol=session.course.protocol, course=session.course)
+    minutes = int((session.planned_end - session.start).total_seconds() // 60)
+    end = rules.session_end(start, minutes)
+    calendar = SiteCalendar.load(chair.site)
+    _raise_first(
+        slot_problems(
+            patient=session.patient, chair=chair, start=start, end=end, calendar=calendar, exclude_pks=(session.pk,)
+        )
+    )
+    session.start, session.planned_end, session.chair = start, end, chair
+    _touch(session)
+    _save_guarded(session, calendar=calendar)
+    _sync_reminders(session)
+    return session
+
+
+@transaction.atomic
+def session_cancel(*, session: Session, reason: str, version: int | None, user=None) -> Session:
+    session = _lock(session, version)
+    session.check_transition(SessionStatus.CANCELLED)
+    session.cancel_reason = reason.strip()[:255]
+    _touch(session, SessionStatus.CANCELLED)
+    session.save()
+    _sync_reminders(session)
+    return session
+
+
+@transaction.atomic
+def session_mark_no_show(*, session: Session, version: int | None, user=None) -> Session:
+    session = _lock(session, version)
+    session.check_transition(SessionStatus.NO_SHOW)
+    if session.start > timezone.now():
+        raise _error("no_show_too_early")
+    _touch(session, SessionStatus.NO_SHOW)
+    session.save()
+    _sync_reminders(session)
+    return session
+
+
+@transaction.atomic
+def course_replan(*, course: Course, missed: Session, user=None) -> list[Session]:
+    """Make up a missed or cancelled session without restarting the course.
+
+    A replacement session is booked at the first allowed day (not before tomorrow, and the
+    phase's minimum gap after the last session the patient had), and every later booked
+    session moves forward only as far as it must to keep its minimum gap. Chairs: the same
+    chair when free, else any free chair. Returns the replacement followed by the moved
+    sessions."""
+    course = (
+        Course.objects.select_for_update(of=("self",)).select_related("protocol", "site", "patient").get(pk=course.pk)
+    )
+    missed = Session.objects.select_related("chair").get(pk=missed.pk, course=course)
+    if missed.status not in (SessionStatus.NO_SHOW, SessionStatus.CANCELLED):
+        raise _error("not_missed")
+    existing = Session.objects.filter(replaces=missed).first()
+    if existing:
+        raise _error("already_replanned", date=f"{existing.local_start():%a %d %b}")
+    check_patient(patient=course.patient, protocol=course.protocol, course=course)
+    site, tz = course.site, course.site.tzinfo
+    now = timezone.now()
+    active = course.sessions.exclude(status__in=[SessionStatus.CANCELLED, SessionStatus.NO_SHOW])
+    following = list(
+        active.filter(status=SessionStatus.BOOKED, start__gt=max(missed.start, now))
+        .select_related("chair")
+        .order_by("start")
+    )
+    last_attended = active.filter(start__lt=missed.start).order_by("-start").first()
+    gaps = {p.name: p.min_days_between for p in course.protocol.phases.all()}
+    minutes_of = lambda s: int((s.planned_end - s.start).total_seconds() // 60)  # noqa: E731
+    items = [
+        rules.PlannedItem(
+            date=s.start.astimezone(tz).date(),
+            at=s.start.astimezone(tz).time(),
+            minutes=minutes_of(s),
+            min_days_between=gaps.get(s.phase_name, 2),
+        )
+        for s in [missed, *following]
+    ]
+    calendar = SiteCalendar.load(site)
+    try:
+        new_dates = rules.replan_dates(
+            items=items,
+            earliest=now.astimezone(tz).date() + dt.timedelta(days=1),
+            last_attended=last_attended.start.astimezone(tz).date() if last_attended else None,
+            opening_hours=calendar.opening_hours,
+            closures=calendar.closures.keys(),
+            tz=tz,
+        )
+    except rules.ScheduleError as exc:
+        raise ValidationError(str(exc), code="no_open_day")
+    chairs = list(Chair.objects.filter(site=site, active=True).order_by("name"))
+    moving = tuple(s.pk for s in following)
+
+    def free_chair(preferred: Chair, start: dt.datetime, end: dt.datetime) -> Chair:
+        for chair in [preferred] + [c for c in chairs if c.pk != preferred.pk]:
+            problems = slot_problems(
+                patient=course.patient, chair=chair, start=start, end=end, calendar=calendar, exclude_pks=moving
+            )
+            if not problems:
+                return chair
+        raise _error("no_free_chair", range=rules.time_range(start, end, tz), date=f"{start.astimezone(tz):%a %d %b}")
+
+    # Later sessions first: each only moves forward, so it never lands on one not yet moved.
+    changed: list[Session] = []
+    for session, item, day in reversed(list(zip(following, items[1:], new_dates[1:], strict=True))):
+        if day == item.date:
+            continue
+        start = rules.local_datetime(day, item.at, tz)
+        end = rules.session_end(start, item.minutes)
+        session.chair = free_chair(session.chair, start, end)
+        session.start, session.planned_end = start, end
+        _touch(session)
+        _save_guarded(session, calendar=calendar)
+        _sync_reminders(session)
+        changed.append(session)
+    start = rules.local_datetime(new_dates[0], items[0].at, tz)
+    end = rules.session_end(start, items[0].minutes)
+    replacement = session_book(
+        course=course,
+        chair=free_chair(missed.chair, start, end),
+        start=start,
+        minutes=items[0].minutes,
+        planned_dose_mg=missed.planned_dose_mg,
+        phase_name=missed.phase_name,
+        sequence=missed.sequence,
+        replaces=missed,
+        calendar=calendar,
+        check_patient_first=False,
+    )
+    return [replacement, *reversed(changed)]
+
+
+# --- Ride home ------------------------------------------------------------------------
+
+
+@transaction.atomic
+def transport_record(
+    *,
+    session: Session,
+    kind: str,
+    name: str,
+    phone: str = "",
+    relationship: str = "",
+    booking_reference: str = "",
+    confirmed: bool,
+    user,
+) -> TransportArrangement:
+    """Record who takes the patient home; ``confirmed`` means staff confirmed it with them."""
+    arrangement, _ = TransportArrangement.objects.select_for_update().get_or_create(session=session)
+    arrangement.kind = kind
+    arrangement.name = name
+    arrangement.phone = phone
+    arrangement.relationship = relationship if kind == TransportArrangement.Kind.ESCORT else ""
+    arrangement.booking_reference = booking_reference if kind == TransportArrangement.Kind.RIDE else ""
+    if confirmed:
+        arrangement.status = TransportArrangement.Status.CONFIRMED_STAFF
+        arrangement.confirmed_at = timezone.now()
+        arrangement.confirmed_by = user
+    else:
+        arrangement.status = TransportArrangement.Status.UNCONFIRMED
+        arrangement.confirmed_at = None
+        arrangement.confirmed_by = None
+    arrangement.save()
+    return arrangement
