@@ -12,16 +12,24 @@ NY = zoneinfo.ZoneInfo("America/New_York")
 DAY_START = dt.datetime(2026, 11, 17, 9, 0, tzinfo=NY)
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """The personas are created with a password; the production hasher is slow on purpose."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def protocol(db):
     return Protocol.objects.create(
-        name="Esketamine TRD", slug="esketamine-trd", drug="esketamine", checkpoint_minutes=[40]
+        name="Esketamine (session-day tests)", slug="esk-session-day-tests", drug="esketamine", checkpoint_minutes=[40]
     )
 
 
 @pytest.fixture
 def iv_protocol(db):
-    return Protocol.objects.create(name="IV ketamine", slug="iv-ketamine", drug="iv_ketamine", checkpoint_minutes=[40])
+    return Protocol.objects.create(
+        name="IV ketamine (session-day tests)", slug="iv-session-day-tests", drug="iv_ketamine", checkpoint_minutes=[40]
+    )
 
 
 @pytest.fixture

@@ -1,0 +1,98 @@
+"""Periodic staff alerts of the session day. Safe to run twice: every alert has a dedupe key,
+so a second run (or two beat ticks racing) raises nothing new."""
+
+import datetime as dt
+
+from celery import shared_task
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+
+from clinic.services import alert_raise
+from scheduling.models import Drug, Session, SessionStatus
+
+from . import rules, selectors
+from .models import ClinicalThresholds
+
+
+def _url(name: str, session: Session) -> str:
+    return reverse(name, args=[session.pk])
+
+
+def scan_observations(now: dt.datetime, t: rules.Thresholds) -> int:
+    raised = 0
+    sessions = selectors.session_queryset().filter(status=SessionStatus.IN_OBSERVATION)
+    for session in sessions:
+        day = selectors.build_day(session, t=t, now=now)
+        where = f"{session.patient.full_name}, {session.chair}"
+        for checkpoint in day.overdue:
+            _, created = alert_raise(
+                kind="checkpoint_overdue",
+                dedupe_key=f"overdue:session:{session.pk}:checkpoint:{checkpoint.key}",
+                message=f"{checkpoint.label} overdue (due {checkpoint.due_at.astimezone(session.chair.site.tzinfo):%H:%M}): "
+                f"{where}",
+                severity="warning",
+                audience="nurse",
+                site_id=session.chair.site_id,
+                patient_id=session.patient_id,
+                session_id=session.pk,
+                url=_url("monitoring:session-day", session),
+            )
+            raised += created
+        if now > session.planned_end:
+            _, created = alert_raise(
+                kind="observation_past_end",
+                dedupe_key=f"past_end:session:{session.pk}",
+                message=f"Observation past its planned end "
+                f"({session.planned_end.astimezone(session.chair.site.tzinfo):%H:%M}): {where}",
+                severity="warning",
+                audience="nurse",
+                site_id=session.chair.site_id,
+                patient_id=session.patient_id,
+                session_id=session.pk,
+                url=_url("monitoring:session-day", session),
+            )
+            raised += created
+    return raised
+
+
+def scan_rems(now: dt.datetime, t: rules.Thresholds) -> int:
+    """Discharged esketamine sessions from the warning day of the REMS window on, still not
+    submitted. Only sessions from the last window + a week are looked at."""
+    raised = 0
+    since = now - dt.timedelta(days=t.rems_window_days + 7)
+    sessions = (
+        Session.objects.filter(status=SessionStatus.DISCHARGED, start__gte=since, rems_submission__isnull=True)
+        .filter(Q(course__isnull=True) | Q(course__protocol__drug=Drug.ESKETAMINE))
+        .select_related("chair__site", "patient")
+    )
+    for session in sessions:
+        tz = session.chair.site.tzinfo
+        treated = session.start.astimezone(tz).date()
+        today = now.astimezone(tz).date()
+        if not rules.rems_needs_warning(treatment_date=treated, today=today, t=t):
+            continue
+        left = rules.rems_days_left(treatment_date=treated, today=today, t=t)
+        _, created = alert_raise(
+            kind="rems_due",
+            dedupe_key=f"rems:session:{session.pk}",
+            message=f"REMS monitoring record for {session.patient.full_name} ({treated:%Y-%m-%d}) "
+            + (f"due in {left} day{'s' if left != 1 else ''}" if left >= 0 else "overdue"),
+            severity="warning",
+            audience="administrator",
+            site_id=session.chair.site_id,
+            patient_id=session.patient_id,
+            session_id=session.pk,
+            url=_url("monitoring:rems-record", session),
+        )
+        raised += created
+    return raised
+
+
+@shared_task(name="monitoring.tasks.alerts_scan")
+def alerts_scan() -> int:
+    """Raise alerts for overdue checkpoints, observations past their planned end and REMS
+    records nearing the end of their window. Returns the number of new alerts."""
+    now = timezone.now()
+    t = ClinicalThresholds.current().as_rules()
+    return scan_observations(now, t) + scan_rems(now, t)

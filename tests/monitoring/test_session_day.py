@@ -1,0 +1,273 @@
+"""The nurse's flow through the session-day page: check-in, pre-dose gate, override, dose,
+readings with flags and corrections."""
+
+import datetime as dt
+
+import pytest
+import time_machine
+from django.contrib.auth.models import Permission
+from django.urls import reverse
+
+from clinic.models import AuditEvent, StaffAlert
+from monitoring import services
+from monitoring.models import CheckIn, DeviceAdministration, DoseRecord, PrescriberOverride, VitalsReading
+from tests.monitoring.conftest import CHECKLIST_ALL, DAY_START, NORMAL, vitals_post
+
+pytestmark = pytest.mark.django_db
+
+AT_0905 = DAY_START + dt.timedelta(minutes=5)
+
+
+def url(name, session, **kw):
+    return reverse(f"monitoring:{name}", kwargs={"pk": session.pk, **kw})
+
+
+def check_in_post(**overrides):
+    data = dict.fromkeys(CHECKLIST_ALL, "on")
+    data.update(overrides)
+    return data
+
+
+def checked_in(session, nurse):
+    services.session_check_in(session=session, user=nurse, arrived_at=AT_0905, checklist=CHECKLIST_ALL)
+    return session
+
+
+@time_machine.travel(AT_0905, tick=False)
+def test_it_checks_in_with_the_checklist(client_for, nurse, session):
+    response = client_for(nurse).post(url("check-in", session), check_in_post(arrived_at="09:03"))
+    assert response.status_code == 302
+    session.refresh_from_db()
+    assert session.status == "checked_in"
+    checkin = CheckIn.objects.get(session=session)
+    assert checkin.checklist_missing() == []
+    assert checkin.arrived_at == DAY_START + dt.timedelta(minutes=3)
+    assert AuditEvent.objects.filter(object_type="checkin", patient=session.patient).exists()
+
+
+@time_machine.travel(AT_0905, tick=False)
+def test_an_unconfirmed_ride_keeps_the_checklist_incomplete_until_recorded(client_for, nurse, make_session, patient):
+    session = make_session(patient, ride="unconfirmed")
+    client = client_for(nurse)
+    client.post(url("check-in", session), check_in_post())
+    assert CheckIn.objects.get(session=session).checklist_missing() == ["ride home confirmed"]
+    page = client.get(url("session-day", session)).content.decode()
+    assert "Dosing blocked" in page
+    assert "Pre-dose checklist: ride home confirmed" in page
+
+    client.post(
+        url("check-in", session),
+        check_in_post(transport_kind="escort", transport_name="Sam Lee", transport_phone="+12125550111"),
+    )
+    assert CheckIn.objects.get(session=session).checklist_missing() == []
+    session.transport.refresh_from_db()
+    assert session.transport.name == "Sam Lee" and session.transport.status == "confirmed_staff"
+
+
+@time_machine.travel(AT_0905, tick=False)
+def test_high_predose_bp_blocks_dosing_with_the_reason(client_for, nurse, session):
+    checked_in(session, nurse)
+    client = client_for(nurse)
+    client.post(url("vitals-record", session), vitals_post(checkpoint="pre_dose", systolic=152, diastolic=94))
+    page = client.get(url("session-day", session)).content.decode()
+    assert "Dosing blocked" in page
+    assert "BP 152/94 is above 140/90" in page
+
+    response = client.post(url("dose-record", session), {"dose_mg": "56", "lot_number": "L1"})
+    assert response.status_code == 200
+    assert "Dosing blocked" in response.content.decode()
+    assert not DoseRecord.objects.filter(session=session).exists()
+    session.refresh_from_db()
+    assert session.status == "checked_in"
+
+
+@time_machine.travel(AT_0905, tick=False)
+def test_override_needs_the_prescriber_role(client_for, nurse, session):
+    checked_in(session, nurse)
+    services.vitals_record(session=session, user=nurse, kind="pre_dose", values={**NORMAL, "systolic": 150})
+    response = client_for(nurse).post(url("predose-override", session), {"reason": "Nurse thinks it is fine"})
+    assert response.status_code == 403
+    assert not PrescriberOverride.objects.exists()
+
+
+@time_machine.travel(AT_0905, tick=False)
+def test_override_needs_a_reason(client_for, nurse, prescriber, session):
+    checked_in(session, nurse)
+    services.vitals_record(session=session, user=nurse, kind="pre_dose", values={**NORMAL, "systolic": 150})
+    response = client_for(prescriber).post(url("predose-override", session), {"reason": "  "})
+    assert response.status_code == 200
+    assert not PrescriberOverride.objects.exists()
+
+
+@time_machine.travel(AT_0905, tick=False)
+def test_a_prescriber_override_lets_the_nurse_dose_and_is_shown(client, nurse, prescriber, session):
+    checked_in(session, nurse)
+    services.vitals_record(session=session, user=nurse, kind="pre_dose", values={**NORMAL, "systolic": 150})
+    client.force_login(prescriber)
+    response = client.post(url("predose-override", session), {"reason": "Anxious on arrival; repeat BP 146/88"})
+    assert response.status_code == 302
+    override = PrescriberOverride.objects.get(session=session)
+    assert override.prescriber == prescriber
+    client.force_login(nurse)
+    response = client.post(url("dose-record", session), {"dose_mg": "56", "lot_number": "LOT42"})
+    assert response.status_code == 302
+    session.refresh_from_db()
+    assert session.status == "in_observation"
+    page = client.get(url("session-day", session)).content.decode()
+    assert "Anxious on arrival; repeat BP 146/88" in page
+
+
+@time_machine.travel(AT_0905, tick=False)
+def test_a_new_high_predose_reading_needs_a_new_override(nurse, prescriber, session):
+    checked_in(session, nurse)
+    services.vitals_record(session=session, user=nurse, kind="pre_dose", values={**NORMAL, "systolic": 150})
+    services.predose_override(session=session, user=prescriber, reason="Reviewed")
+    assert services.dosing_blocks(session) == []
+    services.vitals_record(session=session, user=nurse, kind="pre_dose", values={**NORMAL, "systolic": 170})
+    assert services.dosing_blocks(session) == [
+        "BP 170/82 is above 140/90: a prescriber must override with a written reason"
+    ]
+
+
+def test_esketamine_devices_keep_the_five_minute_rest(client_for, nurse, session, run_to_observation):
+    run_to_observation(session)
+    client = client_for(nurse)
+    dose = DoseRecord.objects.get(session=session)
+    assert dose.devices_planned == 2 and dose.lot_number == "LOT42"
+    with time_machine.travel(DAY_START + dt.timedelta(minutes=14), tick=False):
+        page = client.get(url("session-day", session)).content.decode()
+        assert "data-countdown-until" in page
+        response = client.post(url("device-record", session), {})
+        assert response.status_code == 200
+        assert "Wait 5 minutes between devices" in response.content.decode()
+    with time_machine.travel(DAY_START + dt.timedelta(minutes=15), tick=False):
+        assert client.post(url("device-record", session), {}).status_code == 302
+    assert list(DeviceAdministration.objects.filter(dose=dose).values_list("number", flat=True)) == [1, 2]
+
+
+def test_observation_starts_at_the_first_device(session, run_to_observation):
+    run_to_observation(session, dosed_at=DAY_START + dt.timedelta(minutes=12))
+    assert session.status == "in_observation"
+    assert session.observation.started_at == DAY_START + dt.timedelta(minutes=12)
+
+
+def test_iv_ketamine_dose_records_weight_and_total(nurse, make_session, patient, iv_protocol):
+    from decimal import Decimal
+
+    session = make_session(patient, protocol_=iv_protocol, dose="36")
+    with time_machine.travel(AT_0905, tick=False):
+        checked_in(session, nurse)
+        services.vitals_record(session=session, user=nurse, kind="pre_dose", values=NORMAL)
+        dose = services.dose_record(
+            session=session,
+            user=nurse,
+            dose_mg=Decimal("0"),
+            weight_kg=Decimal("80"),
+            mg_per_kg=Decimal("0.5"),
+            started_at=AT_0905,
+        )
+    assert dose.dose_mg == Decimal("40.0") and dose.infusion_start == AT_0905
+    with time_machine.travel(AT_0905 + dt.timedelta(minutes=40), tick=False):
+        services.dose_infusion_end(session=session, user=nurse, ended_at=AT_0905 + dt.timedelta(minutes=40))
+    dose.refresh_from_db()
+    assert dose.infusion_end == AT_0905 + dt.timedelta(minutes=40)
+
+
+def test_impossible_values_are_refused_with_a_clear_error(client_for, nurse, session, run_to_observation):
+    run_to_observation(session)
+    with time_machine.travel(DAY_START + dt.timedelta(minutes=50), tick=False):
+        response = client_for(nurse).post(url("vitals-record", session), vitals_post(checkpoint="m40", spo2=101))
+        assert response.status_code == 200
+        assert "SpO2 must be between 50 and 100." in response.content.decode()
+        response = client_for(nurse).post(
+            url("vitals-record", session), vitals_post(checkpoint="m40", systolic=90, diastolic=95)
+        )
+        assert "Diastolic BP must be lower than systolic BP." in response.content.decode()
+    assert VitalsReading.objects.filter(session=session).count() == 1  # the pre-dose reading only
+
+
+def test_a_flagged_reading_is_saved_labelled_and_alerts_the_nurses(client_for, nurse, session, run_to_observation):
+    run_to_observation(session)
+    client = client_for(nurse)
+    with time_machine.travel(DAY_START + dt.timedelta(minutes=50), tick=False):
+        response = client.post(url("vitals-record", session), vitals_post(checkpoint="m40", spo2=90))
+        assert response.status_code == 302
+        reading = VitalsReading.objects.get(session=session, checkpoint_minute=40)
+        assert [f["label"] for f in reading.flags] == ["Low SpO2"]
+        alert = StaffAlert.objects.get(kind="vitals_out_of_range")
+        assert alert.severity == "critical" and alert.session_id == session.pk
+        assert "Low SpO2" in alert.message
+        page = client.get(url("session-day", session)).content.decode()
+        assert "flag-critical" in page and "Low SpO2" in page
+        board = client.get(reverse("monitoring:board")).content.decode()
+        assert "Low SpO2" in board and "flag-critical" in board
+
+
+def test_a_correction_keeps_both_readings(client_for, nurse, session, run_to_observation):
+    run_to_observation(session)
+    client = client_for(nurse)
+    with time_machine.travel(DAY_START + dt.timedelta(minutes=50), tick=False):
+        services.vitals_record(
+            session=session, user=nurse, kind="checkpoint", checkpoint_minute=40, values={**NORMAL, "systolic": 218}
+        )
+        original = VitalsReading.objects.get(checkpoint_minute=40)
+        response = client.post(
+            url("vitals-correct", session, reading_pk=original.pk),
+            vitals_post(systolic=128, reason="Typed 218 instead of 128"),
+        )
+        assert response.status_code == 302
+        page = client.get(url("session-day", session)).content.decode()
+    readings = VitalsReading.objects.filter(session=session, checkpoint_minute=40).order_by("pk")
+    assert [r.systolic for r in readings] == [218, 128]
+    corrected = readings[1]
+    assert corrected.supersedes == original and corrected.correction_reason == "Typed 218 instead of 128"
+    assert "218/82" in page and "128/82" in page and "Typed 218 instead of 128" in page
+
+
+def test_a_correction_needs_a_reason(client_for, nurse, session, run_to_observation):
+    run_to_observation(session)
+    original = VitalsReading.objects.get(session=session)
+    response = client_for(nurse).post(url("vitals-correct", session, reading_pk=original.pk), vitals_post(reason=""))
+    assert response.status_code == 200
+    assert VitalsReading.objects.count() == 1
+
+
+def test_readings_cannot_be_edited_in_the_database(nurse, session, run_to_observation):
+    from django.db import DatabaseError, transaction
+
+    run_to_observation(session)
+    with pytest.raises(DatabaseError), transaction.atomic():
+        VitalsReading.objects.filter(session=session).update(systolic=120)
+
+
+def test_schedulers_cannot_enter_vitals(client_for, scheduler, nurse, session):
+    checked_in(session, nurse)
+    response = client_for(scheduler).post(url("vitals-record", session), vitals_post(checkpoint="pre_dose"))
+    assert response.status_code == 403
+    assert not VitalsReading.objects.exists()
+    page = client_for(scheduler).get(url("session-day", session)).content.decode()
+    assert "Save reading" not in page
+
+
+def test_administrators_see_but_do_not_record(client_for, administrator, session):
+    assert client_for(administrator).get(url("session-day", session)).status_code == 200
+    assert client_for(administrator).post(url("check-in", session), check_in_post()).status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("role", "perms"),
+    [
+        ("scheduler", {"view_board"}),
+        ("nurse", {"view_board", "record_vitals"}),
+        ("prescriber", {"view_board", "record_vitals", "override_block"}),
+        ("administrator", {"view_board", "view_reports", "submit_rems"}),
+    ],
+)
+def test_each_role_holds_its_session_day_permissions(personas, role, perms):
+    codenames = {"view_board", "record_vitals", "override_block", "view_reports", "submit_rems"}
+    granted = set(
+        Permission.objects.filter(
+            group__user=personas[role], content_type__app_label="monitoring", codename__in=codenames
+        ).values_list("codename", flat=True)
+    )
+    assert granted == perms
