@@ -158,6 +158,8 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 300.0,
         "options": {"expires": 240},
     },
+    # Session day: overdue checkpoints, observations past their end, REMS records nearing day 7.
+    "monitoring-alerts-scan": {"task": "monitoring.tasks.alerts_scan", "schedule": 60.0, "options": {"expires": 50}},
 }
 CELERY_TIMEZONE = "UTC"
 
@@ -297,4 +299,4 @@ SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 AUDIT_CHAIN_KEY = env_str("AUDIT_CHAIN_KEY", "")
 
 # Demo data loaders run in order by `manage.py seed_demo` (each app seeds its own records).
-DEMO_SEEDERS = ["clinic.demo.seed"]
+DEMO_SEEDERS = ["clinic.demo.seed", "monitoring.demo.seed"]  # scheduling.demo.seed goes before monitoring

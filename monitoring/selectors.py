@@ -279,7 +279,7 @@ def rems_record(session: Session, *, today: dt.date | None = None) -> RemsRecord
         S("Treatment", "Monitoring clinician", _name(clinician)),
         S("Treatment", "Site", site.name),
         S("Treatment", "Treatment date", session.local_start().date()),
-        S("Treatment", "Dose", f"{dose_mg:g} mg" if dose_mg is not None else None),
+        S("Treatment", "Dose", f"{dose_mg.normalize():f} mg" if dose_mg is not None else None),
         S("Treatment", "Lot number", dose.lot_number if dose else None),
         S(
             "Monitoring",

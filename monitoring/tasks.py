@@ -25,12 +25,12 @@ def scan_observations(now: dt.datetime, t: rules.Thresholds) -> int:
     for session in sessions:
         day = selectors.build_day(session, t=t, now=now)
         where = f"{session.patient.full_name}, {session.chair}"
+        tz = session.chair.site.tzinfo
         for checkpoint in day.overdue:
             _, created = alert_raise(
                 kind="checkpoint_overdue",
                 dedupe_key=f"overdue:session:{session.pk}:checkpoint:{checkpoint.key}",
-                message=f"{checkpoint.label} overdue (due {checkpoint.due_at.astimezone(session.chair.site.tzinfo):%H:%M}): "
-                f"{where}",
+                message=f"{checkpoint.label} overdue (due {checkpoint.due_at.astimezone(tz):%H:%M}): {where}",
                 severity="warning",
                 audience="nurse",
                 site_id=session.chair.site_id,
@@ -43,8 +43,7 @@ def scan_observations(now: dt.datetime, t: rules.Thresholds) -> int:
             _, created = alert_raise(
                 kind="observation_past_end",
                 dedupe_key=f"past_end:session:{session.pk}",
-                message=f"Observation past its planned end "
-                f"({session.planned_end.astimezone(session.chair.site.tzinfo):%H:%M}): {where}",
+                message=f"Observation past its planned end ({session.planned_end.astimezone(tz):%H:%M}): {where}",
                 severity="warning",
                 audience="nurse",
                 site_id=session.chair.site_id,

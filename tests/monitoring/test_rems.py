@@ -1,0 +1,86 @@
+import datetime as dt
+
+import pytest
+import time_machine
+from django.urls import reverse
+
+from monitoring import services
+from monitoring.models import RemsSubmission
+from tests.monitoring.conftest import DAY_START, NORMAL
+
+pytestmark = pytest.mark.django_db
+
+DOSED = DAY_START + dt.timedelta(minutes=10)
+
+
+@pytest.fixture
+def discharged(session, nurse, run_to_observation):
+    run_to_observation(session, dosed_at=DOSED)
+    with time_machine.travel(DOSED + dt.timedelta(minutes=41), tick=False):
+        services.vitals_record(
+            session=session, user=nurse, kind="checkpoint", checkpoint_minute=40, values={**NORMAL, "systolic": 150}
+        )
+    with time_machine.travel(DOSED + dt.timedelta(minutes=118), tick=False):
+        services.vitals_record(session=session, user=nurse, kind="discharge", values=NORMAL)
+    with time_machine.travel(DOSED + dt.timedelta(minutes=126), tick=False):
+        services.observation_discharge(
+            session=session,
+            user=nurse,
+            alert=True,
+            oriented=True,
+            steady=True,
+            picked_up_by="Jordan Example",
+            would_have_been_ready_at=DOSED + dt.timedelta(minutes=95),
+        )
+    return session
+
+
+def test_the_record_is_assembled_with_the_right_minutes(client_for, administrator, discharged):
+    with time_machine.travel(DAY_START + dt.timedelta(days=1), tick=False):
+        response = client_for(administrator).get(reverse("monitoring:rems-record", args=[discharged.pk]))
+    assert response.status_code == 200
+    record = response.context["record"]
+    values = {f.label: f.value for f in record.fields}
+    assert values["Total minutes from first device to end of monitoring"] == 126
+    assert values["Minutes until the patient would have been ready to leave"] == 95
+    assert values["BP before dosing"] == "128/82"
+    assert values["BP at 40 minutes"] == "150/82"
+    assert values["BP before discharge"] == "128/82"
+    assert values["Dose"] == "56 mg" and values["Lot number"] == "LOT42"
+    assert values["Vital signs in range before discharge"] == "Yes"
+    assert values["Serious adverse events"] == "None"
+    assert record.missing == []
+    assert record.days_left == 6
+    assert "6 days left of 7" in response.content.decode()
+
+
+def test_missing_fields_are_marked(client_for, administrator, session, run_to_observation):
+    run_to_observation(session, dosed_at=DOSED)
+    with time_machine.travel(DOSED + dt.timedelta(minutes=30), tick=False):
+        response = client_for(administrator).get(reverse("monitoring:rems-record", args=[session.pk]))
+    record = response.context["record"]
+    assert "BP before discharge" in record.missing
+    assert "Total minutes from first device to end of monitoring" in record.missing
+    assert "Missing" in response.content.decode()
+
+
+def test_an_administrator_marks_it_submitted_and_it_leaves_the_worklist(client_for, administrator, discharged):
+    client = client_for(administrator)
+    with time_machine.travel(DAY_START + dt.timedelta(days=2), tick=False):
+        worklist = client.get(reverse("monitoring:rems-worklist")).content.decode()
+        assert discharged.patient.full_name in worklist
+        response = client.post(
+            reverse("monitoring:rems-submit", args=[discharged.pk]), {"submitted_on": "2026-11-19", "reference": "C-77"}
+        )
+        assert response.status_code == 302
+        assert discharged.patient.full_name not in client.get(reverse("monitoring:rems-worklist")).content.decode()
+    submission = RemsSubmission.objects.get(session=discharged)
+    assert submission.submitted_by == administrator and submission.submitted_on == dt.date(2026, 11, 19)
+
+
+def test_nurses_cannot_mark_a_record_submitted(client_for, nurse, discharged):
+    response = client_for(nurse).post(
+        reverse("monitoring:rems-submit", args=[discharged.pk]), {"submitted_on": "2026-11-17"}
+    )
+    assert response.status_code == 403
+    assert not RemsSubmission.objects.exists()
