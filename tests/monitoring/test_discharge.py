@@ -105,3 +105,14 @@ def test_a_different_person_taking_the_patient_home_is_recorded(nurse, observed)
             session=observed, user=nurse, alert=True, oriented=True, steady=True, picked_up_by="Casey Other"
         )
     assert discharge.picked_up_by == "Casey Other" and not discharge.matches_arrangement
+
+
+def test_the_discharged_page_shows_the_record_and_the_chart(client_for, nurse, observed):
+    with time_machine.travel(DOSED + dt.timedelta(minutes=125), tick=False):
+        services.observation_discharge(
+            session=observed, user=nurse, alert=True, oriented=True, steady=True, picked_up_by="Jordan Example"
+        )
+        page = client_for(nurse).get(url("session-day", observed)).content.decode()
+    assert "Discharged at 11:15" in page and "Taken home by Jordan Example" in page
+    assert "<svg" in page and "Systolic 180" in page and "SpO2 93" in page
+    assert "style=" not in page  # the Content-Security-Policy forbids inline styles
