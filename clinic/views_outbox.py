@@ -49,8 +49,8 @@ def outbox(request):
 
 
 @login_required
-@permission_required("clinic.view_outboxmessage", raise_exception=True)
 @require_POST
+@permission_required("clinic.view_outboxmessage", raise_exception=True)
 def reminder_retry(request, pk):
     reminder = get_object_or_404(apps.get_model("scheduling", "Reminder"), pk=pk)
     if import_string(RETRY_SERVICE)(reminder=reminder):

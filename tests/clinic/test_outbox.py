@@ -1,0 +1,49 @@
+"""/outbox/: administrators see every message with its status and retry failed reminders."""
+
+import datetime as dt
+
+import pytest
+
+from clinic.models import AuditEvent, OutboxMessage
+from scheduling.models import Reminder
+from tests.scheduling.reminder_helpers import book
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def outbox_rows():
+    OutboxMessage.objects.create(channel="sms", backend="x", to="+12125550142", body="Sent one")
+    OutboxMessage.objects.create(
+        channel="email", backend="x", to="pat@example.com", body="Failed one", status="failed", error="HTTP 503"
+    )
+
+
+def test_it_lists_every_message_with_its_status(client_for, administrator, outbox_rows):
+    response = client_for(administrator).get("/outbox/")
+    text = response.content.decode()
+    assert response.status_code == 200 and "Sent one" in text and "Failed one" in text
+    assert AuditEvent.objects.filter(object_type="outbox", action="view").exists()
+
+
+def test_it_filters_by_status(client_for, administrator, outbox_rows):
+    text = client_for(administrator).get("/outbox/?status=failed").content.decode()
+    assert "Failed one" in text and "Sent one" not in text
+
+
+def test_it_retries_a_failed_reminder(client_for, administrator, patient, site):
+    session = book(patient, site, dt.datetime(2030, 6, 10, 13, 0, tzinfo=dt.UTC))
+    reminder = session.reminders.get(kind="24h")
+    Reminder.objects.filter(pk=reminder.pk).update(status="failed", attempts=5, last_error="gateway down")
+    client = client_for(administrator)
+    assert "gateway down" in client.get("/outbox/").content.decode()
+    response = client.post(f"/outbox/reminders/{reminder.pk}/retry/")
+    assert response.status_code == 302
+    reminder.refresh_from_db()
+    assert (reminder.status, reminder.attempts) == ("pending", 0)
+    assert AuditEvent.objects.filter(object_type="reminder", action="update").exists()
+
+
+@pytest.mark.parametrize("role", ["scheduler", "nurse", "prescriber"])
+def test_staff_without_the_permission_are_refused(client_for, personas, role):
+    assert client_for(personas[role]).get("/outbox/").status_code == 403

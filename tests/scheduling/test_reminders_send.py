@@ -1,0 +1,287 @@
+"""Claiming and sending reminders: exclusive claims, sent once, re-checks before sending,
+retries and failures, recovery of rows abandoned in 'sending', ride alerts."""
+
+import datetime as dt
+import threading
+
+import pytest
+import time_machine
+from celery.exceptions import Retry
+from django.db import connection, transaction
+
+from clinic.celery import app
+from clinic.models import OutboxMessage, StaffAlert
+from scheduling import reminders, tasks
+from scheduling.models import Reminder, Session, TransportArrangement
+
+from .reminder_helpers import book
+
+pytestmark = pytest.mark.django_db
+
+START = dt.datetime(2030, 6, 10, 13, 0, tzinfo=dt.UTC)  # Monday 09:00 in New York
+DUE_24H = START - dt.timedelta(hours=24)
+
+
+@pytest.fixture
+def eager(monkeypatch, settings):
+    """Run tasks inline: .delay() executes the task at once in this process."""
+    monkeypatch.setattr(app.conf, "task_always_eager", True)
+    monkeypatch.setattr(app.conf, "task_eager_propagates", True)
+    settings.EMAIL_BACKEND = "clinic.messaging.OutboxEmailBackend"
+    settings.SMS_BACKEND = "clinic.messaging.OutboxSmsBackend"
+
+
+def run_tick(django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        return tasks.reminders_tick()
+
+
+def test_it_claims_a_due_row_once(patient, site):
+    session = book(patient, site, START)
+    with time_machine.travel(DUE_24H + dt.timedelta(seconds=5), tick=False):
+        first = reminders.reminders_claim_due()
+        second = reminders.reminders_claim_due()
+    row = Reminder.objects.get(session=session, kind="24h")
+    assert row.pk in first and second == []
+    assert (row.status, row.attempts) == ("sending", 1)
+    assert Reminder.objects.get(session=session, kind="morning").status == "pending"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_claims_at_once_never_share_a_row(patient, site):
+    for day in range(30):
+        book(patient, site, START + dt.timedelta(days=day, minutes=day))
+    claimed, barrier = [], threading.Barrier(2)
+
+    def claim():
+        try:
+            barrier.wait()
+            claimed.append(reminders.reminders_claim_due(now=START + dt.timedelta(days=40), limit=1000))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=claim) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    ids = claimed[0] + claimed[1]
+    assert len(ids) == len(set(ids)) == 90
+
+
+def test_tick_twice_sends_once(patient, site, eager, django_capture_on_commit_callbacks):
+    session = book(patient, site, START)
+    with time_machine.travel(DUE_24H + dt.timedelta(seconds=5), tick=False):
+        assert run_tick(django_capture_on_commit_callbacks) == 2  # the 72h and the 24h reminders
+        assert run_tick(django_capture_on_commit_callbacks) == 0
+        tasks.reminder_send(Reminder.objects.get(session=session, kind="24h").pk)  # a redelivered task
+    reference = reminders.reference_for(session.reminders.get(kind="24h").pk)
+    assert OutboxMessage.objects.filter(reference=reference).count() == 1
+    row = Reminder.objects.get(session=session, kind="24h")
+    assert (row.status, row.channel) == ("sent", "sms")
+    message = OutboxMessage.objects.get(reference=f"reminder:{row.pk}")
+    assert (message.channel, message.to) == ("sms", patient.phone)
+    assert reminders.confirm_url(session.pk) in message.body
+
+
+def test_it_sends_by_email_when_the_patient_prefers_it(patient, site, eager, django_capture_on_commit_callbacks):
+    patient.preferred_channel = "email"
+    patient.save()
+    session = book(patient, site, START)
+    with time_machine.travel(DUE_24H, tick=False):
+        run_tick(django_capture_on_commit_callbacks)
+    message = OutboxMessage.objects.get(reference=f"reminder:{session.reminders.get(kind='24h').pk}")
+    assert (message.channel, message.to) == ("email", patient.email)
+    assert message.subject and message.html_body
+
+
+def test_cancelled_session_gets_nothing(patient, site, eager, django_capture_on_commit_callbacks):
+    session = book(patient, site, START)
+    Session.objects.filter(pk=session.pk).update(status="cancelled", cancel_reason="patient called")
+    reminders.reminders_sync(session=session)
+    with time_machine.travel(START - dt.timedelta(minutes=1), tick=False):
+        assert run_tick(django_capture_on_commit_callbacks) == 0
+    assert not OutboxMessage.objects.exists()
+    assert set(session.reminders.values_list("status", flat=True)) == {"skipped"}
+
+
+def test_it_rechecks_the_session_after_the_claim(patient, site, eager, django_capture_on_commit_callbacks):
+    session = book(patient, site, START)
+    with time_machine.travel(DUE_24H, tick=False):
+        ids = reminders.reminders_claim_due()
+        Session.objects.filter(pk=session.pk).update(status="cancelled")  # cancelled between claim and send
+        for reminder_id in ids:
+            tasks.reminder_send(reminder_id)
+    assert not OutboxMessage.objects.exists()
+    assert session.reminders.get(kind="24h").skip_reason == "session cancelled"
+
+
+def test_it_skips_a_patient_who_opted_out_after_booking(patient, site, eager, django_capture_on_commit_callbacks):
+    session = book(patient, site, START)
+    patient.reminder_opt_out = True
+    patient.save()
+    with time_machine.travel(DUE_24H, tick=False):
+        run_tick(django_capture_on_commit_callbacks)
+    assert not OutboxMessage.objects.exists()
+    assert session.reminders.get(kind="24h").skip_reason == "patient opted out of reminders"
+
+
+class FlakyGateway:
+    """An SMS backend that fails ``failures`` times with a transient error, then works."""
+
+    failures = 0
+    records_outbox = False
+
+    def send(self, *, to, body, reference=""):
+        from clinic.messaging import TransientSendError
+
+        if FlakyGateway.failures > 0:
+            FlakyGateway.failures -= 1
+            raise TransientSendError("gateway timed out")
+
+
+def test_it_retries_a_transient_failure(patient, site, settings):
+    settings.SMS_BACKEND = "tests.scheduling.test_reminders_send.FlakyGateway"
+    FlakyGateway.failures = 2
+    session = book(patient, site, START)
+    row = session.reminders.get(kind="24h")
+    with time_machine.travel(DUE_24H, tick=False):
+        reminders.reminders_claim_due()
+        outcomes = [reminders.reminder_deliver(reminder_id=row.pk) for _ in range(4)]
+    assert outcomes == [
+        (reminders.Outcome.RETRY, 2),
+        (reminders.Outcome.RETRY, 3),
+        (reminders.Outcome.SENT, 3),
+        (reminders.Outcome.NOTHING, 3),
+    ]
+    row.refresh_from_db()
+    assert (row.status, row.attempts) == ("sent", 3)
+    assert list(
+        OutboxMessage.objects.filter(reference=f"reminder:{row.pk}").order_by("pk").values_list("status", flat=True)
+    ) == ["failed", "failed", "sent"]
+
+
+def test_the_task_retries_with_a_countdown(patient, site, settings):
+    settings.SMS_BACKEND = "tests.scheduling.test_reminders_send.FlakyGateway"
+    FlakyGateway.failures = 1
+    session = book(patient, site, START)
+    row = session.reminders.get(kind="24h")
+    with time_machine.travel(DUE_24H, tick=False):
+        reminders.reminders_claim_due()
+        with pytest.raises(Retry) as retry:
+            tasks.reminder_send.apply(args=[row.pk], throw=True)
+    assert retry.value.when == settings.REMINDER_RETRY_BASE_SECONDS
+    assert Reminder.objects.get(pk=row.pk).status == "sending"
+
+
+def test_it_fails_after_the_limit_and_alerts(patient, site, settings):
+    settings.SMS_BACKEND = "tests.scheduling.test_reminders_send.FlakyGateway"
+    settings.REMINDER_MAX_ATTEMPTS = 3
+    FlakyGateway.failures = 99
+    session = book(patient, site, START)
+    row = session.reminders.get(kind="24h")
+    with time_machine.travel(DUE_24H, tick=False):
+        reminders.reminders_claim_due()
+        outcomes = [reminders.reminder_deliver(reminder_id=row.pk)[0] for _ in range(4)]
+    assert outcomes == ["retry", "retry", "failed", "nothing"]
+    row.refresh_from_db()
+    assert (row.status, row.attempts, row.last_error) == ("failed", 3, "gateway timed out")
+    alert = StaffAlert.objects.get(kind="reminder_failed", session_id=session.pk)
+    assert (alert.audience, alert.patient_id) == ("scheduler", patient.pk)
+
+
+def test_the_backoff_doubles(settings):
+    settings.REMINDER_RETRY_BASE_SECONDS = 30
+    assert [reminders.retry_delay_seconds(n) for n in (2, 3, 4, 5)] == [30, 60, 120, 240]
+
+
+def test_it_requeues_a_row_abandoned_in_sending(patient, site, settings):
+    settings.REMINDER_SENDING_TIMEOUT_MINUTES = 10
+    session = book(patient, site, START)
+    with time_machine.travel(DUE_24H, tick=False):
+        reminders.reminders_claim_due()
+    row = session.reminders.get(kind="24h")
+    with time_machine.travel(DUE_24H + dt.timedelta(minutes=5), tick=False):
+        assert reminders.reminders_recover_stale() == (0, 0)
+    with time_machine.travel(DUE_24H + dt.timedelta(minutes=11), tick=False):
+        assert reminders.reminders_recover_stale() == (2, 0)
+        row.refresh_from_db()
+        assert row.status == "pending"
+        assert row.pk in reminders.reminders_claim_due()
+    row.refresh_from_db()
+    assert row.attempts == 2
+
+
+def test_it_fails_a_row_abandoned_too_often(patient, site, settings):
+    settings.REMINDER_MAX_ATTEMPTS = 1
+    session = book(patient, site, START)
+    with time_machine.travel(DUE_24H, tick=False):
+        reminders.reminders_claim_due()
+    with time_machine.travel(DUE_24H + dt.timedelta(hours=1), tick=False):
+        reminders.reminders_recover_stale()
+    assert session.reminders.get(kind="24h").status == "failed"
+    assert StaffAlert.objects.filter(kind="reminder_failed", session_id=session.pk).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_recovery_leaves_a_row_being_sent_alone(patient, site, settings):
+    session = book(patient, site, START)
+    reminders.reminders_claim_due(now=DUE_24H)
+    row = session.reminders.get(kind="24h")
+    locked, release = threading.Event(), threading.Event()
+
+    def sender():  # a slow send: holds the row lock
+        try:
+            with transaction.atomic():
+                Reminder.objects.select_for_update().get(pk=row.pk)
+                locked.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=sender)
+    thread.start()
+    locked.wait(10)
+    try:
+        requeued, _ = reminders.reminders_recover_stale(now=DUE_24H + dt.timedelta(hours=1))
+    finally:
+        release.set()
+        thread.join()
+    assert requeued == 1  # the 72h row; the 24h row is being sent
+    assert Reminder.objects.get(pk=row.pk).status == "sending"
+
+
+def test_retry_from_the_outbox_requeues_a_failed_row(patient, site):
+    session = book(patient, site, START)
+    row = session.reminders.get(kind="24h")
+    Reminder.objects.filter(pk=row.pk).update(status="failed", attempts=5, last_error="boom")
+    assert reminders.reminder_retry(reminder=row)
+    assert not reminders.reminder_retry(reminder=row)
+    row.refresh_from_db()
+    assert (row.status, row.attempts, row.due_at) == ("pending", 0, DUE_24H)
+
+
+def test_it_alerts_schedulers_about_an_unconfirmed_ride(patient, site):
+    no_ride = book(patient, site, START)
+    unconfirmed = book(patient, site, START + dt.timedelta(hours=4))
+    TransportArrangement.objects.create(session=unconfirmed, name="Sam")
+    confirmed = book(patient, site, START + dt.timedelta(hours=8))
+    TransportArrangement.objects.create(session=confirmed, name="Sam", status="confirmed_staff")
+    later = book(patient, site, START + dt.timedelta(days=3))
+    with time_machine.travel(START - dt.timedelta(hours=12), tick=False):
+        assert tasks.rides_unconfirmed_check() == 2
+        assert tasks.rides_unconfirmed_check() == 0
+    alerts = StaffAlert.objects.filter(kind="ride_unconfirmed")
+    assert set(alerts.values_list("session_id", flat=True)) == {no_ride.pk, unconfirmed.pk}
+    assert set(alerts.values_list("audience", flat=True)) == {"scheduler"}
+    assert not alerts.filter(session_id__in=[confirmed.pk, later.pk]).exists()
+
+
+def test_schedulers_see_ride_alerts(patient, site, scheduler, nurse, client_for):
+    book(patient, site, START)
+    with time_machine.travel(START - dt.timedelta(hours=12), tick=False):
+        tasks.rides_unconfirmed_check()
+    response = client_for(scheduler).get("/alerts/")
+    assert "No confirmed ride home" in response.content.decode()
+    response = client_for(nurse).get("/alerts/")
+    assert "No confirmed ride home" not in response.content.decode()
