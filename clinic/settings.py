@@ -90,7 +90,8 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
-ROOT_URLCONF = "clinic.urls"
+# The scale benchmark serves the app with its own URLconf (tests/bench/urls.py adds a baseline page).
+ROOT_URLCONF = env_str("ROOT_URLCONF", "clinic.urls")
 WSGI_APPLICATION = "clinic.wsgi.application"
 
 TEMPLATES = [

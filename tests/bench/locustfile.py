@@ -1,0 +1,60 @@
+"""Locust load for one page of the scale benchmark (run_bench.py starts it once per page).
+
+BENCH_PLAN names a JSON file: {"page": name, "method": "GET"|"POST", "paths": [...],
+"sessions": [session keys of the page's role], "data": {...}, "expect": status}. Each
+simulated user takes one signed-in session, then requests the page's paths in turn with no
+think time. The session cookie is sent as an explicit header: the production settings mark
+cookies Secure, and the benchmark talks plain HTTP on loopback.
+"""
+
+import itertools
+import json
+import os
+import random
+
+from locust import HttpUser, constant, task
+
+with open(os.environ["BENCH_PLAN"]) as plan_file:
+    PLAN = json.load(plan_file)
+
+
+USER_NUMBER = itertools.count()
+CSRF_TOKEN = "benchcsrftoken0123456789abcdefgh"  # noqa: S105 - any 32 letters: cookie and header match
+
+
+class PageUser(HttpUser):
+    wait_time = constant(0)
+
+    def on_start(self):
+        # Signed in as the page's role: a session created by run_bench.py (force_login), so
+        # the password hasher's deliberate slowness is not part of the measurement.
+        session_key = PLAN["sessions"][next(USER_NUMBER) % len(PLAN["sessions"])]
+        self.headers = {"Cookie": f"sessionid={session_key}; csrftoken={CSRF_TOKEN}", "X-CSRFToken": CSRF_TOKEN}
+        paths = list(PLAN["paths"])
+        random.shuffle(paths)
+        self.paths = itertools.cycle(paths)
+
+    @task
+    def page(self):
+        path = next(self.paths)
+        if PLAN["method"] == "POST":
+            request = self.client.post(
+                path,
+                data=PLAN["data"],
+                headers=self.headers,
+                name=PLAN["page"],
+                allow_redirects=False,
+                catch_response=True,
+            )
+        else:
+            request = self.client.get(
+                path, headers=self.headers, name=PLAN["page"], allow_redirects=False, catch_response=True
+            )
+        with request as response:
+            if response.status_code != PLAN["expect"]:
+                response.failure(f"HTTP {response.status_code}, expected {PLAN['expect']}")
+            elif "/accounts/login/" in response.headers.get("Location", ""):
+                response.failure("redirected to the login page")
+        # Responses set Secure cookies, which are not sent over plain HTTP anyway; the
+        # session travels in the explicit Cookie header above.
+        self.client.cookies.clear()
