@@ -28,6 +28,13 @@ def _postgresql_only(django_db_setup, django_db_blocker):
             pytest.exit("The test suite runs on PostgreSQL: set DATABASE_URL (make test does this).", returncode=3)
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Persona passwords are hashed with a fast hasher; the production hasher is tested by
+    the security tests that need it."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def scheduler(db):
     return factories.make_user("scheduler", "Scheduler")

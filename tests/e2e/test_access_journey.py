@@ -23,7 +23,8 @@ def test_logged_out_user_is_sent_to_login_and_back(new_page, shots, scheduler, p
     page.goto(f"/patients/{patient.pk}/")
     assert "/accounts/login/" in page.url
     shots(page, "login-page")
-    assert axe_violations(page) == []
+    violations = axe_violations(page)
+    assert violations == [], violations
     page.get_by_label("Username").fill("scheduler")
     page.get_by_label("Password").fill("correct-horse-battery-staple")
     page.get_by_role("button", name="Sign in").click()
