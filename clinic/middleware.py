@@ -1,9 +1,8 @@
-import time
-
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
+from django.utils import timezone
 
 
 class SessionTimeoutMiddleware:
@@ -16,12 +15,13 @@ class SessionTimeoutMiddleware:
 
     def __call__(self, request):
         if request.user.is_authenticated:
-            now = time.time()
+            now = timezone.now().timestamp()
             last = request.session.get("last_activity", now)
             started = request.session.get("auth_started_at", now)
             idle = now - last > settings.SESSION_IDLE_TIMEOUT
             expired = now - started > settings.SESSION_ABSOLUTE_TIMEOUT
             if idle or expired:
+                request.logout_reason = "idle timeout" if idle else "session time limit"
                 logout(request)
                 messages.info(request, "You were signed out after a period of inactivity. Please sign in again.")
                 return redirect_to_login(request.get_full_path())
