@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import views, views_reports
 
 app_name = "monitoring"
 
@@ -21,4 +21,6 @@ urlpatterns = [
     path("sessions/<int:pk>/rems/", views.rems_record, name="rems-record"),
     path("sessions/<int:pk>/rems/submitted/", views.rems_submit, name="rems-submit"),
     path("reports/rems/", views.rems_worklist, name="rems-worklist"),
+    path("reports/", views_reports.reports_page, name="reports"),
+    path("reports/<slug:slug>.csv", views_reports.reports_csv, name="reports-csv"),
 ]

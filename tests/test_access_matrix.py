@@ -56,6 +56,8 @@ EXPECTED = {
     "confirm:session": row(lambda w: {"token": w["confirm_token"]}, 200, 200, 200, 200, anonymous=200),
     "confirm:done": row(lambda w: {"token": w["confirm_token"]}, 302, 302, 302, 302, anonymous=302),
     "monitoring:board": row(none, 200, 200, 200, 200),
+    "monitoring:reports": row(none, 403, 403, 403, 200),
+    "monitoring:reports-csv": row(lambda w: {"slug": "no-show-rate"}, 403, 403, 403, 200),
     "monitoring:board-table": row(none, 200, 200, 200, 200),
     "monitoring:session-day": row(lambda w: {"pk": w["session"].pk}, 200, 200, 200, 200),
     **{

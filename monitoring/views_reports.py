@@ -1,0 +1,81 @@
+"""The compliance report page and the CSV download of each of its tables."""
+
+import csv
+import datetime as dt
+
+from django import forms
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpResponse
+from django.shortcuts import render
+
+from clinic.audit import audit_record
+from clinic.models import AuditAction, Site
+
+from . import reports
+
+DEFAULT_WEEKS = 8
+
+
+class ReportFilterForm(forms.Form):
+    site = forms.ModelChoiceField(queryset=Site.objects.order_by("name"), empty_label=None)
+    date_from = forms.DateField(label="From", widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(label="To", widget=forms.DateInput(attrs={"type": "date"}))
+
+    error_messages = {
+        "dates_reversed": "The start date is after the end date.",
+        "too_long": "Choose a period of at most two years.",
+    }
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("date_from"), data.get("date_to")
+        if start and end and start > end:
+            raise ValidationError(self.error_messages["dates_reversed"], code="dates_reversed")
+        if start and end and (end - start).days > 731:
+            raise ValidationError(self.error_messages["too_long"], code="too_long")
+        return data
+
+
+def _form(request) -> ReportFilterForm:
+    site = Site.objects.order_by("name").first()
+    today = site.local_today() if site else dt.date.today()  # noqa: DTZ011  (no site: nothing to report)
+    initial = {
+        "site": site.pk if site else None,
+        "date_from": today - dt.timedelta(weeks=DEFAULT_WEEKS),
+        "date_to": today,
+    }
+    data = {key: request.GET.get(key) or initial[key] for key in initial}
+    return ReportFilterForm(data)
+
+
+@login_required
+@permission_required("monitoring.view_reports", raise_exception=True)
+def reports_page(request):
+    form = _form(request)
+    tables = reports.compliance_report(**form.cleaned_data) if form.is_valid() else []
+    summary = {k: str(getattr(v, "pk", v)) for k, v in form.cleaned_data.items()} if form.is_valid() else {}
+    audit_record(action=AuditAction.VIEW, request=request, object_type="compliance_report", summary=summary)
+    query = "&".join(f"{k}={form.data[k]}" for k in ("site", "date_from", "date_to") if form.data.get(k))
+    return render(request, "monitoring/reports.html", {"form": form, "tables": tables, "query": query})
+
+
+@login_required
+@permission_required("monitoring.view_reports", raise_exception=True)
+def reports_csv(request, slug):
+    if slug not in reports.SECTIONS:
+        raise Http404("No such report table")
+    form = _form(request)
+    if not form.is_valid():
+        raise Http404("Invalid report period")
+    (table,) = reports.compliance_report(**form.cleaned_data, only=slug)
+    summary = {"table": slug, **{k: str(getattr(v, "pk", v)) for k, v in form.cleaned_data.items()}}
+    audit_record(action=AuditAction.EXPORT, request=request, object_type="compliance_report", summary=summary)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    c = form.cleaned_data
+    response["Content-Disposition"] = f'attachment; filename="{slug}-{c["date_from"]}-{c["date_to"]}.csv"'
+    writer = csv.writer(response)
+    writer.writerow(table.columns)
+    for row in table.rows:
+        writer.writerow([f"'{v}" if isinstance(v, str) and v[:1] in ("=", "+", "-", "@") else v for v in row])
+    return response

@@ -1,0 +1,167 @@
+"""The administrator's compliance report: per site and period, each table with a chart and a CSV."""
+
+import csv
+import datetime as dt
+import io
+
+import pytest
+import time_machine
+from django.urls import reverse
+
+from clinic.models import AuditEvent
+from monitoring import services
+from monitoring.models import AdverseEvent, PrescriberOverride
+from tests import factories
+from tests.monitoring.conftest import DAY_START, NORMAL
+
+pytestmark = pytest.mark.django_db
+DOSED = DAY_START + dt.timedelta(minutes=10)
+PERIOD = {"date_from": "2026-11-01", "date_to": "2026-11-30"}
+
+
+@pytest.fixture
+def discharged(session, nurse, run_to_observation):
+    run_to_observation(session, dosed_at=DOSED)
+    with time_machine.travel(DOSED + dt.timedelta(minutes=41), tick=False):
+        services.vitals_record(session=session, user=nurse, kind="checkpoint", checkpoint_minute=40, values=NORMAL)
+    with time_machine.travel(DOSED + dt.timedelta(minutes=118), tick=False):
+        services.vitals_record(session=session, user=nurse, kind="discharge", values=NORMAL)
+    with time_machine.travel(DOSED + dt.timedelta(minutes=126), tick=False):
+        services.observation_discharge(
+            session=session,
+            user=nurse,
+            alert=True,
+            oriented=True,
+            steady=True,
+            picked_up_by="Jordan Example",
+            would_have_been_ready_at=DOSED + dt.timedelta(minutes=95),
+        )
+    session.refresh_from_db()
+    return session
+
+
+@pytest.fixture
+def clinic_month(discharged, make_session, patient, site, prescriber, nurse):
+    """One discharged session with an adverse event and an override, one no-show, one cancelled,
+    one booked next week (outside the period for the no-show rate, which counts due sessions)."""
+    make_session(patient, start=DAY_START - dt.timedelta(days=7), status="no_show")
+    make_session(patient, start=DAY_START - dt.timedelta(days=3), status="cancelled")
+    AdverseEvent.objects.create(
+        session=discharged,
+        kind="nausea_vomiting",
+        severity="mild",
+        onset_at=DOSED + dt.timedelta(minutes=20),
+        action_taken="Antiemetic given",
+        recorded_by=nurse,
+    )
+    PrescriberOverride.objects.create(
+        session=discharged,
+        kind="pre_dose",
+        blocks=["BP 152/94 above 140/90"],
+        reason="Usual BP, asymptomatic",
+        prescriber=prescriber,
+    )
+    return discharged
+
+
+def report(client, **params):
+    return client.get(reverse("monitoring:reports"), params)
+
+
+def table(response, slug):
+    return next(t for t in response.context["tables"] if t.slug == slug)
+
+
+@time_machine.travel(DAY_START + dt.timedelta(days=2), tick=False)
+def test_each_table_of_the_report(client_for, administrator, clinic_month, site):
+    response = report(client_for(administrator), site=site.pk, **PERIOD)
+    assert response.status_code == 200
+    weeks = table(response, "sessions-by-week")
+    assert weeks.columns[-1] == "Total"
+    assert sum(row[-1] for row in weeks.rows) == 3
+    assert table(response, "no-show-rate").rows == [[2, 1, 50.0]]
+    length = table(response, "observation-length").rows[0]
+    assert length[0] == 1 and length[1] == length[3] == 126.0
+    assert length[-1] == 0  # under 120 minutes: must read 0
+    assert table(response, "checkpoint-completeness").rows[0][:3] == [1, 1, 100.0]
+    events = {row[0]: row for row in table(response, "adverse-events").rows}
+    assert events["Nausea / vomiting"][1:] == [1, 0, 0, 1]
+    overrides = table(response, "overrides").rows
+    assert overrides[0][2:5] == ["Pre-dose block", "BP 152/94 above 140/90", "Usual BP, asymptomatic"]
+    rems = dict(table(response, "rems").rows)
+    assert sum(rems.values()) == 1 and rems["Submitted"] == 0
+    page = response.content.decode()
+    assert page.count("<svg") == 7
+    assert "style=" not in page
+    assert AuditEvent.objects.filter(object_type="compliance_report", action="view").exists()
+
+
+@time_machine.travel(DAY_START + dt.timedelta(days=2), tick=False)
+def test_a_missing_checkpoint_makes_the_session_incomplete(
+    client_for, administrator, session, site, nurse, run_to_observation
+):
+    run_to_observation(session, dosed_at=DOSED)
+    with time_machine.travel(DOSED + dt.timedelta(minutes=121), tick=False):
+        services.vitals_record(session=session, user=nurse, kind="discharge", values=NORMAL)
+        services.observation_discharge(
+            session=session, user=nurse, alert=True, oriented=True, steady=True, picked_up_by="Jordan Example"
+        )
+    response = report(client_for(administrator), site=site.pk, **PERIOD)
+    row = table(response, "checkpoint-completeness").rows[0]
+    assert row[:3] == [1, 0, 0.0]
+    assert "40-minute check: 1" in row[3]
+
+
+@time_machine.travel(DAY_START + dt.timedelta(days=2), tick=False)
+def test_the_report_is_per_site(client_for, administrator, clinic_month):
+    other = factories.make_site("Northside")
+    response = report(client_for(administrator), site=other.pk, **PERIOD)
+    assert table(response, "no-show-rate").rows == [[0, 0, 0.0]]
+    assert table(response, "overrides").rows == []
+
+
+@time_machine.travel(DAY_START + dt.timedelta(days=2), tick=False)
+def test_each_table_downloads_as_csv_and_the_download_is_audited(client_for, administrator, clinic_month, site):
+    client = client_for(administrator)
+    for slug in (
+        "sessions-by-week",
+        "no-show-rate",
+        "observation-length",
+        "checkpoint-completeness",
+        "adverse-events",
+        "overrides",
+        "rems",
+    ):
+        response = client.get(reverse("monitoring:reports-csv", args=[slug]), {"site": site.pk, **PERIOD})
+        assert response.status_code == 200
+        assert response["Content-Type"].startswith("text/csv")
+        rows = list(csv.reader(io.StringIO(response.content.decode())))
+        assert len(rows) >= 2, slug
+    overrides = list(
+        csv.reader(
+            io.StringIO(
+                client.get(
+                    reverse("monitoring:reports-csv", args=["overrides"]), {"site": site.pk, **PERIOD}
+                ).content.decode()
+            )
+        )
+    )
+    assert overrides[1][4] == "Usual BP, asymptomatic"
+    assert AuditEvent.objects.filter(object_type="compliance_report", action="export").count() == 8
+
+
+def test_reversed_dates_are_an_error(client_for, administrator, site):
+    response = report(client_for(administrator), site=site.pk, date_from="2026-11-30", date_to="2026-11-01")
+    assert response.context["form"].has_error("__all__", code="dates_reversed")
+    assert response.context["tables"] == []
+
+
+def test_an_unknown_table_is_not_found(client_for, administrator, site):
+    assert client_for(administrator).get(reverse("monitoring:reports-csv", args=["nope"])).status_code == 404
+
+
+@pytest.mark.parametrize("role", ["scheduler", "nurse", "prescriber"])
+def test_the_report_is_for_administrators_only(role, personas, client_for, site):
+    client = client_for(personas[role])
+    assert report(client).status_code == 403
+    assert client.get(reverse("monitoring:reports-csv", args=["rems"])).status_code == 403
