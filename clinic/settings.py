@@ -307,4 +307,4 @@ if not DEBUG and not SECURE_SSL_REDIRECT and env_bool("BEHIND_TLS_PROXY", False)
 AUDIT_CHAIN_KEY = env_str("AUDIT_CHAIN_KEY", "")
 
 # Demo data loaders run in order by `manage.py seed_demo` (each app seeds its own records).
-DEMO_SEEDERS = ["clinic.demo.seed", "monitoring.demo.seed"]  # scheduling.demo.seed goes before monitoring
+DEMO_SEEDERS = ["clinic.demo.seed", "scheduling.demo.seed", "monitoring.demo.seed"]

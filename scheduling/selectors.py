@@ -122,7 +122,7 @@ def _sessions_between(site: Site, start: dt.date, end: dt.date) -> QuerySet[Sess
     hi = dt.datetime.combine(end, dt.time(0), tzinfo=tz)
     return (
         Session.objects.filter(chair__site=site, start__gte=lo, start__lt=hi)
-        .select_related("patient", "chair", "transport")
+        .select_related("patient", "chair__site", "transport")
         .order_by("start")
     )
 
@@ -164,10 +164,10 @@ def rides_unconfirmed(*, site: Site | None, hours: int = 48) -> QuerySet[Session
 
 
 def course_timeline(course: Course) -> list[Session]:
-    return list(course.sessions.select_related("chair", "transport", "replaces").order_by("start", "pk"))
+    return list(course.sessions.select_related("chair__site", "transport", "replaces__chair__site").order_by("start", "pk"))
 
 
 def session_for_page(pk) -> QuerySet[Session]:
     return Session.objects.select_related(
-        "patient", "chair__site", "course__protocol", "transport", "transport__confirmed_by", "replaces"
+        "patient", "chair__site", "course__protocol", "transport", "transport__confirmed_by", "replaces__chair__site"
     ).filter(pk=pk)

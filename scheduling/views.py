@@ -49,6 +49,7 @@ def day(request):
     audit_record(action=AuditAction.VIEW, request=request, object_type="schedule_day", summary={"date": str(date)})
     ctx = {
         "site": site,
+        "tz": site.tzinfo,
         "date": date,
         "today": today,
         "grid": grid,
@@ -71,6 +72,7 @@ def week(request):
     days = [start + dt.timedelta(days=i) for i in range(7)]
     ctx = {
         "site": site,
+        "tz": site.tzinfo,
         "start": start,
         "days": days,
         "today": today,
@@ -154,6 +156,7 @@ def _render_preview(request, *, patient, site, setup, formset, problems=None, no
     ctx = {
         "patient": patient,
         "site": site,
+        "tz": site.tzinfo,
         "setup": setup,
         "hidden": _setup_hidden(setup),
         "formset": formset,
@@ -167,7 +170,8 @@ def _render_preview(request, *, patient, site, setup, formset, problems=None, no
 def course_create(request):
     patient_id = request.GET.get("patient", "")
     if not patient_id.isdigit():
-        raise Http404("Choose the patient first (from the patient's page).")
+        messages.info(request, "Choose the patient, then press “Start a treatment course” on their page.")
+        return redirect("clinic:patient-list")
     patient = get_object_or_404(Patient.objects.select_related("site"), pk=patient_id)
     site = patient.site or _get_site(request)
     setup_form = forms.CourseSetupForm(request.POST or None, site=site)
@@ -207,7 +211,7 @@ def course_create(request):
             )
     if request.method == "GET":
         audit_record(action=AuditAction.VIEW, request=request, obj=patient, summary={"page": "course-create"})
-    ctx = {"patient": patient, "form": setup_form, "screening": patient.screening()}
+    ctx = {"patient": patient, "form": setup_form, "screening": patient.screening(), "tz": site.tzinfo}
     return render(request, "scheduling/course_form.html", ctx)
 
 
@@ -267,6 +271,7 @@ def course_detail(request, pk):
     replaced = {s.replaces_id for s in sessions if s.replaces_id}
     ctx = {
         "course": course,
+        "tz": course.site.tzinfo,
         "sessions": sessions,
         "replaced": replaced,
         "now": timezone.now(),
@@ -324,6 +329,7 @@ def _session_forms(session: Session, **bound) -> dict:
 def _render_session(request, session: Session, status=200, **bound):
     ctx = {
         "session": session,
+        "tz": session.chair.site.tzinfo,
         "transport": getattr(session, "transport", None),
         "escorts": list(session.patient.escorts.all()),
         "can_book": request.user.has_perm(BOOK),

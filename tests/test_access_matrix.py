@@ -9,7 +9,7 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
-from scheduling.models import Session
+from scheduling.models import Course, Protocol, Session
 from scheduling.reminders import confirm_token
 from tests import factories
 
@@ -55,6 +55,17 @@ EXPECTED = {
     # The patient's confirmation link needs no login: everyone gets the same page.
     "confirm:session": row(lambda w: {"token": w["confirm_token"]}, 200, 200, 200, 200, anonymous=200),
     "confirm:done": row(lambda w: {"token": w["confirm_token"]}, 302, 302, 302, 302, anonymous=302),
+    "scheduling:day": row(none, 200, 200, 200, 200),
+    "scheduling:week": row(none, 200, 200, 200, 200),
+    "scheduling:transport-list": row(none, 200, 200, 200, 200),
+    "scheduling:course-create": row(none, 302, 403, 403, 302),  # without ?patient=: to the patient list
+    "scheduling:course-detail": row(lambda w: {"pk": w["course"].pk}, 200, 200, 200, 200),
+    "scheduling:course-replan": row(lambda w: {"pk": w["course"].pk}, 405, 405, 405, 405),
+    "scheduling:session-detail": row(lambda w: {"pk": w["session"].pk}, 200, 200, 200, 200),
+    **{
+        f"scheduling:{name}": row(lambda w: {"pk": w["session"].pk}, 405, 405, 405, 405)
+        for name in ("session-move", "session-cancel", "session-no-show", "session-transport")
+    },
     "monitoring:board": row(none, 200, 200, 200, 200),
     "monitoring:reports": row(none, 403, 403, 403, 200),
     "monitoring:reports-csv": row(lambda w: {"slug": "no-show-rate"}, 403, 403, 403, 200),
@@ -121,6 +132,15 @@ def world(db, site):
         planned_dose_mg=56,
     )
     world["confirm_token"] = confirm_token(upcoming.pk)
+    world["course"] = Course.objects.create(
+        patient=patient,
+        protocol=Protocol.objects.get(slug="esketamine-trd"),
+        site=site,
+        start_date=start.date(),
+        weekdays=[0, 3],
+        start_time=dt.time(9),
+        created_by=factories.make_user("course-author"),
+    )
     return world
 
 

@@ -240,3 +240,21 @@ def test_transport_record_confirms_by_staff(course, site, scheduler):
     session.transport.refresh_from_db()
     assert session.transport.status == TransportArrangement.Status.CONFIRMED_STAFF
     assert session.transport.confirmed_by == scheduler
+
+
+def test_the_database_constraint_turns_a_race_into_the_same_message(course, site, scheduler, monkeypatch):
+    book(course, chair(site, 3), at(MONDAY, 9))
+    real = services.slot_problems
+    calls = []
+
+    def check_sees_nothing_first(**kwargs):  # as if the other booking committed just after our check
+        calls.append(1)
+        return [] if len(calls) == 1 else real(**kwargs)
+
+    monkeypatch.setattr(services, "slot_problems", check_sees_nothing_first)
+    other = make_course(factories.make_patient(site=site), scheduler)
+    with pytest.raises(ValidationError) as exc:
+        book(other, chair(site, 3), at(MONDAY, 10))
+    assert codes(exc) == {"chair_taken"}
+    assert "Chair 3 is taken 09:00-11:45 by another session." in exc.value.messages
+    assert Session.objects.count() == 1
