@@ -44,7 +44,11 @@ def navigation(request):
     for label, name, perm in NAV_ITEMS:
         url = _url(name)
         if url and user.has_perm(perm):
-            items.append({"label": label, "url": url, "active": request.path.startswith(url) and url != "/"})
+            items.append({"label": label, "url": url, "active": False})
+    # Only the longest matching entry is active: /schedule/week/ is "Week", not also "Day".
+    matches = [item for item in items if request.path.startswith(item["url"]) and item["url"] != "/"]
+    if matches:
+        max(matches, key=lambda item: len(item["url"]))["active"] = True
     role = user_role(user)
     open_alerts = StaffAlert.objects.filter(
         acknowledged_at__isnull=True, audience__in=ALERT_AUDIENCES.get(role, ())

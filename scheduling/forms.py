@@ -102,10 +102,14 @@ class ProposalRowForm(forms.Form):
     """One proposed session in the preview: the scheduler may change its day, time or chair,
     or leave it out."""
 
-    include = forms.BooleanField(required=False, initial=True, label="Book")
+    include = forms.BooleanField(
+        required=False, initial=True, label="Book", widget=forms.CheckboxInput(attrs={"class": "form-check-input"})
+    )
     date = forms.DateField(widget=DateInput())
     time = forms.TimeField(widget=TimeInput())
-    chair = ChairChoiceField(queryset=Chair.objects.none())
+    chair = ChairChoiceField(
+        queryset=Chair.objects.none(), widget=forms.Select(attrs={"class": "form-select form-select-sm"})
+    )
     phase_name = forms.CharField(widget=forms.HiddenInput, required=False)
     dose_mg = forms.DecimalField(widget=forms.HiddenInput, max_digits=6, decimal_places=1)
     minutes = forms.IntegerField(widget=forms.HiddenInput, min_value=1)

@@ -164,7 +164,9 @@ def rides_unconfirmed(*, site: Site | None, hours: int = 48) -> QuerySet[Session
 
 
 def course_timeline(course: Course) -> list[Session]:
-    return list(course.sessions.select_related("chair__site", "transport", "replaces__chair__site").order_by("start", "pk"))
+    return list(
+        course.sessions.select_related("chair__site", "transport", "replaces__chair__site").order_by("start", "pk")
+    )
 
 
 def session_for_page(pk) -> QuerySet[Session]:
