@@ -1,6 +1,8 @@
 """Shared fixtures: the personas (one user per role plus an inactive one), a site with
 chairs, a patient, and logged-in clients. The suite runs on PostgreSQL only."""
 
+import importlib
+
 import pytest
 from django.db import connection
 from django.db.backends.postgresql.operations import DatabaseOperations
@@ -92,10 +94,25 @@ def client_for(client):
     return login
 
 
-def pytest_collection_modifyitems(items):
-    """Transactional tests (live server, threads, real workers) empty the tables afterwards;
-    serialized rollback restores what the data migrations created (roles, protocols)."""
-    for item in items:
-        marker = item.get_closest_marker("django_db")
-        if marker and marker.kwargs.get("transaction") and not marker.kwargs.get("serialized_rollback"):
-            item.add_marker(pytest.mark.django_db(**{**marker.kwargs, "serialized_rollback": True}), append=False)
+# Data migrations whose rows tests rely on (roles with their permissions, the default
+# protocols, the clinical thresholds). Each is idempotent.
+REFERENCE_DATA = (
+    ("clinic.migrations.0002_roles_and_audit_guard", "create_roles"),
+    ("scheduling.migrations.0002_roles", "create"),
+    ("scheduling.migrations.0005_default_protocols", "create"),
+    ("monitoring.migrations.0002_roles_and_reading_guard", "create"),
+)
+
+
+@pytest.fixture(autouse=True)
+def _reference_data_for_transactional_tests(request):
+    """Transactional tests (live server, threads, real workers) empty every table when they
+    finish; put the data-migration rows back before each one."""
+    marker = request.node.get_closest_marker("django_db")
+    if not (marker and marker.kwargs.get("transaction")):
+        return
+    request.getfixturevalue("transactional_db")
+    from django.apps import apps
+
+    for module, function in REFERENCE_DATA:
+        getattr(importlib.import_module(module), function)(apps, None)
