@@ -170,8 +170,11 @@ def test_killing_the_worker_mid_batch_sends_each_reminder_once(broker, workers, 
     # stay 'sending' until the recovery requeues them (here: as if the timeout had passed).
     wait_for(lambda: _quiet(), 40, "the queue to drain")
     stuck = Reminder.objects.filter(status="sending").count()
+    assert stuck > 0, "some reminders should have died with the killed worker"
     requeued, failed = reminders.reminders_recover_stale(now=timezone.now() + dt.timedelta(hours=1))
-    assert (requeued, failed) == (stuck, 0)
+    # The new worker may still finish a late queued task between the count and the recovery.
+    assert failed == 0
+    assert 0 < requeued <= stuck
     send_tick(broker)
     wait_for(lambda: Reminder.objects.filter(status="sent").count() == 200, 40, "every reminder to be sent")
 
