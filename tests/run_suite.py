@@ -74,12 +74,13 @@ def start_postgres(cleanup: list) -> str:
         check=True,
         stdout=subprocess.DEVNULL,
     )
+    # Cleanups run in reverse order: stop the server first, then remove its data.
+    cleanup.append(lambda: shutil.rmtree(data, ignore_errors=True))
     cleanup.append(
         lambda: subprocess.run(
             [*run_as, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"], stdout=subprocess.DEVNULL
         )
     )
-    cleanup.append(lambda: shutil.rmtree(data, ignore_errors=True))
     return f"postgres://postgres@127.0.0.1:{port}/postgres"
 
 
