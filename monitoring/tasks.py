@@ -27,32 +27,36 @@ def scan_observations(now: dt.datetime, t: rules.Thresholds) -> int:
         where = f"{session.patient.full_name}, {session.chair}"
         tz = session.chair.site.tzinfo
         for checkpoint in day.overdue:
-            _, created = alert_raise(
+            raised += _nurse_alert(
+                session,
                 kind="checkpoint_overdue",
                 dedupe_key=f"overdue:session:{session.pk}:checkpoint:{checkpoint.key}",
                 message=f"{checkpoint.label} overdue (due {checkpoint.due_at.astimezone(tz):%H:%M}): {where}",
-                severity="warning",
-                audience="nurse",
-                site_id=session.chair.site_id,
-                patient_id=session.patient_id,
-                session_id=session.pk,
-                url=_url("monitoring:session-day", session),
             )
-            raised += created
         if now > session.planned_end:
-            _, created = alert_raise(
+            raised += _nurse_alert(
+                session,
                 kind="observation_past_end",
                 dedupe_key=f"past_end:session:{session.pk}",
                 message=f"Observation past its planned end ({session.planned_end.astimezone(tz):%H:%M}): {where}",
-                severity="warning",
-                audience="nurse",
-                site_id=session.chair.site_id,
-                patient_id=session.patient_id,
-                session_id=session.pk,
-                url=_url("monitoring:session-day", session),
             )
-            raised += created
     return raised
+
+
+def _nurse_alert(session: Session, *, kind: str, dedupe_key: str, message: str) -> int:
+    """Raise a warning for the nurses about one session; 1 if it is new, 0 if it existed."""
+    _, created = alert_raise(
+        kind=kind,
+        dedupe_key=dedupe_key,
+        message=message,
+        severity="warning",
+        audience="nurse",
+        site_id=session.chair.site_id,
+        patient_id=session.patient_id,
+        session_id=session.pk,
+        url=_url("monitoring:session-day", session),
+    )
+    return int(created)
 
 
 def scan_rems(now: dt.datetime, t: rules.Thresholds) -> int:

@@ -12,6 +12,7 @@ from clinic.demo import demo_site
 from clinic.models import Patient
 
 from . import rules
+from .forms import phase_specs
 from .models import Course, Protocol, Session, SessionStatus, TransportArrangement
 from .services import SiteCalendar, check_patient
 
@@ -30,19 +31,7 @@ COURSES = [
 
 def _proposals(*, protocol, site, start_date, weekdays, start_time):
     calendar = SiteCalendar.load(site)
-    phases = [
-        rules.PhaseSpec(
-            name=p.name,
-            sessions_per_week=p.sessions_per_week,
-            dose_mg=p.default_dose_mg,
-            session_minutes=p.session_minutes,
-            weeks=p.weeks,
-            sessions=p.sessions,
-            interval_weeks=p.interval_weeks,
-            min_days_between=p.min_days_between,
-        )
-        for p in protocol.phases.all()
-    ]
+    phases = phase_specs(protocol)
     return rules.generate_schedule(
         phases=phases,
         start_date=start_date,
