@@ -177,9 +177,13 @@ def message_context(*, session: Session) -> dict:
     }
 
 
+@functools.cache
+def _same_day_kinds(kinds: tuple[rules.ReminderKind, ...]) -> frozenset[str]:
+    return frozenset(k.name for k in kinds if k.is_same_day_note)
+
+
 def _template_prefix(kind: str) -> str:
-    same_day = any(k.name == kind and k.is_same_day_note for k in reminder_kinds())
-    return "emails/morning" if same_day else "emails/reminder"
+    return "emails/morning" if kind in _same_day_kinds(reminder_kinds()) else "emails/reminder"
 
 
 def reminder_message(*, reminder: Reminder, channel: str) -> ReminderMessage:
@@ -296,6 +300,27 @@ class Outcome(StrEnum):
     NOTHING = "nothing"  # not ours to send (already sent, skipped or requeued)
 
 
+# The columns reminder_deliver reads: the send-time checks, message_context and _mark_failed.
+_DELIVER_FIELDS = (
+    "session_id",
+    "kind",
+    "channel",
+    "status",
+    "attempts",
+    "session__status",
+    "session__start",
+    "session__patient_id",
+    "session__chair_id",
+    "session__patient__reminder_opt_out",
+    "session__patient__preferred_channel",
+    "session__patient__phone",
+    "session__patient__email",
+    "session__chair__site_id",
+    "session__chair__site__time_zone",
+    "session__chair__site__phone",
+)
+
+
 def reminder_deliver(*, reminder_id: int) -> tuple[Outcome, int]:
     """Send one claimed reminder. Returns (outcome, attempts so far).
 
@@ -305,11 +330,16 @@ def reminder_deliver(*, reminder_id: int) -> tuple[Outcome, int]:
     reason). The outbox row and the ``sent`` status commit in one transaction."""
     now = timezone.now()
     with transaction.atomic():
-        row = (
-            Reminder.objects.select_for_update(of=("self",))
-            .select_related("session__patient", "session__chair__site")
-            .filter(pk=reminder_id)
-            .first()
+        # One query: locks the reminder row only (not the session, patient or site rows) and
+        # loads just the columns the checks and the message need.
+        row = next(
+            iter(
+                Reminder.objects.select_for_update(of=("self",))
+                .select_related("session__patient", "session__chair__site")
+                .only(*_DELIVER_FIELDS)
+                .filter(pk=reminder_id)[:1]
+            ),
+            None,
         )
         if row is None or row.status != Reminder.Status.SENDING:
             return Outcome.NOTHING, row.attempts if row else 0

@@ -46,9 +46,13 @@ def environment(args) -> dict:
     server = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
     return {
         "DJANGO_SETTINGS_MODULE": "clinic.settings",
+        # Production-like worker: DEBUG off (with DEBUG on every query is also recorded in
+        # connection.queries). The key only signs confirmation links in this throwaway database.
+        "DEBUG": "false",
+        "SECRET_KEY": "bench-reminders-not-a-secret",
         "DATABASE_URL": f"{server}/{args.db}",
-        # Workers keep their database connection between tasks (as in production); with 0 each
-        # task would open a new PostgreSQL connection.
+        # Django's setting for keeping connections. Note that Celery's Django fixup still closes
+        # the connection before and after every task unless CELERY_DB_REUSE_MAX is set.
         "DB_CONN_MAX_AGE": "60",
         "CELERY_BROKER_URL": os.environ.get("BENCH_REMINDERS_REDIS_URL", "redis://127.0.0.1:6379/12"),
         "EMAIL_BACKEND": "clinic.messaging.OutboxEmailBackend",
