@@ -5,8 +5,10 @@ import datetime as dt
 import math
 from dataclasses import dataclass, field
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Q, QuerySet
-from django.utils import timezone
+from django.urls import reverse
+from django.utils import dateformat, timezone
 
 from clinic.models import Chair, Closure, OpeningHours, Site
 
@@ -16,9 +18,28 @@ DEFAULT_OPEN, DEFAULT_CLOSE = dt.time(8), dt.time(18)
 
 
 @dataclass
+class Block:
+    """What the grid and the lists beside it show of one session, worked out once in Python
+    so the template only prints strings."""
+
+    pk: int
+    url: str
+    status: str
+    status_display: str
+    time: str  # "H:i", local to the site
+    day_time: str  # "D H:i"
+    when: str  # "D j M H:i"
+    full_name: str
+    initials: str
+    chair_name: str
+    cancel_reason: str
+    ride_unconfirmed: bool
+
+
+@dataclass
 class Cell:
     kind: str  # "session", "free" or "closed"
-    session: Session | None = None
+    session: Block | None = None
     span: int = 1
 
 
@@ -27,6 +48,7 @@ class Column:
     day: dt.date
     chair: Chair
     closed: bool = False
+    label: str = ""  # the chair's name as the column heading shows it
 
 
 @dataclass
@@ -37,7 +59,7 @@ class Grid:
     columns: list[Column]
     rows: list[tuple[str, list[Cell | None]]]
     step: int
-    off_grid: list[Session] = field(default_factory=list)
+    off_grid: list[Block] = field(default_factory=list)
 
 
 def site_choice(site_id) -> Site | None:
@@ -53,6 +75,55 @@ def _minutes(t: dt.time) -> int:
     return t.hour * 60 + t.minute
 
 
+_STATUS_LABELS = dict(SessionStatus.choices)
+_URL_MARK = 987654321
+
+
+class _Blocks:
+    """Makes Blocks for the sessions of one site: local times and day names are worked out
+    once per day and the session URL pattern once per request."""
+
+    def __init__(self, tz):
+        self.tz = tz
+        self.url = reverse("scheduling:session-detail", args=[_URL_MARK]).replace(str(_URL_MARK), "{}")
+        self.days: dict[dt.date, tuple[str, str]] = {}
+        self.made: dict[int, Block] = {}
+
+    def _day_names(self, day: dt.date) -> tuple[str, str]:
+        names = self.days.get(day)
+        if names is None:
+            names = self.days[day] = (dateformat.format(day, "D"), dateformat.format(day, "D j M"))
+        return names
+
+    def __call__(self, s: Session, local_start: dt.datetime | None = None) -> Block:
+        block = self.made.get(s.pk)
+        if block is not None:
+            return block
+        local = local_start or s.start.astimezone(self.tz)
+        short_day, long_day = self._day_names(local.date())
+        hm = f"{local.hour:02d}:{local.minute:02d}"
+        patient = s.patient
+        try:
+            transport = s.transport
+        except ObjectDoesNotExist:
+            transport = None
+        block = self.made[s.pk] = Block(
+            pk=s.pk,
+            url=self.url.format(s.pk),
+            status=s.status,
+            status_display=str(_STATUS_LABELS.get(s.status, s.status)),
+            time=hm,
+            day_time=f"{short_day} {hm}",
+            when=f"{long_day} {hm}",
+            full_name=patient.full_name,
+            initials=patient.first_name[:1] + patient.last_name[:1],
+            chair_name=s.chair.name,
+            cancel_reason=s.cancel_reason,
+            ride_unconfirmed=transport is not None and not transport.is_confirmed,
+        )
+        return block
+
+
 def build_grid(
     *,
     site: Site,
@@ -62,50 +133,61 @@ def build_grid(
     opening_hours: dict[int, tuple[dt.time, dt.time]],
     closures: set[dt.date],
     step: int,
+    blocks: _Blocks | None = None,
 ) -> Grid:
     tz = site.tzinfo
+    blocks = blocks or _Blocks(tz)
+    week = len(days) > 1
     hours = [opening_hours[d.weekday()] for d in days if d.weekday() in opening_hours] or [
         (DEFAULT_OPEN, DEFAULT_CLOSE)
     ]
     first = min(_minutes(h[0]) for h in hours)
     last = max(_minutes(h[1]) for h in hours)
+    # Each session's local start and end, converted once.
+    local = {s.pk: (s.start.astimezone(tz), s.planned_end.astimezone(tz)) for s in sessions}
     # Sessions booked outside today's hours (before an hours change) still show.
-    for s in sessions:
-        local_start, local_end = s.start.astimezone(tz), s.planned_end.astimezone(tz)
+    for local_start, local_end in local.values():
         first = min(first, _minutes(local_start.time()))
         last = max(last, _minutes(local_end.time()) if local_end.date() == local_start.date() else 24 * 60)
     first = first // step * step
     nrows = math.ceil((last - first) / step)
     columns = [
-        Column(day=d, chair=c, closed=d in closures or d.weekday() not in opening_hours) for d in days for c in chairs
+        Column(
+            day=d,
+            chair=c,
+            closed=d in closures or d.weekday() not in opening_hours,
+            label=c.name.replace("Chair ", "") if week else c.name,
+        )
+        for d in days
+        for c in chairs
     ]
     index = {(col.day, col.chair.pk): i for i, col in enumerate(columns)}
+    # Minutes each column is open, as [opens, closes); None when closed all day.
+    open_span = []
+    for col in columns:
+        oh = opening_hours.get(col.day.weekday())
+        open_span.append(None if col.closed or not oh else (_minutes(oh[0]), _minutes(oh[1])))
     table: list[list[Cell | None]] = []
     for r in range(nrows):
         row_min = first + r * step
-        cells = []
-        for col in columns:
-            oh = opening_hours.get(col.day.weekday())
-            open_now = not col.closed and oh and _minutes(oh[0]) <= row_min < _minutes(oh[1])
-            cells.append(Cell("free" if open_now else "closed"))
-        table.append(cells)
+        table.append([Cell("free" if span and span[0] <= row_min < span[1] else "closed") for span in open_span])
     busy_until = [0] * len(columns)
     off_grid = []
     for s in sorted(sessions, key=lambda s: s.start):
         if s.status == SessionStatus.CANCELLED:
             continue
-        local_start, local_end = s.start.astimezone(tz), s.planned_end.astimezone(tz)
+        local_start, local_end = local[s.pk]
         c = index.get((local_start.date(), s.chair_id))
         if c is None:
-            off_grid.append(s)
+            off_grid.append(blocks(s, local_start))
             continue
         end_min = _minutes(local_end.time()) if local_end.date() == local_start.date() else 24 * 60
         start_row = max((_minutes(local_start.time()) - first) // step, busy_until[c])
         end_row = min(math.ceil((end_min - first) / step), nrows)
         if start_row >= end_row:
-            off_grid.append(s)
+            off_grid.append(blocks(s, local_start))
             continue
-        table[start_row][c] = Cell("session", session=s, span=end_row - start_row)
+        table[start_row][c] = Cell("session", session=blocks(s, local_start), span=end_row - start_row)
         for r in range(start_row + 1, end_row):
             table[r][c] = None
         busy_until[c] = end_row
@@ -120,14 +202,26 @@ def _sessions_between(site: Site, start: dt.date, end: dt.date) -> QuerySet[Sess
     tz = site.tzinfo
     lo = dt.datetime.combine(start, dt.time(0), tzinfo=tz)
     hi = dt.datetime.combine(end, dt.time(0), tzinfo=tz)
+    # Only the columns a Block shows: the grid works on plain strings, never on the models.
     return (
         Session.objects.filter(chair__site=site, start__gte=lo, start__lt=hi)
-        .select_related("patient", "chair__site", "transport")
+        .select_related("patient", "chair", "transport")
+        .only(
+            "pk",
+            "start",
+            "planned_end",
+            "status",
+            "cancel_reason",
+            "chair__name",
+            "patient__first_name",
+            "patient__last_name",
+            "transport__status",
+        )
         .order_by("start")
     )
 
 
-def schedule_grid(*, site: Site, first_day: dt.date, days: int, step: int) -> tuple[Grid, list[Session]]:
+def schedule_grid(*, site: Site, first_day: dt.date, days: int, step: int) -> tuple[Grid, list[Block]]:
     """The grid for ``days`` days from ``first_day`` and the cancelled sessions beside it.
     Queries: chairs, opening hours, closures, sessions (4, whatever the number of sessions)."""
     day_list = [first_day + dt.timedelta(days=i) for i in range(days)]
@@ -137,6 +231,7 @@ def schedule_grid(*, site: Site, first_day: dt.date, days: int, step: int) -> tu
         Closure.objects.filter(site=site, date__gte=day_list[0], date__lte=day_list[-1]).values_list("date", flat=True)
     )
     sessions = list(_sessions_between(site, day_list[0], day_list[-1] + dt.timedelta(days=1)))
+    blocks = _Blocks(site.tzinfo)
     grid = build_grid(
         site=site,
         days=day_list,
@@ -145,8 +240,9 @@ def schedule_grid(*, site: Site, first_day: dt.date, days: int, step: int) -> tu
         opening_hours=opening,
         closures=closures,
         step=step,
+        blocks=blocks,
     )
-    cancelled = [s for s in sessions if s.status == SessionStatus.CANCELLED]
+    cancelled = [blocks(s) for s in sessions if s.status == SessionStatus.CANCELLED]
     return grid, cancelled
 
 

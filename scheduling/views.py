@@ -5,7 +5,8 @@ from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
+from django.urls import reverse
+from django.utils import dateformat, timezone
 from django.views.decorators.http import require_POST
 
 from clinic.audit import audit_record
@@ -70,11 +71,21 @@ def week(request):
     grid, cancelled = selectors.schedule_grid(site=site, first_day=start, days=7, step=30)
     audit_record(action=AuditAction.VIEW, request=request, object_type="schedule_week", summary={"start": str(start)})
     days = [start + dt.timedelta(days=i) for i in range(7)]
+    day_url = reverse("scheduling:day")
+    day_heads = [
+        {
+            "url": f"{day_url}?date={d.isoformat()}&site={site.pk}",
+            "label": dateformat.format(d, "D j M"),
+            "today": d == today,
+        }
+        for d in days
+    ]
     ctx = {
         "site": site,
         "tz": site.tzinfo,
         "start": start,
         "days": days,
+        "day_heads": day_heads,
         "today": today,
         "grid": grid,
         "chairs_per_day": len(grid.columns) // 7 if grid.columns else 0,
