@@ -108,3 +108,35 @@ def run_to_observation(nurse):
         return session
 
     return run
+
+
+@pytest.fixture
+def run_to_discharge(nurse, run_to_observation):
+    """Dose at ``dosed_at``, take the 40-minute and before-discharge readings, and discharge
+    after 126 minutes (would have been ready at 95)."""
+    import time_machine
+
+    from monitoring import services
+
+    def run(session, dosed_at=DAY_START + dt.timedelta(minutes=10), checkpoint_values=NORMAL):
+        run_to_observation(session, dosed_at=dosed_at)
+        with time_machine.travel(dosed_at + dt.timedelta(minutes=41), tick=False):
+            services.vitals_record(
+                session=session, user=nurse, kind="checkpoint", checkpoint_minute=40, values=checkpoint_values
+            )
+        with time_machine.travel(dosed_at + dt.timedelta(minutes=118), tick=False):
+            services.vitals_record(session=session, user=nurse, kind="discharge", values=NORMAL)
+        with time_machine.travel(dosed_at + dt.timedelta(minutes=126), tick=False):
+            services.observation_discharge(
+                session=session,
+                user=nurse,
+                alert=True,
+                oriented=True,
+                steady=True,
+                picked_up_by="Jordan Example",
+                would_have_been_ready_at=dosed_at + dt.timedelta(minutes=95),
+            )
+        session.refresh_from_db()
+        return session
+
+    return run

@@ -4,7 +4,6 @@ import pytest
 import time_machine
 from django.urls import reverse
 
-from monitoring import services
 from monitoring.models import RemsSubmission
 from tests.monitoring.conftest import DAY_START, NORMAL
 
@@ -14,25 +13,8 @@ DOSED = DAY_START + dt.timedelta(minutes=10)
 
 
 @pytest.fixture
-def discharged(session, nurse, run_to_observation):
-    run_to_observation(session, dosed_at=DOSED)
-    with time_machine.travel(DOSED + dt.timedelta(minutes=41), tick=False):
-        services.vitals_record(
-            session=session, user=nurse, kind="checkpoint", checkpoint_minute=40, values={**NORMAL, "systolic": 150}
-        )
-    with time_machine.travel(DOSED + dt.timedelta(minutes=118), tick=False):
-        services.vitals_record(session=session, user=nurse, kind="discharge", values=NORMAL)
-    with time_machine.travel(DOSED + dt.timedelta(minutes=126), tick=False):
-        services.observation_discharge(
-            session=session,
-            user=nurse,
-            alert=True,
-            oriented=True,
-            steady=True,
-            picked_up_by="Jordan Example",
-            would_have_been_ready_at=DOSED + dt.timedelta(minutes=95),
-        )
-    return session
+def discharged(session, run_to_discharge):
+    return run_to_discharge(session, dosed_at=DOSED, checkpoint_values={**NORMAL, "systolic": 150})
 
 
 def test_the_record_is_assembled_with_the_right_minutes(client_for, administrator, discharged):

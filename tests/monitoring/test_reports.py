@@ -20,24 +20,8 @@ PERIOD = {"date_from": "2026-11-01", "date_to": "2026-11-30"}
 
 
 @pytest.fixture
-def discharged(session, nurse, run_to_observation):
-    run_to_observation(session, dosed_at=DOSED)
-    with time_machine.travel(DOSED + dt.timedelta(minutes=41), tick=False):
-        services.vitals_record(session=session, user=nurse, kind="checkpoint", checkpoint_minute=40, values=NORMAL)
-    with time_machine.travel(DOSED + dt.timedelta(minutes=118), tick=False):
-        services.vitals_record(session=session, user=nurse, kind="discharge", values=NORMAL)
-    with time_machine.travel(DOSED + dt.timedelta(minutes=126), tick=False):
-        services.observation_discharge(
-            session=session,
-            user=nurse,
-            alert=True,
-            oriented=True,
-            steady=True,
-            picked_up_by="Jordan Example",
-            would_have_been_ready_at=DOSED + dt.timedelta(minutes=95),
-        )
-    session.refresh_from_db()
-    return session
+def discharged(session, run_to_discharge):
+    return run_to_discharge(session, dosed_at=DOSED)
 
 
 @pytest.fixture
