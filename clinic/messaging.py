@@ -14,6 +14,9 @@ and ``PermanentSendError`` (a retry would fail the same way: HTTP 4xx, bad addre
 Callers that must record "sent" exactly once (the reminder task) call ``message_send``
 inside the same database transaction as their own status update: with the outbox backends
 the message row and the status commit together or not at all.
+
+Backends that only store (the outbox backends) also offer ``store_many``: ``batch_store``
+returns a function that records many messages in one INSERT, for the reminder task's batches.
 """
 
 import json
@@ -45,6 +48,32 @@ class TransientSendError(SendError):
 
 class PermanentSendError(SendError):
     """Delivery failed for a reason a retry will not fix (refused address, bad request)."""
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One message for ``batch_store``."""
+
+    to: str
+    body: str
+    subject: str = ""
+    html_body: str = ""
+    reference: str = ""
+
+
+def _store_many(backend, channel: str, messages: list[Outgoing]) -> None:
+    OutboxMessage.objects.bulk_create(
+        OutboxMessage(
+            channel=channel,
+            backend=_backend_name(backend),
+            to=m.to,
+            subject=m.subject,
+            body=m.body,
+            html_body=m.html_body,
+            reference=m.reference,
+        )
+        for m in messages
+    )
 
 
 @dataclass(frozen=True)
@@ -80,6 +109,10 @@ class OutboxEmailBackend(BaseEmailBackend):
                 )
             sent += 1
         return sent
+
+    def store_many(self, messages: list[Outgoing]) -> None:
+        """Record many e-mails in one INSERT (same rows as send_messages)."""
+        _store_many(self, "email", messages)
 
 
 def _send_email(*, to: str, subject: str, body: str, html_body: str, reference: str) -> bool:
@@ -128,6 +161,10 @@ class OutboxSmsBackend(SmsBackend):
         OutboxMessage.objects.create(channel="sms", backend=_backend_name(self), to=to, body=body, reference=reference)
         return SmsResult(reference=reference)
 
+    def store_many(self, messages: list[Outgoing]) -> None:
+        """Record many SMS in one INSERT (same rows as send)."""
+        _store_many(self, "sms", messages)
+
 
 class HttpSmsGateway(SmsBackend):
     """POST ``{"to", "body", "reference"}`` as JSON to SMS_GATEWAY_URL with
@@ -173,6 +210,13 @@ def sms_backend() -> SmsBackend:
 
 def _backend_name(backend) -> str:
     return f"{type(backend).__module__}.{type(backend).__name__}"[:120]
+
+
+def batch_store(channel: str):
+    """``store(messages)`` for a channel whose backend only records messages in the outbox,
+    else None (the backend delivers outside the database: send one at a time)."""
+    backend = get_connection(fail_silently=False) if channel == "email" else sms_backend() if channel == "sms" else None
+    return getattr(backend, "store_many", None)
 
 
 def message_send(

@@ -271,6 +271,8 @@ REMINDER_KINDS = [{"kind": f"{h}h", "hours_before": h} for h in REMINDER_HOURS_B
 REMINDER_MAX_ATTEMPTS = env_int("REMINDER_MAX_ATTEMPTS", 5, minimum=1)
 REMINDER_RETRY_BASE_SECONDS = env_int("REMINDER_RETRY_BASE_SECONDS", 30, minimum=1)
 REMINDER_BATCH_SIZE = env_int("REMINDER_BATCH_SIZE", 1000, minimum=1)
+# Claimed reminders per send task (1: one task per reminder).
+REMINDER_SEND_GROUP = env_int("REMINDER_SEND_GROUP", 20, minimum=1)
 # A row claimed ("sending") longer than this is treated as abandoned by a crashed worker.
 REMINDER_SENDING_TIMEOUT_MINUTES = env_int("REMINDER_SENDING_TIMEOUT_MINUTES", 10, minimum=1)
 # Preparation rules quoted in the same-morning note.

@@ -12,6 +12,7 @@ import base64
 import datetime as dt
 import functools
 import logging
+import zoneinfo
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -24,7 +25,7 @@ from django.utils import dateformat, timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
 from clinic.audit import audit_record
-from clinic.messaging import SendError, TransientSendError, message_send
+from clinic.messaging import Outgoing, SendError, TransientSendError, batch_store, message_send
 from clinic.models import AuditAction, StaffAlert
 from clinic.services import alert_raise
 
@@ -164,14 +165,28 @@ class ReminderMessage:
 
 
 def message_context(*, session: Session) -> dict:
-    local = session.local_start()
+    return _context(
+        session_id=session.pk,
+        start=session.start,
+        time_zone=session.chair.site.time_zone,
+        site_phone=session.chair.site.phone,
+    )
+
+
+@functools.cache
+def _zone(name: str) -> zoneinfo.ZoneInfo:
+    return zoneinfo.ZoneInfo(name)
+
+
+def _context(*, session_id: int, start: dt.datetime, time_zone: str, site_phone: str) -> dict:
+    local = timezone.localtime(start, _zone(time_zone))
     return {
         "clinic_name": settings.CLINIC_NAME,
-        "clinic_phone": session.chair.site.phone or settings.CLINIC_PHONE,
+        "clinic_phone": site_phone or settings.CLINIC_PHONE,
         "day": dateformat.format(local, "l j F"),
         "day_short": dateformat.format(local, "D j M"),
         "time": dateformat.format(local, "g:i A"),
-        "confirm_url": confirm_url(session.pk),
+        "confirm_url": confirm_url(session_id),
         "no_food_hours": settings.REMINDER_PREP_NO_FOOD_HOURS,
         "no_drink_minutes": settings.REMINDER_PREP_NO_DRINK_MINUTES,
     }
@@ -188,8 +203,11 @@ def _template_prefix(kind: str) -> str:
 
 def reminder_message(*, reminder: Reminder, channel: str) -> ReminderMessage:
     """Render the reminder for ``channel``: an SMS body (<= 160 characters) or an e-mail."""
-    context = message_context(session=reminder.session)
-    prefix = _template_prefix(reminder.kind)
+    return _render(kind=reminder.kind, channel=channel, context=message_context(session=reminder.session))
+
+
+def _render(*, kind: str, channel: str, context: dict) -> ReminderMessage:
+    prefix = _template_prefix(kind)
     if channel == "sms":
         body = ""
         for name in (f"{prefix}_sms.txt", f"{prefix}_sms_short.txt"):
@@ -269,13 +287,17 @@ def reminders_recover_stale(*, now: dt.datetime | None = None) -> tuple[int, int
     return requeued, failed
 
 
-def _mark_failed(row: Reminder, error: str, *, now: dt.datetime) -> None:
-    Reminder.objects.filter(pk=row.pk).update(status=Reminder.Status.FAILED, last_error=error[:2000])
-    session = Session.objects.select_related("chair").get(pk=row.session_id)
+def _mark_failed(row: Reminder | dict, error: str, *, now: dt.datetime) -> None:
+    """``row`` is a Reminder or a row loaded by reminders_deliver."""
+    if isinstance(row, Reminder):
+        row = {"pk": row.pk, "kind": row.kind, "attempts": row.attempts, "session_id": row.session_id}
+    Reminder.objects.filter(pk=row["pk"]).update(status=Reminder.Status.FAILED, sent_at=None, last_error=error[:2000])
+    session = Session.objects.select_related("chair__site").get(pk=row["session_id"])
     alert_raise(
         kind="reminder_failed",
-        dedupe_key=f"reminder-failed:{row.pk}:{row.attempts}:{now:%Y%m%d%H%M%S}"[:120],
-        message=f"A {row.kind} reminder for the session on {session.local_start():%a %d %b %H:%M} could not be sent.",
+        dedupe_key=f"reminder-failed:{row['pk']}:{row['attempts']}:{now:%Y%m%d%H%M%S}"[:120],
+        message=f"A {row['kind']} reminder for the session on {session.local_start():%a %d %b %H:%M} "
+        "could not be sent.",
         severity="warning",
         audience="scheduler",
         site_id=session.chair.site_id,
@@ -300,88 +322,177 @@ class Outcome(StrEnum):
     NOTHING = "nothing"  # not ours to send (already sent, skipped or requeued)
 
 
-# The columns reminder_deliver reads: the send-time checks, message_context and _mark_failed.
-_DELIVER_FIELDS = (
-    "session_id",
-    "kind",
-    "channel",
-    "status",
-    "attempts",
-    "session__status",
-    "session__start",
-    "session__patient_id",
-    "session__chair_id",
-    "session__patient__reminder_opt_out",
-    "session__patient__preferred_channel",
-    "session__patient__phone",
-    "session__patient__email",
-    "session__chair__site_id",
-    "session__chair__site__time_zone",
-    "session__chair__site__phone",
-)
+# What the send needs, loaded for a whole batch in one query: the send-time checks,
+# message_context and _mark_failed.
+_SEND_VALUES = {
+    "pk": "pk",
+    "session_id": "session_id",
+    "kind": "kind",
+    "status": "status",
+    "attempts": "attempts",
+    "session_status": "session__status",
+    "start": "session__start",
+    "patient_id": "session__patient_id",
+    "site_id": "session__chair__site_id",
+    "opted_out": "session__patient__reminder_opt_out",
+    "channel": "session__patient__preferred_channel",
+    "phone": "session__patient__phone",
+    "email": "session__patient__email",
+    "time_zone": "session__chair__site__time_zone",
+    "site_phone": "session__chair__site__phone",
+}
 
 
 def reminder_deliver(*, reminder_id: int) -> tuple[Outcome, int]:
-    """Send one claimed reminder. Returns (outcome, attempts so far).
+    """Send one claimed reminder. Returns (outcome, attempts so far)."""
+    return reminders_deliver(reminder_ids=[reminder_id])[reminder_id]
 
-    The row is locked for the whole send, and only a row still ``sending`` is sent: a task
-    delivered twice, or a task racing a requeued copy of itself, sends once. The session is
-    re-checked first (cancelled, no-show, started, opted out, no address: skipped with the
-    reason). The outbox row and the ``sent`` status commit in one transaction."""
+
+def reminders_deliver(*, reminder_ids: list[int]) -> dict[int, tuple[Outcome, int]]:
+    """Send claimed reminders. Returns {id: (outcome, attempts so far)}.
+
+    The rows and what the messages need are read in one query. Only a row still ``sending``
+    is sent, under a row lock held until its transaction commits: a task delivered twice, or
+    racing a requeued copy of itself, sends once, and the stale-row recovery leaves a row
+    being sent alone. The session is re-checked first (cancelled, no-show, started, opted
+    out, no address: skipped with the reason). The outbox row and the ``sent`` status commit
+    together.
+
+    Channels whose backend only stores messages in the outbox are sent as one transaction per
+    channel and batch (one INSERT, one UPDATE). Channels that deliver outside the database (an
+    SMS gateway, SMTP) send one message per transaction, so a crash can repeat at most the
+    message in flight."""
+    names, paths = list(_SEND_VALUES), list(_SEND_VALUES.values())
+    loaded = {
+        values[0]: dict(zip(names, values, strict=True))
+        for values in Reminder.objects.filter(pk__in=reminder_ids).values_list(*paths)
+    }
+    results: dict[int, tuple[Outcome, int]] = {}
+    stores: dict[str, object] = {}
+    batches: dict[str, list[dict]] = {}
+    for reminder_id in reminder_ids:
+        row = loaded.get(reminder_id)
+        if row is None:
+            results[reminder_id] = (Outcome.NOTHING, 0)
+        elif row["status"] != Reminder.Status.SENDING:
+            results[reminder_id] = (Outcome.NOTHING, row["attempts"])
+        else:
+            channel = row["channel"]
+            if channel not in stores:
+                stores[channel] = batch_store(channel)
+            if stores[channel] is None:
+                results[reminder_id] = _deliver_one(row)
+            else:
+                batches.setdefault(channel, []).append(row)
+    for channel, rows in batches.items():
+        results.update(_deliver_stored(rows, channel=channel, store=stores[channel]))
+    return results
+
+
+def _deliver_stored(rows: list[dict], *, channel: str, store) -> dict[int, tuple[Outcome, int]]:
+    """Send a batch through a backend that only stores: one transaction for the batch."""
     now = timezone.now()
+    results = {}
     with transaction.atomic():
-        # One query: locks the reminder row only (not the session, patient or site rows) and
-        # loads just the columns the checks and the message need.
-        row = next(
-            iter(
-                Reminder.objects.select_for_update(of=("self",))
-                .select_related("session__patient", "session__chair__site")
-                .only(*_DELIVER_FIELDS)
-                .filter(pk=reminder_id)[:1]
-            ),
-            None,
+        # Locked in id order (two batches never wait on each other in a cycle). A second task
+        # for the same rows waits here, then finds them no longer ``sending``.
+        locked = set(
+            Reminder.objects.select_for_update()
+            .filter(pk__in=[row["pk"] for row in rows], status=Reminder.Status.SENDING)
+            .order_by("pk")
+            .values_list("pk", flat=True)
         )
-        if row is None or row.status != Reminder.Status.SENDING:
-            return Outcome.NOTHING, row.attempts if row else 0
-        session, patient = row.session, row.session.patient
-        reason = rules.session_problem(session.status)
-        if not reason and session.start <= now:
-            reason = rules.REASON_STARTED
-        if not reason and (patient.reminder_opt_out or patient.preferred_channel == "none"):
-            reason = rules.REASON_OPTED_OUT
-        channel = patient.preferred_channel
-        if not reason:
-            reason = rules.address_problem(channel=channel, phone=patient.phone, email=patient.email)
-        if reason:
-            Reminder.objects.filter(pk=row.pk).update(status=Reminder.Status.SKIPPED, skip_reason=reason)
-            return Outcome.SKIPPED, row.attempts
-        message = reminder_message(reminder=row, channel=channel)
+        sent, messages = [], []
+        for row in rows:
+            pk, attempts = row["pk"], row["attempts"]
+            if pk not in locked:
+                results[pk] = (Outcome.NOTHING, attempts)
+                continue
+            reason = _skip_reason(row, now)
+            if reason:
+                Reminder.objects.filter(pk=pk).update(status=Reminder.Status.SKIPPED, skip_reason=reason)
+                results[pk] = (Outcome.SKIPPED, attempts)
+                continue
+            message = _render(kind=row["kind"], channel=channel, context=_row_context(row))
+            messages.append(
+                Outgoing(
+                    to=row["phone"] if channel == "sms" else row["email"],
+                    subject=message.subject,
+                    body=message.body,
+                    html_body=message.html_body,
+                    reference=reference_for(pk),
+                )
+            )
+            sent.append(pk)
+            results[pk] = (Outcome.SENT, attempts)
+        if sent:
+            store(messages)
+            Reminder.objects.filter(pk__in=sent).update(
+                status=Reminder.Status.SENT, sent_at=now, channel=channel, last_error=""
+            )
+    return results
+
+
+def _row_context(row: dict) -> dict:
+    return _context(
+        session_id=row["session_id"], start=row["start"], time_zone=row["time_zone"], site_phone=row["site_phone"]
+    )
+
+
+def _skip_reason(row: dict, now: dt.datetime) -> str:
+    reason = rules.session_problem(row["session_status"])
+    if not reason and row["start"] <= now:
+        reason = rules.REASON_STARTED
+    if not reason and (row["opted_out"] or row["channel"] == "none"):
+        reason = rules.REASON_OPTED_OUT
+    if not reason:
+        reason = rules.address_problem(channel=row["channel"], phone=row["phone"], email=row["email"])
+    return reason
+
+
+def _deliver_one(row: dict) -> tuple[Outcome, int]:
+    now = timezone.now()
+    pk, attempts, channel = row["pk"], row["attempts"], row["channel"]
+    sending = Reminder.objects.filter(pk=pk, status=Reminder.Status.SENDING)
+    reason = _skip_reason(row, now)
+    if reason:
+        with transaction.atomic():
+            skipped = sending.update(status=Reminder.Status.SKIPPED, skip_reason=reason)
+        return (Outcome.SKIPPED if skipped else Outcome.NOTHING), attempts
+    message = _render(kind=row["kind"], channel=channel, context=_row_context(row))
+    with transaction.atomic():
+        # The compare-and-set takes the row lock; another sender waits here and then finds
+        # the row no longer ``sending``.
+        if not sending.update(status=Reminder.Status.SENT, sent_at=now, channel=channel, last_error=""):
+            return Outcome.NOTHING, attempts
         try:
             message_send(
                 channel=channel,
-                to=patient.phone if channel == "sms" else patient.email,
+                to=row["phone"] if channel == "sms" else row["email"],
                 subject=message.subject,
                 body=message.body,
                 html_body=message.html_body,
-                reference=reference_for(row.pk),
+                reference=reference_for(pk),
             )
         except TransientSendError as exc:
-            if row.attempts >= settings.REMINDER_MAX_ATTEMPTS:
+            if attempts >= settings.REMINDER_MAX_ATTEMPTS:
                 _mark_failed(row, str(exc), now=now)
-                return Outcome.FAILED, row.attempts
-            # Stays ``sending`` while the retry waits (a few minutes at most); claimed_at is
-            # refreshed so the stale-row recovery leaves it alone meanwhile.
-            Reminder.objects.filter(pk=row.pk).update(
-                channel=channel, last_error=str(exc)[:2000], claimed_at=now, attempts=F("attempts") + 1
+                return Outcome.FAILED, attempts
+            # Back to ``sending`` while the retry waits (a few minutes at most); claimed_at is
+            # refreshed so the stale-row recovery leaves it alone meanwhile. The failed outbox
+            # row commits with it.
+            Reminder.objects.filter(pk=pk).update(
+                status=Reminder.Status.SENDING,
+                sent_at=None,
+                last_error=str(exc)[:2000],
+                claimed_at=now,
+                attempts=F("attempts") + 1,
             )
-            return Outcome.RETRY, row.attempts + 1
+            return Outcome.RETRY, attempts + 1
         except SendError as exc:
             _mark_failed(row, str(exc), now=now)
-            return Outcome.FAILED, row.attempts
-        Reminder.objects.filter(pk=row.pk).update(
-            status=Reminder.Status.SENT, sent_at=now, channel=channel, last_error=""
-        )
-    return Outcome.SENT, row.attempts
+            return Outcome.FAILED, attempts
+    return Outcome.SENT, attempts
 
 
 def retry_delay_seconds(attempts: int) -> int:

@@ -3,6 +3,7 @@ backend, on PostgreSQL + Redis, compared with a no-op task round trip on the sam
 
     make bench-reminders                       # 10,000 reminders, worker concurrency 2
     make bench-reminders ARGS="--count 2000 --concurrency 1"
+    make bench-reminders ARGS="--group 1"      # one send task per reminder instead of groups
 
 Uses its own database (clinic_bench_reminders, dropped and created here) and its own Redis
 database (BENCH_REMINDERS_REDIS_URL, default redis://127.0.0.1:6379/12, flushed), so it never
@@ -58,6 +59,7 @@ def environment(args) -> dict:
         "EMAIL_BACKEND": "clinic.messaging.OutboxEmailBackend",
         "SMS_BACKEND": "clinic.messaging.OutboxSmsBackend",
         "REMINDER_BATCH_SIZE": "1000",
+        "REMINDER_SEND_GROUP": str(args.group),
         "LOG_LEVEL": "WARNING",
         "PYTHONPATH": str(ROOT),
     }
@@ -171,6 +173,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--count", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument("--group", type=int, default=20, help="reminders per send task (REMINDER_SEND_GROUP)")
     parser.add_argument("--db", default="clinic_bench_reminders")
     parser.add_argument("--keep-db", action="store_true", help="leave the benchmark database in place")
     args = parser.parse_args()
@@ -202,7 +205,10 @@ def main() -> None:
         if not args.keep_db:
             drop_database(args)
         redis.Redis.from_url(env["CELERY_BROKER_URL"]).flushdb()
-    print(f"reminders: {args.count} sent in one worker (concurrency {args.concurrency}), outbox backend")
+    print(
+        f"reminders: {args.count} sent in one worker (concurrency {args.concurrency}), outbox backend, "
+        f"{args.group} per send task"
+    )
     print(f"reminder messages/second: {reminder_rate:.0f}")
     print(f"no-op task round trips/second: {noop_rate:.0f}")
     print(f"ratio reminders / no-op: {reminder_rate / noop_rate:.2f} (target >= 0.50)")

@@ -285,3 +285,92 @@ def test_schedulers_see_ride_alerts(patient, site, scheduler, nurse, client_for)
     assert "No confirmed ride home" in response.content.decode()
     response = client_for(nurse).get("/alerts/")
     assert "No confirmed ride home" not in response.content.decode()
+
+
+# --- Groups of reminders per send task ---------------------------------------------------
+
+
+def test_a_group_sends_each_reminder_once_by_its_patients_channel(site, eager, settings):
+    from tests import factories
+
+    settings.REMINDER_SEND_GROUP = 3
+    by_sms, by_email, opted_out = (factories.make_patient(site=site) for _ in range(3))
+    by_email.preferred_channel = "email"
+    by_email.save()
+    opted_out.reminder_opt_out = True
+    opted_out.save()
+    sessions = [book(p, site, START + dt.timedelta(hours=3 * i)) for i, p in enumerate([by_sms, by_email, opted_out])]
+    cancelled = book(by_sms, site, START + dt.timedelta(hours=12))
+    with time_machine.travel(DUE_24H + dt.timedelta(hours=13), tick=False):
+        ids = reminders.reminders_claim_due()
+        Session.objects.filter(pk=cancelled.pk).update(status="cancelled")
+        counts = tasks.reminders_send(ids)
+        assert tasks.reminders_send(ids) == {"nothing": len(ids)}  # the same group delivered again
+    row = {s.pk: s.reminders.get(kind="24h") for s in sessions + [cancelled]}
+    assert counts == {"sent": 4, "skipped": 2}  # 72h and 24h for two patients; opted out; cancelled
+    assert (row[sessions[0].pk].status, row[sessions[1].pk].status) == ("sent", "sent")
+    assert row[sessions[2].pk].skip_reason == "patient opted out of reminders"
+    assert row[cancelled.pk].skip_reason == "session cancelled"
+    outbox = {m.reference: m for m in OutboxMessage.objects.all()}
+    assert len(outbox) == OutboxMessage.objects.count() == 4
+    email = outbox[f"reminder:{row[sessions[1].pk].pk}"]
+    assert (email.channel, email.to, email.backend) == ("email", by_email.email, "clinic.messaging.OutboxEmailBackend")
+    assert email.subject and reminders.confirm_url(sessions[1].pk) in email.html_body
+    sms = outbox[f"reminder:{row[sessions[0].pk].pk}"]
+    assert (sms.channel, sms.to, sms.backend) == ("sms", by_sms.phone, "clinic.messaging.OutboxSmsBackend")
+
+
+def test_the_tick_hands_out_groups(patient, site, settings, monkeypatch, django_capture_on_commit_callbacks):
+    settings.REMINDER_SEND_GROUP = 4
+    for day in range(5):
+        book(patient, site, START + dt.timedelta(days=day))
+    published = []
+    monkeypatch.setattr(tasks.reminders_send, "apply_async", lambda args, **kw: published.append(args[0]))
+    with time_machine.travel(START + dt.timedelta(days=3, hours=-23), tick=False):
+        handed = run_tick(django_capture_on_commit_callbacks)  # 72h x 5, 24h and morning x 3 or 4
+    assert handed >= 9
+    assert [len(ids) for ids in published] == [4] * (handed // 4) + ([handed % 4] if handed % 4 else [])
+    assert {i for ids in published for i in ids} == set(
+        Reminder.objects.filter(status="sending").values_list("pk", flat=True)
+    )
+
+
+def test_a_transient_failure_in_a_group_retries_that_reminder_alone(patient, site, settings, monkeypatch):
+    settings.SMS_BACKEND = "tests.scheduling.test_reminders_send.FlakyGateway"
+    FlakyGateway.failures = 1
+    book(patient, site, START)
+    retried = []
+    monkeypatch.setattr(tasks.reminder_send, "apply_async", lambda args, **kw: retried.append((args, kw)))
+    with time_machine.travel(DUE_24H, tick=False):
+        ids = reminders.reminders_claim_due()
+        assert tasks.reminders_send(ids) == {"retry": 1, "sent": 1}
+    assert len(retried) == 1
+    assert retried[0][1] == {"countdown": settings.REMINDER_RETRY_BASE_SECONDS}
+    assert Reminder.objects.get(pk=retried[0][0][0]).status == "sending"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_tasks_with_the_same_group_at_once_send_each_reminder_once(patient, site, settings):
+    settings.SMS_BACKEND = "clinic.messaging.OutboxSmsBackend"
+    for day in range(10):
+        book(patient, site, START + dt.timedelta(days=day))
+    ids = reminders.reminders_claim_due(now=START + dt.timedelta(days=20))
+    barrier, outcomes = threading.Barrier(2), []
+
+    def send():
+        try:
+            barrier.wait()
+            outcomes.append(reminders.reminders_deliver(reminder_ids=ids))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=send) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    sent = [i for result in outcomes for i, (outcome, _) in result.items() if outcome == "sent"]
+    assert len(ids) >= 20 and sorted(sent) == sorted(ids)  # each reminder sent by one of the two
+    assert set(Reminder.objects.filter(pk__in=ids).values_list("status", flat=True)) == {"sent"}
+    references = list(OutboxMessage.objects.values_list("reference", flat=True))
+    assert sorted(references) == sorted(reminders.reference_for(i) for i in ids)

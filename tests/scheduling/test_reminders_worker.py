@@ -42,6 +42,10 @@ class SlowOutboxSmsBackend(OutboxSmsBackend):
         time.sleep(0.03)
         return super().send(to=to, body=body, reference=reference)
 
+    def store_many(self, messages):
+        time.sleep(0.03 * len(messages))
+        return super().store_many(messages)
+
 
 def broker_url() -> str:
     url = urlparse(settings.CELERY_BROKER_URL)
