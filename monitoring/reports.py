@@ -13,8 +13,8 @@ from django.utils import timezone
 from scheduling.models import Drug, Session, SessionStatus
 
 from . import rules
-from .models import AdverseEvent, ClinicalThresholds, Discharge, PrescriberOverride, ReadingKind
-from .selectors import checkpoint_minutes, rems_record, rems_session, session_queryset
+from .models import AdverseEvent, ClinicalThresholds, Discharge, PrescriberOverride, ReadingKind, VitalsReading
+from .selectors import rems_records, rems_sessions
 
 CHART_WIDTH = 560
 BAR_HEIGHT = 22
@@ -143,24 +143,28 @@ def observation_length(site, date_from, date_to, t: rules.Thresholds) -> Table:
 
 
 def checkpoint_completeness(site, date_from, date_to, t: rules.Thresholds) -> Table:
-    sessions = session_queryset().filter(
-        pk__in=sessions_in(site, date_from, date_to).filter(status=SessionStatus.DISCHARGED).values("pk")
-    )
+    discharged = sessions_in(site, date_from, date_to).filter(status=SessionStatus.DISCHARGED)
+    # Plain rows, not models: each session's protocol checkpoints and its effective readings
+    # (those no correction supersedes), two queries for any number of sessions.
+    protocol_minutes = dict(discharged.values_list("pk", "course__protocol__checkpoint_minutes"))
+    have: dict[int, set] = {pk: set() for pk in protocol_minutes}
+    readings = VitalsReading.objects.filter(
+        session__in=discharged.values("pk"), superseded_by__isnull=True
+    ).values_list("session_id", "kind", "checkpoint_minute")
+    for session_id, kind, minute in readings:
+        have[session_id].add((kind, minute if kind == ReadingKind.CHECKPOINT else None))
     complete = 0
     missing_counts: dict[str, int] = {}
     total = 0
-    for session in sessions:
+    for pk, minutes in protocol_minutes.items():
         total += 1
-        have = {
-            (r.kind, r.checkpoint_minute if r.kind == ReadingKind.CHECKPOINT else None)
-            for r in session.effective_readings
-        }
+        minutes = [int(m) for m in minutes] if minutes else list(t.default_checkpoint_minutes)
         required = [
             ("Pre-dose", (ReadingKind.PRE_DOSE, None)),
-            *[(f"{m}-minute check", (ReadingKind.CHECKPOINT, m)) for m in checkpoint_minutes(session, t)],
+            *[(f"{m}-minute check", (ReadingKind.CHECKPOINT, m)) for m in minutes],
             ("Before discharge", (ReadingKind.DISCHARGE, None)),
         ]
-        missing = [label for label, key in required if key not in have]
+        missing = [label for label, key in required if key not in have[pk]]
         complete += not missing
         for label in missing:
             missing_counts[label] = missing_counts.get(label, 0) + 1
@@ -234,25 +238,29 @@ def overrides(site, date_from, date_to) -> Table:
 REMS_STATES = ("Submitted", "Complete, not submitted", "Incomplete", "Overdue (past the window, not submitted)")
 
 
-def rems_states(site, date_from, date_to) -> Table:
-    pks = (
+def rems_states(site, date_from, date_to, t: rules.Thresholds) -> Table:
+    sessions = (
         sessions_in(site, date_from, date_to)
         .filter(status=SessionStatus.DISCHARGED)
         .exclude(course__protocol__drug__in=[d for d in Drug if d != Drug.ESKETAMINE])
-        .values_list("pk", flat=True)
     )
     counts = dict.fromkeys(REMS_STATES, 0)
     today = site.local_today()
-    for pk in pks:
-        record = rems_record(rems_session(pk), today=today)
-        if record.submission:
+    tz = site.tzinfo
+    # Submitted and overdue records are told apart by dates alone; only the records still in
+    # their window are assembled to see whether they are complete.
+    pending = []
+    for pk, start, submission in sessions.values_list("pk", "start", "rems_submission__id"):
+        treatment_date = timezone.localtime(start, tz).date()
+        if submission is not None:
             counts[REMS_STATES[0]] += 1
-        elif record.days_left < 0:
+        elif rules.rems_days_left(treatment_date=treatment_date, today=today, t=t) < 0:
             counts[REMS_STATES[3]] += 1
-        elif record.complete:
-            counts[REMS_STATES[1]] += 1
         else:
-            counts[REMS_STATES[2]] += 1
+            pending.append(pk)
+    if pending:
+        for record in rems_records(rems_sessions().filter(pk__in=pending), today_for=lambda s: today, t=t):
+            counts[REMS_STATES[1] if record.complete else REMS_STATES[2]] += 1
     return Table(
         "rems",
         "REMS monitoring records by state",
@@ -283,6 +291,6 @@ def compliance_report(*, site, date_from: dt.date, date_to: dt.date, only: str |
         "checkpoint-completeness": lambda: checkpoint_completeness(site, date_from, date_to, t),
         "adverse-events": lambda: adverse_events(site, date_from, date_to),
         "overrides": lambda: overrides(site, date_from, date_to),
-        "rems": lambda: rems_states(site, date_from, date_to),
+        "rems": lambda: rems_states(site, date_from, date_to, t),
     }
     return [builders[slug]() for slug in SECTIONS if only in (None, slug)]

@@ -4,7 +4,7 @@ needs in a fixed number of queries, then works on plain objects with monitoring.
 import dataclasses
 import datetime as dt
 
-from django.db.models import Prefetch, Q
+from django.db.models import Min, Prefetch, Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -315,9 +315,16 @@ def _name(user) -> str | None:
     return (user.get_full_name() or user.get_username()) if user else None
 
 
-def rems_record(session: Session, *, today: dt.date | None = None) -> RemsRecord:
-    """The REMS monitoring record assembled from what the nurses entered."""
-    t = ClinicalThresholds.current().as_rules()
+def rems_record(
+    session: Session,
+    *,
+    today: dt.date | None = None,
+    t: rules.Thresholds | None = None,
+    first_treatment: bool | None = None,
+) -> RemsRecord:
+    """The REMS monitoring record assembled from what the nurses entered. Lists of records
+    pass ``t`` and ``first_treatment`` (see ``rems_records``), so each record costs no query."""
+    t = t or ClinicalThresholds.current().as_rules()
     site = session.chair.site
     today = today or site.local_today()
     patient = session.patient
@@ -332,7 +339,9 @@ def rems_record(session: Session, *, today: dt.date | None = None) -> RemsRecord
     first_minute = min(minutes) if minutes else None
     mid = next((r for r in readings if r.kind == ReadingKind.CHECKPOINT and r.checkpoint_minute == first_minute), None)
     started = observation.started_at if observation else None
-    earlier = Session.objects.filter(patient=patient, status=SessionStatus.DISCHARGED, start__lt=session.start)
+    if first_treatment is None:
+        earlier = Session.objects.filter(patient=patient, status=SessionStatus.DISCHARGED, start__lt=session.start)
+        first_treatment = not earlier.exists()
     event_kinds = {e.kind for e in events}
     serious = [f"{e.get_kind_display()} ({e.get_severity_display().lower()})" for e in events if e.serious]
     clinician = discharge.discharged_by if discharge else (checkin.checked_in_by if checkin else None)
@@ -343,7 +352,7 @@ def rems_record(session: Session, *, today: dt.date | None = None) -> RemsRecord
         S("Patient", "Patient name", patient.full_name),
         S("Patient", "Date of birth", patient.date_of_birth),
         S("Patient", "Sex", patient.get_sex_display()),
-        S("Patient", "First treatment", yn(not earlier.exists())),
+        S("Patient", "First treatment", yn(first_treatment)),
         S("Patient", "Enrolled in REMS", f"Yes ({patient.rems_enrollment_id})" if patient.is_rems_enrolled else None),
         *[
             S(
@@ -407,23 +416,56 @@ def rems_record(session: Session, *, today: dt.date | None = None) -> RemsRecord
     )
 
 
-def rems_session(session_pk: int) -> Session:
+def rems_sessions():
+    """Sessions with everything a REMS record shows (four queries for any number of them)."""
     return (
         session_queryset()
         .select_related("checkin__checked_in_by", "observation__discharge__discharged_by", "rems_submission")
         .prefetch_related("adverse_events")
-        .get(pk=session_pk)
     )
+
+
+def rems_session(session_pk: int) -> Session:
+    return rems_sessions().get(pk=session_pk)
+
+
+def first_discharge_starts(patient_ids) -> dict[int, dt.datetime]:
+    """Each patient's earliest discharged session start: a session is the patient's first
+    treatment when no discharged session started before it."""
+    rows = (
+        Session.objects.filter(patient_id__in=set(patient_ids), status=SessionStatus.DISCHARGED)
+        .values("patient_id")
+        .annotate(first=Min("start"))
+        .values_list("patient_id", "first")
+    )
+    return dict(rows)
+
+
+def rems_records(sessions, *, today_for, t: rules.Thresholds | None = None) -> list[RemsRecord]:
+    """REMS records of ``sessions`` (from ``rems_sessions()``) in two queries more, whatever
+    their number: the thresholds and each patient's first discharged session."""
+    sessions = list(sessions)
+    if not sessions:
+        return []
+    t = t or ClinicalThresholds.current().as_rules()
+    firsts = first_discharge_starts(s.patient_id for s in sessions)
+    return [
+        rems_record(
+            s,
+            today=today_for(s),
+            t=t,
+            first_treatment=not (s.patient_id in firsts and firsts[s.patient_id] < s.start),
+        )
+        for s in sessions
+    ]
 
 
 def rems_worklist(*, today_for, limit: int = 200) -> list[RemsRecord]:
     """Esketamine sessions discharged and either incomplete or not yet submitted."""
     sessions = (
-        session_queryset()
-        .select_related("checkin__checked_in_by", "observation__discharge__discharged_by", "rems_submission")
-        .prefetch_related("adverse_events")
+        rems_sessions()
         .filter(status=SessionStatus.DISCHARGED, rems_submission__isnull=True)
         .filter(Q(course__isnull=True) | Q(course__protocol__drug=Drug.ESKETAMINE))
         .order_by("start")[:limit]
     )
-    return [rems_record(s, today=today_for(s)) for s in sessions]
+    return rems_records(sessions, today_for=today_for)

@@ -66,3 +66,22 @@ def test_nurses_cannot_mark_a_record_submitted(client_for, nurse, discharged):
     )
     assert response.status_code == 403
     assert not RemsSubmission.objects.exists()
+
+
+def test_the_worklist_tells_a_first_treatment_from_a_later_one_in_fixed_queries(
+    client_for, administrator, discharged, make_session, run_to_discharge, patient, django_assert_max_num_queries
+):
+    client = client_for(administrator)
+    url = reverse("monitoring:rems-worklist")
+    with time_machine.travel(DAY_START + dt.timedelta(days=2), tick=False):
+        client.get(url)  # warm the session and permission caches
+        with django_assert_max_num_queries(30) as few:
+            client.get(url)
+    later_start = DAY_START + dt.timedelta(days=1)
+    later = run_to_discharge(make_session(patient, start=later_start), dosed_at=later_start)
+    with time_machine.travel(DAY_START + dt.timedelta(days=2), tick=False):
+        with django_assert_max_num_queries(len(few.captured_queries)):
+            response = client.get(url)
+    first = {r.session.pk: {f.label: f.value for f in r.fields} for r in response.context["records"]}
+    assert first[discharged.pk]["First treatment"] == "Yes"
+    assert first[later.pk]["First treatment"] == "No"

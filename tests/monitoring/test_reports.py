@@ -149,3 +149,28 @@ def test_the_report_is_for_administrators_only(role, personas, client_for, site)
     client = client_for(personas[role])
     assert report(client).status_code == 403
     assert client.get(reverse("monitoring:reports-csv", args=["rems"])).status_code == 403
+
+
+def test_the_report_runs_a_fixed_number_of_queries_and_sorts_rems_records_by_state(
+    client_for, administrator, discharged, make_session, run_to_discharge, site, django_assert_max_num_queries
+):
+    client = client_for(administrator)
+    with time_machine.travel(DAY_START + dt.timedelta(days=2), tick=False):
+        report(client, site=site.pk, **PERIOD)  # warm the session and permission caches
+        with django_assert_max_num_queries(40) as few:
+            report(client, site=site.pk, **PERIOD)
+    # Three more discharged sessions: two this week (in their REMS window), one twelve days back.
+    for days_back in (1, 2, 12):
+        start = DAY_START - dt.timedelta(days=days_back)
+        run_to_discharge(make_session(factories.make_patient(site=site), start=start), dosed_at=start)
+    with time_machine.travel(DAY_START + dt.timedelta(days=2), tick=False):
+        with django_assert_max_num_queries(len(few.captured_queries)):
+            response = report(client, site=site.pk, **PERIOD)
+    rems = dict(table(response, "rems").rows)
+    assert rems == {
+        "Submitted": 0,
+        "Complete, not submitted": 3,
+        "Incomplete": 0,
+        "Overdue (past the window, not submitted)": 1,
+    }
+    assert table(response, "checkpoint-completeness").rows[0][:3] == [4, 4, 100.0]
