@@ -2,13 +2,14 @@
 sessions there are: one per table, sessions with their patient, chair and ride joined."""
 
 import datetime as dt
+import html
 import math
 from dataclasses import dataclass, field
 
-from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Q, QuerySet
 from django.urls import reverse
 from django.utils import dateformat, timezone
+from django.utils.safestring import SafeString, mark_safe
 
 from clinic.models import Chair, Closure, OpeningHours, Site
 
@@ -43,6 +44,10 @@ class Cell:
     span: int = 1
 
 
+# Shared by every free or closed cell of a grid (a week has some 1,700): never changed.
+_FREE, _CLOSED = Cell("free"), Cell("closed")
+
+
 @dataclass
 class Column:
     day: dt.date
@@ -54,12 +59,60 @@ class Column:
 @dataclass
 class Grid:
     """Chairs (per day) as columns, time as rows. ``rows[i]`` is (label, cells); a cell is
-    None where a session block above it spans that row."""
+    None where a session block above it spans that row. ``body[i]`` is (label, the row's
+    cells as HTML): the week has some 1,700 cells, too many to print one by one in the
+    template language."""
 
     columns: list[Column]
     rows: list[tuple[str, list[Cell | None]]]
     step: int
     off_grid: list[Block] = field(default_factory=list)
+    body: list[tuple[str, SafeString]] = field(default_factory=list)
+
+
+# The cells exactly as templates/scheduling/_grid.html printed them cell by cell.
+_FREE_TD = "<td></td>"
+_CLOSED_TD = '<td class="schedule-closed"></td>\n      '
+_RIDE_FLAG = ' · <span class="flag flag-warning">ride?</span>'
+_BLOCK_TEXT = ("status", "url", "time", "full_name", "chair_name", "status_display", "initials", "when")
+
+
+def session_td(block: Block, span: int, *, week: bool) -> str:
+    """One session block of the grid (``week``: initials only, the rest for screen readers)."""
+    e = {name: html.escape(getattr(block, name)) for name in _BLOCK_TEXT}
+    head = (
+        f'\n      <td rowspan="{span}" class="schedule-slot p-0">\n'
+        f'        <a class="schedule-block status-{e["status"]}" href="{e["url"]}"\n'
+        f'           title="{e["time"]} {e["full_name"]}, {e["chair_name"]}, {e["status_display"]}">\n          '
+    )
+    if week:
+        inner = (
+            f'<span class="schedule-initials" aria-hidden="true">{e["initials"]}</span>'
+            f'<span class="visually-hidden">{e["when"]} {e["full_name"]}, {e["chair_name"]}, '
+            f"{e['status_display']}</span>\n          "
+        )
+    else:
+        ride = _RIDE_FLAG if block.ride_unconfirmed else ""
+        inner = (
+            f"<strong>{e['time']}</strong> {e['full_name']}<br>\n"
+            f'          <span class="small">{e["status_display"]}{ride}</span>'
+        )
+    return head + inner + "\n        </a>\n      </td>\n      "
+
+
+def grid_body(rows: list[tuple[str, list[Cell | None]]], *, week: bool) -> list[tuple[str, SafeString]]:
+    body = []
+    for label, cells in rows:
+        html = []
+        for cell in cells:
+            if cell is None:
+                continue
+            if cell.kind == "session":
+                html.append(session_td(cell.session, cell.span, week=week))
+            else:
+                html.append(_CLOSED_TD if cell.kind == "closed" else _FREE_TD)
+        body.append((label, mark_safe("".join(html))))  # noqa: S308 - every value escaped in session_td
+    return body
 
 
 def site_choice(site_id) -> Site | None:
@@ -79,6 +132,23 @@ _STATUS_LABELS = dict(SessionStatus.choices)
 _URL_MARK = 987654321
 
 
+@dataclass(slots=True)
+class SessionRow:
+    """The columns of a session the grid and its Blocks use, read as plain values (no model
+    instances: a busy week has some 300 sessions)."""
+
+    pk: int
+    start: dt.datetime
+    planned_end: dt.datetime
+    status: str
+    chair_id: int
+    chair_name: str
+    first_name: str
+    last_name: str
+    cancel_reason: str
+    transport_status: str | None  # None: no ride arranged
+
+
 class _Blocks:
     """Makes Blocks for the sessions of one site: local times and day names are worked out
     once per day and the session URL pattern once per request."""
@@ -95,18 +165,13 @@ class _Blocks:
             names = self.days[day] = (dateformat.format(day, "D"), dateformat.format(day, "D j M"))
         return names
 
-    def __call__(self, s: Session, local_start: dt.datetime | None = None) -> Block:
+    def __call__(self, s: SessionRow, local_start: dt.datetime | None = None) -> Block:
         block = self.made.get(s.pk)
         if block is not None:
             return block
         local = local_start or s.start.astimezone(self.tz)
         short_day, long_day = self._day_names(local.date())
         hm = f"{local.hour:02d}:{local.minute:02d}"
-        patient = s.patient
-        try:
-            transport = s.transport
-        except ObjectDoesNotExist:
-            transport = None
         block = self.made[s.pk] = Block(
             pk=s.pk,
             url=self.url.format(s.pk),
@@ -115,11 +180,11 @@ class _Blocks:
             time=hm,
             day_time=f"{short_day} {hm}",
             when=f"{long_day} {hm}",
-            full_name=patient.full_name,
-            initials=patient.first_name[:1] + patient.last_name[:1],
-            chair_name=s.chair.name,
+            full_name=f"{s.first_name} {s.last_name}",
+            initials=s.first_name[:1] + s.last_name[:1],
+            chair_name=s.chair_name,
             cancel_reason=s.cancel_reason,
-            ride_unconfirmed=transport is not None and not transport.is_confirmed,
+            ride_unconfirmed=s.transport_status == TransportArrangement.Status.UNCONFIRMED,
         )
         return block
 
@@ -129,7 +194,7 @@ def build_grid(
     site: Site,
     days: list[dt.date],
     chairs: list[Chair],
-    sessions: list[Session],
+    sessions: list[SessionRow],
     opening_hours: dict[int, tuple[dt.time, dt.time]],
     closures: set[dt.date],
     step: int,
@@ -170,7 +235,7 @@ def build_grid(
     table: list[list[Cell | None]] = []
     for r in range(nrows):
         row_min = first + r * step
-        table.append([Cell("free" if span and span[0] <= row_min < span[1] else "closed") for span in open_span])
+        table.append([_FREE if span and span[0] <= row_min < span[1] else _CLOSED for span in open_span])
     busy_until = [0] * len(columns)
     off_grid = []
     for s in sorted(sessions, key=lambda s: s.start):
@@ -195,30 +260,30 @@ def build_grid(
     for r, cells in enumerate(table):
         m = first + r * step
         rows.append((f"{m // 60:02d}:{m % 60:02d}", cells))
-    return Grid(columns=columns, rows=rows, step=step, off_grid=off_grid)
+    return Grid(columns=columns, rows=rows, step=step, off_grid=off_grid, body=grid_body(rows, week=week))
 
 
-def _sessions_between(site: Site, start: dt.date, end: dt.date) -> QuerySet[Session]:
+def _sessions_between(site: Site, start: dt.date, end: dt.date) -> list[SessionRow]:
     tz = site.tzinfo
     lo = dt.datetime.combine(start, dt.time(0), tzinfo=tz)
     hi = dt.datetime.combine(end, dt.time(0), tzinfo=tz)
-    # Only the columns a Block shows: the grid works on plain strings, never on the models.
-    return (
+    rows = (
         Session.objects.filter(chair__site=site, start__gte=lo, start__lt=hi)
-        .select_related("patient", "chair", "transport")
-        .only(
+        .order_by("start")
+        .values_list(
             "pk",
             "start",
             "planned_end",
             "status",
-            "cancel_reason",
+            "chair_id",
             "chair__name",
             "patient__first_name",
             "patient__last_name",
+            "cancel_reason",
             "transport__status",
         )
-        .order_by("start")
     )
+    return [SessionRow(*row) for row in rows]
 
 
 def schedule_grid(*, site: Site, first_day: dt.date, days: int, step: int) -> tuple[Grid, list[Block]]:
@@ -230,7 +295,7 @@ def schedule_grid(*, site: Site, first_day: dt.date, days: int, step: int) -> tu
     closures = set(
         Closure.objects.filter(site=site, date__gte=day_list[0], date__lte=day_list[-1]).values_list("date", flat=True)
     )
-    sessions = list(_sessions_between(site, day_list[0], day_list[-1] + dt.timedelta(days=1)))
+    sessions = _sessions_between(site, day_list[0], day_list[-1] + dt.timedelta(days=1))
     blocks = _Blocks(site.tzinfo)
     grid = build_grid(
         site=site,

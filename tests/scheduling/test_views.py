@@ -207,3 +207,19 @@ def test_no_show_then_make_up_from_the_course_page(client_for, scheduler, sessio
     assert replacement.status == SessionStatus.BOOKED
     page = client.get(course.get_absolute_url()).content.decode()
     assert "makes up" in page
+
+
+def test_grid_blocks_escape_names_and_flag_unconfirmed_rides(client_for, scheduler, site, frozen_now):
+    patient = factories.make_patient(site=site, first_name="Ann & <b>", last_name="O'Brien")
+    session = book(make_course(patient, scheduler), chair(site, 2), at(MONDAY, 9))
+    TransportArrangement.objects.update_or_create(
+        session=session, defaults={"name": "Sam", "phone": "+12125550199", "status": "unconfirmed"}
+    )
+    client = client_for(scheduler)
+    day = client.get(reverse("scheduling:day"), {"date": MONDAY.isoformat()}).content.decode()
+    assert "<strong>09:00</strong> Ann &amp; &lt;b&gt; O&#x27;Brien<br>" in day
+    assert 'Booked · <span class="flag flag-warning">ride?</span></span>' in day
+    assert "<b>" not in day
+    week = client.get(reverse("scheduling:week"), {"start": MONDAY.isoformat()}).content.decode()
+    assert '<span class="schedule-initials" aria-hidden="true">AO</span>' in week
+    assert "Mon 1 Mar 09:00 Ann &amp; &lt;b&gt; O&#x27;Brien, Chair 2, Booked</span>" in week
