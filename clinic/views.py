@@ -55,8 +55,11 @@ def patient_list(request):
     form = PatientSearchForm(request.GET or None)
     query = form.cleaned_data["q"] if form.is_valid() else ""
     page = Paginator(selectors.patient_search(query), 25).get_page(request.GET.get("page"))
+    response = render(request, "clinic/patient_list.html", {"form": form, "page": page, "query": query})
+    # Audited once the page is rendered: the audit trail's append lock is held from here to the
+    # end of the request, so it covers the insert and the commit, not the rendering.
     audit_record(action=AuditAction.VIEW, request=request, object_type="patient_list", summary={"q": query})
-    return render(request, "clinic/patient_list.html", {"form": form, "page": page, "query": query})
+    return response
 
 
 @login_required
@@ -79,9 +82,10 @@ def _get_patient(pk) -> Patient:
 @permission_required("clinic.view_patient", raise_exception=True)
 def patient_detail(request, pk):
     patient = _get_patient(pk)
-    audit_record(action=AuditAction.VIEW, request=request, obj=patient)
     ctx = {"patient": patient, "escorts": list(patient.escorts.all()), "screening": patient.screening()}
-    return render(request, "clinic/patient_detail.html", ctx)
+    response = render(request, "clinic/patient_detail.html", ctx)
+    audit_record(action=AuditAction.VIEW, request=request, obj=patient)
+    return response
 
 
 @login_required
@@ -94,9 +98,10 @@ def patient_edit(request, pk):
         services.patient_save(form=form, formset=formset, request=request)
         messages.success(request, "Patient record saved.")
         return redirect(patient)
+    response = render(request, "clinic/patient_form.html", {"form": form, "formset": formset, "patient": patient})
     if request.method == "GET":
         audit_record(action=AuditAction.VIEW, request=request, obj=patient, summary={"page": "edit"})
-    return render(request, "clinic/patient_form.html", {"form": form, "formset": formset, "patient": patient})
+    return response
 
 
 @login_required

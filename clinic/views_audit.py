@@ -52,9 +52,12 @@ def audit_list(request):
     form = AuditFilterForm(request.GET or None)
     qs = selectors_audit.audit_events(**form.filters())
     page = selectors_audit.keyset_page(qs, after=request.GET.get("after"), before=request.GET.get("before"))
-    audit_record(action=AuditAction.VIEW, request=request, object_type="audit_report", summary=form.summary())
     ctx = {"form": form, "page": page, "query": _query_without_cursor(request)}
-    return render(request, "clinic/audit_list.html", ctx)
+    response = render(request, "clinic/audit_list.html", ctx)
+    # Audited once the page is rendered: the audit trail's append lock is held from here to the
+    # end of the request, so it covers the insert and the commit, not the rendering.
+    audit_record(action=AuditAction.VIEW, request=request, object_type="audit_report", summary=form.summary())
+    return response
 
 
 class _Echo:
@@ -116,9 +119,10 @@ def patient_access(request, pk):
     patient = get_object_or_404(Patient, pk=pk)
     qs = selectors_audit.audit_events(patient_ids=[patient.pk])
     page = selectors_audit.keyset_page(qs, after=request.GET.get("after"), before=request.GET.get("before"))
-    audit_record(action=AuditAction.VIEW, request=request, obj=patient, object_type="patient_access")
     ctx = {"patient": patient, "page": page, "query": ""}
-    return render(request, "clinic/audit_patient_access.html", ctx)
+    response = render(request, "clinic/audit_patient_access.html", ctx)
+    audit_record(action=AuditAction.VIEW, request=request, obj=patient, object_type="patient_access")
+    return response
 
 
 def _locked_attempts():
@@ -132,8 +136,9 @@ def _locked_attempts():
 @permission_required("clinic.view_auditevent", raise_exception=True)
 def audit_lockouts(request):
     attempts = list(_locked_attempts()[:200])
+    response = render(request, "clinic/audit_lockouts.html", {"attempts": attempts})
     audit_record(action=AuditAction.VIEW, request=request, object_type="lockout_list")
-    return render(request, "clinic/audit_lockouts.html", {"attempts": attempts})
+    return response
 
 
 @login_required

@@ -39,9 +39,12 @@ def _board_site(request) -> Site:
 def board(request):
     site = _board_site(request)
     ctx = selectors.board(site=site)
-    audit_record(action=AuditAction.VIEW, request=request, obj=site, object_type="board", summary={"site": site.pk})
     ctx.update(site=site, sites=Site.objects.all())
-    return render(request, "monitoring/board.html", ctx)
+    response = render(request, "monitoring/board.html", ctx)
+    # Audited once the page is rendered: the audit trail's append lock is held from here to the
+    # end of the request, so it covers the insert and the commit, not the rendering.
+    audit_record(action=AuditAction.VIEW, request=request, obj=site, object_type="board", summary={"site": site.pk})
+    return response
 
 
 @login_required
@@ -129,8 +132,9 @@ def _errors(exc: ValidationError) -> list[str]:
 @permission_required("monitoring.view_board", raise_exception=True)
 def session_day(request, pk):
     session = _get_session(pk)
+    response = _render_day(request, session)
     audit_record(action=AuditAction.VIEW, request=request, obj=session, summary={"page": "session-day"})
-    return _render_day(request, session)
+    return response
 
 
 def _action(perm="monitoring.record_vitals"):
@@ -383,9 +387,10 @@ def _get_rems_session(pk) -> Session:
 def rems_record(request, pk):
     session = _get_rems_session(pk)
     record = selectors.rems_record(session)
-    audit_record(action=AuditAction.VIEW, request=request, obj=session, summary={"page": "rems-record"})
     form = RemsSubmittedForm(initial={"submitted_on": session.chair.site.local_today()})
-    return render(request, "monitoring/rems_record.html", {"record": record, "session": session, "form": form})
+    response = render(request, "monitoring/rems_record.html", {"record": record, "session": session, "form": form})
+    audit_record(action=AuditAction.VIEW, request=request, obj=session, summary={"page": "rems-record"})
+    return response
 
 
 @_action("monitoring.submit_rems")
@@ -415,5 +420,6 @@ def rems_submit(request, pk):
 @permission_required("monitoring.view_reports", raise_exception=True)
 def rems_worklist(request):
     records = selectors.rems_worklist(today_for=lambda s: s.chair.site.local_today())
+    response = render(request, "monitoring/rems_worklist.html", {"records": records})
     audit_record(action=AuditAction.VIEW, request=request, object_type="rems_worklist")
-    return render(request, "monitoring/rems_worklist.html", {"records": records})
+    return response

@@ -55,9 +55,12 @@ def reports_page(request):
     form = _form(request)
     tables = reports.compliance_report(**form.cleaned_data) if form.is_valid() else []
     summary = {k: str(getattr(v, "pk", v)) for k, v in form.cleaned_data.items()} if form.is_valid() else {}
-    audit_record(action=AuditAction.VIEW, request=request, object_type="compliance_report", summary=summary)
     query = "&".join(f"{k}={form.data[k]}" for k in ("site", "date_from", "date_to") if form.data.get(k))
-    return render(request, "monitoring/reports.html", {"form": form, "tables": tables, "query": query})
+    response = render(request, "monitoring/reports.html", {"form": form, "tables": tables, "query": query})
+    # Audited once the page is rendered: the audit trail's append lock is held from here to the
+    # end of the request, so it covers the insert and the commit, not the rendering.
+    audit_record(action=AuditAction.VIEW, request=request, object_type="compliance_report", summary=summary)
+    return response
 
 
 @login_required

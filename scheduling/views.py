@@ -47,7 +47,6 @@ def day(request):
     today = site.local_today()
     date = _date_param(request.GET.get("date"), today)
     grid, cancelled = selectors.schedule_grid(site=site, first_day=date, days=1, step=15)
-    audit_record(action=AuditAction.VIEW, request=request, object_type="schedule_day", summary={"date": str(date)})
     ctx = {
         "site": site,
         "tz": site.tzinfo,
@@ -58,7 +57,11 @@ def day(request):
         "prev": date - dt.timedelta(days=1),
         "next": date + dt.timedelta(days=1),
     }
-    return render(request, "scheduling/day.html", ctx)
+    response = render(request, "scheduling/day.html", ctx)
+    # Audited once the page is rendered: the audit trail's append lock is held from here to the
+    # end of the request, so it covers the insert and the commit, not the rendering.
+    audit_record(action=AuditAction.VIEW, request=request, object_type="schedule_day", summary={"date": str(date)})
+    return response
 
 
 @login_required
@@ -69,7 +72,6 @@ def week(request):
     start = _date_param(request.GET.get("start"), today)
     start -= dt.timedelta(days=start.weekday())
     grid, cancelled = selectors.schedule_grid(site=site, first_day=start, days=7, step=30)
-    audit_record(action=AuditAction.VIEW, request=request, object_type="schedule_week", summary={"start": str(start)})
     days = [start + dt.timedelta(days=i) for i in range(7)]
     day_url = reverse("scheduling:day")
     day_heads = [
@@ -93,7 +95,9 @@ def week(request):
         "prev": start - dt.timedelta(days=7),
         "next": start + dt.timedelta(days=7),
     }
-    return render(request, "scheduling/week.html", ctx)
+    response = render(request, "scheduling/week.html", ctx)
+    audit_record(action=AuditAction.VIEW, request=request, object_type="schedule_week", summary={"start": str(start)})
+    return response
 
 
 @login_required
@@ -278,7 +282,6 @@ def _course_confirm(request, *, patient, site, setup, chairs):
 def course_detail(request, pk):
     course = get_object_or_404(Course.objects.select_related("patient", "protocol", "site", "preferred_chair"), pk=pk)
     sessions = selectors.course_timeline(course)
-    audit_record(action=AuditAction.VIEW, request=request, obj=course)
     replaced = {s.replaces_id for s in sessions if s.replaces_id}
     ctx = {
         "course": course,
@@ -288,7 +291,9 @@ def course_detail(request, pk):
         "now": timezone.now(),
         "can_replan": course.status == Course.Status.ACTIVE,
     }
-    return render(request, "scheduling/course_detail.html", ctx)
+    response = render(request, "scheduling/course_detail.html", ctx)
+    audit_record(action=AuditAction.VIEW, request=request, obj=course)
+    return response
 
 
 @login_required
@@ -354,8 +359,9 @@ def _render_session(request, session: Session, status=200, **bound):
 @permission_required(VIEW, raise_exception=True)
 def session_detail(request, pk):
     session = _get_session(pk)
+    response = _render_session(request, session)
     audit_record(action=AuditAction.VIEW, request=request, obj=session)
-    return _render_session(request, session)
+    return response
 
 
 def _done(request, session: Session, action: str, message: str, **summary):
