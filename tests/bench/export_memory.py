@@ -1,64 +1,222 @@
-"""Stream the audit CSV export through Django's test client in this (fresh) process and
-report its peak memory. Run by run_bench.py with the benchmark's environment; prints JSON.
+"""Peak memory of the audit CSV export for N rows. Prints JSON. Run by run_bench.py with the
+benchmark's environment, or on its own against a loaded benchmark database:
 
+    python tests/bench/export_memory.py --db clinic_bench --rows 1000000
+    python tests/bench/export_memory.py --db clinic_bench --rows 1000000 --mode gunicorn
     python tests/bench/export_memory.py --date-from 2023-01-01 --date-to 2023-06-30
+
+``--mode wsgi`` (default) calls Django's WSGI handler in this process as a WSGI server does
+(sessions, middleware, the view's transaction) and reads the streamed body chunk by chunk:
+the peak is this process's maximum resident set. ``--mode gunicorn`` serves the app with one
+gunicorn sync worker, downloads the export over HTTP and reports the worker's peak resident
+set (VmHWM). ``--rows N`` stops reading after N data rows (newest first, as the export
+streams them); 0 reads the whole export. ``--tracemalloc`` also reports the peak of Python
+allocations during the export (much slower).
 """
 
 import argparse
 import json
 import os
 import resource
+import subprocess  # noqa: S404 - starts gunicorn in --mode gunicorn
 import sys
 import time
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clinic.settings")
+EXPORT_PATH = "/audit/export.csv"
 
 
-def rss_mb() -> float:
-    with open("/proc/self/status") as status:
+def status_mb(field: str, pid: int | str = "self") -> float:
+    with open(f"/proc/{pid}/status") as status:
         for line in status:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     return 0.0
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--date-from", default="")
-    parser.add_argument("--date-to", default="")
-    args = parser.parse_args()
-
-    import django
-
-    django.setup()
+def session_cookie() -> str:
+    """A signed-in session of the benchmark's administrator, as a Cookie header."""
+    from django.conf import settings
     from django.contrib.auth import get_user_model
     from django.test import Client
 
     client = Client()
-    client.force_login(get_user_model().objects.get(username="bench_admin"))
-    client.get("/audit/")  # warm up imports, templates and the connection
-    before = rss_mb()
+    client.force_login(
+        get_user_model().objects.get(username="bench_admin"), backend="django.contrib.auth.backends.ModelBackend"
+    )
+    return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+
+
+class Counter:
+    """Counts the export's bytes and lines; says when ``rows`` data rows have been read."""
+
+    def __init__(self, rows: int):
+        self.limit = rows
+        self.lines = 0
+        self.size = 0
+
+    def feed(self, chunk: bytes) -> bool:
+        self.size += len(chunk)
+        self.lines += chunk.count(b"\n")
+        return bool(self.limit) and self.lines - 1 >= self.limit
+
+    @property
+    def rows(self) -> int:
+        return max(self.lines - 1, 0)  # the header line
+
+
+def export_in_process(query: str, rows: int, trace: bool) -> dict:
+    """The export through Django's WSGI handler in this process (what a gunicorn worker runs)."""
+    import tracemalloc
+    from io import BytesIO
+
+    from django.core.handlers.wsgi import WSGIHandler
+
+    handler = WSGIHandler()
+    cookie = session_cookie()
+
+    def environ(path: str, query_string: str = "") -> dict:
+        return {
+            "REQUEST_METHOD": "GET",
+            "PATH_INFO": path,
+            "QUERY_STRING": query_string,
+            "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": "80",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "REMOTE_ADDR": "127.0.0.1",
+            "HTTP_HOST": "127.0.0.1",
+            "HTTP_COOKIE": cookie,
+            "wsgi.input": BytesIO(),
+            "wsgi.errors": sys.stderr,
+            "wsgi.url_scheme": "http",
+            "wsgi.version": (1, 0),
+            "wsgi.multithread": False,
+            "wsgi.multiprocess": True,
+            "wsgi.run_once": False,
+        }
+
+    statuses = []
+
+    def start_response(status, headers, exc_info=None):
+        statuses.append(status)
+
+    def get(path: str, query_string: str, counter: Counter) -> None:
+        body = handler(environ(path, query_string), start_response)
+        try:
+            for chunk in body:
+                if counter.feed(chunk):
+                    break
+        finally:
+            body.close()
+
+    get("/audit/", "", Counter(0))  # warm up imports, templates and the connection
+    get(EXPORT_PATH, query, Counter(100))
+    before = status_mb("VmRSS")
+    if trace:
+        tracemalloc.start()
+    counter = Counter(rows)
     started = time.monotonic()
-    params = {k: v for k, v in (("date_from", args.date_from), ("date_to", args.date_to)) if v}
-    response = client.get("/audit/export.csv", params)
-    rows = -1  # the header line
-    size = 0
-    for chunk in response.streaming_content:
-        size += len(chunk)
-        rows += chunk.count(b"\n")
+    get(EXPORT_PATH, query, counter)
     seconds = time.monotonic() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     result = {
-        "status": response.status_code,
-        "rows": rows,
-        "megabytes": round(size / 2**20, 1),
+        "mode": "wsgi",
+        "status": statuses[-1],
+        "rows": counter.rows,
+        "megabytes": round(counter.size / 2**20, 1),
         "seconds": round(seconds, 1),
         "rss_before_mb": round(before, 1),
-        "peak_rss_mb": round(peak, 1),
-        "filter": params,
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
+    if trace:
+        result["tracemalloc_peak_mb"] = round(tracemalloc.get_traced_memory()[1] / 2**20, 1)
+        tracemalloc.stop()
+    return result
+
+
+def export_from_gunicorn(query: str, rows: int) -> dict:
+    """The export over HTTP from one gunicorn sync worker; the worker's peak RSS (VmHWM)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cookie = session_cookie()
+    binary = Path(sys.executable).parent / "gunicorn"
+    cmd = [str(binary), "clinic.wsgi:application", "--workers", "1", "--bind", f"127.0.0.1:{port}"]
+    server = subprocess.Popen([*cmd, "--timeout", "3600", "--log-level", "warning"], cwd=ROOT)  # noqa: S603
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/healthz", timeout=2):  # noqa: S310 - loopback
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise SystemExit("gunicorn did not answer /healthz within 60 s") from None
+                time.sleep(0.3)
+        children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
+        worker = children[0]
+
+        def get(path: str, counter: Counter) -> int:
+            request = urllib.request.Request(f"{url}{path}", headers={"Cookie": cookie})  # noqa: S310 - loopback
+            with urllib.request.urlopen(request, timeout=3600) as response:  # noqa: S310 - loopback
+                while chunk := response.read(65536):
+                    if counter.feed(chunk):
+                        break
+                return response.status
+
+        get("/audit/", Counter(0))
+        get(f"{EXPORT_PATH}?{query}", Counter(100))
+        before = status_mb("VmRSS", worker)
+        counter = Counter(rows)
+        started = time.monotonic()
+        status = get(f"{EXPORT_PATH}?{query}", counter)
+        seconds = time.monotonic() - started
+        time.sleep(0.5)  # let the worker notice the closed connection
+        return {
+            "mode": "gunicorn",
+            "status": status,
+            "rows": counter.rows,
+            "megabytes": round(counter.size / 2**20, 1),
+            "seconds": round(seconds, 1),
+            "rss_before_mb": round(before, 1),
+            "peak_rss_mb": round(status_mb("VmHWM", worker), 1),
+        }
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--date-from", default="")
+    parser.add_argument("--date-to", default="")
+    parser.add_argument("--rows", type=int, default=0, help="stop after this many data rows (0: all)")
+    parser.add_argument("--mode", choices=["wsgi", "gunicorn"], default="wsgi")
+    parser.add_argument("--tracemalloc", action="store_true", help="also report the peak of Python allocations")
+    parser.add_argument("--db", default="", help="a loaded benchmark database: use the benchmark's settings")
+    args = parser.parse_args()
+    if args.db:
+        from tests.bench.run_bench import bench_env
+
+        os.environ.update(bench_env(args))
+
+    import django
+
+    django.setup()
+    params = {k: v for k, v in (("date_from", args.date_from), ("date_to", args.date_to)) if v}
+    query = urllib.parse.urlencode(params)
+    if args.mode == "gunicorn":
+        result = export_from_gunicorn(query, args.rows)
+    else:
+        result = export_in_process(query, args.rows, args.tracemalloc)
+    result["filter"] = params
     print(json.dumps(result))
 
 

@@ -21,7 +21,6 @@ import sys
 import time
 import zoneinfo
 from collections.abc import Callable, Iterator
-from decimal import Decimal
 
 from django.apps import apps
 from django.conf import settings
@@ -221,48 +220,59 @@ def iter_sessions(w: World) -> Iterator[GenSession]:
         day += dt.timedelta(days=1)
 
 
-def session_rows(w: World) -> Iterator[tuple]:
+# Sessions and the rows hanging off them are written as COPY text lines: formatting a line
+# is cheaper than adapting a tuple value by value, and the values are the same (str() of an
+# aware datetime is the instant PostgreSQL stores). Each line function gets ``end``: the
+# text of the columns the spec leaves out (see _filled_columns) plus the newline.
+TWO_WEEKS = dt.timedelta(days=14)
+SESSION_LENGTH = dt.timedelta(minutes=SESSION_MINUTES)
+TEN_MINUTES = dt.timedelta(minutes=10)
+DOSE_DELAY = dt.timedelta(minutes=DOSE_MINUTES)
+DISCHARGE_DELAY = dt.timedelta(minutes=DOSE_MINUTES + 125)
+BLOCK_ROWS = 2000  # rows per block handed to COPY
+
+
+def session_lines(w: World, end: str) -> Iterator[tuple[int, str]]:
+    """Blocks of (row count, COPY text) of scheduling_session."""
+    block = []
     for g in iter_sessions(w):
-        past = g.status != "booked"
-        yield (
-            g.id,
-            g.patient_id,
-            g.patient_id,  # course: one per patient, same id
-            g.chair_id,
-            g.start,
-            g.start + dt.timedelta(minutes=SESSION_MINUTES),
-            Decimal("56.0"),
-            "Maintenance (every 2 weeks)",
-            g.sequence,
-            g.status,
-            g.start if past else g.start - dt.timedelta(days=14),
-            "Patient unwell" if g.status == "cancelled" else "",
-            g.start - dt.timedelta(days=14),
+        start = g.start
+        created = str(start - TWO_WEEKS)
+        status = g.status
+        block.append(
+            f"{g.id}\t{g.patient_id}\t{g.patient_id}\t{g.chair_id}\t{start}\t{start + SESSION_LENGTH}\t56.0\t"
+            f"Maintenance (every 2 weeks)\t{g.sequence}\t{status}\t{created if status == 'booked' else start}\t"
+            f"{'Patient unwell' if status == 'cancelled' else ''}\t{created}{end}"
         )
+        if len(block) >= BLOCK_ROWS:
+            yield len(block), "".join(block)
+            block = []
+    yield len(block), "".join(block)
 
 
 # Rows that hang off one discharged session: generated in the same pass over the sessions
-# and streamed to one COPY each (one connection per table).
+# and streamed to one COPY each (one connection per table). Each function returns the COPY
+# text of its rows for one session and their count.
 
 
-def checkin_rows(w: World, g: GenSession) -> Iterator[tuple]:
-    arrived = g.start - dt.timedelta(minutes=10)
-    yield (g.id, g.id, arrived, w.nurses_of(g.site)[g.id % 2], True, True, True, True, True, True, arrived)
+def checkin_lines(w: World, g: GenSession, nurse: int, end: str) -> tuple[int, str]:
+    arrived = g.start - TEN_MINUTES
+    return 1, f"{g.id}\t{g.id}\t{arrived}\t{nurse}\tt\tt\tt\tt\tt\tt\t{arrived}{end}"
 
 
-def dose_rows(w: World, g: GenSession) -> Iterator[tuple]:
-    given = g.start + dt.timedelta(minutes=DOSE_MINUTES)
-    yield (g.id, g.id, "esketamine", Decimal("56.0"), 2, f"LOT{g.id % 997:04d}", w.nurses_of(g.site)[g.id % 2], given)
+def dose_lines(w: World, g: GenSession, nurse: int, end: str) -> tuple[int, str]:
+    given = g.start + DOSE_DELAY
+    return 1, f"{g.id}\t{g.id}\tesketamine\t56.0\t2\tLOT{g.id % 997:04d}\t{nurse}\t{given}{end}"
 
 
-def observation_rows(w: World, g: GenSession) -> Iterator[tuple]:
-    started = g.start + dt.timedelta(minutes=DOSE_MINUTES)
-    yield (g.id, g.id, started, started)
+def observation_lines(w: World, g: GenSession, nurse: int, end: str) -> tuple[int, str]:
+    started = g.start + DOSE_DELAY
+    return 1, f"{g.id}\t{g.id}\t{started}\t{started}{end}"
 
 
-def discharge_rows(w: World, g: GenSession) -> Iterator[tuple]:
-    at = g.start + dt.timedelta(minutes=DOSE_MINUTES + 125)
-    yield (g.id, g.id, at, w.nurses_of(g.site)[g.id % 2], True, True, True, "Escort", "Partner", at, True)
+def discharge_lines(w: World, g: GenSession, nurse: int, end: str) -> tuple[int, str]:
+    at = g.start + DISCHARGE_DELAY
+    return 1, f"{g.id}\t{g.id}\t{at}\t{nurse}\tt\tt\tt\tEscort\tPartner\t{at}\tt{end}"
 
 
 # (kind, checkpoint minute, minutes after the dose) of a session's readings, in order.
@@ -276,6 +286,14 @@ READING_PLAN = [
     ("extra", None, 100),
     ("extra", None, 110),
 ]
+# The first n entries of the plan in time order, for each n: (n, kind, minute text, delay, after).
+_READING_STEPS = [
+    [
+        (n, kind, "\\N" if minute is None else str(minute), dt.timedelta(minutes=after), after)
+        for n, (kind, minute, after) in enumerate(sorted(READING_PLAN[:count], key=lambda r: r[2]))
+    ]
+    for count in range(len(READING_PLAN) + 1)
+]
 
 
 def readings_per_session(w: World) -> float:
@@ -283,32 +301,31 @@ def readings_per_session(w: World) -> float:
     return min(len(READING_PLAN), w.scale.readings / max(expected, 1))
 
 
-def reading_rows(w: World, g: GenSession) -> Iterator[tuple]:
-    rng = random.Random(g.id)
+_reading_rng = random.Random()
+
+
+def reading_lines(w: World, g: GenSession, nurse: int, end: str) -> tuple[int, str]:
+    rng = _reading_rng
+    rng.seed(g.id)  # the same stream as random.Random(g.id)
+    rnd = rng.random
     per_session = w.readings_per_session
-    count = int(per_session) + (1 if rng.random() < per_session % 1 else 0)
-    nurse = w.nurses_of(g.site)[g.id % 2]
-    dosed = g.start + dt.timedelta(minutes=DOSE_MINUTES)
-    for n, (kind, minute, after) in enumerate(sorted(READING_PLAN[:count], key=lambda r: r[2])):
-        systolic = 110 + int(rng.random() * 40)
-        taken = dosed + dt.timedelta(minutes=after)
-        yield (
-            g.id * 8 + n,
-            g.id,
-            kind,
-            minute,
-            taken,
-            systolic,
-            65 + int(rng.random() * (systolic - 85)),
-            58 + int(rng.random() * 37),
-            95 + int(rng.random() * 6),
-            12 + int(rng.random() * 7),
-            5 if after > 60 else 4 + int(rng.random() * 2),
-            False,
-            "[]",
-            nurse,
-            taken,
+    count = int(per_session) + (1 if rnd() < per_session % 1 else 0)
+    dosed = g.start + DOSE_DELAY
+    base = g.id * 8
+    out = []
+    for n, kind, minute, delay, after in _READING_STEPS[count]:
+        systolic = 110 + int(rnd() * 40)
+        taken = dosed + delay
+        diastolic = 65 + int(rnd() * (systolic - 85))
+        heart_rate = 58 + int(rnd() * 37)
+        spo2 = 95 + int(rnd() * 6)
+        respiratory_rate = 12 + int(rnd() * 7)
+        moaas = 5 if after > 60 else 4 + int(rnd() * 2)
+        out.append(
+            f"{base + n}\t{g.id}\t{kind}\t{minute}\t{taken}\t{systolic}\t{diastolic}\t{heart_rate}\t{spo2}\t"
+            f"{respiratory_rate}\t{moaas}\tf\t[]\t{nurse}\t{taken}{end}"
         )
+    return count, "".join(out)
 
 
 # --- Audit trail: ~10 events per session, with the hash chain of clinic.audit ---------
@@ -337,6 +354,7 @@ class AuditChain:
     mismatch (clinic.audit changed its format) it falls back to ``row_digest`` for every row."""
 
     CHECK_EVERY = 50_000
+    CHECK_FIRST = 100
 
     def __init__(self):
         self.mac = hmac.new(settings.AUDIT_CHAIN_KEY.encode(), digestmod=hashlib.sha256)
@@ -362,6 +380,17 @@ class AuditChain:
             "summary": summary,
         }
 
+    def should_check(self, index: int) -> bool:
+        return index < self.CHECK_FIRST or index % self.CHECK_EVERY == 0
+
+    def check(self, digest: str, fields: tuple, prev: str) -> str:
+        """``digest`` if ``row_digest`` agrees, else the fallback's digest (and the fallback on)."""
+        expected = row_digest(self.values(fields), prev)
+        if expected != digest:
+            print("audit chain: fast path differs from clinic.audit.row_digest; using it", file=sys.stderr)
+            self.fast = False
+        return expected
+
     def append(self, body: str, fields: tuple) -> tuple[str, str]:
         """``body``: the row's part of the message (``"v1",...,<summary>``); ``fields``: the
         same values for ``row_digest`` when the row is cross-checked."""
@@ -370,12 +399,8 @@ class AuditChain:
             mac = self.mac.copy()
             mac.update(f'[{body},"{prev}"]'.encode())
             digest = mac.hexdigest()
-            if self.count < 100 or self.count % self.CHECK_EVERY == 0:
-                expected = row_digest(self.values(fields), prev)
-                if expected != digest:
-                    print("audit chain: fast path differs from clinic.audit.row_digest; using it", file=sys.stderr)
-                    self.fast = False
-                    digest = expected
+            if self.should_check(self.count):
+                digest = self.check(digest, fields, prev)
         else:
             digest = row_digest(self.values(fields), prev)
         self.count += 1
@@ -386,27 +411,38 @@ class AuditChain:
 DAY_US = 86_400_000_000
 
 
-def audit_lines(w: World) -> Iterator[str]:
-    """COPY text lines (the columns of AUDIT_COLUMNS), oldest first: id order is time order."""
+def audit_blocks(w: World, *, check: bool = True) -> Iterator[tuple[int, str]]:
+    """Blocks of (row count, COPY text lines) of the columns of AUDIT_COLUMNS, oldest first:
+    id order is time order. ``check=False`` skips the cross-check against row_digest (tests
+    compare every row themselves)."""
     rng = random.Random(SEED + 1)
     rnd = rng.random
     weights = [k[0] for k in AUDIT_KINDS]
-    kinds = [(k, json.dumps(k[4], sort_keys=True, separators=(",", ":"))) for k in AUDIT_KINDS]
+    kinds = [
+        (action, object_type, pattern, summary, json.dumps(summary, sort_keys=True, separators=(",", ":")))
+        for _, action, object_type, pattern, summary in AUDIT_KINDS
+    ]
     start_us = (dt.datetime.combine(w.first_day, dt.time(12), tzinfo=dt.UTC) - EPOCH) // dt.timedelta(microseconds=1)
     end_us = (dt.datetime.combine(w.today, dt.time(0), tzinfo=dt.UTC) - EPOCH) // dt.timedelta(microseconds=1)
     n = w.scale.audit_events
     step = (end_us - start_us) // n
     chain = AuditChain()
+    # The fast path writes strings into the message without JSON escaping: only for strings
+    # JSON leaves as they are (the cross-check would catch the rest, but only on its rows).
+    texts = [t for _, name, role, _ in w.staff for t in (name, role)] + [t for k in kinds for t in k[:3]]
+    chain.fast = all(json.dumps(t) == f'"{t}"' for t in texts)
+    new_mac = chain.mac.copy
     staff = w.staff
     n_staff = len(staff)
     n_sessions = w.scale.sessions
     n_patients = w.scale.patients
     cached_day, day_prefix = None, ""
+    prev = chain.prev
     batch = 4096
     for first in range(0, n, batch):
         picks = rng.choices(kinds, weights=weights, k=min(batch, n - first))
-        for offset, ((_, action, object_type, pattern, summary), summary_json) in enumerate(picks):
-            i = first + offset
+        out = []
+        for i, (action, object_type, pattern, summary, summary_json) in enumerate(picks, first):
             us = start_us + i * step + int(rnd() * step)
             day, rest = divmod(us, DAY_US)
             if day != cached_day:
@@ -418,26 +454,33 @@ def audit_lines(w: World) -> Iterator[str]:
             p = 1 + int(rnd() * n_patients)
             s = 1 + int(rnd() * n_sessions)
             if object_type == "patient":
-                patient_id, object_id = p, str(p)
+                patient_json = patient_text = object_id = str(p)
             elif object_type in ("session", "vitalsreading"):
-                patient_id, object_id = p, str(s)
+                patient_json = patient_text = str(p)
+                object_id = str(s)
             else:
-                patient_id, object_id = None, ""
+                patient_json, patient_text, object_id = "null", NULL, ""
             ip = f"10.{site}.{i % 200}.{1 + i % 250}"
             path = pattern.format(p=p, s=s)
-            patient_json = "null" if patient_id is None else patient_id
-            body = (
-                f'"v1","{iso}",{uid},"{username}","{role}","staff","{action}","{object_type}","{object_id}",'
-                f'{patient_json},"{ip}","{path}",{summary_json}'
-            )
-
-            fields = (us, uid, username, role, action, object_type, object_id, patient_id, ip, path, summary)
-            prev, digest = chain.append(body, fields)
-            patient_text = NULL if patient_id is None else patient_id
-            yield (
+            head = f'"{action}","{object_type}","{object_id}",{patient_json},"{ip}","{path}",{summary_json},"{prev}"]'
+            if chain.fast:
+                mac = new_mac()
+                mac.update(f'["v1","{iso}",{uid},"{username}","{role}","staff",{head}'.encode())
+                digest = mac.hexdigest()
+                if check and chain.should_check(i):
+                    patient_id = None if patient_text is NULL else p
+                    fields = (us, uid, username, role, action, object_type, object_id, patient_id, ip, path, summary)
+                    digest = chain.check(digest, fields, prev)
+            else:
+                patient_id = None if patient_text is NULL else p
+                fields = (us, uid, username, role, action, object_type, object_id, patient_id, ip, path, summary)
+                digest = row_digest(chain.values(fields), prev)
+            out.append(
                 f"{i + 1}\t{iso}\t{uid}\t{username}\t{role}\tstaff\t{action}\t{object_type}\t{object_id}\t"
                 f"{patient_text}\t{ip}\t{path}\t{summary_json}\t{prev}\t{digest}\n"
             )
+            prev = digest
+        yield len(out), "".join(out)
 
 
 AUDIT_COLUMNS = tuple(
@@ -455,9 +498,12 @@ class TableSpec:
     columns: tuple[str, ...]  # column names, in the order the generator yields them
     rows: Callable[[World], Iterator] | None
     count: Callable[[Scale], int]
-    raw_lines: bool = False  # the generator yields COPY text lines covering every column
+    # Blocks of (row count, COPY text) instead of rows: ``lines(world, end)`` where ``end`` is
+    # the text of the columns left out plus the newline (audit: every column, end ignored).
+    lines: Callable[[World, str], Iterator[tuple[int, str]]] | None = None
     # Rows hanging off one discharged session (rows is None): fed from one shared pass.
-    per_session: Callable[[World, GenSession], Iterator] | None = None
+    per_session: Callable[[World, GenSession, int, str], tuple[int, str]] | None = None
+    every_column: bool = False  # ``lines`` covers every column (no defaults can be appended)
 
 
 def cols(names: str) -> tuple[str, ...]:
@@ -499,8 +545,9 @@ def tables() -> list[TableSpec]:
                 "id patient_id course_id chair_id start planned_end planned_dose_mg phase_name sequence status "
                 "status_changed_at cancel_reason created_at"
             ),
-            session_rows,
+            None,
             lambda s: s.sessions,
+            lines=session_lines,
         ),
         TableSpec(
             "monitoring.CheckIn",
@@ -510,21 +557,21 @@ def tables() -> list[TableSpec]:
             ),
             None,
             discharged_estimate,
-            per_session=checkin_rows,
+            per_session=checkin_lines,
         ),
         TableSpec(
             "monitoring.DoseRecord",
             cols("id session_id drug dose_mg devices_planned lot_number recorded_by_id created_at"),
             None,
             discharged_estimate,
-            per_session=dose_rows,
+            per_session=dose_lines,
         ),
         TableSpec(
             "monitoring.Observation",
             cols("id session_id started_at created_at"),
             None,
             discharged_estimate,
-            per_session=observation_rows,
+            per_session=observation_lines,
         ),
         TableSpec(
             "monitoring.Discharge",
@@ -534,7 +581,7 @@ def tables() -> list[TableSpec]:
             ),
             None,
             discharged_estimate,
-            per_session=discharge_rows,
+            per_session=discharge_lines,
         ),
         TableSpec(
             "monitoring.VitalsReading",
@@ -544,9 +591,16 @@ def tables() -> list[TableSpec]:
             ),
             None,
             lambda s: s.readings,
-            per_session=reading_rows,
+            per_session=reading_lines,
         ),
-        TableSpec("clinic.AuditEvent", AUDIT_COLUMNS, audit_lines, lambda s: s.audit_events, raw_lines=True),
+        TableSpec(
+            "clinic.AuditEvent",
+            AUDIT_COLUMNS,
+            None,
+            lambda s: s.audit_events,
+            lines=lambda w, end: audit_blocks(w),
+            every_column=True,
+        ),
     ]
 
 
@@ -557,6 +611,21 @@ def _copy_value(value):
     if isinstance(value, dict | list):
         return json.dumps(value)
     return value
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_text(value) -> str:
+    """One value in COPY text format (what write_row sends for it)."""
+    value = _copy_value(value)
+    if value is None:
+        return NULL
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    return str(value).translate(_COPY_ESCAPES)
 
 
 def _filled_columns(model: type[models.Model], columns: tuple[str, ...]) -> tuple[list[str], tuple]:
@@ -601,27 +670,39 @@ class Progress:
 
     def finish(self) -> float:
         elapsed = time.monotonic() - self.started
-        print(f"  {self.label:<28} {self.done:>11,} rows  {elapsed:6.1f} s", file=sys.stderr)
+        print(f"  {self.label:<28} {self.done:>11,} rows  {elapsed:6.1f} s", file=sys.stderr, flush=True)
         return elapsed
 
     def _print(self):
         pct = min(100, 100 * self.done / self.total)
         bar = "#" * int(pct / 5)
         rate = self.done / max(time.monotonic() - self.started, 1e-6)
-        print(f"  {self.label:<28} [{bar:<20}] {pct:5.1f}% {self.done:>11,} rows {rate:>9,.0f}/s", file=sys.stderr)
+        print(
+            f"  {self.label:<28} [{bar:<20}] {pct:5.1f}% {self.done:>11,} rows {rate:>9,.0f}/s",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def _copy_sql(spec: TableSpec) -> tuple[str, tuple]:
     model = apps.get_model(spec.model)
     extra_columns, extra_values = _filled_columns(model, spec.columns)
-    if spec.raw_lines and extra_columns:
-        raise SystemExit(f"{model._meta.db_table} has new columns {extra_columns}: add them to audit_lines()")
+    if spec.every_column and extra_columns:
+        raise SystemExit(f"{model._meta.db_table} has new columns {extra_columns}: add them to audit_blocks()")
     column_sql = ", ".join([*spec.columns, *extra_columns])
     return f"COPY {model._meta.db_table} ({column_sql}) FROM STDIN", extra_values
 
 
+def _line_end(extra_values: tuple) -> str:
+    return "".join(f"\t{_copy_text(v)}" for v in extra_values) + "\n"
+
+
+def _table(spec: TableSpec) -> str:
+    return apps.get_model(spec.model)._meta.db_table
+
+
 def _reset_sequence(cursor, spec: TableSpec) -> None:
-    table = apps.get_model(spec.model)._meta.db_table
+    table = _table(spec)
     if "id" in spec.columns:
         cursor.execute(
             f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), GREATEST((SELECT max(id) FROM {table}), 1))"  # noqa: S608 - table names come from model metadata
@@ -629,20 +710,21 @@ def _reset_sequence(cursor, spec: TableSpec) -> None:
 
 
 def copy_table(cursor, spec: TableSpec, world: World) -> dict:
-    table = apps.get_model(spec.model)._meta.db_table
+    table = _table(spec)
     progress = Progress(table, spec.count(world.scale))
     sql, extra_values = _copy_sql(spec)
     with cursor.copy(sql) as copy:
-        if spec.raw_lines:
-            buffer = []
-            for line in spec.rows(world):
-                buffer.append(line)
-                if len(buffer) >= 5000:
-                    copy.write("".join(buffer))
-                    progress.step(len(buffer))
-                    buffer = []
-            copy.write("".join(buffer))
-            progress.step(len(buffer))
+        if spec.lines is not None:
+            pending, size = [], 0
+            for count, text in spec.lines(world, _line_end(extra_values)):
+                pending.append(text)
+                size += count
+                if size >= 10_000:
+                    copy.write("".join(pending))
+                    progress.step(size)
+                    pending, size = [], 0
+            copy.write("".join(pending))
+            progress.step(size)
         else:
             for row in spec.rows(world):
                 copy.write_row(tuple(_copy_value(v) for v in row) + extra_values)
@@ -653,13 +735,13 @@ def copy_table(cursor, spec: TableSpec, world: World) -> dict:
 
 
 def _bulk_connection():
-    """A separate psycopg connection with the loader's session settings."""
+    """A separate psycopg connection (autocommit) with the loader's session settings."""
     import psycopg
 
     params = connection.get_connection_params()
     params.pop("cursor_factory", None)
     params.pop("context", None)
-    conn = psycopg.connect(**params)
+    conn = psycopg.connect(**params, autocommit=True)
     conn.execute("SET synchronous_commit = off")
     conn.execute("SET session_replication_role = replica")
     return conn
@@ -670,53 +752,192 @@ def copy_per_session(specs: list[TableSpec], world: World) -> list[dict]:
     connection (a connection carries one COPY at a time)."""
     progress = Progress("per-session tables", int(world.scale.sessions * 0.88))
     counts = [0] * len(specs)
+    nurses = [world.nurses_of(s) for s in range(world.scale.sites)]
     with contextlib.ExitStack() as stack:
         conns = [stack.enter_context(_bulk_connection()) for _ in specs]
         feeds = []
         for spec, conn in zip(specs, conns, strict=True):
             sql, extra = _copy_sql(spec)
-            feeds.append((stack.enter_context(conn.cursor().copy(sql)), spec.per_session, extra))
+            feeds.append((stack.enter_context(conn.cursor().copy(sql)), spec.per_session, _line_end(extra), []))
+        sessions = 0
         for g in iter_sessions(world):
             if g.status != "discharged":
                 continue
-            for n, (copy, rows, extra) in enumerate(feeds):
-                for row in rows(world, g):
-                    copy.write_row(row + extra)
-                    counts[n] += 1
-            progress.step()
+            nurse = nurses[g.site][g.id % 2]
+            for n, (_, lines, end, pending) in enumerate(feeds):
+                count, text = lines(world, g, nurse, end)
+                pending.append(text)
+                counts[n] += count
+            sessions += 1
+            if sessions % BLOCK_ROWS == 0:
+                for copy, _, _, pending in feeds:
+                    copy.write("".join(pending))
+                    pending.clear()
+                progress.step(BLOCK_ROWS)
+        for copy, _, _, pending in feeds:
+            copy.write("".join(pending))
+        progress.step(sessions % BLOCK_ROWS)
     seconds = progress.finish()
     results = []
-    with connection.cursor() as cursor:
+    with _bulk_connection() as conn, conn.cursor() as cursor:
         for spec, count in zip(specs, counts, strict=True):
             _reset_sequence(cursor, spec)
-            table = apps.get_model(spec.model)._meta.db_table
-            results.append({"table": table, "rows": count, "seconds": round(seconds, 1)})
+            results.append({"table": _table(spec), "rows": count, "seconds": round(seconds, 1)})
     return results
 
 
-def load(world: World) -> list[dict]:
+# --- Indexes: built once after the load instead of row by row during it -----------------
+
+SECONDARY_INDEXES_SQL = """
+SELECT c.relname, i.relname, pg_get_indexdef(i.oid), pg_relation_size(c.oid)
+FROM pg_index x
+JOIN pg_class i ON i.oid = x.indexrelid
+JOIN pg_class c ON c.oid = x.indrelid
+JOIN pg_namespace ns ON ns.oid = c.relnamespace
+WHERE ns.nspname = current_schema() AND c.relname = ANY(%s)
+  AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = x.indexrelid)
+ORDER BY c.relname, i.relname
+"""
+
+
+def secondary_indexes(cursor, tables_: list[str]) -> list[tuple[str, str, str, int]]:
+    """(table, index, CREATE INDEX statement, table size) of the indexes on ``tables_`` that
+    back no constraint (primary keys, unique and exclusion constraints stay in place)."""
+    cursor.execute(SECONDARY_INDEXES_SQL, [tables_])
+    return [tuple(row) for row in cursor.fetchall()]
+
+
+def drop_indexes(cursor, indexes) -> None:
+    for _, name, _, _ in indexes:
+        cursor.execute(f'DROP INDEX "{name}"')
+
+
+def create_indexes(indexes, *, workers: int = 2, label: str = "indexes") -> float:
+    """Run the CREATE INDEX statements of ``indexes`` on ``workers`` connections at once,
+    largest table first. The work is in the server, so threads are enough."""
+    import threading
+
+    started = time.monotonic()
+    todo = sorted(indexes, key=lambda ix: -ix[3])
+    lock = threading.Lock()
+    done: list[str] = []
+    errors: list[BaseException] = []
+
+    def work():
+        try:
+            with _bulk_connection() as conn:
+                # 10 million audit rows sort in memory with 2 GB (an external sort is ~20% slower).
+                conn.execute("SET maintenance_work_mem = '2GB'")
+                conn.execute("SET max_parallel_maintenance_workers = 0")
+                while True:
+                    with lock:
+                        if not todo or errors:
+                            return
+                        _, name, definition, _ = todo.pop(0)
+                    conn.execute(definition)
+                    with lock:
+                        done.append(name)
+                        elapsed = time.monotonic() - started
+                        print(
+                            f"  {label:<28} {len(done):>3}/{len(indexes)} {name} ({elapsed:.0f} s)",
+                            file=sys.stderr,
+                            flush=True,
+                        )
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(min(workers, len(indexes)))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    return time.monotonic() - started
+
+
+# --- The load --------------------------------------------------------------------------
+
+
+def _load_audit_child(spec: TableSpec, world: World, pipe) -> None:
+    """The audit table in a second process (its hash chain is one sequential pass)."""
+    try:
+        with _bulk_connection() as conn, conn.cursor() as cursor:
+            result = copy_table(cursor, spec, world)
+        pipe.send(("ok", result))
+    except BaseException:  # noqa: BLE001 - reported to the parent, which stops the load
+        import traceback
+
+        pipe.send(("error", traceback.format_exc()))
+    finally:
+        pipe.close()
+
+
+def load(world: World, *, processes: int = 2) -> list[dict]:
     """COPY every table in dependency order (each COPY commits on its own), then ANALYZE.
 
     Foreign keys and the audit table's append-only trigger are row triggers; the load runs
     with ``session_replication_role = replica`` so PostgreSQL skips them (the generated rows
     are consistent by construction, and only INSERT/COPY ever touches the audit table).
-    Check and exclusion constraints and every index stay in force."""
+    Check and exclusion constraints, primary keys and unique constraints stay in force; the
+    other indexes of the big tables are dropped before their COPY and created again from
+    their own definitions afterwards (checked to match). With ``processes=2`` the audit
+    trail is generated in a second process while this one loads the sessions."""
+    import multiprocessing
+
+    specs = tables()
+    small = [s for s in specs if s.rows is not None]
+    sessions = [s for s in specs if s.model == "scheduling.Session"]
+    per_session = [s for s in specs if s.per_session]
+    audit = [s for s in specs if s.model == "clinic.AuditEvent"]
     results = []
-    with connection.cursor() as django_cursor:
-        cursor = django_cursor.cursor  # the psycopg 3 cursor, for COPY
-        cursor.execute("SET synchronous_commit = off")
-        cursor.execute("SET session_replication_role = replica")
-        try:
-            specs = tables()
-            for spec in specs:
-                if spec.rows is not None and spec.model != "clinic.AuditEvent":
-                    results.append(copy_table(cursor, spec, world))
-            results += copy_per_session([s for s in specs if s.per_session], world)
-            results += [copy_table(cursor, s, world) for s in specs if s.model == "clinic.AuditEvent"]
-        finally:
-            cursor.execute("SET session_replication_role = DEFAULT")
-    started = time.monotonic()
-    with connection.cursor() as cursor:
+    with _bulk_connection() as conn, conn.cursor() as cursor:
+        for spec in small:
+            results.append(copy_table(cursor, spec, world))
+        session_tables = [_table(s) for s in sessions + per_session]
+        session_indexes = secondary_indexes(cursor, session_tables)
+        audit_indexes = secondary_indexes(cursor, [_table(s) for s in audit])
+        drop_indexes(cursor, session_indexes + audit_indexes)
+    print(f"  dropped {len(session_indexes) + len(audit_indexes)} indexes until the data is in", file=sys.stderr)
+
+    child = None
+    audit_result = None
+    connection.close()  # a forked child must not inherit an open connection
+    if processes > 1:
+        receive, send = multiprocessing.Pipe(duplex=False)
+        child = multiprocessing.get_context("fork").Process(
+            target=_load_audit_child, args=(audit[0], world, send), name="audit-loader"
+        )
+        child.start()
+        send.close()
+    try:
+        with _bulk_connection() as conn, conn.cursor() as cursor:
+            results += [copy_table(cursor, s, world) for s in sessions]
+        results += copy_per_session(per_session, world)
+        create_indexes(session_indexes, workers=1 if child else 2, label="session indexes")
+        if child is None:
+            with _bulk_connection() as conn, conn.cursor() as cursor:
+                audit_result = copy_table(cursor, audit[0], world)
+        else:
+            try:
+                status, payload = receive.recv()
+            except EOFError:
+                status, payload = "error", f"the audit process exited with code {child.exitcode}"
+            child.join()
+            if status != "ok":
+                raise SystemExit(f"audit loader failed:\n{payload}")
+            audit_result = payload
+        results.append(audit_result)
+        create_indexes(audit_indexes, workers=2, label="audit indexes")
+    finally:
+        if child is not None and child.is_alive():
+            child.terminate()
+            child.join()
+    with _bulk_connection() as conn, conn.cursor() as cursor:
+        after = secondary_indexes(cursor, session_tables + [_table(s) for s in audit])
+        if {ix[:3] for ix in after} != {ix[:3] for ix in session_indexes + audit_indexes}:
+            raise SystemExit("the indexes after the load differ from the schema's: migrate the database again")
+        started = time.monotonic()
         cursor.execute("ANALYZE")
-    print(f"  ANALYZE {time.monotonic() - started:.1f} s", file=sys.stderr)
+        print(f"  ANALYZE {time.monotonic() - started:.1f} s", file=sys.stderr)
     return results

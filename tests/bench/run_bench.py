@@ -5,6 +5,7 @@ baseline Django page and the Django admin changelist of sessions.
     make bench                                  # full scale (10 sites, 500,000 sessions, ...)
     make bench ARGS="--scale small"             # 1/100 of the data, for a quick run
     make bench ARGS="--skip-load --duration 20" # measure again on the loaded database
+    make bench ARGS="--load-only --db clinic_bench_x"  # only create and load a database
 
 Needs PostgreSQL (BENCH_POSTGRES_URL, default postgres://postgres@127.0.0.1:5432) and Redis
 (BENCH_REDIS_URL, default redis://127.0.0.1:6379/9). Uses its own database (clinic_bench),
@@ -429,6 +430,7 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=15, help="seconds of load per page (default 15)")
     parser.add_argument("--users", type=int, default=2, help="concurrent locust users (default 2, one per worker)")
     parser.add_argument("--skip-load", action="store_true", help="reuse the loaded database")
+    parser.add_argument("--load-only", action="store_true", help="stop after loading the data")
     parser.add_argument("--db", default="clinic_bench", help="database name (dropped and recreated)")
     parser.add_argument("--verify-chain", choices=["auto", "yes", "no"], default="auto", help="auto: small only")
     parser.add_argument("--pages", default="", help="only pages whose name contains one of these (comma-separated)")
@@ -452,6 +454,9 @@ def main() -> None:
             raise SystemExit(f"{args.db} holds scale {meta['scale']!r}: run with --scale {meta['scale']}")
     else:
         meta = load_data(args, scale)
+        if args.load_only:
+            print(json.dumps({k: meta[k] for k in ("scale", "load_seconds")}))
+            return
     world = prepare.world_for(scale)
     board_ids = prepare.prepare_board()
     call_command("collectstatic", interactive=False, verbosity=0)
