@@ -47,24 +47,31 @@ def test_it_claims_a_due_row_once(patient, site):
     assert Reminder.objects.get(session=session, kind="morning").status == "pending"
 
 
-@pytest.mark.django_db(transaction=True)
-def test_two_claims_at_once_never_share_a_row(patient, site):
-    for day in range(30):
-        book(patient, site, START + dt.timedelta(days=day, minutes=day))
-    claimed, barrier = [], threading.Barrier(2)
+def twice_at_once(work) -> list:
+    """Run ``work()`` in two threads released together (each on its own connection); returns
+    both results."""
+    results, barrier = [], threading.Barrier(2)
 
-    def claim():
+    def run():
         try:
             barrier.wait()
-            claimed.append(reminders.reminders_claim_due(now=START + dt.timedelta(days=40), limit=1000))
+            results.append(work())
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=claim) for _ in range(2)]
+    threads = [threading.Thread(target=run) for _ in range(2)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    return results
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_claims_at_once_never_share_a_row(patient, site):
+    for day in range(30):
+        book(patient, site, START + dt.timedelta(days=day, minutes=day))
+    claimed = twice_at_once(lambda: reminders.reminders_claim_due(now=START + dt.timedelta(days=40), limit=1000))
     ids = claimed[0] + claimed[1]
     assert len(ids) == len(set(ids)) == 90
 
@@ -355,20 +362,8 @@ def test_two_tasks_with_the_same_group_at_once_send_each_reminder_once(patient, 
     for day in range(10):
         book(patient, site, START + dt.timedelta(days=day))
     ids = reminders.reminders_claim_due(now=START + dt.timedelta(days=20))
-    barrier, outcomes = threading.Barrier(2), []
-
-    def send():
-        try:
-            barrier.wait()
-            outcomes.append(reminders.reminders_deliver(reminder_ids=ids))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=send) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    outcomes = twice_at_once(lambda: reminders.reminders_deliver(reminder_ids=ids))
+    assert len(outcomes) == 2
     sent = [i for result in outcomes for i, (outcome, _) in result.items() if outcome == "sent"]
     assert len(ids) >= 20 and sorted(sent) == sorted(ids)  # each reminder sent by one of the two
     assert set(Reminder.objects.filter(pk__in=ids).values_list("status", flat=True)) == {"sent"}
