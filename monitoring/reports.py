@@ -14,7 +14,7 @@ from scheduling.models import Drug, Session, SessionStatus
 
 from . import rules
 from .models import AdverseEvent, ClinicalThresholds, Discharge, PrescriberOverride, ReadingKind, VitalsReading
-from .selectors import rems_records, rems_sessions
+from .selectors import rems_completeness
 
 CHART_WIDTH = 560
 BAR_HEIGHT = 22
@@ -248,7 +248,7 @@ def rems_states(site, date_from, date_to, t: rules.Thresholds) -> Table:
     today = site.local_today()
     tz = site.tzinfo
     # Submitted and overdue records are told apart by dates alone; only the records still in
-    # their window are assembled to see whether they are complete.
+    # their window are checked for completeness, from plain rows.
     pending = []
     for pk, start, submission in sessions.values_list("pk", "start", "rems_submission__id"):
         treatment_date = timezone.localtime(start, tz).date()
@@ -258,9 +258,8 @@ def rems_states(site, date_from, date_to, t: rules.Thresholds) -> Table:
             counts[REMS_STATES[3]] += 1
         else:
             pending.append(pk)
-    if pending:
-        for record in rems_records(rems_sessions().filter(pk__in=pending), today_for=lambda s: today, t=t):
-            counts[REMS_STATES[1] if record.complete else REMS_STATES[2]] += 1
+    for complete in rems_completeness(pending, site=site, t=t).values():
+        counts[REMS_STATES[1] if complete else REMS_STATES[2]] += 1
     return Table(
         "rems",
         "REMS monitoring records by state",
