@@ -9,11 +9,11 @@ skipped there instead.
 """
 
 import base64
+import dataclasses
 import datetime as dt
 import functools
 import logging
 import zoneinfo
-from dataclasses import dataclass
 from enum import StrEnum
 
 from django.conf import settings
@@ -157,7 +157,7 @@ def confirm_url(session_id: int) -> str:
 SMS_MAX_CHARS = 160
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class ReminderMessage:
     subject: str
     body: str
@@ -269,16 +269,16 @@ def reminders_recover_stale(*, now: dt.datetime | None = None) -> tuple[int, int
     requeued = failed = 0
     with transaction.atomic():
         stale = list(
-            Reminder.objects.select_for_update(skip_locked=True).filter(
-                status=Reminder.Status.SENDING, claimed_at__lt=cutoff
-            )
+            Reminder.objects.select_for_update(skip_locked=True)
+            .filter(status=Reminder.Status.SENDING, claimed_at__lt=cutoff)
+            .values("pk", "kind", "attempts", "session_id")
         )
         for row in stale:
-            if row.attempts >= settings.REMINDER_MAX_ATTEMPTS:
+            if row["attempts"] >= settings.REMINDER_MAX_ATTEMPTS:
                 _mark_failed(row, "abandoned by a stopped worker too many times", now=now)
                 failed += 1
             else:
-                Reminder.objects.filter(pk=row.pk, status=Reminder.Status.SENDING).update(
+                Reminder.objects.filter(pk=row["pk"], status=Reminder.Status.SENDING).update(
                     status=Reminder.Status.PENDING, last_error="requeued: the worker sending it stopped"
                 )
                 requeued += 1
@@ -287,10 +287,8 @@ def reminders_recover_stale(*, now: dt.datetime | None = None) -> tuple[int, int
     return requeued, failed
 
 
-def _mark_failed(row: Reminder | dict, error: str, *, now: dt.datetime) -> None:
-    """``row`` is a Reminder or a row loaded by reminders_deliver."""
-    if isinstance(row, Reminder):
-        row = {"pk": row.pk, "kind": row.kind, "attempts": row.attempts, "session_id": row.session_id}
+def _mark_failed(row: dict, error: str, *, now: dt.datetime) -> None:
+    """``row`` has the reminder's pk, kind, attempts and session_id."""
     Reminder.objects.filter(pk=row["pk"]).update(status=Reminder.Status.FAILED, sent_at=None, last_error=error[:2000])
     session = Session.objects.select_related("chair__site").get(pk=row["session_id"])
     alert_raise(
@@ -413,16 +411,7 @@ def _deliver_stored(rows: list[dict], *, channel: str, store) -> dict[int, tuple
                 Reminder.objects.filter(pk=pk).update(status=Reminder.Status.SKIPPED, skip_reason=reason)
                 results[pk] = (Outcome.SKIPPED, attempts)
                 continue
-            message = _render(kind=row["kind"], channel=channel, context=_row_context(row))
-            messages.append(
-                Outgoing(
-                    to=row["phone"] if channel == "sms" else row["email"],
-                    subject=message.subject,
-                    body=message.body,
-                    html_body=message.html_body,
-                    reference=reference_for(pk),
-                )
-            )
+            messages.append(_outgoing(row, channel))
             sent.append(pk)
             results[pk] = (Outcome.SENT, attempts)
         if sent:
@@ -433,9 +422,18 @@ def _deliver_stored(rows: list[dict], *, channel: str, store) -> dict[int, tuple
     return results
 
 
-def _row_context(row: dict) -> dict:
-    return _context(
+def _outgoing(row: dict, channel: str) -> Outgoing:
+    """The message for a row loaded by reminders_deliver, addressed for ``channel``."""
+    context = _context(
         session_id=row["session_id"], start=row["start"], time_zone=row["time_zone"], site_phone=row["site_phone"]
+    )
+    message = _render(kind=row["kind"], channel=channel, context=context)
+    return Outgoing(
+        to=row["phone"] if channel == "sms" else row["email"],
+        subject=message.subject,
+        body=message.body,
+        html_body=message.html_body,
+        reference=reference_for(row["pk"]),
     )
 
 
@@ -459,21 +457,14 @@ def _deliver_one(row: dict) -> tuple[Outcome, int]:
         with transaction.atomic():
             skipped = sending.update(status=Reminder.Status.SKIPPED, skip_reason=reason)
         return (Outcome.SKIPPED if skipped else Outcome.NOTHING), attempts
-    message = _render(kind=row["kind"], channel=channel, context=_row_context(row))
+    outgoing = _outgoing(row, channel)
     with transaction.atomic():
         # The compare-and-set takes the row lock; another sender waits here and then finds
         # the row no longer ``sending``.
         if not sending.update(status=Reminder.Status.SENT, sent_at=now, channel=channel, last_error=""):
             return Outcome.NOTHING, attempts
         try:
-            message_send(
-                channel=channel,
-                to=row["phone"] if channel == "sms" else row["email"],
-                subject=message.subject,
-                body=message.body,
-                html_body=message.html_body,
-                reference=reference_for(pk),
-            )
+            message_send(channel=channel, **dataclasses.asdict(outgoing))
         except TransientSendError as exc:
             if attempts >= settings.REMINDER_MAX_ATTEMPTS:
                 _mark_failed(row, str(exc), now=now)

@@ -90,14 +90,22 @@ def _unavailable(request, reason: str, status: int):
     return render(request, "scheduling/confirm_unavailable.html", context, status=status)
 
 
+def _session_for(request, token):
+    """(session, None) for a link that may act, else (None, the friendly refusal page)."""
+    if _rate_limited(request, token):
+        return None, _unavailable(request, "busy", 429)
+    session, problem = reminders.confirm_session_for_token(token)
+    if session is None:
+        return None, _unavailable(request, problem, 404 if problem == "invalid" else 410)
+    return session, None
+
+
 @never_cache
 @require_http_methods(["GET", "POST"])
 def confirm_session(request, token):
-    if _rate_limited(request, token):
-        return _unavailable(request, "busy", 429)
-    session, problem = reminders.confirm_session_for_token(token)
-    if session is None:
-        return _unavailable(request, problem, 404 if problem == "invalid" else 410)
+    session, refusal = _session_for(request, token)
+    if refusal:
+        return refusal
     transport = TransportArrangement.objects.filter(session=session).first()
     form = RideForm(request.POST or None, transport=transport)
     if request.method == "POST" and form.is_valid():
@@ -117,11 +125,9 @@ def confirm_session(request, token):
 @never_cache
 @require_http_methods(["GET"])
 def confirm_done(request, token):
-    if _rate_limited(request, token):
-        return _unavailable(request, "busy", 429)
-    session, problem = reminders.confirm_session_for_token(token)
-    if session is None:
-        return _unavailable(request, problem, 404 if problem == "invalid" else 410)
+    session, refusal = _session_for(request, token)
+    if refusal:
+        return refusal
     transport = TransportArrangement.objects.filter(session=session).first()
     if transport is None or transport.status != TransportArrangement.Status.CONFIRMED_PATIENT:
         return redirect("confirm:session", token=token)

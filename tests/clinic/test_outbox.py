@@ -47,3 +47,13 @@ def test_it_retries_a_failed_reminder(client_for, administrator, patient, site):
 @pytest.mark.parametrize("role", ["scheduler", "nurse", "prescriber"])
 def test_staff_without_the_permission_are_refused(client_for, personas, role):
     assert client_for(personas[role]).get("/outbox/").status_code == 403
+
+
+def test_the_next_page_keeps_the_status_filter(client_for, administrator):
+    OutboxMessage.objects.bulk_create(
+        OutboxMessage(channel="sms", backend="x", to="+12125550142", body=f"Failed {i}", status="failed")
+        for i in range(60)
+    )
+    text = client_for(administrator).get("/outbox/?status=failed").content.decode()
+    assert 'href="?status=failed&amp;page=2"' in text and "Page 1 of 2" in text
+    assert "Page 2 of 2" in client_for(administrator).get("/outbox/?status=failed&page=2").content.decode()

@@ -131,6 +131,7 @@ def test_search_finds_by_name_and_mrn_and_paginates(client_for, nurse, site):
     assert page1.context["page"].paginator.count == 30
     assert len(page1.context["page"].object_list) == 25
     assert target.last_name not in page1.content.decode()
+    assert 'href="?q=smith&amp;page=2"' in page1.content.decode()  # the next page keeps the search
 
 
 def test_patient_list_queries_do_not_grow(client_for, nurse, site, django_assert_max_num_queries):
