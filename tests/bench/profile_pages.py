@@ -1,0 +1,127 @@
+"""Where a benchmarked page spends its time, without the HTTP load: each page of
+``make bench`` is requested through Django's test client on the loaded database (production
+settings, DEBUG off), and the time is split into SQL and the rest.
+
+    python tests/bench/profile_pages.py                      # every page, 40 requests each
+    python tests/bench/profile_pages.py --pages board,week -n 100
+    python tests/bench/profile_pages.py --pages board --pyinstrument   # call tree of one page
+    python tests/bench/profile_pages.py --pages board --sql            # each statement, slowest first
+
+Reads the database ``run_bench.py`` loaded (``--db``, default clinic_bench)."""
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+
+class SqlTimer:
+    """Wall time spent in the database driver, and statements other than transaction control."""
+
+    def __init__(self):
+        self.seconds = 0.0
+        self.statements = 0
+
+    def __call__(self, execute, sql, params, many, context):
+        from tests.bench.run_bench import TRANSACTION_CONTROL
+
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            self.seconds += time.perf_counter() - started
+            self.statements += not sql.lstrip().upper().startswith(TRANSACTION_CONTROL)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--db", default="clinic_bench")
+    parser.add_argument("--scale", default="full")
+    parser.add_argument("--pages", default="", help="only pages whose name contains one of these (comma-separated)")
+    parser.add_argument("-n", type=int, default=40, help="timed requests per page (after 3 warm-up requests)")
+    parser.add_argument("--pyinstrument", action="store_true", help="print the call tree of the first page")
+    parser.add_argument("--flat", action="store_true", help="with --pyinstrument: functions by own time")
+    parser.add_argument("--sql", action="store_true", help="print each statement of one request, slowest first")
+    args = parser.parse_args()
+
+    from tests.bench.run_bench import MODEL_BACKEND, bench_env, page_plans
+    from tests.bench.scales import SCALES
+
+    env = bench_env(args)
+    os.environ.update(env)
+    import django
+
+    django.setup()
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.bench import prepare
+
+    call_command("collectstatic", interactive=False, verbosity=0)
+    world = prepare.world_for(SCALES[args.scale])
+    plans = page_plans(world, prepare.prepare_board())
+    if args.pages:
+        wanted = [w.strip() for w in args.pages.split(",")]
+        plans = [p for p in plans if any(w in p["page"] for w in wanted)]
+    User = get_user_model()
+    print(f"{'page':34} {'mean ms':>8} {'p95 ms':>8} {'SQL ms':>8} {'queries':>8}")
+    for p in plans:
+        client = Client()
+        client.force_login(User.objects.get(username=p["username"]), backend=MODEL_BACKEND)
+
+        def send(i, p=p, client=client):
+            path = p["paths"][i % len(p["paths"])]
+            if p["method"] == "POST":
+                return client.post(path, p["data"])
+            return client.get(path)
+
+        for i in range(3):
+            send(i)
+        times, sql_times, counts = [], [], []
+        for i in range(args.n):
+            timer = SqlTimer()
+            with connection.execute_wrapper(timer):
+                started = time.perf_counter()
+                response = send(i)
+                times.append((time.perf_counter() - started) * 1000)
+            sql_times.append(timer.seconds * 1000)
+            counts.append(timer.statements)
+        assert response.status_code == p["expect"], (p["page"], response.status_code)
+        p95 = statistics.quantiles(times, n=20)[-1] if len(times) > 1 else times[0]
+        print(
+            f"{p['page'][:34]:34} {statistics.mean(times):8.1f} {p95:8.1f} "
+            f"{statistics.mean(sql_times):8.1f} {max(counts):8d}"
+        )
+        if args.sql:
+            with CaptureQueriesContext(connection) as captured:
+                send(0)
+            for q in sorted(captured.captured_queries, key=lambda q: -float(q["time"])):
+                print(f"  {float(q['time']) * 1000:6.2f} ms  {q['sql'][:220]}")
+        if args.pyinstrument:
+            from pyinstrument import Profiler
+
+            profiler = Profiler(interval=0.0005)
+            profiler.start()
+            for i in range(args.n):
+                send(i)
+            profiler.stop()
+            if args.flat:
+                from pyinstrument.renderers import ConsoleRenderer
+
+                renderer = ConsoleRenderer(unicode=False, color=False, flat=True, show_all=True)
+                print("\n".join(profiler.output(renderer).splitlines()[:60]))
+            else:
+                print(profiler.output_text(unicode=False, color=False, show_all=False))
+            args.pyinstrument = False
+
+
+if __name__ == "__main__":
+    main()
