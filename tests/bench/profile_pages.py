@@ -23,9 +23,10 @@ sys.path.insert(0, str(ROOT))
 class SqlTimer:
     """Wall time spent in the database driver, and statements other than transaction control."""
 
-    def __init__(self):
+    def __init__(self, keep=False):
         self.seconds = 0.0
         self.statements = 0
+        self.kept = [] if keep else None
 
     def __call__(self, execute, sql, params, many, context):
         from tests.bench.run_bench import TRANSACTION_CONTROL
@@ -34,7 +35,10 @@ class SqlTimer:
         try:
             return execute(sql, params, many, context)
         finally:
-            self.seconds += time.perf_counter() - started
+            seconds = time.perf_counter() - started
+            self.seconds += seconds
+            if self.kept is not None:
+                self.kept.append((seconds, sql % tuple(params) if params and "%s" in sql else sql))
             self.statements += not sql.lstrip().upper().startswith(TRANSACTION_CONTROL)
 
 
@@ -57,15 +61,16 @@ def main() -> None:
     import django
 
     django.setup()
+    from django.conf import settings
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
     from django.db import connection
     from django.test import Client
-    from django.test.utils import CaptureQueriesContext
 
     from tests.bench import prepare
 
-    call_command("collectstatic", interactive=False, verbosity=0)
+    if not (Path(settings.STATIC_ROOT) / "staticfiles.json").exists():
+        call_command("collectstatic", interactive=False, verbosity=0)
     world = prepare.world_for(SCALES[args.scale])
     plans = page_plans(world, prepare.prepare_board())
     if args.pages:
@@ -101,10 +106,11 @@ def main() -> None:
             f"{statistics.mean(sql_times):8.1f} {max(counts):8d}"
         )
         if args.sql:
-            with CaptureQueriesContext(connection) as captured:
+            timer = SqlTimer(keep=True)
+            with connection.execute_wrapper(timer):
                 send(0)
-            for q in sorted(captured.captured_queries, key=lambda q: -float(q["time"])):
-                print(f"  {float(q['time']) * 1000:6.2f} ms  {q['sql'][:220]}")
+            for seconds, sql in sorted(timer.kept, key=lambda q: -q[0]):
+                print(f"  {seconds * 1000:6.2f} ms  {sql[:220]}")
         if args.pyinstrument:
             from pyinstrument import Profiler
 
