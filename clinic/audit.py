@@ -138,7 +138,9 @@ def audit_record(
         # recomputed from the row later.
         summary=json.loads(json.dumps(summary or {}, default=str)),
     )
-    with transaction.atomic():
+    # Inside a request's transaction no savepoint is needed: a failed write fails the request
+    # and rolls everything back. Outside one, this opens the transaction that holds the lock.
+    with transaction.atomic(savepoint=False):
         event.prev_hash = _lock_chain_and_read_head()
         event.hash = row_digest({f: getattr(event, f) for f in CHAIN_FIELDS}, event.prev_hash)
         event.save(force_insert=True)

@@ -18,12 +18,10 @@ def user_role(user) -> str:
         return ""
     if user.is_superuser:
         return ADMINISTRATOR
-    cached = getattr(user, "_clinic_role", None)
-    if cached is None:
-        names = set(user.groups.values_list("name", flat=True))
-        cached = next((role for role in ROLE_PRIORITY if role in names), "")
-        user._clinic_role = cached
-    return cached
+    from .auth import staff_access  # the backend imports auth models: load it on first use
+
+    groups, _ = staff_access(user)
+    return next((role for role in ROLE_PRIORITY if role in groups), "")
 
 
 def grant(apps, role_permissions: dict[str, list[tuple[str, str, str, str]]]) -> None:

@@ -171,7 +171,8 @@ CELERY_TIMEZONE = "UTC"
 # --- Auth -----------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # ModelBackend with the role and permissions read in one query (clinic/auth.py).
+    "clinic.auth.StaffBackend",
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"

@@ -46,9 +46,7 @@ def session_cookie() -> str:
     from django.test import Client
 
     client = Client()
-    client.force_login(
-        get_user_model().objects.get(username="bench_admin"), backend="django.contrib.auth.backends.ModelBackend"
-    )
+    client.force_login(get_user_model().objects.get(username="bench_admin"), backend="clinic.auth.StaffBackend")
     return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
 
 

@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 OUT = ROOT / "var" / "bench"
 BIN = Path(sys.executable).parent
 SEARCH_PREFIXES = ["Gar", "Smi", "Ngu", "Pat", "Mor", "Wil", "Tho", "Rob"]
-MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
+MODEL_BACKEND = "clinic.auth.StaffBackend"
 # Not counted as queries: the transaction around each request (ATOMIC_REQUESTS).
 TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE SAVEPOINT")
 BASELINE, ADMIN = "baseline view", "admin changelist (sessions)"
