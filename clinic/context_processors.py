@@ -1,8 +1,10 @@
 """Navigation: each entry is shown only to users holding its permission. Entries name URL
 patterns of every app by string, so this core app imports none of them."""
 
+import functools
+
 from django.conf import settings
-from django.urls import NoReverseMatch, reverse
+from django.urls import NoReverseMatch, get_script_prefix, get_urlconf, reverse
 
 from .models import StaffAlert
 from .roles import user_role
@@ -29,11 +31,17 @@ ALERT_AUDIENCES = {
 }
 
 
-def _url(name):
+@functools.lru_cache(maxsize=128)
+def _reverse(name, urlconf, prefix):
     try:
-        return reverse(name)
+        return reverse(name, urlconf=urlconf)
     except NoReverseMatch:
         return None
+
+
+def _url(name):
+    # The same URLs on every page: reversed once per URLconf and script prefix.
+    return _reverse(name, get_urlconf() or settings.ROOT_URLCONF, get_script_prefix())
 
 
 def navigation(request):

@@ -4,6 +4,8 @@ from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
 from django.utils import timezone
 
+ACTIVITY_WRITE_SECONDS = 60
+
 
 class SessionTimeoutMiddleware:
     """Log staff out after SESSION_IDLE_MINUTES without a request, and after
@@ -25,9 +27,13 @@ class SessionTimeoutMiddleware:
                 logout(request)
                 messages.info(request, "You were signed out after a period of inactivity. Please sign in again.")
                 return redirect_to_login(request.get_full_path())
-            if not request.headers.get("X-Idle-Refresh"):
+            # Activity is written at most once a minute: a session row is not rewritten by
+            # every request, and the idle limit stays exact to within that minute.
+            stale = "last_activity" not in request.session or now - last >= ACTIVITY_WRITE_SECONDS
+            if stale and not request.headers.get("X-Idle-Refresh"):
                 request.session["last_activity"] = now
-            request.session.setdefault("auth_started_at", now)
+            if "auth_started_at" not in request.session:
+                request.session["auth_started_at"] = now
         return self.get_response(request)
 
 

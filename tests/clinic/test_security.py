@@ -110,6 +110,19 @@ def test_fifteen_idle_minutes_sign_the_user_out(client, nurse):
     assert AuditEvent.objects.filter(action="logout", summary__reason="idle timeout").exists()
 
 
+def test_activity_is_written_at_most_once_a_minute(client, nurse):
+    with time_machine.travel(START, tick=False) as traveller:
+        client.force_login(nurse)
+        signed_in(client)
+        first = client.session["last_activity"]
+        traveller.shift(dt.timedelta(seconds=30))
+        signed_in(client)
+        assert client.session["last_activity"] == first  # the session row was not rewritten
+        traveller.shift(dt.timedelta(seconds=31))
+        signed_in(client)
+        assert client.session["last_activity"] == first + 61
+
+
 def test_board_refreshes_do_not_count_as_activity(client, nurse):
     with time_machine.travel(START, tick=False) as traveller:
         client.force_login(nurse)
