@@ -9,7 +9,7 @@ from clinic.audit import audit_record
 from clinic.models import AuditAction, Site
 from scheduling.models import Session, SessionStatus
 
-from . import charts, rules, selectors, services
+from . import charts, rules, selectors, selectors_board, services
 from .forms import (
     AdverseEventForm,
     CheckInForm,
@@ -27,19 +27,22 @@ from .models import CheckIn, VitalsReading
 # --- Board ----------------------------------------------------------------------------
 
 
-def _board_site(request) -> Site:
-    site_id = request.GET.get("site")
-    sites = Site.objects.all()
-    site = sites.filter(pk=site_id).first() if site_id and site_id.isdigit() else None
-    return site or get_object_or_404(sites[:1])
+def _board_sites(request) -> tuple[Site, list[Site]]:
+    """The site asked for (else the first one) and every site, for the site picker."""
+    sites = list(Site.objects.all())
+    if not sites:
+        raise Http404("No site has been set up yet.")
+    site_id = request.GET.get("site", "")
+    wanted = int(site_id) if site_id.isdecimal() else None
+    return next((s for s in sites if s.pk == wanted), sites[0]), sites
 
 
 @login_required
 @permission_required("monitoring.view_board", raise_exception=True)
 def board(request):
-    site = _board_site(request)
-    ctx = selectors.board(site=site)
-    ctx.update(site=site, sites=Site.objects.all())
+    site, sites = _board_sites(request)
+    ctx = selectors_board.board(site=site)
+    ctx.update(site=site, sites=sites)
     response = render(request, "monitoring/board.html", ctx)
     # Audited once the page is rendered: the audit trail's append lock is held from here to the
     # end of the request, so it covers the insert and the commit, not the rendering.
@@ -51,8 +54,8 @@ def board(request):
 @permission_required("monitoring.view_board", raise_exception=True)
 def board_partial(request):
     """The board's table, fetched by htmx every few seconds."""
-    site = _board_site(request)
-    ctx = selectors.board(site=site)
+    site, _ = _board_sites(request)
+    ctx = selectors_board.board(site=site)
     ctx["site"] = site
     return render(request, "monitoring/board_table.html", ctx)
 
