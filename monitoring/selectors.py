@@ -32,6 +32,21 @@ def checkpoint_minutes(session: Session, t: rules.Thresholds) -> list[int]:
     return rules.observation_checkpoint_minutes(protocol_minutes, t)
 
 
+def checkpoint_choices(session: Session, t: rules.Thresholds) -> list[tuple[str, str]]:
+    """(key, label) of the readings a nurse may take now: the pre-dose reading before dosing,
+    then the observation checkpoints and an extra reading. Needs the session's observation
+    (and course protocol) loaded with it."""
+    if session.status == SessionStatus.CHECKED_IN:
+        return [(rules.PRE_DOSE, "Pre-dose")]
+    observation = _one(session, "observation")
+    schedule = (
+        rules.checkpoint_schedule(started_at=observation.started_at, minutes=checkpoint_minutes(session, t), t=t)
+        if observation
+        else []
+    )
+    return [(key, label) for key, label, _ in schedule] + [(rules.EXTRA, "Extra reading")]
+
+
 def session_queryset():
     """Sessions with everything the session day needs; readings come as ``effective_readings``
     (corrected ones left out)."""

@@ -7,7 +7,7 @@ from django.views.decorators.http import require_POST
 
 from clinic.audit import audit_record
 from clinic.models import AuditAction, Site
-from scheduling.models import Session, SessionStatus
+from scheduling.models import Session
 
 from . import charts, rules, selectors, selectors_board, services
 from .forms import (
@@ -22,7 +22,7 @@ from .forms import (
     VitalsForm,
     local_datetime,
 )
-from .models import CheckIn, VitalsReading
+from .models import CheckIn, VitalsReading, current_thresholds
 
 # --- Board ----------------------------------------------------------------------------
 
@@ -63,14 +63,8 @@ def board_partial(request):
 # --- Session day ----------------------------------------------------------------------
 
 
-def _get_session(pk) -> Session:
-    return get_object_or_404(Session.objects.select_related("chair__site", "patient"), pk=pk)
-
-
-def _checkpoint_choices(day) -> list[tuple[str, str]]:
-    if day.session.status == SessionStatus.CHECKED_IN:
-        return [(rules.PRE_DOSE, "Pre-dose")]
-    return [(c.key, c.label) for c in day.checkpoints] + [(rules.EXTRA, "Extra reading")]
+def _get_session(pk, *, related=("patient",)) -> Session:
+    return get_object_or_404(Session.objects.select_related("chair__site", *related), pk=pk)
 
 
 def _render_day(request, session, status=200, **forms):
@@ -94,7 +88,7 @@ def _render_day(request, session, status=200, **forms):
         "chart": charts.observation_chart(day.readings, day.t, day.observation),
         "checkin_form": forms.get("checkin_form") or CheckInForm(initial=initial_checkin),
         "vitals_form": forms.get("vitals_form")
-        or VitalsForm(checkpoints=_checkpoint_choices(day), initial={"checkpoint": next_key}),
+        or VitalsForm(checkpoints=selectors.checkpoint_choices(day.session, day.t), initial={"checkpoint": next_key}),
         "override_form": forms.get("override_form") or OverrideForm(),
         "dose_form": forms.get("dose_form") or DoseForm(initial={"dose_mg": session.planned_dose_mg}),
         "event_form": forms.get("event_form") or AdverseEventForm(),
@@ -183,9 +177,11 @@ def _apply_errors(form, exc: ValidationError) -> list[str]:
 
 @_action()
 def vitals_record(request, pk):
-    session = _get_session(pk)
-    day = selectors.session_day(session.pk)
-    form = VitalsForm(request.POST, checkpoints=_checkpoint_choices(day))
+    # What the form accepts depends on the observation and its protocol, not on the readings:
+    # no need to assemble the whole session day.
+    session = _get_session(pk, related=("course__protocol", "observation"))
+    t = current_thresholds()
+    form = VitalsForm(request.POST, checkpoints=selectors.checkpoint_choices(session, t))
     if form.is_valid():
         kind, minute = form.kind_and_minute()
         try:
@@ -197,6 +193,7 @@ def vitals_record(request, pk):
                 values=form.values(),
                 taken_at=local_datetime(form.cleaned_data["taken_at"], session=session),
                 notes=form.cleaned_data["notes"],
+                t=t,
             )
         except ValidationError as exc:
             return _render_day(request, session, vitals_form=form, errors=_apply_errors(form, exc))
