@@ -190,6 +190,14 @@ class Checkpoint:
     overdue_at: dt.datetime | None = None
 
 
+def observation_checkpoint_minutes(protocol_minutes: Iterable | None, t: Thresholds = DEFAULTS) -> list[int]:
+    """The minutes of the observation checkpoints: the protocol's own (``None`` without a
+    course), else the clinic's default."""
+    if protocol_minutes:
+        return [int(m) for m in protocol_minutes]
+    return list(t.default_checkpoint_minutes)
+
+
 def checkpoint_schedule(
     *, started_at: dt.datetime, minutes: Iterable[int], t: Thresholds = DEFAULTS
 ) -> list[tuple[str, str, dt.datetime]]:

@@ -1,14 +1,14 @@
-"""Reads for the board, the session-day page and the REMS record. Each page loads what it
-needs in a fixed number of queries, then works on plain objects with monitoring.rules."""
+"""Reads for the session-day page and the REMS record (the board's are in selectors_board).
+Each page loads what it needs in a fixed number of queries, then works on plain objects with
+monitoring.rules."""
 
 import dataclasses
 import datetime as dt
 
 from django.db.models import Min, Prefetch, Q
-from django.urls import reverse
 from django.utils import timezone
 
-from clinic.models import Patient, StaffAlert
+from clinic.models import Patient
 from clinic.rules import CONCOMITANT_MEDICINE_FIELDS
 from scheduling.models import Drug, Session, SessionStatus
 
@@ -17,7 +17,6 @@ from .models import ClinicalThresholds, PrescriberOverride, ReadingKind, VitalsR
 from .services import gate_from, latest_of_kind, predose_state, session_drug
 
 ACTIVE_STATUSES = (SessionStatus.CHECKED_IN, SessionStatus.IN_OBSERVATION)
-_URL_MARK = 987654321
 
 
 def _one(obj, name):
@@ -29,25 +28,33 @@ def _one(obj, name):
 
 
 def checkpoint_minutes(session: Session, t: rules.Thresholds) -> list[int]:
-    if session.course_id and session.course.protocol.checkpoint_minutes:
-        return [int(m) for m in session.course.protocol.checkpoint_minutes]
-    return list(t.default_checkpoint_minutes)
+    protocol_minutes = session.course.protocol.checkpoint_minutes if session.course_id else None
+    return rules.observation_checkpoint_minutes(protocol_minutes, t)
 
 
-def session_queryset(*, all_readings: bool = False):
-    """Sessions with everything the session day needs. Readings come as ``effective_readings``
-    (corrected ones left out, by the database), or with ``all_readings=True`` as
-    ``all_readings`` for ``with_effective_readings`` to sort out in Python."""
-    if all_readings:
-        readings = Prefetch(
-            "readings", queryset=VitalsReading.objects.order_by("taken_at", "pk"), to_attr="all_readings"
-        )
-    else:
-        readings = Prefetch(
-            "readings",
-            queryset=VitalsReading.objects.filter(superseded_by__isnull=True).order_by("taken_at", "pk"),
-            to_attr="effective_readings",
-        )
+def checkpoint_choices(session: Session, t: rules.Thresholds) -> list[tuple[str, str]]:
+    """(key, label) of the readings a nurse may take now: the pre-dose reading before dosing,
+    then the observation checkpoints and an extra reading. Needs the session's observation
+    (and course protocol) loaded with it."""
+    if session.status == SessionStatus.CHECKED_IN:
+        return [(rules.PRE_DOSE, "Pre-dose")]
+    observation = _one(session, "observation")
+    schedule = (
+        rules.checkpoint_schedule(started_at=observation.started_at, minutes=checkpoint_minutes(session, t), t=t)
+        if observation
+        else []
+    )
+    return [(key, label) for key, label, _ in schedule] + [(rules.EXTRA, "Extra reading")]
+
+
+def session_queryset():
+    """Sessions with everything the session day needs; readings come as ``effective_readings``
+    (corrected ones left out)."""
+    readings = Prefetch(
+        "readings",
+        queryset=VitalsReading.objects.filter(superseded_by__isnull=True).order_by("taken_at", "pk"),
+        to_attr="effective_readings",
+    )
     return Session.objects.select_related(
         "chair__site",
         "patient",
@@ -62,18 +69,10 @@ def session_queryset(*, all_readings: bool = False):
     )
 
 
-def with_effective_readings(session: Session) -> Session:
-    """Sets ``effective_readings`` from ``all_readings``: a correction is always a reading of
-    the same session, so the corrected readings are those another reading supersedes. This
-    avoids the database's anti-join over the whole readings table."""
-    superseded = {r.supersedes_id for r in session.all_readings if r.supersedes_id is not None}
-    session.effective_readings = [r for r in session.all_readings if r.pk not in superseded]
-    return session
-
-
 @dataclasses.dataclass
 class SessionDay:
-    """Everything the board and the session page show about one session."""
+    """Everything the session page shows about one session (the board reads plain rows: see
+    ``selectors_board``)."""
 
     session: Session
     t: rules.Thresholds
@@ -171,8 +170,9 @@ def build_day(session: Session, *, t: rules.Thresholds, now: dt.datetime) -> Ses
             t=t,
         )
         if session.status == SessionStatus.IN_OBSERVATION:
-            # The board shows what the stored record still lacks; readiness and the person
-            # taking the patient home are confirmed in the discharge form itself.
+            # What the stored record still lacks (as the board shows it, see selectors_board);
+            # readiness and the person taking the patient home are confirmed in the discharge
+            # form itself.
             day.board_gate = gate_from(
                 session=session,
                 observation=day.observation,
@@ -184,86 +184,6 @@ def build_day(session: Session, *, t: rules.Thresholds, now: dt.datetime) -> Ses
                 t=t,
             )
     return day
-
-
-@dataclasses.dataclass
-class BoardRow:
-    """One line of the board as the template prints it: every time already local to the
-    site and every rule already applied, so the template only prints strings."""
-
-    day: SessionDay
-    url: str
-    chair_name: str
-    time: str
-    patient_name: str
-    status: str
-    status_display: str
-    dosing_blocked: bool
-    since_dose: str
-    next_check: tuple | None  # (label, "H:i", status)
-    reading: object
-    flags: list
-    discharged: str  # "H:i" of the discharge ("" without one)
-    gate: rules.DischargeGate | None
-    ride_unconfirmed: bool
-
-
-def _hm(value: dt.datetime | None, tz) -> str:
-    if value is None:
-        return ""
-    local = value.astimezone(tz)
-    return f"{local.hour:02d}:{local.minute:02d}"
-
-
-def board_row(day: SessionDay, *, tz, url: str) -> BoardRow:
-    session = day.session
-    status = session.status
-    in_observation = status == SessionStatus.IN_OBSERVATION
-    minutes = day.minutes_since_dose
-    check = day.next_checkpoint if in_observation else None
-    reading = day.latest_reading
-    return BoardRow(
-        day=day,
-        url=url,
-        chair_name=session.chair.name,
-        time=_hm(session.start, tz),
-        patient_name=session.patient.full_name,
-        status=status,
-        status_display=session.get_status_display(),
-        dosing_blocked=bool(day.dosing_blocks) and status == SessionStatus.CHECKED_IN,
-        since_dose=f"{minutes} min" if minutes is not None and in_observation else "–",
-        next_check=(check.label, _hm(check.due_at, tz), check.status) if check else None,
-        reading=reading,
-        flags=list(reading.flags or []) if reading else [],
-        discharged=_hm(day.discharge.discharged_at, tz) if day.discharge else "",
-        gate=day.board_gate,
-        ride_unconfirmed=not day.transport_confirmed,
-    )
-
-
-def board(*, site, now: dt.datetime | None = None) -> dict:
-    """Today's sessions at ``site`` (not cancelled) and the open nurse alerts: four queries
-    whatever the number of chairs."""
-    now = now or timezone.now()
-    t = ClinicalThresholds.current().as_rules()
-    tz = site.tzinfo
-    today = now.astimezone(tz).date()
-    day_start = dt.datetime.combine(today, dt.time.min, tzinfo=tz)
-    sessions = (
-        session_queryset(all_readings=True)
-        .filter(chair__site=site, start__gte=day_start, start__lt=day_start + dt.timedelta(days=1))
-        .exclude(status=SessionStatus.CANCELLED)
-        .order_by("start", "chair__name")
-    )
-    days = [build_day(with_effective_readings(s), t=t, now=now) for s in sessions]
-    day_url = reverse("monitoring:session-day", args=[_URL_MARK]).replace(str(_URL_MARK), "{}")
-    rows = [board_row(d, tz=tz, url=day_url.format(d.session.pk)) for d in days]
-    alerts = list(
-        StaffAlert.objects.filter(acknowledged_at__isnull=True, audience="nurse")
-        .filter(Q(site=site) | Q(site__isnull=True))
-        .select_related("patient")[:20]
-    )
-    return {"days": days, "rows": rows, "alerts": alerts, "today": today, "now": now, "thresholds": t}
 
 
 def session_day(session_pk: int, *, now: dt.datetime | None = None) -> SessionDay:

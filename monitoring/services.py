@@ -37,7 +37,7 @@ def _thresholds() -> rules.Thresholds:
 
 def _lock(session: Session) -> Session:
     """Re-read the session under a row lock so two nurses' clicks are applied one at a time."""
-    return Session.objects.select_for_update().select_related("chair__site").get(pk=session.pk)
+    return Session.objects.select_for_update(of=("self",)).select_related("chair__site").get(pk=session.pk)
 
 
 def _move_status(session: Session, to: str) -> None:
@@ -142,9 +142,9 @@ def _alert_for_reading(reading: VitalsReading, session: Session) -> None:
     )
 
 
-def _save_reading(*, session: Session, user, kind: str, checkpoint_minute, taken_at, values, notes, **extra):
+def _save_reading(*, session: Session, user, kind: str, checkpoint_minute, taken_at, values, notes, t=None, **extra):
     _validate_values(values)
-    t = _thresholds()
+    t = t or _thresholds()
     flags = [f.as_dict() for f in rules.reading_flags(values, t)]
     reading = VitalsReading.objects.create(
         session=session,
@@ -173,9 +173,10 @@ def vitals_record(
     taken_at: dt.datetime | None = None,
     checkpoint_minute: int | None = None,
     notes: str = "",
+    t: rules.Thresholds | None = None,
 ) -> VitalsReading:
     """Save a reading. Impossible values are refused; values past an alert threshold are
-    saved, flagged and raise a staff alert."""
+    saved, flagged and raise a staff alert. ``t``: the thresholds when the caller has them."""
     _require(user, "monitoring.record_vitals")
     session = _lock(session)
     if session.status in (SessionStatus.BOOKED, SessionStatus.CANCELLED, SessionStatus.NO_SHOW):
@@ -196,6 +197,7 @@ def vitals_record(
         taken_at=taken_at or timezone.now(),
         values=values,
         notes=notes,
+        t=t,
     )
 
 

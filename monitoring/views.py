@@ -7,9 +7,9 @@ from django.views.decorators.http import require_POST
 
 from clinic.audit import audit_record
 from clinic.models import AuditAction, Site
-from scheduling.models import Session, SessionStatus
+from scheduling.models import Session
 
-from . import charts, rules, selectors, services
+from . import charts, rules, selectors, selectors_board, services
 from .forms import (
     AdverseEventForm,
     CheckInForm,
@@ -22,24 +22,27 @@ from .forms import (
     VitalsForm,
     local_datetime,
 )
-from .models import CheckIn, VitalsReading
+from .models import CheckIn, VitalsReading, current_thresholds
 
 # --- Board ----------------------------------------------------------------------------
 
 
-def _board_site(request) -> Site:
-    site_id = request.GET.get("site")
-    sites = Site.objects.all()
-    site = sites.filter(pk=site_id).first() if site_id and site_id.isdigit() else None
-    return site or get_object_or_404(sites[:1])
+def _board_sites(request) -> tuple[Site, list[Site]]:
+    """The site asked for (else the first one) and every site, for the site picker."""
+    sites = list(Site.objects.all())
+    if not sites:
+        raise Http404("No site has been set up yet.")
+    site_id = request.GET.get("site", "")
+    wanted = int(site_id) if site_id.isdecimal() else None
+    return next((s for s in sites if s.pk == wanted), sites[0]), sites
 
 
 @login_required
 @permission_required("monitoring.view_board", raise_exception=True)
 def board(request):
-    site = _board_site(request)
-    ctx = selectors.board(site=site)
-    ctx.update(site=site, sites=Site.objects.all())
+    site, sites = _board_sites(request)
+    ctx = selectors_board.board(site=site)
+    ctx.update(site=site, sites=sites)
     response = render(request, "monitoring/board.html", ctx)
     # Audited once the page is rendered: the audit trail's append lock is held from here to the
     # end of the request, so it covers the insert and the commit, not the rendering.
@@ -51,8 +54,8 @@ def board(request):
 @permission_required("monitoring.view_board", raise_exception=True)
 def board_partial(request):
     """The board's table, fetched by htmx every few seconds."""
-    site = _board_site(request)
-    ctx = selectors.board(site=site)
+    site, _ = _board_sites(request)
+    ctx = selectors_board.board(site=site)
     ctx["site"] = site
     return render(request, "monitoring/board_table.html", ctx)
 
@@ -60,14 +63,8 @@ def board_partial(request):
 # --- Session day ----------------------------------------------------------------------
 
 
-def _get_session(pk) -> Session:
-    return get_object_or_404(Session.objects.select_related("chair__site", "patient"), pk=pk)
-
-
-def _checkpoint_choices(day) -> list[tuple[str, str]]:
-    if day.session.status == SessionStatus.CHECKED_IN:
-        return [(rules.PRE_DOSE, "Pre-dose")]
-    return [(c.key, c.label) for c in day.checkpoints] + [(rules.EXTRA, "Extra reading")]
+def _get_session(pk, *, related=("patient",)) -> Session:
+    return get_object_or_404(Session.objects.select_related("chair__site", *related), pk=pk)
 
 
 def _render_day(request, session, status=200, **forms):
@@ -91,7 +88,7 @@ def _render_day(request, session, status=200, **forms):
         "chart": charts.observation_chart(day.readings, day.t, day.observation),
         "checkin_form": forms.get("checkin_form") or CheckInForm(initial=initial_checkin),
         "vitals_form": forms.get("vitals_form")
-        or VitalsForm(checkpoints=_checkpoint_choices(day), initial={"checkpoint": next_key}),
+        or VitalsForm(checkpoints=selectors.checkpoint_choices(day.session, day.t), initial={"checkpoint": next_key}),
         "override_form": forms.get("override_form") or OverrideForm(),
         "dose_form": forms.get("dose_form") or DoseForm(initial={"dose_mg": session.planned_dose_mg}),
         "event_form": forms.get("event_form") or AdverseEventForm(),
@@ -180,9 +177,11 @@ def _apply_errors(form, exc: ValidationError) -> list[str]:
 
 @_action()
 def vitals_record(request, pk):
-    session = _get_session(pk)
-    day = selectors.session_day(session.pk)
-    form = VitalsForm(request.POST, checkpoints=_checkpoint_choices(day))
+    # What the form accepts depends on the observation and its protocol, not on the readings:
+    # no need to assemble the whole session day.
+    session = _get_session(pk, related=("course__protocol", "observation"))
+    t = current_thresholds()
+    form = VitalsForm(request.POST, checkpoints=selectors.checkpoint_choices(session, t))
     if form.is_valid():
         kind, minute = form.kind_and_minute()
         try:
@@ -194,6 +193,7 @@ def vitals_record(request, pk):
                 values=form.values(),
                 taken_at=local_datetime(form.cleaned_data["taken_at"], session=session),
                 notes=form.cleaned_data["notes"],
+                t=t,
             )
         except ValidationError as exc:
             return _render_day(request, session, vitals_form=form, errors=_apply_errors(form, exc))

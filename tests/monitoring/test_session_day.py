@@ -186,6 +186,38 @@ def test_impossible_values_are_refused_with_a_clear_error(client_for, nurse, ses
     assert VitalsReading.objects.filter(session=session).count() == 1  # the pre-dose reading only
 
 
+def test_a_checkpoint_reading_is_saved_with_its_audit_row(client_for, nurse, session, run_to_observation):
+    run_to_observation(session)
+    with time_machine.travel(DAY_START + dt.timedelta(minutes=50), tick=False):
+        response = client_for(nurse).post(
+            url("vitals-record", session), vitals_post(checkpoint="m40", taken_at="09:49")
+        )
+    assert response.status_code == 302 and response["Location"] == url("session-day", session)
+    reading = VitalsReading.objects.get(session=session, kind="checkpoint")
+    assert reading.checkpoint_minute == 40 and reading.flags == [] and reading.recorded_by == nurse
+    assert reading.taken_at == DAY_START + dt.timedelta(minutes=49)
+    event = AuditEvent.objects.get(object_type="vitalsreading", object_id=str(reading.pk))
+    assert event.action == "create" and event.patient_id == session.patient_id and event.user == nurse
+    assert not StaffAlert.objects.exists()
+
+
+def test_only_the_readings_the_session_is_at_are_accepted(client_for, nurse, session, run_to_observation):
+    client = client_for(nurse)
+    with time_machine.travel(AT_0905, tick=False):
+        checked_in(session, nurse)
+        response = client.post(url("vitals-record", session), vitals_post(checkpoint="m40"))
+        assert response.status_code == 200 and "Select a valid choice" in response.content.decode()
+    assert not VitalsReading.objects.exists()
+    run_to_observation(session)
+    client = client_for(nurse)  # signed in again: the idle timeout has passed
+    with time_machine.travel(DAY_START + dt.timedelta(minutes=50), tick=False):
+        for checkpoint in ("pre_dose", "m55"):
+            response = client.post(url("vitals-record", session), vitals_post(checkpoint=checkpoint))
+            assert response.status_code == 200 and "Select a valid choice" in response.content.decode()
+        assert client.post(url("vitals-record", session), vitals_post(checkpoint="discharge")).status_code == 302
+    assert list(VitalsReading.objects.values_list("kind", flat=True)) == ["pre_dose", "discharge"]
+
+
 def test_a_flagged_reading_is_saved_labelled_and_alerts_the_nurses(client_for, nurse, session, run_to_observation):
     run_to_observation(session)
     client = client_for(nurse)

@@ -1,0 +1,232 @@
+"""The live observation board, read as plain rows.
+
+Every nurse's tablet asks for the board every few seconds, so it does not build model objects:
+it reads the columns it prints (``values()``), applies ``monitoring.rules`` to plain values and
+hands the template one dict of ready strings per session. It takes the same decisions as the
+session-day page (``selectors.build_day``); tests/monitoring/test_board.py holds the two side
+by side."""
+
+import dataclasses
+import datetime as dt
+
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+
+from clinic.models import StaffAlert
+from scheduling.models import Session, SessionStatus, TransportArrangement
+
+from . import rules
+from .models import CheckIn, ClinicalThresholds, PrescriberOverride, ReadingKind, VitalsReading
+
+_URL_MARK = 987654321
+_STATUS_LABELS = dict(SessionStatus.choices)
+# (column, label) of each pre-dose checklist item, labelled as CheckIn.checklist_missing() does.
+_CHECKLIST = tuple((f"checkin__{name}", str(CheckIn._meta.get_field(name).verbose_name)) for name in CheckIn.CHECKLIST)
+# The board shows what the stored record still lacks; readiness and the person taking the
+# patient home are confirmed in the discharge form itself.
+_READINESS = dict.fromkeys(rules.READINESS_LABELS, True)
+# Two narrow queries rather than one: planning one join of all nine tables costs PostgreSQL
+# more than running both.
+_SESSION_COLUMNS = (
+    "pk",
+    "status",
+    "start",
+    "chair__name",
+    "patient__first_name",
+    "patient__last_name",
+    "course__protocol__checkpoint_minutes",
+)
+_DAY_COLUMNS = (
+    "pk",
+    "transport__status",
+    "checkin__id",
+    *(column for column, _ in _CHECKLIST),
+    "observation__started_at",
+    "observation__discharge__discharged_at",
+)
+_READING_COLUMNS = (
+    "session_id",
+    "pk",
+    "supersedes_id",
+    "kind",
+    "checkpoint_minute",
+    "systolic",
+    "diastolic",
+    "heart_rate",
+    "spo2",
+    "respiratory_rate",
+    "moaas",
+    "flags",
+)
+
+
+def _hm(value: dt.datetime | None, tz) -> str:
+    if value is None:
+        return ""
+    local = value.astimezone(tz)
+    return f"{local.hour:02d}:{local.minute:02d}"
+
+
+def _effective_readings(session_pks: list[int]) -> dict[int, list[dict]]:
+    """Each session's readings, oldest first, corrected ones left out. A correction is always
+    a reading of the same session, so the corrected readings are those another one supersedes."""
+    by_session: dict[int, list[dict]] = {pk: [] for pk in session_pks}
+    if not session_pks:
+        return by_session
+    readings = VitalsReading.objects.filter(session_id__in=session_pks).order_by("taken_at", "pk")
+    for row in readings.values(*_READING_COLUMNS):
+        by_session[row["session_id"]].append(row)
+    for rows in by_session.values():
+        superseded = {r["supersedes_id"] for r in rows if r["supersedes_id"] is not None}
+        if superseded:
+            rows[:] = [r for r in rows if r["pk"] not in superseded]
+    return by_session
+
+
+def _latest_of_kind(readings: list[dict], kind: str) -> dict | None:
+    return next((r for r in reversed(readings) if r["kind"] == kind), None)
+
+
+def _done_key(reading: dict) -> str:
+    """``VitalsReading.checkpoint_key`` of a plain row."""
+    if reading["kind"] == ReadingKind.CHECKPOINT and reading["checkpoint_minute"]:
+        return rules.checkpoint_key(reading["checkpoint_minute"])
+    return reading["kind"]
+
+
+def _overrides(keys: set[tuple[int, str, int | None]]) -> dict[tuple, list]:
+    """(session, kind, reading) -> blocks of the newest prescriber override with that key, for
+    ``keys`` only: no query when no session on the board can be changed by an override."""
+    found: dict[tuple, list] = {}
+    if not keys:
+        return found
+    rows = PrescriberOverride.objects.filter(session_id__in={key[0] for key in keys}).order_by("created_at")
+    for session_id, kind, reading_id, blocks in rows.values_list("session_id", "kind", "reading_id", "blocks"):
+        if (session_id, kind, reading_id) in keys:
+            found[session_id, kind, reading_id] = blocks
+    return found
+
+
+@dataclasses.dataclass(slots=True)
+class _Day:
+    """One session's columns and effective readings, and what the rules decide before the
+    prescriber overrides are known."""
+
+    columns: dict
+    readings: list[dict]
+    blocks: list[str]  # why a checked-in patient may not be dosed yet
+    before_discharge: dict | None  # the latest before-discharge reading of a session in observation
+    override_key: tuple | None  # the override that would lift ``blocks`` or accept ``before_discharge``
+
+
+def _day(columns: dict, readings: list[dict], t: rules.Thresholds) -> _Day:
+    day = _Day(columns, readings, blocks=[], before_discharge=None, override_key=None)
+    pk, status = columns["pk"], columns["status"]
+    if status == SessionStatus.CHECKED_IN:
+        predose = _latest_of_kind(readings, ReadingKind.PRE_DOSE)
+        if columns["checkin__id"] is None:
+            missing = ["patient not checked in"]
+        else:
+            missing = [label for column, label in _CHECKLIST if not columns[column]]
+        day.blocks = rules.predose_blocks(
+            checklist_missing=missing,
+            systolic=predose["systolic"] if predose else None,
+            diastolic=predose["diastolic"] if predose else None,
+            t=t,
+        )
+        if day.blocks:
+            day.override_key = (pk, PrescriberOverride.Kind.PRE_DOSE, predose["pk"] if predose else None)
+    elif status == SessionStatus.IN_OBSERVATION:
+        day.before_discharge = _latest_of_kind(readings, ReadingKind.DISCHARGE)
+        if day.before_discharge is not None and day.before_discharge["flags"]:
+            day.override_key = (pk, PrescriberOverride.Kind.DISCHARGE_VITALS, day.before_discharge["pk"])
+    return day
+
+
+def board(*, site, now: dt.datetime | None = None) -> dict:
+    """Today's sessions at ``site`` (not cancelled), one row each, and the open nurse alerts:
+    at most six queries whatever the number of chairs."""
+    now = now or timezone.now()
+    t = ClinicalThresholds.current().as_rules()
+    tz = site.tzinfo
+    today = now.astimezone(tz).date()
+    day_start = dt.datetime.combine(today, dt.time.min, tzinfo=tz)
+    sessions = list(
+        Session.objects.filter(chair__site=site, start__gte=day_start, start__lt=day_start + dt.timedelta(days=1))
+        .exclude(status=SessionStatus.CANCELLED)
+        .order_by("start", "chair__name")
+        .values(*_SESSION_COLUMNS)
+    )
+    pks = [s["pk"] for s in sessions]
+    if pks:
+        more = {row["pk"]: row for row in Session.objects.filter(pk__in=pks).values(*_DAY_COLUMNS)}
+        for s in sessions:
+            s.update(more[s["pk"]])
+    readings = _effective_readings(pks)
+    days = [_day(s, readings[s["pk"]], t) for s in sessions]
+    overrides = _overrides({d.override_key for d in days if d.override_key})
+    url = reverse("monitoring:session-day", args=[_URL_MARK]).replace(str(_URL_MARK), "{}")
+    rows = [_row(d, overrides.get(d.override_key), now=now, tz=tz, t=t, url=url) for d in days]
+    alerts = list(
+        StaffAlert.objects.filter(acknowledged_at__isnull=True, audience="nurse").filter(
+            Q(site=site) | Q(site__isnull=True)
+        )[:20]
+    )
+    return {"rows": rows, "alerts": alerts, "today": today, "now": now, "thresholds": t}
+
+
+def _row(day: _Day, override: list | None, *, now, tz, t: rules.Thresholds, url: str) -> dict:
+    """One line of the board as the template prints it: every time already local to the site
+    and every rule already applied. ``override``: the blocks of the override found for
+    ``day.override_key`` (None without one)."""
+    s = day.columns
+    started_at = s["observation__started_at"]
+    in_observation = s["status"] == SessionStatus.IN_OBSERVATION and started_at is not None
+    reading = day.readings[-1] if day.readings else None
+    since_dose = check = gate = None
+    if in_observation:
+        since_dose = rules.minutes_between(started_at, now)
+        check = rules.next_checkpoint(
+            rules.checkpoint_states(
+                started_at=started_at,
+                minutes=rules.observation_checkpoint_minutes(s["course__protocol__checkpoint_minutes"], t),
+                done_keys={_done_key(r) for r in day.readings},
+                now=now,
+                t=t,
+            )
+        )
+        gate = rules.discharge_gate(
+            started_at=started_at,
+            now=now,
+            discharge_reading_flags=day.before_discharge["flags"] if day.before_discharge else None,
+            vitals_overridden=override is not None,
+            readiness=_READINESS,
+            pickup_name="-",
+            tzinfo=tz,
+            t=t,
+        )
+    ride = s["transport__status"]
+    return {
+        "url": url.format(s["pk"]),
+        "chair_name": s["chair__name"],
+        "time": _hm(s["start"], tz),
+        "patient_name": f"{s['patient__first_name']} {s['patient__last_name']}",
+        "status": s["status"],
+        "status_display": _STATUS_LABELS.get(s["status"], s["status"]),
+        "dosing_blocked": bool(day.blocks) and (override is None or any(b not in override for b in day.blocks)),
+        "since_dose": f"{since_dose} min" if since_dose is not None else "–",
+        "check_label": check.label if check else "",
+        "check_time": _hm(check.due_at, tz) if check else "",
+        "check_status": check.status if check else "",
+        "vitals": (
+            f"{reading['systolic']}/{reading['diastolic']} · HR {reading['heart_rate']} · SpO2 {reading['spo2']}%"
+            f" · RR {reading['respiratory_rate']} · MOAA/S {reading['moaas']}"
+        )
+        if reading
+        else "",
+        "flags": (reading["flags"] or []) if reading else [],
+        "discharged": _hm(s["observation__discharge__discharged_at"], tz),
+        "gate_missing": gate.missing if gate else None,
+        "ride_unconfirmed": ride is None or ride == TransportArrangement.Status.UNCONFIRMED,
+    }
