@@ -134,6 +134,18 @@ def test_search_finds_by_name_and_mrn_and_paginates(client_for, nurse, site):
     assert 'href="?q=smith&amp;page=2"' in page1.content.decode()  # the next page keeps the search
 
 
+def test_search_lists_matches_by_last_then_first_name(client_for, nurse, site):
+    for last, first in [("Smith", "Al"), ("Alvarez", "Zed"), ("Allen", "Bo"), ("Allen", "Amy"), ("Baker", "Ann")]:
+        factories.make_patient(site=site, last_name=last, first_name=first)
+    page = client_for(nurse).get(reverse("clinic:patient-list"), {"q": "al"}).context["page"]
+    assert [(p.last_name, p.first_name) for p in page.object_list] == [
+        ("Allen", "Amy"),
+        ("Allen", "Bo"),
+        ("Alvarez", "Zed"),
+        ("Smith", "Al"),
+    ]
+
+
 def test_patient_list_queries_do_not_grow(client_for, nurse, site, django_assert_max_num_queries):
     for _ in range(40):
         factories.make_patient(site=site)
