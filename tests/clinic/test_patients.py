@@ -146,6 +146,21 @@ def test_search_lists_matches_by_last_then_first_name(client_for, nurse, site):
     ]
 
 
+def test_each_search_row_links_the_record_escaped(client_for, nurse, site):
+    enrolled = factories.make_patient(site=site, last_name="O'Hara <i>", first_name="Ann", mrn="MRN424242")
+    factories.make_patient(site=site, last_name="O'Hara", first_name="Bea", rems_enrollment_id="")
+    page = client_for(nurse).get(reverse("clinic:patient-list"), {"q": "o'hara"}).content.decode()
+    assert (
+        f'<td><a href="{enrolled.get_absolute_url()}">O&#x27;Hara &lt;i&gt;, Ann</a></td>\n'
+        "      <td>MRN424242</td>\n"
+        "      <td>1980-05-17</td>\n"
+        "      <td>+12125550142</td>\n"
+        '      <td><span class="badge bg-success">Enrolled</span></td>'
+    ) in page
+    assert '<span class="badge bg-warning text-dark">Not enrolled</span>' in page
+    assert "<i>" not in page
+
+
 def test_patient_list_queries_do_not_grow(client_for, nurse, site, django_assert_max_num_queries):
     for _ in range(40):
         factories.make_patient(site=site)
