@@ -55,7 +55,8 @@ def patient_list(request):
     form = PatientSearchForm(request.GET or None)
     query = form.cleaned_data["q"] if form.is_valid() else ""
     page = Paginator(selectors.patient_search(query), 25).get_page(request.GET.get("page"))
-    response = render(request, "clinic/patient_list.html", {"form": form, "page": page, "query": query})
+    rows = selectors.patient_rows_html(page.object_list)
+    response = render(request, "clinic/patient_list.html", {"form": form, "page": page, "rows": rows, "query": query})
     # Audited once the page is rendered: the audit trail's append lock is held from here to the
     # end of the request, so it covers the insert and the commit, not the rendering.
     audit_record(action=AuditAction.VIEW, request=request, object_type="patient_list", summary={"q": query})

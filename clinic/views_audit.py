@@ -52,7 +52,8 @@ def audit_list(request):
     form = AuditFilterForm(request.GET or None)
     qs = selectors_audit.audit_events(**form.filters())
     page = selectors_audit.keyset_page(qs, after=request.GET.get("after"), before=request.GET.get("before"))
-    ctx = {"form": form, "page": page, "query": _query_without_cursor(request)}
+    rows = selectors_audit.event_rows_html(page.events)
+    ctx = {"form": form, "page": page, "rows": rows, "query": _query_without_cursor(request)}
     response = render(request, "clinic/audit_list.html", ctx)
     # Audited once the page is rendered: the audit trail's append lock is held from here to the
     # end of the request, so it covers the insert and the commit, not the rendering.
@@ -119,7 +120,8 @@ def patient_access(request, pk):
     patient = get_object_or_404(Patient, pk=pk)
     qs = selectors_audit.audit_events(patient_ids=[patient.pk])
     page = selectors_audit.keyset_page(qs, after=request.GET.get("after"), before=request.GET.get("before"))
-    ctx = {"patient": patient, "page": page, "query": ""}
+    rows = selectors_audit.event_rows_html(page.events, patient_column=False)
+    ctx = {"patient": patient, "page": page, "rows": rows, "query": ""}
     response = render(request, "clinic/audit_patient_access.html", ctx)
     audit_record(action=AuditAction.VIEW, request=request, obj=patient, object_type="patient_access")
     return response

@@ -212,3 +212,56 @@ def test_patient_access_history_lists_every_view_and_change(client_for, administ
 
 def test_patient_access_history_is_for_administrators_only(client_for, nurse, patient):
     assert client_for(nurse).get(reverse("clinic:patient-access", args=[patient.pk])).status_code == 403
+
+
+def test_each_row_shows_the_event_escaped_in_the_clinic_time_zone(client_for, administrator, nurse, site, settings):
+    settings.TIME_ZONE = "America/New_York"
+    patient = factories.make_patient(site=site, first_name="Zoë", last_name="O'Brien <b>", mrn="MRN555003")
+    with time_machine.travel(dt.datetime(2026, 3, 2, 14, 5, 9, tzinfo=UTC)):
+        event = audit_record(
+            action="update", user=nurse, obj=patient, summary={"fields": ["phone"], "count": 3, "note": "<i>x</i>"}
+        )
+    AuditEvent.objects.create(created_at=dt.datetime(2026, 3, 1, tzinfo=UTC), action="login_failed", actor="patient")
+    page = report(client_for(administrator), date_to="2026-03-02").content.decode()
+    access = reverse("clinic:patient-access", args=[patient.pk])
+    role = f' <span class="text-muted small">{event.role}</span>' if event.role else ""
+    assert (
+        '<td class="text-nowrap"><time datetime="2026-03-02T09:05:09-05:00">2026-03-02 09:05:09</time></td>\n'
+        f"      <td>nurse{role}</td>\n"
+        '      <td><span class="badge text-bg-light border">Update</span></td>\n'
+        f"      <td>patient #{patient.pk}</td>\n"
+        f'      <td><a href="{access}">O&#x27;Brien &lt;b&gt;, Zoë</a> '
+        '<span class="text-muted small">MRN555003</span></td>\n'
+    ) in page
+    assert '<span class="me-2"><strong>fields</strong>: [&#x27;phone&#x27;]</span>' in page
+    assert '<span class="me-2"><strong>count</strong>: 3</span>' in page
+    assert '<span class="me-2"><strong>note</strong>: &lt;i&gt;x&lt;/i&gt;</span>' in page
+    # No user, not staff: a dash and the actor's badge; no patient: an empty cell.
+    assert '<td>— <span class="badge bg-secondary">patient</span></td>' in page
+    assert "<td></td>" in page
+    assert "<i>x</i>" not in page and "<b>" not in page
+
+
+def _report_queries(client) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        response = report(client)
+    assert len(listed_ids(response)) == 50
+    return len(queries)
+
+
+def test_a_page_of_the_report_reads_a_fixed_number_of_queries(client_for, administrator, nurse, site):
+    """However many patients and users a page names, the same queries."""
+    client = client_for(administrator)
+    bulk_events(60, username="nurse")
+    report(client)  # warm the per-process caches
+    plain = _report_queries(client)
+    for patient in [factories.make_patient(site=site) for _ in range(50)]:
+        audit_record(action="view", user=nurse, obj=patient, summary={"page": "x"})
+    assert _report_queries(client) == plain
+
+
+def test_the_access_history_has_no_patient_column(client_for, administrator, nurse, patient):
+    audit_record(action="view", user=nurse, obj=patient)
+    page = client_for(administrator).get(reverse("clinic:patient-access", args=[patient.pk])).content.decode()
+    assert ">Patient</th>" not in page
+    assert reverse("clinic:patient-access", args=[patient.pk]) + '"' not in page.split("<tbody>")[1]

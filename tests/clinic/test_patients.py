@@ -134,6 +134,33 @@ def test_search_finds_by_name_and_mrn_and_paginates(client_for, nurse, site):
     assert 'href="?q=smith&amp;page=2"' in page1.content.decode()  # the next page keeps the search
 
 
+def test_search_lists_matches_by_last_then_first_name(client_for, nurse, site):
+    for last, first in [("Smith", "Al"), ("Alvarez", "Zed"), ("Allen", "Bo"), ("Allen", "Amy"), ("Baker", "Ann")]:
+        factories.make_patient(site=site, last_name=last, first_name=first)
+    page = client_for(nurse).get(reverse("clinic:patient-list"), {"q": "al"}).context["page"]
+    assert [(p.last_name, p.first_name) for p in page.object_list] == [
+        ("Allen", "Amy"),
+        ("Allen", "Bo"),
+        ("Alvarez", "Zed"),
+        ("Smith", "Al"),
+    ]
+
+
+def test_each_search_row_links_the_record_escaped(client_for, nurse, site):
+    enrolled = factories.make_patient(site=site, last_name="O'Hara <i>", first_name="Ann", mrn="MRN424242")
+    factories.make_patient(site=site, last_name="O'Hara", first_name="Bea", rems_enrollment_id="")
+    page = client_for(nurse).get(reverse("clinic:patient-list"), {"q": "o'hara"}).content.decode()
+    assert (
+        f'<td><a href="{enrolled.get_absolute_url()}">O&#x27;Hara &lt;i&gt;, Ann</a></td>\n'
+        "      <td>MRN424242</td>\n"
+        "      <td>1980-05-17</td>\n"
+        "      <td>+12125550142</td>\n"
+        '      <td><span class="badge bg-success">Enrolled</span></td>'
+    ) in page
+    assert '<span class="badge bg-warning text-dark">Not enrolled</span>' in page
+    assert "<i>" not in page
+
+
 def test_patient_list_queries_do_not_grow(client_for, nurse, site, django_assert_max_num_queries):
     for _ in range(40):
         factories.make_patient(site=site)
