@@ -76,9 +76,11 @@ class Period:
     """One site's local days from ``date_from`` to ``date_to``; each read is made once, when a
     table first needs it, so one table (a CSV download) reads only what it shows."""
 
-    def __init__(self, site, date_from: dt.date, date_to: dt.date):
+    def __init__(self, site, date_from: dt.date, date_to: dt.date, t: rules.Thresholds):
         self.site = site
+        self.t = t
         self.start, self.end = local_range(site, date_from, date_to)
+        self.today = site.local_today()
 
     @cached_property
     def session_counts(self) -> list[dict]:
@@ -86,7 +88,16 @@ class Period:
 
     @cached_property
     def discharged(self) -> list[selectors_reports.DischargedSession]:
-        return selectors_reports.discharged_sessions(self.site, self.start, self.end)
+        return selectors_reports.discharged_sessions(
+            self.site, self.start, self.end, rems_window_start=self.rems_window_start
+        )
+
+    @property
+    def rems_window_start(self) -> dt.datetime:
+        """The start of the earliest treatment day whose REMS record is not overdue today:
+        ``rules.rems_days_left`` is 0 on that day and negative on the days before."""
+        first_day = self.today - dt.timedelta(days=self.t.rems_window_days)
+        return local_range(self.site, first_day, first_day)[0]
 
 
 def sessions_by_week(period: Period) -> Table:
@@ -229,18 +240,15 @@ REMS_STATES = ("Submitted", "Complete, not submitted", "Incomplete", "Overdue (p
 def rems_states(period: Period, t: rules.Thresholds) -> Table:
     other_drugs = [d for d in Drug if d != Drug.ESKETAMINE]
     counts = dict.fromkeys(REMS_STATES, 0)
-    today = period.site.local_today()
-    tz = period.site.tzinfo
     # Submitted and overdue records are told apart by dates alone; only the records still in
     # their window are checked for completeness, from plain rows.
     pending = []
     for session in period.discharged:
         if session.drug in other_drugs:
             continue
-        treatment_date = timezone.localtime(session.start, tz).date()
         if session.rems_submitted:
             counts[REMS_STATES[0]] += 1
-        elif rules.rems_days_left(treatment_date=treatment_date, today=today, t=t) < 0:
+        elif not session.rems_window_open:
             counts[REMS_STATES[3]] += 1
         else:
             pending.append(session)
@@ -269,7 +277,7 @@ SECTIONS = (
 
 def compliance_report(*, site, date_from: dt.date, date_to: dt.date, only: str | None = None) -> list[Table]:
     t = thresholds()
-    period = Period(site, date_from, date_to)
+    period = Period(site, date_from, date_to, t)
     builders = {
         "sessions-by-week": lambda: sessions_by_week(period),
         "no-show-rate": lambda: no_show_rate(period),

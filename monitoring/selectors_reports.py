@@ -4,11 +4,20 @@ queries whatever the period's size. Counting is left to ``monitoring.reports``."
 import dataclasses
 import datetime as dt
 
-from django.db.models import BooleanField, Case, Count, DurationField, ExpressionWrapper, F, Value, When
+from django.db.models import (
+    BooleanField,
+    Case,
+    Count,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    Value,
+    When,
+)
 from django.db.models.functions import TruncWeek
 
 from clinic.models import Patient
-from scheduling.models import Session, SessionStatus
+from scheduling.models import Protocol, Session, SessionStatus
 
 from . import rules
 from .models import Discharge, ReadingKind, VitalsReading
@@ -57,11 +66,11 @@ def observation_lengths(site, start: dt.datetime, end: dt.datetime) -> list[tupl
 @dataclasses.dataclass
 class DischargedSession:
     pk: int
-    start: dt.datetime
     course_id: int | None
     checkpoint_minutes: list | None  # the protocol's, as stored
     drug: str | None
     rems_submitted: bool
+    rems_window_open: bool  # treated on or after ``rems_window_start``
     readings: set = dataclasses.field(default_factory=set)  # (kind, checkpoint minute or None)
 
     def required_minutes(self, t: rules.Thresholds) -> list[int]:
@@ -70,16 +79,26 @@ class DischargedSession:
         return list(t.default_checkpoint_minutes)
 
 
-def discharged_sessions(site, start: dt.datetime, end: dt.datetime) -> list[DischargedSession]:
+def discharged_sessions(
+    site, start: dt.datetime, end: dt.datetime, *, rems_window_start: dt.datetime
+) -> list[DischargedSession]:
     """The sessions discharged in the period with their effective required readings (those no
-    correction supersedes), in two queries."""
+    correction supersedes), in three queries: the sessions as plain values (no dates to
+    convert, each protocol's checkpoints decoded once), the protocols and the readings."""
     discharged = sessions_in(site, start, end).filter(status=SessionStatus.DISCHARGED)
-    rows = discharged.values_list(
-        "pk", "start", "course_id", "course__protocol__checkpoint_minutes", "course__protocol__drug", "rems_submission"
-    )
+    protocols = {
+        pk: (minutes, drug) for pk, minutes, drug in Protocol.objects.values_list("pk", "checkpoint_minutes", "drug")
+    }
+    rows = discharged.annotate(
+        window_open=Case(
+            When(start__gte=rems_window_start, then=Value(True)), default=Value(False), output_field=BooleanField()
+        ),
+    ).values_list("pk", "course_id", "course__protocol_id", "rems_submission", "window_open")
     sessions = {
-        pk: DischargedSession(pk, when, course_id, minutes, drug, submission is not None)
-        for pk, when, course_id, minutes, drug, submission in rows
+        pk: DischargedSession(
+            pk, course_id, *protocols.get(protocol_id, (None, None)), submission is not None, window_open
+        )
+        for pk, course_id, protocol_id, submission, window_open in rows
     }
     readings = (
         VitalsReading.objects.filter(

@@ -239,7 +239,7 @@ def test_the_reports_rems_completeness_agrees_with_the_assembled_records(make_se
     services.vitals_correct(reading=corrected, user=nurse, values=NORMAL, reason="Typed in the wrong field")
     t = reports.thresholds()
     start, end = reports.local_range(site, DAY_START.date() - dt.timedelta(days=10), DAY_START.date())
-    discharged = selectors_reports.discharged_sessions(site, start, end)
+    discharged = selectors_reports.discharged_sessions(site, start, end, rems_window_start=start)
     assert {s.pk for s in discharged} == {s.pk for s in sessions}
     records = selectors.rems_records(
         selectors.rems_sessions().filter(pk__in=[s.pk for s in sessions]), today_for=lambda s: DAY_START.date(), t=t
@@ -249,3 +249,19 @@ def test_the_reports_rems_completeness_agrees_with_the_assembled_records(make_se
     assert expected[complete.pk] and expected[user_without_name.pk]
     assert not any(expected[s.pk] for s in (no_lot, not_ready, not_enrolled, no_mid))
     assert selectors_reports.rems_completeness([], site=site, t=t) == {}
+
+
+def test_a_rems_record_is_overdue_from_the_day_after_its_window_closes(
+    client_for, administrator, make_session, run_to_discharge, site
+):
+    from monitoring import reports
+
+    window = reports.thresholds().rems_window_days
+    for days_back in (window, window + 1):
+        start = DAY_START - dt.timedelta(days=days_back)
+        run_to_discharge(make_session(factories.make_patient(site=site), start=start), dosed_at=start)
+    with time_machine.travel(DAY_START + dt.timedelta(hours=2), tick=False):
+        response = report(client_for(administrator), site=site.pk, date_from="2026-10-01", date_to="2026-11-30")
+    rems = dict(table(response, "rems").rows)
+    assert rems["Complete, not submitted"] == 1
+    assert rems["Overdue (past the window, not submitted)"] == 1
