@@ -265,3 +265,16 @@ def test_a_rems_record_is_overdue_from_the_day_after_its_window_closes(
     rems = dict(table(response, "rems").rows)
     assert rems["Complete, not submitted"] == 1
     assert rems["Overdue (past the window, not submitted)"] == 1
+
+
+def test_a_chart_is_escaped_svg_with_long_labels_shortened():
+    from monitoring import reports
+
+    chart = reports.bar_chart([("<b>Label longer than twenty-six characters</b>", 3), ("Short", 1.5)], "sessions")
+    svg = reports.bar_chart_svg(chart, "Tom & Jerry")
+    assert svg.startswith('<svg class="report-chart" role="img" aria-label="Tom &amp; Jerry chart"')
+    assert "<b>" not in svg
+    assert ">&lt;b&gt;Label longer than twen…<title>&lt;b&gt;Label longer" in svg
+    short_bar = '<rect x="170" y="34" width="165.0" height="22" fill="#0d6efd" rx="2"><title>Short: 1.5 sessions'
+    assert short_bar in svg
+    assert reports.Table("t", "T", [], [], None).chart_svg == ""
