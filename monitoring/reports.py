@@ -5,6 +5,7 @@ chart drawn server-side as SVG geometry (no script, no inline style)."""
 import dataclasses
 import datetime as dt
 import statistics
+from collections import Counter
 from functools import cached_property
 
 from django.db.models import Count
@@ -188,20 +189,22 @@ def observation_length(period: Period, t: rules.Thresholds) -> Table:
 
 
 def checkpoint_completeness(period: Period, t: rules.Thresholds) -> Table:
+    # Sessions alike (same checkpoints required, same readings) are judged once.
+    alike = Counter((s.required_minutes(t), frozenset(s.readings)) for s in period.discharged)
     complete = 0
     missing_counts: dict[str, int] = {}
     total = 0
-    for session in period.discharged:
-        total += 1
+    for (minutes, have), n in alike.items():
+        total += n
         required = [
             ("Pre-dose", (ReadingKind.PRE_DOSE, None)),
-            *[(f"{m}-minute check", (ReadingKind.CHECKPOINT, m)) for m in session.required_minutes(t)],
+            *[(f"{m}-minute check", (ReadingKind.CHECKPOINT, m)) for m in minutes],
             ("Before discharge", (ReadingKind.DISCHARGE, None)),
         ]
-        missing = [label for label, key in required if key not in session.readings]
-        complete += not missing
+        missing = [label for label, key in required if key not in have]
+        complete += 0 if missing else n
         for label in missing:
-            missing_counts[label] = missing_counts.get(label, 0) + 1
+            missing_counts[label] = missing_counts.get(label, 0) + n
     share = round(100 * complete / total, 1) if total else 0.0
     rows = [[total, complete, share, "; ".join(f"{k}: {v}" for k, v in sorted(missing_counts.items()))]]
     return Table(

@@ -67,16 +67,16 @@ def observation_lengths(site, start: dt.datetime, end: dt.datetime) -> list[tupl
 class DischargedSession:
     pk: int
     course_id: int | None
-    checkpoint_minutes: list | None  # the protocol's, as stored
+    checkpoint_minutes: tuple[int, ...] | None  # the protocol's
     drug: str | None
     rems_submitted: bool
     rems_window_open: bool  # treated on or after ``rems_window_start``
-    readings: set = dataclasses.field(default_factory=set)  # (kind, checkpoint minute or None)
+    readings: set  # (kind, checkpoint minute or None) of the effective required readings
 
-    def required_minutes(self, t: rules.Thresholds) -> list[int]:
+    def required_minutes(self, t: rules.Thresholds) -> tuple[int, ...]:
         if self.course_id and self.checkpoint_minutes:
-            return [int(m) for m in self.checkpoint_minutes]
-        return list(t.default_checkpoint_minutes)
+            return self.checkpoint_minutes
+        return tuple(t.default_checkpoint_minutes)
 
 
 def discharged_sessions(
@@ -84,21 +84,11 @@ def discharged_sessions(
 ) -> list[DischargedSession]:
     """The sessions discharged in the period with their effective required readings (those no
     correction supersedes), in three queries: the sessions as plain values (no dates to
-    convert, each protocol's checkpoints decoded once), the protocols and the readings."""
+    convert), the protocols (each one's checkpoints decoded once) and the readings."""
     discharged = sessions_in(site, start, end).filter(status=SessionStatus.DISCHARGED)
     protocols = {
-        pk: (minutes, drug) for pk, minutes, drug in Protocol.objects.values_list("pk", "checkpoint_minutes", "drug")
-    }
-    rows = discharged.annotate(
-        window_open=Case(
-            When(start__gte=rems_window_start, then=Value(True)), default=Value(False), output_field=BooleanField()
-        ),
-    ).values_list("pk", "course_id", "course__protocol_id", "rems_submission", "window_open")
-    sessions = {
-        pk: DischargedSession(
-            pk, course_id, *protocols.get(protocol_id, (None, None)), submission is not None, window_open
-        )
-        for pk, course_id, protocol_id, submission, window_open in rows
+        pk: (tuple(int(m) for m in minutes) if minutes else None, drug)
+        for pk, minutes, drug in Protocol.objects.values_list("pk", "checkpoint_minutes", "drug")
     }
     readings = (
         VitalsReading.objects.filter(
@@ -107,9 +97,26 @@ def discharged_sessions(
         .values_list("session_id", "kind", "checkpoint_minute")
         .order_by()
     )
+    checkpoint = ReadingKind.CHECKPOINT.value
+    have: dict[int, set] = {}
     for session_id, kind, minute in readings:
-        sessions[session_id].readings.add((kind, minute if kind == ReadingKind.CHECKPOINT else None))
-    return list(sessions.values())
+        have.setdefault(session_id, set()).add((kind, minute if kind == checkpoint else None))
+    rows = discharged.annotate(
+        window_open=Case(
+            When(start__gte=rems_window_start, then=Value(True)), default=Value(False), output_field=BooleanField()
+        ),
+    ).values_list("pk", "course_id", "course__protocol_id", "rems_submission", "window_open")
+    return [
+        DischargedSession(
+            pk,
+            course_id,
+            *protocols.get(protocol_id, (None, None)),
+            rems_submitted=submission is not None,
+            rems_window_open=window_open,
+            readings=have.get(pk, set()),
+        )
+        for pk, course_id, protocol_id, submission, window_open in rows
+    ]
 
 
 _PERSON = ("first_name", "last_name", "username")
