@@ -4,16 +4,7 @@ queries whatever the period's size. Counting is left to ``monitoring.reports``."
 import dataclasses
 import datetime as dt
 
-from django.db.models import (
-    BooleanField,
-    Case,
-    Count,
-    DurationField,
-    ExpressionWrapper,
-    F,
-    Value,
-    When,
-)
+from django.db.models import BooleanField, Case, Count, DurationField, ExpressionWrapper, F, Value, When
 from django.db.models.functions import TruncWeek
 
 from clinic.models import Patient
@@ -88,7 +79,7 @@ def discharged_sessions(
     discharged = sessions_in(site, start, end).filter(status=SessionStatus.DISCHARGED)
     protocols = {
         pk: (tuple(int(m) for m in minutes) if minutes else None, drug)
-        for pk, minutes, drug in Protocol.objects.values_list("pk", "checkpoint_minutes", "drug")
+        for pk, minutes, drug in Protocol.objects.order_by().values_list("pk", "checkpoint_minutes", "drug")
     }
     readings = (
         VitalsReading.objects.filter(
@@ -170,7 +161,9 @@ def rems_completeness(sessions: list[DischargedSession], *, site, t: rules.Thres
         pk: (sex, enrollment_id, enrollment_date)
         for pk, sex, enrollment_id, enrollment_date in Patient.objects.filter(
             pk__in={row["patient_id"] for row in rows}
-        ).values_list("pk", "sex", "rems_enrollment_id", "rems_enrollment_date")
+        )
+        .order_by()
+        .values_list("pk", "sex", "rems_enrollment_id", "rems_enrollment_date")
     }
     sexes = dict(Patient._meta.get_field("sex").flatchoices)
     S = rules.RemsField
