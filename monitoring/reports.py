@@ -5,16 +5,18 @@ chart drawn server-side as SVG geometry (no script, no inline style)."""
 import dataclasses
 import datetime as dt
 import statistics
+from collections import Counter
+from functools import cached_property
 
 from django.db.models import Count
-from django.db.models.functions import TruncWeek
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.text import Truncator
 
-from scheduling.models import Drug, Session, SessionStatus
+from scheduling.models import Drug, SessionStatus
 
-from . import rules
-from .models import AdverseEvent, ClinicalThresholds, Discharge, PrescriberOverride, ReadingKind, VitalsReading
-from .selectors import rems_completeness
+from . import rules, selectors_reports
+from .models import AdverseEvent, ClinicalThresholds, PrescriberOverride, ReadingKind
 
 CHART_WIDTH = 560
 BAR_HEIGHT = 22
@@ -46,6 +48,10 @@ class Table:
     chart: Chart | None = None
     note: str = ""
 
+    @property
+    def chart_svg(self) -> str:
+        return bar_chart_svg(self.chart, self.title) if self.chart else ""
+
 
 def bar_chart(pairs: list[tuple[str, float]], unit: str = "") -> Chart | None:
     """Horizontal bars scaled to the largest value."""
@@ -58,6 +64,35 @@ def bar_chart(pairs: list[tuple[str, float]], unit: str = "") -> Chart | None:
         width = round(value / top * span, 1)
         bars.append(Bar(str(label), value, 6 + i * (BAR_HEIGHT + 6), width, LABEL_WIDTH + width + 6))
     return Chart(bars, 12 + len(pairs) * (BAR_HEIGHT + 6), unit)
+
+
+def bar_chart_svg(chart: Chart, title: str) -> str:
+    """The chart as escaped inline SVG (no script, no inline style). Built here rather than by
+    a template: its bars were most of the page's rendering time."""
+    bars = format_html_join(
+        "\n",
+        '<text x="{}" y="{}" text-anchor="end" font-size="12" fill="#212529">{}<title>{}</title></text>\n'
+        '<rect x="{}" y="{}" width="{}" height="{}" fill="#0d6efd" rx="2"><title>{}: {} {}</title></rect>\n'
+        '<text x="{}" y="{}" font-size="12" fill="#212529">{}</text>',
+        (
+            (
+                *(LABEL_WIDTH - 6, bar.y + 16, Truncator(bar.label).chars(26), bar.label),
+                *(LABEL_WIDTH, bar.y, bar.width, BAR_HEIGHT, bar.label, bar.value, chart.unit),
+                *(bar.text_x, bar.y + 16, bar.value),
+            )
+            for bar in chart.bars
+        ),
+    )
+    return format_html(
+        '<svg class="report-chart" role="img" aria-label="{} chart" width="{}" height="{}" viewBox="0 0 {} {}"'
+        ' xmlns="http://www.w3.org/2000/svg">\n{}\n</svg>',
+        title,
+        CHART_WIDTH,
+        chart.height,
+        CHART_WIDTH,
+        chart.height,
+        bars,
+    )
 
 
 def thresholds() -> rules.Thresholds:
@@ -73,23 +108,40 @@ def local_range(site, date_from: dt.date, date_to: dt.date) -> tuple[dt.datetime
     return start, end
 
 
-def sessions_in(site, date_from, date_to):
-    start, end = local_range(site, date_from, date_to)
-    return Session.objects.filter(chair__site=site, start__gte=start, start__lt=end)
+class Period:
+    """One site's local days from ``date_from`` to ``date_to``; each read is made once, when a
+    table first needs it, so one table (a CSV download) reads only what it shows."""
+
+    def __init__(self, site, date_from: dt.date, date_to: dt.date, t: rules.Thresholds):
+        self.site = site
+        self.t = t
+        self.start, self.end = local_range(site, date_from, date_to)
+        self.today = site.local_today()
+
+    @cached_property
+    def session_counts(self) -> list[dict]:
+        return selectors_reports.session_counts(self.site, self.start, self.end, now=timezone.now())
+
+    @cached_property
+    def discharged(self) -> list[selectors_reports.DischargedSession]:
+        return selectors_reports.discharged_sessions(
+            self.site, self.start, self.end, rems_window_start=self.rems_window_start
+        )
+
+    @property
+    def rems_window_start(self) -> dt.datetime:
+        """The start of the earliest treatment day whose REMS record is not overdue today:
+        ``rules.rems_days_left`` is 0 on that day and negative on the days before."""
+        first_day = self.today - dt.timedelta(days=self.t.rems_window_days)
+        return local_range(self.site, first_day, first_day)[0]
 
 
-def sessions_by_week(site, date_from, date_to) -> Table:
+def sessions_by_week(period: Period) -> Table:
     statuses = list(SessionStatus)
-    counts = (
-        sessions_in(site, date_from, date_to)
-        .annotate(week=TruncWeek("start", tzinfo=site.tzinfo))
-        .values("week", "status")
-        .annotate(n=Count("id"))
-        .order_by("week")
-    )
     weeks: dict[dt.date, dict[str, int]] = {}
-    for row in counts:
-        weeks.setdefault(row["week"].date(), {})[row["status"]] = row["n"]
+    for row in period.session_counts:
+        by_status = weeks.setdefault(row["week"].date(), {})
+        by_status[row["status"]] = by_status.get(row["status"], 0) + row["n"]
     rows = [[week, *(by.get(s.value, 0) for s in statuses), sum(by.values())] for week, by in weeks.items()]
     return Table(
         "sessions-by-week",
@@ -100,12 +152,11 @@ def sessions_by_week(site, date_from, date_to) -> Table:
     )
 
 
-def no_show_rate(site, date_from, date_to) -> Table:
-    qs = sessions_in(site, date_from, date_to).exclude(status=SessionStatus.CANCELLED)
+def no_show_rate(period: Period) -> Table:
     # Only sessions whose day has come count: a booking next week cannot be a no-show yet.
-    due = qs.filter(start__lt=timezone.now())
-    total = due.count()
-    no_shows = due.filter(status=SessionStatus.NO_SHOW).count()
+    due = [row for row in period.session_counts if row["due"] and row["status"] != SessionStatus.CANCELLED]
+    total = sum(row["n"] for row in due)
+    no_shows = sum(row["n"] for row in due if row["status"] == SessionStatus.NO_SHOW)
     rate = round(100 * no_shows / total, 1) if total else 0.0
     return Table(
         "no-show-rate",
@@ -116,14 +167,9 @@ def no_show_rate(site, date_from, date_to) -> Table:
     )
 
 
-def observation_length(site, date_from, date_to, t: rules.Thresholds) -> Table:
-    start, end = local_range(site, date_from, date_to)
-    pairs = Discharge.objects.filter(
-        observation__session__chair__site=site,
-        observation__session__start__gte=start,
-        observation__session__start__lt=end,
-    ).values_list("observation__started_at", "discharged_at")
-    minutes = sorted(round((out - began).total_seconds() / 60, 1) for began, out in pairs)
+def observation_length(period: Period, t: rules.Thresholds) -> Table:
+    lengths = selectors_reports.observation_lengths(period.site, period.start, period.end)
+    minutes = sorted(minute for length, n in lengths for minute in [round(length.total_seconds() / 60, 1)] * n)
     minimum = t.observation_minimum_minutes
     under = sum(1 for m in minutes if m < minimum)
     row = [len(minutes), *([minutes[0], statistics.median(minutes), minutes[-1]] if minutes else ["", "", ""]), under]
@@ -142,32 +188,23 @@ def observation_length(site, date_from, date_to, t: rules.Thresholds) -> Table:
     )
 
 
-def checkpoint_completeness(site, date_from, date_to, t: rules.Thresholds) -> Table:
-    discharged = sessions_in(site, date_from, date_to).filter(status=SessionStatus.DISCHARGED)
-    # Plain rows, not models: each session's protocol checkpoints and its effective readings
-    # (those no correction supersedes), two queries for any number of sessions.
-    protocol_minutes = dict(discharged.values_list("pk", "course__protocol__checkpoint_minutes"))
-    have: dict[int, set] = {pk: set() for pk in protocol_minutes}
-    readings = VitalsReading.objects.filter(
-        session__in=discharged.values("pk"), superseded_by__isnull=True
-    ).values_list("session_id", "kind", "checkpoint_minute")
-    for session_id, kind, minute in readings:
-        have[session_id].add((kind, minute if kind == ReadingKind.CHECKPOINT else None))
+def checkpoint_completeness(period: Period, t: rules.Thresholds) -> Table:
+    # Sessions alike (same checkpoints required, same readings) are judged once.
+    alike = Counter((s.required_minutes(t), frozenset(s.readings)) for s in period.discharged)
     complete = 0
     missing_counts: dict[str, int] = {}
     total = 0
-    for pk, minutes in protocol_minutes.items():
-        total += 1
-        minutes = [int(m) for m in minutes] if minutes else list(t.default_checkpoint_minutes)
+    for (minutes, have), n in alike.items():
+        total += n
         required = [
             ("Pre-dose", (ReadingKind.PRE_DOSE, None)),
             *[(f"{m}-minute check", (ReadingKind.CHECKPOINT, m)) for m in minutes],
             ("Before discharge", (ReadingKind.DISCHARGE, None)),
         ]
-        missing = [label for label, key in required if key not in have[pk]]
-        complete += not missing
+        missing = [label for label, key in required if key not in have]
+        complete += 0 if missing else n
         for label in missing:
-            missing_counts[label] = missing_counts.get(label, 0) + 1
+            missing_counts[label] = missing_counts.get(label, 0) + n
     share = round(100 * complete / total, 1) if total else 0.0
     rows = [[total, complete, share, "; ".join(f"{k}: {v}" for k, v in sorted(missing_counts.items()))]]
     return Table(
@@ -180,8 +217,8 @@ def checkpoint_completeness(site, date_from, date_to, t: rules.Thresholds) -> Ta
     )
 
 
-def adverse_events(site, date_from, date_to) -> Table:
-    start, end = local_range(site, date_from, date_to)
+def adverse_events(period: Period) -> Table:
+    site, start, end = period.site, period.start, period.end
     counts = (
         AdverseEvent.objects.filter(session__chair__site=site, session__start__gte=start, session__start__lt=end)
         .values("kind", "severity")
@@ -205,8 +242,8 @@ def adverse_events(site, date_from, date_to) -> Table:
     )
 
 
-def overrides(site, date_from, date_to) -> Table:
-    start, end = local_range(site, date_from, date_to)
+def overrides(period: Period) -> Table:
+    site, start, end = period.site, period.start, period.end
     qs = (
         PrescriberOverride.objects.filter(session__chair__site=site, session__start__gte=start, session__start__lt=end)
         .select_related("session__patient", "prescriber")
@@ -238,27 +275,22 @@ def overrides(site, date_from, date_to) -> Table:
 REMS_STATES = ("Submitted", "Complete, not submitted", "Incomplete", "Overdue (past the window, not submitted)")
 
 
-def rems_states(site, date_from, date_to, t: rules.Thresholds) -> Table:
-    sessions = (
-        sessions_in(site, date_from, date_to)
-        .filter(status=SessionStatus.DISCHARGED)
-        .exclude(course__protocol__drug__in=[d for d in Drug if d != Drug.ESKETAMINE])
-    )
+def rems_states(period: Period, t: rules.Thresholds) -> Table:
+    other_drugs = [d for d in Drug if d != Drug.ESKETAMINE]
     counts = dict.fromkeys(REMS_STATES, 0)
-    today = site.local_today()
-    tz = site.tzinfo
     # Submitted and overdue records are told apart by dates alone; only the records still in
     # their window are checked for completeness, from plain rows.
     pending = []
-    for pk, start, submission in sessions.values_list("pk", "start", "rems_submission__id"):
-        treatment_date = timezone.localtime(start, tz).date()
-        if submission is not None:
+    for session in period.discharged:
+        if session.drug in other_drugs:
+            continue
+        if session.rems_submitted:
             counts[REMS_STATES[0]] += 1
-        elif rules.rems_days_left(treatment_date=treatment_date, today=today, t=t) < 0:
+        elif not session.rems_window_open:
             counts[REMS_STATES[3]] += 1
         else:
-            pending.append(pk)
-    for complete in rems_completeness(pending, site=site, t=t).values():
+            pending.append(session)
+    for complete in selectors_reports.rems_completeness(pending, site=period.site, t=t).values():
         counts[REMS_STATES[1] if complete else REMS_STATES[2]] += 1
     return Table(
         "rems",
@@ -283,13 +315,14 @@ SECTIONS = (
 
 def compliance_report(*, site, date_from: dt.date, date_to: dt.date, only: str | None = None) -> list[Table]:
     t = thresholds()
+    period = Period(site, date_from, date_to, t)
     builders = {
-        "sessions-by-week": lambda: sessions_by_week(site, date_from, date_to),
-        "no-show-rate": lambda: no_show_rate(site, date_from, date_to),
-        "observation-length": lambda: observation_length(site, date_from, date_to, t),
-        "checkpoint-completeness": lambda: checkpoint_completeness(site, date_from, date_to, t),
-        "adverse-events": lambda: adverse_events(site, date_from, date_to),
-        "overrides": lambda: overrides(site, date_from, date_to),
-        "rems": lambda: rems_states(site, date_from, date_to, t),
+        "sessions-by-week": lambda: sessions_by_week(period),
+        "no-show-rate": lambda: no_show_rate(period),
+        "observation-length": lambda: observation_length(period, t),
+        "checkpoint-completeness": lambda: checkpoint_completeness(period, t),
+        "adverse-events": lambda: adverse_events(period),
+        "overrides": lambda: overrides(period),
+        "rems": lambda: rems_states(period, t),
     }
     return [builders[slug]() for slug in SECTIONS if only in (None, slug)]

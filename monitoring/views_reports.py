@@ -37,8 +37,12 @@ class ReportFilterForm(forms.Form):
         return data
 
 
-def _form(request) -> ReportFilterForm:
-    site = Site.objects.order_by("name").first()
+def _sites() -> list[Site]:
+    return list(Site.objects.order_by("name"))
+
+
+def _form(request, sites: list[Site]) -> ReportFilterForm:
+    site = sites[0] if sites else None
     today = site.local_today() if site else dt.date.today()  # noqa: DTZ011  (no site: nothing to report)
     initial = {
         "site": site.pk if site else None,
@@ -52,11 +56,13 @@ def _form(request) -> ReportFilterForm:
 @login_required
 @permission_required("monitoring.view_reports", raise_exception=True)
 def reports_page(request):
-    form = _form(request)
+    sites = _sites()
+    form = _form(request, sites)
     tables = reports.compliance_report(**form.cleaned_data) if form.is_valid() else []
     summary = {k: str(getattr(v, "pk", v)) for k, v in form.cleaned_data.items()} if form.is_valid() else {}
     query = "&".join(f"{k}={form.data[k]}" for k in ("site", "date_from", "date_to") if form.data.get(k))
-    response = render(request, "monitoring/reports.html", {"form": form, "tables": tables, "query": query})
+    context = {"form": form, "sites": sites, "tables": tables, "query": query}
+    response = render(request, "monitoring/reports.html", context)
     # Audited once the page is rendered: the audit trail's append lock is held from here to the
     # end of the request, so it covers the insert and the commit, not the rendering.
     audit_record(action=AuditAction.VIEW, request=request, object_type="compliance_report", summary=summary)
@@ -68,7 +74,7 @@ def reports_page(request):
 def reports_csv(request, slug):
     if slug not in reports.SECTIONS:
         raise Http404("No such report table")
-    form = _form(request)
+    form = _form(request, _sites())
     if not form.is_valid():
         raise Http404("Invalid report period")
     (table,) = reports.compliance_report(**form.cleaned_data, only=slug)

@@ -213,3 +213,68 @@ def test_rems_completeness_from_plain_rows_agrees_with_the_assembled_records(
     assert not any(expected[s.pk] for s in (no_lot, not_ready, not_enrolled, no_mid, observing))
     assert selectors.rems_completeness([], site=site, t=t) == {}
     assert Session.objects.filter(pk__in=pks).count() == len(pks)
+
+
+def test_the_reports_rems_completeness_agrees_with_the_assembled_records(make_session, run_to_discharge, site, nurse):
+    from monitoring import reports, selectors, selectors_reports
+    from monitoring.models import Discharge, DoseRecord, VitalsReading
+    from scheduling.models import Protocol
+
+    at_30 = Protocol.objects.create(name="Esketamine at 30", slug="esk-30", drug="esketamine", checkpoint_minutes=[30])
+    sessions = []
+    for days_back in range(6):
+        start = DAY_START - dt.timedelta(days=days_back)
+        protocol_ = at_30 if days_back == 4 else None
+        patient = factories.make_patient(site=site)
+        sessions.append(run_to_discharge(make_session(patient, start=start, protocol_=protocol_), dosed_at=start))
+    complete, no_lot, not_ready, not_enrolled, no_mid, user_without_name = sessions
+    DoseRecord.objects.filter(session=no_lot).update(lot_number="")
+    Discharge.objects.filter(observation__session=not_ready).update(would_have_been_ready_at=None)
+    not_enrolled.patient.rems_enrollment_id = ""
+    not_enrolled.patient.save()
+    nurse.first_name = nurse.last_name = ""
+    nurse.save()
+    # A corrected reading still counts, through the reading that supersedes it.
+    corrected = VitalsReading.objects.get(session=complete, kind="checkpoint")
+    services.vitals_correct(reading=corrected, user=nurse, values=NORMAL, reason="Typed in the wrong field")
+    t = reports.thresholds()
+    start, end = reports.local_range(site, DAY_START.date() - dt.timedelta(days=10), DAY_START.date())
+    discharged = selectors_reports.discharged_sessions(site, start, end, rems_window_start=start)
+    assert {s.pk for s in discharged} == {s.pk for s in sessions}
+    records = selectors.rems_records(
+        selectors.rems_sessions().filter(pk__in=[s.pk for s in sessions]), today_for=lambda s: DAY_START.date(), t=t
+    )
+    expected = {r.session.pk: r.complete for r in records}
+    assert selectors_reports.rems_completeness(discharged, site=site, t=t) == expected
+    assert expected[complete.pk] and expected[user_without_name.pk]
+    assert not any(expected[s.pk] for s in (no_lot, not_ready, not_enrolled, no_mid))
+    assert selectors_reports.rems_completeness([], site=site, t=t) == {}
+
+
+def test_a_rems_record_is_overdue_from_the_day_after_its_window_closes(
+    client_for, administrator, make_session, run_to_discharge, site
+):
+    from monitoring import reports
+
+    window = reports.thresholds().rems_window_days
+    for days_back in (window, window + 1):
+        start = DAY_START - dt.timedelta(days=days_back)
+        run_to_discharge(make_session(factories.make_patient(site=site), start=start), dosed_at=start)
+    with time_machine.travel(DAY_START + dt.timedelta(hours=2), tick=False):
+        response = report(client_for(administrator), site=site.pk, date_from="2026-10-01", date_to="2026-11-30")
+    rems = dict(table(response, "rems").rows)
+    assert rems["Complete, not submitted"] == 1
+    assert rems["Overdue (past the window, not submitted)"] == 1
+
+
+def test_a_chart_is_escaped_svg_with_long_labels_shortened():
+    from monitoring import reports
+
+    chart = reports.bar_chart([("<b>Label longer than twenty-six characters</b>", 3), ("Short", 1.5)], "sessions")
+    svg = reports.bar_chart_svg(chart, "Tom & Jerry")
+    assert svg.startswith('<svg class="report-chart" role="img" aria-label="Tom &amp; Jerry chart"')
+    assert "<b>" not in svg
+    assert ">&lt;b&gt;Label longer than twen…<title>&lt;b&gt;Label longer" in svg
+    short_bar = '<rect x="170" y="34" width="165.0" height="22" fill="#0d6efd" rx="2"><title>Short: 1.5 sessions'
+    assert short_bar in svg
+    assert reports.Table("t", "T", [], [], None).chart_svg == ""

@@ -1,0 +1,220 @@
+"""Reads for the compliance report: plain rows for one site and period, in a fixed number of
+queries whatever the period's size. Counting is left to ``monitoring.reports``."""
+
+import dataclasses
+import datetime as dt
+
+from django.db.models import BooleanField, Case, Count, DurationField, ExpressionWrapper, F, Value, When
+from django.db.models.functions import TruncWeek
+
+from clinic.models import Patient
+from scheduling.models import Protocol, Session, SessionStatus
+
+from . import rules
+from .models import Discharge, ReadingKind, VitalsReading
+
+# The readings a report requires of a session; extra readings never make a record complete.
+REQUIRED_KINDS = (ReadingKind.PRE_DOSE, ReadingKind.CHECKPOINT, ReadingKind.DISCHARGE)
+
+
+def sessions_in(site, start: dt.datetime, end: dt.datetime):
+    return Session.objects.filter(chair__site=site, start__gte=start, start__lt=end).order_by()
+
+
+def session_counts(site, start: dt.datetime, end: dt.datetime, *, now: dt.datetime) -> list[dict]:
+    """Sessions counted by local week, status and whether their time has come (``due``),
+    in one query: enough for the weekly table and the no-show rate."""
+    return list(
+        sessions_in(site, start, end)
+        .annotate(
+            week=TruncWeek("start", tzinfo=site.tzinfo),
+            due=Case(When(start__lt=now, then=Value(True)), default=Value(False), output_field=BooleanField()),
+        )
+        .values("week", "status", "due")
+        .annotate(n=Count("id"))
+        .order_by("week")
+    )
+
+
+def observation_lengths(site, start: dt.datetime, end: dt.datetime) -> list[tuple[dt.timedelta, int]]:
+    """Each distinct time from the start of observation to discharge, with how many discharges
+    took exactly that long."""
+    length = ExpressionWrapper(F("discharged_at") - F("observation__started_at"), output_field=DurationField())
+    return list(
+        Discharge.objects.filter(
+            observation__session__chair__site=site,
+            observation__session__start__gte=start,
+            observation__session__start__lt=end,
+        )
+        .annotate(length=length)
+        .values("length")
+        .annotate(n=Count("id"))
+        .values_list("length", "n")
+        .order_by()
+    )
+
+
+@dataclasses.dataclass
+class DischargedSession:
+    pk: int
+    course_id: int | None
+    checkpoint_minutes: tuple[int, ...] | None  # the protocol's
+    drug: str | None
+    rems_submitted: bool
+    rems_window_open: bool  # treated on or after ``rems_window_start``
+    readings: set  # (kind, checkpoint minute or None) of the effective required readings
+
+    def required_minutes(self, t: rules.Thresholds) -> tuple[int, ...]:
+        if self.course_id and self.checkpoint_minutes:
+            return self.checkpoint_minutes
+        return tuple(t.default_checkpoint_minutes)
+
+
+def discharged_sessions(
+    site, start: dt.datetime, end: dt.datetime, *, rems_window_start: dt.datetime
+) -> list[DischargedSession]:
+    """The sessions discharged in the period with their effective required readings (those no
+    correction supersedes), in three queries: the sessions as plain values (no dates to
+    convert), the protocols (each one's checkpoints decoded once) and the readings."""
+    discharged = sessions_in(site, start, end).filter(status=SessionStatus.DISCHARGED)
+    protocols = {
+        pk: (tuple(int(m) for m in minutes) if minutes else None, drug)
+        for pk, minutes, drug in Protocol.objects.order_by().values_list("pk", "checkpoint_minutes", "drug")
+    }
+    readings = (
+        VitalsReading.objects.filter(
+            session__in=discharged.values("pk"), kind__in=REQUIRED_KINDS, superseded_by__isnull=True
+        )
+        .values_list("session_id", "kind", "checkpoint_minute")
+        .order_by()
+    )
+    checkpoint = ReadingKind.CHECKPOINT.value
+    have: dict[int, set] = {}
+    for session_id, kind, minute in readings:
+        have.setdefault(session_id, set()).add((kind, minute if kind == checkpoint else None))
+    rows = discharged.annotate(
+        window_open=Case(
+            When(start__gte=rems_window_start, then=Value(True)), default=Value(False), output_field=BooleanField()
+        ),
+    ).values_list("pk", "course_id", "course__protocol_id", "rems_submission", "window_open")
+    return [
+        DischargedSession(
+            pk,
+            course_id,
+            *protocols.get(protocol_id, (None, None)),
+            rems_submitted=submission is not None,
+            rems_window_open=window_open,
+            readings=have.get(pk, set()),
+        )
+        for pk, course_id, protocol_id, submission, window_open in rows
+    ]
+
+
+_PERSON = ("first_name", "last_name", "username")
+
+
+def _person_name(row: dict, prefix: str) -> str | None:
+    """``_name`` of the user whose fields ``row`` holds under ``prefix`` (None without one)."""
+    if row[f"{prefix}id"] is None:
+        return None
+    full = f"{row[prefix + 'first_name']} {row[prefix + 'last_name']}".strip()
+    return full or row[prefix + "username"]
+
+
+def rems_completeness(sessions: list[DischargedSession], *, site, t: rules.Thresholds) -> dict[int, bool]:
+    """Whether the REMS record of each of ``sessions`` (discharged, at ``site``) is complete, in
+    two queries whatever their number, from plain rows.
+
+    The same fields as ``selectors.rems_completeness``, judged by ``rules.rems_missing``, with
+    the readings already loaded by ``discharged_sessions``. Only the required kinds are loaded:
+    "pulse oximetry done" and the events fields then read "no reading" for a session with extra
+    readings only, which is incomplete anyway for want of its pre-dose reading."""
+    by_pk = {s.pk: s for s in sessions}
+    if not by_pk:
+        return {}
+    clinician = "observation__discharge__discharged_by__"
+    checker = "checkin__checked_in_by__"
+    rows = (
+        Session.objects.filter(pk__in=by_pk)
+        .values(
+            "pk",
+            "patient_id",
+            "checkin__id",
+            "dose__id",
+            "dose__dose_mg",
+            "dose__lot_number",
+            "observation__id",
+            "observation__started_at",
+            "observation__discharge__id",
+            "observation__discharge__discharged_at",
+            "observation__discharge__would_have_been_ready_at",
+            f"{clinician}id",
+            *(clinician + f for f in _PERSON),
+            f"{checker}id",
+            *(checker + f for f in _PERSON),
+        )
+        .order_by()
+    )
+    # The patients apart: joined to these few sessions, PostgreSQL would hash the whole table.
+    rows = list(rows)
+    patients = {
+        pk: (sex, enrollment_id, enrollment_date)
+        for pk, sex, enrollment_id, enrollment_date in Patient.objects.filter(
+            pk__in={row["patient_id"] for row in rows}
+        )
+        .order_by()
+        .values_list("pk", "sex", "rems_enrollment_id", "rems_enrollment_date")
+    }
+    sexes = dict(Patient._meta.get_field("sex").flatchoices)
+    S = rules.RemsField
+    out = {}
+    for row in rows:
+        session = by_pk[row["pk"]]
+        sex, enrollment_id, enrollment_date = patients[row["patient_id"]]
+        own = session.readings
+        minutes = session.required_minutes(t)
+        first_minute = min(minutes) if minutes else None
+        has_mid = (ReadingKind.CHECKPOINT, first_minute) in own
+        has_predose = (ReadingKind.PRE_DOSE, None) in own
+        has_before_discharge = (ReadingKind.DISCHARGE, None) in own
+        observed = row["observation__id"] is not None
+        discharged = observed and row["observation__discharge__id"] is not None
+        started = row["observation__started_at"] if observed else None
+        enrolled = bool(enrollment_id and enrollment_date)
+        dosed = row["dose__id"] is not None
+        if discharged:
+            who = _person_name(row, clinician)
+        else:
+            who = _person_name(row, checker) if row["checkin__id"] is not None else None
+        fields = [
+            S("Patient", "Sex", str(sexes.get(sex, sex))),
+            S("Patient", "Enrolled in REMS", True if enrolled else None),
+            S("Treatment", "Monitoring clinician", who),
+            S("Treatment", "Site", site.name),
+            S("Treatment", "Dose", True if dosed and row["dose__dose_mg"] is not None else None),
+            S("Treatment", "Lot number", row["dose__lot_number"] if dosed else None),
+            S(
+                "Monitoring",
+                "Total minutes from first device to end of monitoring",
+                rules.minutes_between(started, row["observation__discharge__discharged_at"] if discharged else None),
+            ),
+            S(
+                "Monitoring",
+                "Minutes until the patient would have been ready to leave",
+                rules.minutes_between(
+                    started, row["observation__discharge__would_have_been_ready_at"] if discharged else None
+                ),
+            ),
+            S("Monitoring", "Vital signs in range before dosing", True if has_predose else None),
+            S("Monitoring", "Vital signs in range before discharge", True if has_before_discharge else None),
+            S("Monitoring", "BP before dosing", True if has_predose else None),
+            S("Monitoring", "BP after dosing", True if has_mid else None),
+            S("Monitoring", "BP before discharge", True if has_before_discharge else None),
+            S("Monitoring", "Pulse oximetry done", True if own else None),
+            S("Events", "Sedation", True if own else None),
+            S("Events", "Dissociation", True if own else None),
+            S("Events", "Respiratory depression", True if discharged else None),
+            S("Events", "Serious adverse events", True if discharged else None),
+        ]
+        out[row["pk"]] = not rules.rems_missing(fields)
+    return out
