@@ -279,10 +279,20 @@ def build_grid(
     for col in columns:
         oh = opening_hours.get(col.day.weekday())
         open_span.append(None if col.closed or not oh else (_minutes(oh[0]), _minutes(oh[1])))
+    # Neighbouring columns open the same minutes (a day's chairs): one test per run of them.
+    runs: list[list] = []
+    for span in open_span:
+        if runs and runs[-1][0] == span:
+            runs[-1][1] += 1
+        else:
+            runs.append([span, 1])
     table: list[list[str]] = []
     for r in range(nrows):
         row_min = first + r * step
-        table.append([_FREE_TD if span and span[0] <= row_min < span[1] else _CLOSED_TD for span in open_span])
+        cells = []
+        for span, count in runs:
+            cells += [_FREE_TD if span and span[0] <= row_min < span[1] else _CLOSED_TD] * count
+        table.append(cells)
     busy_until = [0] * len(columns)
     off_grid = []
     for s in sorted(sessions, key=lambda s: s.start):
