@@ -38,81 +38,81 @@ class Block:
 
 
 @dataclass
-class Cell:
-    kind: str  # "session", "free" or "closed"
-    session: Block | None = None
-    span: int = 1
-
-
-# Shared by every free or closed cell of a grid (a week has some 1,700): never changed.
-_FREE, _CLOSED = Cell("free"), Cell("closed")
-
-
-@dataclass
 class Column:
     day: dt.date
-    chair: Chair
+    chair: "ChairRow"
     closed: bool = False
     label: str = ""  # the chair's name as the column heading shows it
 
 
+@dataclass(slots=True)
+class ChairRow:
+    """An active chair as the grid uses it (a week shows each chair seven times)."""
+
+    pk: int
+    name: str
+
+
+@dataclass
+class DayHead:
+    """A day's heading above its chairs in the week grid."""
+
+    url: str
+    label: str
+    today: bool
+
+
 @dataclass
 class Grid:
-    """Chairs (per day) as columns, time as rows. ``rows[i]`` is (label, cells); a cell is
-    None where a session block above it spans that row. ``body[i]`` is (label, the row's
-    cells as HTML): the week has some 1,700 cells, too many to print one by one in the
-    template language."""
+    """Chairs (per day) as columns, time as rows. ``rows[i]`` is (label, the row's cells as
+    HTML): a cell is "" where a session block above it spans that row. The week has some
+    1,700 cells and 84 column headings, too many to print one by one in the template
+    language: ``head_html`` and ``body_html`` are what goes inside <thead> and <tbody>."""
 
     columns: list[Column]
-    rows: list[tuple[str, list[Cell | None]]]
+    rows: list[tuple[str, list[str]]]
     step: int
     off_grid: list[Block] = field(default_factory=list)
-    body: list[tuple[str, SafeString]] = field(default_factory=list)
+    day_heads: list[DayHead] = field(default_factory=list)
+    head_html: SafeString = field(default_factory=SafeString)
+    body_html: SafeString = field(default_factory=SafeString)
 
 
 # The cells exactly as templates/scheduling/_grid.html printed them cell by cell.
 _FREE_TD = "<td></td>"
 _CLOSED_TD = '<td class="schedule-closed"></td>\n      '
 _RIDE_FLAG = ' · <span class="flag flag-warning">ride?</span>'
-_BLOCK_TEXT = ("status", "url", "time", "full_name", "chair_name", "status_display", "initials", "when")
+_ROW = '\n    <tr>\n      <th scope="row" class="schedule-time small text-muted">{}</th>\n      {}\n    </tr>\n    '
+_CHAIR_TH = '<th scope="col" class="text-center small schedule-chair{}" title="{}">{}</th>'
+_DAY_TH = '<th scope="colgroup" colspan="{}" class="text-center{}"><a href="{}">{}</a></th>'
 
 
-def session_td(block: Block, span: int, *, week: bool) -> str:
-    """One session block of the grid (``week``: initials only, the rest for screen readers)."""
-    e = {name: html.escape(getattr(block, name)) for name in _BLOCK_TEXT}
-    head = (
-        f'\n      <td rowspan="{span}" class="schedule-slot p-0">\n'
-        f'        <a class="schedule-block status-{e["status"]}" href="{e["url"]}"\n'
-        f'           title="{e["time"]} {e["full_name"]}, {e["chair_name"]}, {e["status_display"]}">\n          '
-    )
-    if week:
-        inner = (
-            f'<span class="schedule-initials" aria-hidden="true">{e["initials"]}</span>'
-            f'<span class="visually-hidden">{e["when"]} {e["full_name"]}, {e["chair_name"]}, '
-            f"{e['status_display']}</span>\n          "
+def grid_head(columns: list[Column], day_heads: list[DayHead], chairs_per_day: int) -> SafeString:
+    """The header rows: a heading per chair and day, under a heading per day in the week."""
+    chair_th = {}
+    cols = []
+    for col in columns:
+        key = (col.chair.pk, col.closed)
+        th = chair_th.get(key)
+        if th is None:
+            th = chair_th[key] = _CHAIR_TH.format(
+                " schedule-closed" if col.closed else "", html.escape(col.chair.name), html.escape(col.label)
+            )
+        cols.append(th)
+    if day_heads:
+        heads = "".join(
+            _DAY_TH.format(
+                chairs_per_day, " schedule-today" if d.today else "", html.escape(d.url), html.escape(d.label)
+            )
+            for d in day_heads
+        )
+        text = (
+            '\n    <tr>\n      <th scope="col" class="schedule-time" rowspan="2">Time</th>\n      '
+            f"{heads}\n    </tr>\n    \n    <tr>\n      \n      {''.join(cols)}\n    </tr>"
         )
     else:
-        ride = _RIDE_FLAG if block.ride_unconfirmed else ""
-        inner = (
-            f"<strong>{e['time']}</strong> {e['full_name']}<br>\n"
-            f'          <span class="small">{e["status_display"]}{ride}</span>'
-        )
-    return head + inner + "\n        </a>\n      </td>\n      "
-
-
-def grid_body(rows: list[tuple[str, list[Cell | None]]], *, week: bool) -> list[tuple[str, SafeString]]:
-    body = []
-    for label, cells in rows:
-        html = []
-        for cell in cells:
-            if cell is None:
-                continue
-            if cell.kind == "session":
-                html.append(session_td(cell.session, cell.span, week=week))
-            else:
-                html.append(_CLOSED_TD if cell.kind == "closed" else _FREE_TD)
-        body.append((label, mark_safe("".join(html))))  # noqa: S308 - every value escaped in session_td
-    return body
+        text = f'\n    <tr>\n      <th scope="col" class="schedule-time">Time</th>\n      {"".join(cols)}\n    </tr>'
+    return mark_safe(text)  # noqa: S308 - every value escaped above
 
 
 def site_choice(site_id) -> Site | None:
@@ -150,33 +150,47 @@ class SessionRow:
 
 
 class _Blocks:
-    """Makes Blocks for the sessions of one site: local times and day names are worked out
-    once per day and the session URL pattern once per request."""
+    """Makes Blocks, and the grid's session cells, for the sessions of one site: local times
+    and day names are worked out once per day, the session URL pattern once per request, and
+    each status and chair name escaped once."""
 
     def __init__(self, tz):
         self.tz = tz
         self.url = reverse("scheduling:session-detail", args=[_URL_MARK]).replace(str(_URL_MARK), "{}")
+        self.url_escaped = html.escape(self.url)
         self.days: dict[dt.date, tuple[str, str]] = {}
+        self.days_escaped: dict[dt.date, tuple[str, str]] = {}
+        self.statuses: dict[str, tuple[str, str, str]] = {}
+        self.chairs_escaped: dict[int, str] = {}
         self.made: dict[int, Block] = {}
 
-    def _day_names(self, day: dt.date) -> tuple[str, str]:
+    def day_names(self, day: dt.date) -> tuple[str, str]:
+        """("D", "D j M") of ``day``."""
         names = self.days.get(day)
         if names is None:
             names = self.days[day] = (dateformat.format(day, "D"), dateformat.format(day, "D j M"))
         return names
+
+    def _status(self, status: str) -> tuple[str, str, str]:
+        """The status's label, the status escaped and the label escaped."""
+        found = self.statuses.get(status)
+        if found is None:
+            label = str(_STATUS_LABELS.get(status, status))
+            found = self.statuses[status] = (label, html.escape(status), html.escape(label))
+        return found
 
     def __call__(self, s: SessionRow, local_start: dt.datetime | None = None) -> Block:
         block = self.made.get(s.pk)
         if block is not None:
             return block
         local = local_start or s.start.astimezone(self.tz)
-        short_day, long_day = self._day_names(local.date())
+        short_day, long_day = self.day_names(local.date())
         hm = f"{local.hour:02d}:{local.minute:02d}"
         block = self.made[s.pk] = Block(
             pk=s.pk,
             url=self.url.format(s.pk),
             status=s.status,
-            status_display=str(_STATUS_LABELS.get(s.status, s.status)),
+            status_display=self._status(s.status)[0],
             time=hm,
             day_time=f"{short_day} {hm}",
             when=f"{long_day} {hm}",
@@ -188,17 +202,50 @@ class _Blocks:
         )
         return block
 
+    def td(self, s: SessionRow, local_start: dt.datetime, span: int, *, week: bool) -> str:
+        """A session's block in the grid (``week``: initials only, the rest for screen
+        readers), every value escaped."""
+        _, status, status_display = self._status(s.status)
+        chair = self.chairs_escaped.get(s.chair_id)
+        if chair is None:
+            chair = self.chairs_escaped[s.chair_id] = html.escape(s.chair_name)
+        hm = f"{local_start.hour:02d}:{local_start.minute:02d}"
+        full_name = f"{html.escape(s.first_name)} {html.escape(s.last_name)}"
+        head = (
+            f'\n      <td rowspan="{span}" class="schedule-slot p-0">\n'
+            f'        <a class="schedule-block status-{status}" href="{self.url_escaped.format(s.pk)}"\n'
+            f'           title="{hm} {full_name}, {chair}, {status_display}">\n          '
+        )
+        if week:
+            day = local_start.date()
+            long_day = self.days_escaped.get(day)
+            if long_day is None:
+                long_day = self.days_escaped[day] = html.escape(self.day_names(day)[1])
+            inner = (
+                f'<span class="schedule-initials" aria-hidden="true">'
+                f"{html.escape(s.first_name[:1] + s.last_name[:1])}</span>"
+                f'<span class="visually-hidden">{long_day} {hm} {full_name}, {chair}, '
+                f"{status_display}</span>\n          "
+            )
+        else:
+            ride = _RIDE_FLAG if s.transport_status == TransportArrangement.Status.UNCONFIRMED else ""
+            inner = (
+                f'<strong>{hm}</strong> {full_name}<br>\n          <span class="small">{status_display}{ride}</span>'
+            )
+        return head + inner + "\n        </a>\n      </td>\n      "
+
 
 def build_grid(
     *,
     site: Site,
     days: list[dt.date],
-    chairs: list[Chair],
+    chairs: list[ChairRow],
     sessions: list[SessionRow],
     opening_hours: dict[int, tuple[dt.time, dt.time]],
     closures: set[dt.date],
     step: int,
     blocks: _Blocks | None = None,
+    day_heads: list[DayHead] | None = None,
 ) -> Grid:
     tz = site.tzinfo
     blocks = blocks or _Blocks(tz)
@@ -232,10 +279,20 @@ def build_grid(
     for col in columns:
         oh = opening_hours.get(col.day.weekday())
         open_span.append(None if col.closed or not oh else (_minutes(oh[0]), _minutes(oh[1])))
-    table: list[list[Cell | None]] = []
+    # Neighbouring columns open the same minutes (a day's chairs): one test per run of them.
+    runs: list[list] = []
+    for span in open_span:
+        if runs and runs[-1][0] == span:
+            runs[-1][1] += 1
+        else:
+            runs.append([span, 1])
+    table: list[list[str]] = []
     for r in range(nrows):
         row_min = first + r * step
-        table.append([_FREE if span and span[0] <= row_min < span[1] else _CLOSED for span in open_span])
+        cells = []
+        for span, count in runs:
+            cells += [_FREE_TD if span and span[0] <= row_min < span[1] else _CLOSED_TD] * count
+        table.append(cells)
     busy_until = [0] * len(columns)
     off_grid = []
     for s in sorted(sessions, key=lambda s: s.start):
@@ -252,15 +309,25 @@ def build_grid(
         if start_row >= end_row:
             off_grid.append(blocks(s, local_start))
             continue
-        table[start_row][c] = Cell("session", session=blocks(s, local_start), span=end_row - start_row)
+        table[start_row][c] = blocks.td(s, local_start, end_row - start_row, week=week)
         for r in range(start_row + 1, end_row):
-            table[r][c] = None
+            table[r][c] = ""
         busy_until[c] = end_row
     rows = []
     for r, cells in enumerate(table):
         m = first + r * step
         rows.append((f"{m // 60:02d}:{m % 60:02d}", cells))
-    return Grid(columns=columns, rows=rows, step=step, off_grid=off_grid, body=grid_body(rows, week=week))
+    day_heads = day_heads or []
+    return Grid(
+        columns=columns,
+        rows=rows,
+        step=step,
+        off_grid=off_grid,
+        day_heads=day_heads,
+        head_html=grid_head(columns, day_heads, len(chairs)),
+        # Row labels are "HH:MM"; every value in a cell was escaped when the cell was made.
+        body_html=mark_safe("".join(_ROW.format(label, "".join(cells)) for label, cells in rows)),  # noqa: S308
+    )
 
 
 def _sessions_between(site: Site, start: dt.date, end: dt.date) -> list[SessionRow]:
@@ -286,17 +353,39 @@ def _sessions_between(site: Site, start: dt.date, end: dt.date) -> list[SessionR
     return [SessionRow(*row) for row in rows]
 
 
-def schedule_grid(*, site: Site, first_day: dt.date, days: int, step: int) -> tuple[Grid, list[Block]]:
-    """The grid for ``days`` days from ``first_day`` and the cancelled sessions beside it.
-    Queries: chairs, opening hours, closures, sessions (4, whatever the number of sessions)."""
+def schedule_grid(
+    *, site: Site, first_day: dt.date, days: int, step: int, today: dt.date | None = None
+) -> tuple[Grid, list[Block]]:
+    """The grid for ``days`` days from ``first_day`` and the cancelled sessions beside it; a
+    grid of more than one day has a heading per day, linking to that day's page. Queries:
+    chairs, opening hours, closures, sessions (4, whatever the number of sessions)."""
     day_list = [first_day + dt.timedelta(days=i) for i in range(days)]
-    chairs = list(Chair.objects.filter(site=site, active=True).order_by("name"))
-    opening = {h.weekday: (h.opens, h.closes) for h in OpeningHours.objects.filter(site=site)}
+    chairs = [
+        ChairRow(*row)
+        for row in Chair.objects.filter(site=site, active=True).order_by("name").values_list("pk", "name")
+    ]
+    opening = {
+        weekday: (opens, closes)
+        for weekday, opens, closes in OpeningHours.objects.filter(site=site)
+        .order_by()
+        .values_list("weekday", "opens", "closes")
+    }
     closures = set(
-        Closure.objects.filter(site=site, date__gte=day_list[0], date__lte=day_list[-1]).values_list("date", flat=True)
+        Closure.objects.filter(site=site, date__gte=day_list[0], date__lte=day_list[-1])
+        .order_by()
+        .values_list("date", flat=True)
     )
     sessions = _sessions_between(site, day_list[0], day_list[-1] + dt.timedelta(days=1))
     blocks = _Blocks(site.tzinfo)
+    day_heads = []
+    if days > 1:
+        day_url = reverse("scheduling:day")
+        day_heads = [
+            DayHead(
+                url=f"{day_url}?date={d.isoformat()}&site={site.pk}", label=blocks.day_names(d)[1], today=d == today
+            )
+            for d in day_list
+        ]
     grid = build_grid(
         site=site,
         days=day_list,
@@ -306,6 +395,7 @@ def schedule_grid(*, site: Site, first_day: dt.date, days: int, step: int) -> tu
         closures=closures,
         step=step,
         blocks=blocks,
+        day_heads=day_heads,
     )
     cancelled = [blocks(s) for s in sessions if s.status == SessionStatus.CANCELLED]
     return grid, cancelled

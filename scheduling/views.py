@@ -5,8 +5,7 @@ from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
-from django.utils import dateformat, timezone
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from clinic.audit import audit_record
@@ -71,23 +70,14 @@ def week(request):
     today = site.local_today()
     start = _date_param(request.GET.get("start"), today)
     start -= dt.timedelta(days=start.weekday())
-    grid, cancelled = selectors.schedule_grid(site=site, first_day=start, days=7, step=30)
+    grid, cancelled = selectors.schedule_grid(site=site, first_day=start, days=7, step=30, today=today)
     days = [start + dt.timedelta(days=i) for i in range(7)]
-    day_url = reverse("scheduling:day")
-    day_heads = [
-        {
-            "url": f"{day_url}?date={d.isoformat()}&site={site.pk}",
-            "label": dateformat.format(d, "D j M"),
-            "today": d == today,
-        }
-        for d in days
-    ]
     ctx = {
         "site": site,
         "tz": site.tzinfo,
         "start": start,
         "days": days,
-        "day_heads": day_heads,
+        "day_heads": grid.day_heads,
         "today": today,
         "grid": grid,
         "chairs_per_day": len(grid.columns) // 7 if grid.columns else 0,

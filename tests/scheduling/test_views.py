@@ -223,3 +223,27 @@ def test_grid_blocks_escape_names_and_flag_unconfirmed_rides(client_for, schedul
     week = client.get(reverse("scheduling:week"), {"start": MONDAY.isoformat()}).content.decode()
     assert '<span class="schedule-initials" aria-hidden="true">AO</span>' in week
     assert "Mon 1 Mar 09:00 Ann &amp; &lt;b&gt; O&#x27;Brien, Chair 2, Booked</span>" in week
+
+
+def test_week_headings_link_each_day_and_mark_today_and_closed_days(client_for, scheduler, site, frozen_now):
+    from clinic.models import Closure
+
+    Closure.objects.create(site=site, date=dt.date(2027, 2, 24))
+    html = client_for(scheduler).get(reverse("scheduling:week"), {"site": site.pk}).content.decode()
+    day_url = reverse("scheduling:day")
+    assert (
+        f'<th scope="colgroup" colspan="6" class="text-center"><a href="{day_url}?date=2027-02-22&amp;site={site.pk}">'
+        "Mon 22 Feb</a></th>" in html
+    )
+    assert (
+        f'<th scope="colgroup" colspan="6" class="text-center schedule-today">'
+        f'<a href="{day_url}?date=2027-02-26&amp;site={site.pk}">Fri 26 Feb</a></th>' in html
+    )
+    open_chair = '<th scope="col" class="text-center small schedule-chair" title="Chair 2">2</th>'
+    closed_chair = '<th scope="col" class="text-center small schedule-chair schedule-closed" title="Chair 2">2</th>'
+    # Open Monday, Tuesday, Thursday to Saturday; closed on Wednesday (a closure) and Sunday (no hours).
+    assert html.count(open_chair) == 5
+    assert html.count(closed_chair) == 2
+    day = client_for(scheduler).get(day_url, {"site": site.pk}).content.decode()
+    assert '<th scope="col" class="schedule-time">Time</th>\n      <th scope="col"' in day
+    assert 'title="Chair 2">Chair 2</th>' in day
