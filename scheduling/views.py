@@ -71,13 +71,10 @@ def week(request):
     start = _date_param(request.GET.get("start"), today)
     start -= dt.timedelta(days=start.weekday())
     grid, cancelled = selectors.schedule_grid(site=site, first_day=start, days=7, step=30, today=today)
-    days = [start + dt.timedelta(days=i) for i in range(7)]
     ctx = {
         "site": site,
         "tz": site.tzinfo,
         "start": start,
-        "days": days,
-        "day_heads": grid.day_heads,
         "today": today,
         "grid": grid,
         "chairs_per_day": len(grid.columns) // 7 if grid.columns else 0,
