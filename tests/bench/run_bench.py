@@ -377,8 +377,6 @@ def render_table(results: dict, rows: list[dict], other_name: str) -> str:
         if r["failures"]:
             cells[0] = f"{r['page']} ({r['failures']} failed)"
         lines.append("| " + " | ".join("-" if c is None else str(c) for c in cells) + " |")
-    if not any(r["page"] == "compliance report" for r in rows):
-        lines.append("| compliance report | not available (no /reports/ page yet) | | | | | | |")
     export = results.get("export", {})
     if "peak_rss_mb" in export:
         lines.append("")
