@@ -125,7 +125,8 @@ def rems_completeness(sessions: list[DischargedSession], *, site, t: rules.Thres
     """Whether the REMS record of each of ``sessions`` (discharged, at ``site``) is complete, in
     two queries whatever their number, from plain rows.
 
-    The same fields as ``selectors.rems_completeness``, judged by ``rules.rems_missing``, with
+    The fields of ``selectors.rems_record`` that can be empty (each with its value, or ``True``
+    where the value is always given when its source exists), judged by ``rules.rems_missing``, with
     the readings already loaded by ``discharged_sessions``. Only the required kinds are loaded:
     "pulse oximetry done" and the events fields then read "no reading" for a session with extra
     readings only, which is incomplete anyway for want of its pre-dose reading."""

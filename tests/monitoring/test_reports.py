@@ -176,45 +176,6 @@ def test_the_report_runs_a_fixed_number_of_queries_and_sorts_rems_records_by_sta
     assert table(response, "checkpoint-completeness").rows[0][:3] == [4, 4, 100.0]
 
 
-def test_rems_completeness_from_plain_rows_agrees_with_the_assembled_records(
-    make_session, run_to_discharge, site, nurse
-):
-    from monitoring import reports, selectors
-    from monitoring.models import Discharge, DoseRecord
-    from scheduling.models import Protocol, Session
-
-    at_30 = Protocol.objects.create(name="Esketamine at 30", slug="esk-30", drug="esketamine", checkpoint_minutes=[30])
-    sessions = []
-    for days_back in range(6):
-        start = DAY_START - dt.timedelta(days=days_back)
-        protocol_ = at_30 if days_back == 4 else None
-        patient = factories.make_patient(site=site)
-        sessions.append(run_to_discharge(make_session(patient, start=start, protocol_=protocol_), dosed_at=start))
-    complete, no_lot, not_ready, not_enrolled, no_mid, user_without_name = sessions
-    DoseRecord.objects.filter(session=no_lot).update(lot_number="")
-    Discharge.objects.filter(observation__session=not_ready).update(would_have_been_ready_at=None)
-    not_enrolled.patient.rems_enrollment_id = ""
-    not_enrolled.patient.save()
-    nurse.first_name = nurse.last_name = ""
-    nurse.save()
-    # One only checked in: no readings, dose or discharge yet.
-    observing = make_session(factories.make_patient(site=site), start=DAY_START + dt.timedelta(days=1))
-    from tests.monitoring.conftest import CHECKLIST_ALL
-
-    services.session_check_in(session=observing, user=nurse, arrived_at=DAY_START, checklist=CHECKLIST_ALL)
-    pks = [s.pk for s in [*sessions, observing]]
-    t = reports.thresholds()
-    records = selectors.rems_records(
-        selectors.rems_sessions().filter(pk__in=pks), today_for=lambda s: DAY_START.date(), t=t
-    )
-    expected = {r.session.pk: r.complete for r in records}
-    assert selectors.rems_completeness(pks, site=site, t=t) == expected
-    assert expected[complete.pk] and expected[user_without_name.pk]
-    assert not any(expected[s.pk] for s in (no_lot, not_ready, not_enrolled, no_mid, observing))
-    assert selectors.rems_completeness([], site=site, t=t) == {}
-    assert Session.objects.filter(pk__in=pks).count() == len(pks)
-
-
 def test_the_reports_rems_completeness_agrees_with_the_assembled_records(make_session, run_to_discharge, site, nurse):
     from monitoring import reports, selectors, selectors_reports
     from monitoring.models import Discharge, DoseRecord, VitalsReading
