@@ -36,11 +36,12 @@ def patient_search(query: str) -> QuerySet[Patient]:
     return qs.filter(condition).order_by(Coalesce("last_name", Value("")), "first_name", "pk")
 
 
-def url_for_pk(viewname: str) -> Callable[[int], str]:
-    """``reverse(viewname, args=[pk])`` escaped for HTML, for a page of rows at the cost of a
-    single reverse()."""
+def url_for_pk(viewname: str, *, escaped: bool = True) -> Callable[[int], str]:
+    """``reverse(viewname, args=[pk])`` (escaped for HTML unless ``escaped=False``), for a
+    page of rows at the cost of a single reverse()."""
     head, _, tail = reverse(viewname, args=[_ID_PLACEHOLDER]).partition(str(_ID_PLACEHOLDER))
-    head, tail = escape(head), escape(tail)
+    if escaped:
+        head, tail = escape(head), escape(tail)
     return lambda pk: f"{head}{int(pk)}{tail}"
 
 

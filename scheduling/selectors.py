@@ -12,6 +12,7 @@ from django.utils import dateformat, timezone
 from django.utils.safestring import SafeString, mark_safe
 
 from clinic.models import Chair, Closure, OpeningHours, Site
+from clinic.selectors import url_for_pk
 
 from .models import Course, Session, SessionStatus, TransportArrangement
 
@@ -129,7 +130,6 @@ def _minutes(t: dt.time) -> int:
 
 
 _STATUS_LABELS = dict(SessionStatus.choices)
-_URL_MARK = 987654321
 
 
 @dataclass(slots=True)
@@ -156,8 +156,8 @@ class _Blocks:
 
     def __init__(self, tz):
         self.tz = tz
-        self.url = reverse("scheduling:session-detail", args=[_URL_MARK]).replace(str(_URL_MARK), "{}")
-        self.url_escaped = html.escape(self.url)
+        self.url = url_for_pk("scheduling:session-detail", escaped=False)
+        self.url_escaped = url_for_pk("scheduling:session-detail")
         self.days: dict[dt.date, tuple[str, str]] = {}
         self.days_escaped: dict[dt.date, tuple[str, str]] = {}
         self.statuses: dict[str, tuple[str, str, str]] = {}
@@ -188,7 +188,7 @@ class _Blocks:
         hm = f"{local.hour:02d}:{local.minute:02d}"
         block = self.made[s.pk] = Block(
             pk=s.pk,
-            url=self.url.format(s.pk),
+            url=self.url(s.pk),
             status=s.status,
             status_display=self._status(s.status)[0],
             time=hm,
@@ -213,7 +213,7 @@ class _Blocks:
         full_name = f"{html.escape(s.first_name)} {html.escape(s.last_name)}"
         head = (
             f'\n      <td rowspan="{span}" class="schedule-slot p-0">\n'
-            f'        <a class="schedule-block status-{status}" href="{self.url_escaped.format(s.pk)}"\n'
+            f'        <a class="schedule-block status-{status}" href="{self.url_escaped(s.pk)}"\n'
             f'           title="{hm} {full_name}, {chair}, {status_display}">\n          '
         )
         if week:
