@@ -6,7 +6,7 @@ import functools
 from django.conf import settings
 from django.urls import NoReverseMatch, get_script_prefix, get_urlconf, reverse
 
-from .models import StaffAlert
+from .auth import has_perm, staff_access
 from .roles import user_role
 
 NAV_ITEMS = (
@@ -51,16 +51,15 @@ def navigation(request):
     items = []
     for label, name, perm in NAV_ITEMS:
         url = _url(name)
-        if url and user.has_perm(perm):
+        if url and has_perm(user, perm):
             items.append({"label": label, "url": url, "active": False})
     # Only the longest matching entry is active: /schedule/week/ is "Week", not also "Day".
     matches = [item for item in items if request.path.startswith(item["url"]) and item["url"] != "/"]
     if matches:
         max(matches, key=lambda item: len(item["url"]))["active"] = True
     role = user_role(user)
-    open_alerts = StaffAlert.objects.filter(
-        acknowledged_at__isnull=True, audience__in=ALERT_AUDIENCES.get(role, ())
-    ).count()
+    counts = staff_access(user).open_alerts
+    open_alerts = sum(counts.get(audience, 0) for audience in ALERT_AUDIENCES.get(role, ()))
     return {
         "clinic_name": settings.CLINIC_NAME,
         "nav_items": items,

@@ -20,7 +20,7 @@ def user_role(user) -> str:
         return ADMINISTRATOR
     from .auth import staff_access  # the backend imports auth models: load it on first use
 
-    groups, _ = staff_access(user)
+    groups = staff_access(user).groups
     return next((role for role in ROLE_PRIORITY if role in groups), "")
 
 

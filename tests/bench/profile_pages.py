@@ -6,6 +6,7 @@ settings, DEBUG off), and the time is split into SQL and the rest.
     python tests/bench/profile_pages.py --pages board,week -n 100
     python tests/bench/profile_pages.py --pages board --pyinstrument   # call tree of one page
     python tests/bench/profile_pages.py --pages board --sql            # each statement, slowest first
+    python tests/bench/profile_pages.py --pages board --cprofile       # functions by cumulative time
 
 Reads the database ``run_bench.py`` loaded (``--db``, default clinic_bench)."""
 
@@ -38,7 +39,7 @@ class SqlTimer:
             seconds = time.perf_counter() - started
             self.seconds += seconds
             if self.kept is not None:
-                self.kept.append((seconds, sql % tuple(params) if params and "%s" in sql else sql))
+                self.kept.append((seconds, sql, params))
             self.statements += not sql.lstrip().upper().startswith(TRANSACTION_CONTROL)
 
 
@@ -50,7 +51,9 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=40, help="timed requests per page (after 3 warm-up requests)")
     parser.add_argument("--pyinstrument", action="store_true", help="print the call tree of the first page")
     parser.add_argument("--flat", action="store_true", help="with --pyinstrument: functions by own time")
+    parser.add_argument("--cprofile", action="store_true", help="print functions by cumulative time (cProfile)")
     parser.add_argument("--sql", action="store_true", help="print each statement of one request, slowest first")
+    parser.add_argument("--explain", type=int, default=0, help="with --sql: EXPLAIN ANALYZE the N slowest SELECTs")
     args = parser.parse_args()
 
     from tests.bench.run_bench import MODEL_BACKEND, bench_env, page_plans
@@ -109,8 +112,25 @@ def main() -> None:
             timer = SqlTimer(keep=True)
             with connection.execute_wrapper(timer):
                 send(0)
-            for seconds, sql in sorted(timer.kept, key=lambda q: -q[0]):
-                print(f"  {seconds * 1000:6.2f} ms  {sql[:220]}")
+            slowest = sorted(timer.kept, key=lambda q: -q[0])
+            for seconds, sql, params in slowest:
+                text = sql % tuple(params) if params and "%s" in sql else sql
+                print(f"  {seconds * 1000:6.2f} ms  {text[:220]}")
+            selects = [(sql, params) for _, sql, params in slowest if sql.lstrip().upper().startswith("SELECT")]
+            for sql, params in selects[: args.explain]:
+                with connection.cursor() as cursor:
+                    cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, params)
+                    print("\n" + sql[:400] + "\n" + "\n".join(row[0] for row in cursor.fetchall()))
+        if args.cprofile:
+            import cProfile
+            import pstats
+
+            profiler = cProfile.Profile()
+            profiler.enable()
+            for i in range(args.n):
+                send(i)
+            profiler.disable()
+            pstats.Stats(profiler).sort_stats("cumulative").print_stats(70)
         if args.pyinstrument:
             from pyinstrument import Profiler
 

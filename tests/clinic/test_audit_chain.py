@@ -154,3 +154,41 @@ def test_concurrent_writers_keep_one_chain(nurse):
         pass
     audit_record(action="view", user=nurse, object_type="patient")
     assert audit_chain_verify().intact
+
+
+@pytest.mark.django_db(transaction=True)
+def test_writers_in_parallel_transactions_extend_one_chain(nurse):
+    """Eight connections append at once, each holding its transaction open a moment after its
+    write: every append waits for the lock and then reads the head the previous writer
+    committed, so no two rows share a previous hash and the chain verifies."""
+    import threading
+    import time
+
+    writers, rounds = 8, 5
+    barrier = threading.Barrier(writers)
+    errors: list[Exception] = []
+
+    def write(i):
+        try:
+            barrier.wait()
+            for n in range(rounds):
+                with transaction.atomic():
+                    audit_record(action="view", user=nurse, object_type="patient", summary={"writer": i, "n": n})
+                    time.sleep(0.005)
+        except Exception as exc:  # noqa: BLE001  (any error fails the test below)
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(writers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+
+    assert not errors, errors
+    rows = list(AuditEvent.objects.filter(summary__has_key="writer").order_by("id").values_list("prev_hash", "hash"))
+    assert len(rows) == writers * rounds
+    prev_hashes = list(AuditEvent.objects.values_list("prev_hash", flat=True))
+    assert len(prev_hashes) == len(set(prev_hashes))
+    assert audit_chain_verify().intact

@@ -30,6 +30,27 @@ def test_navigation_shows_only_what_the_role_may_use(client_for, nurse, administ
     assert ">Audit<" in admin_page
 
 
+def test_navigation_counts_the_open_alerts_of_the_role(client_for, nurse, scheduler, administrator):
+    import re
+
+    from django.utils import timezone
+
+    from clinic.models import StaffAlert
+
+    def count(user):
+        page = client_for(user).get(reverse("clinic:patient-list") if user != scheduler else "/schedule/")
+        return int(re.search(r'id="alert-count">(\d+)<', page.content.decode()).group(1))
+
+    for n, audience in enumerate(["nurse", "nurse", "scheduler", "administrator"]):
+        StaffAlert.objects.create(kind="test", audience=audience, message="m", dedupe_key=f"k{n}")
+    StaffAlert.objects.create(
+        kind="test", audience="nurse", message="m", dedupe_key="done", acknowledged_at=timezone.now()
+    )
+    assert (count(nurse), count(scheduler), count(administrator)) == (2, 1, 4)
+    StaffAlert.objects.filter(dedupe_key="k0").update(acknowledged_at=timezone.now())
+    assert (count(nurse), count(administrator)) == (1, 3)
+
+
 def test_login_logout_and_failed_login_are_audited(client, nurse):
     from tests.factories import PASSWORD
 
