@@ -168,8 +168,10 @@ def no_show_rate(period: Period) -> Table:
 
 
 def observation_length(period: Period, t: rules.Thresholds) -> Table:
-    lengths = selectors_reports.observation_lengths(period.site, period.start, period.end)
-    minutes = sorted(minute for length, n in lengths for minute in [round(length.total_seconds() / 60, 1)] * n)
+    # A session is discharged exactly when it has a discharge record (``services.discharge``
+    # writes both, and a discharged session changes status no more).
+    lengths = [s.observation_length for s in period.discharged if s.observation_length is not None]
+    minutes = sorted(round(length.total_seconds() / 60, 1) for length in lengths)
     minimum = t.observation_minimum_minutes
     under = sum(1 for m in minutes if m < minimum)
     row = [len(minutes), *([minutes[0], statistics.median(minutes), minutes[-1]] if minutes else ["", "", ""]), under]

@@ -11,7 +11,7 @@ from clinic.models import Patient
 from scheduling.models import Protocol, Session, SessionStatus
 
 from . import rules
-from .models import Discharge, ReadingKind, VitalsReading
+from .models import ReadingKind, VitalsReading
 
 # The readings a report requires of a session; extra readings never make a record complete.
 REQUIRED_KINDS = (ReadingKind.PRE_DOSE, ReadingKind.CHECKPOINT, ReadingKind.DISCHARGE)
@@ -36,24 +36,6 @@ def session_counts(site, start: dt.datetime, end: dt.datetime, *, now: dt.dateti
     )
 
 
-def observation_lengths(site, start: dt.datetime, end: dt.datetime) -> list[tuple[dt.timedelta, int]]:
-    """Each distinct time from the start of observation to discharge, with how many discharges
-    took exactly that long."""
-    length = ExpressionWrapper(F("discharged_at") - F("observation__started_at"), output_field=DurationField())
-    return list(
-        Discharge.objects.filter(
-            observation__session__chair__site=site,
-            observation__session__start__gte=start,
-            observation__session__start__lt=end,
-        )
-        .annotate(length=length)
-        .values("length")
-        .annotate(n=Count("id"))
-        .values_list("length", "n")
-        .order_by()
-    )
-
-
 @dataclasses.dataclass
 class DischargedSession:
     pk: int
@@ -62,6 +44,7 @@ class DischargedSession:
     drug: str | None
     rems_submitted: bool
     rems_window_open: bool  # treated on or after ``rems_window_start``
+    observation_length: dt.timedelta | None  # from the start of observation to discharge
     readings: set  # (kind, checkpoint minute or None) of the effective required readings
 
     def required_minutes(self, t: rules.Thresholds) -> tuple[int, ...]:
@@ -73,18 +56,20 @@ class DischargedSession:
 def discharged_sessions(
     site, start: dt.datetime, end: dt.datetime, *, rems_window_start: dt.datetime
 ) -> list[DischargedSession]:
-    """The sessions discharged in the period with their effective required readings (those no
-    correction supersedes), in three queries: the sessions as plain values (no dates to
+    """The sessions discharged in the period with the (kind, minute) of their required readings
+    and the length of their observation, in three queries: the sessions as plain values (no dates to
     convert), the protocols (each one's checkpoints decoded once) and the readings."""
     discharged = sessions_in(site, start, end).filter(status=SessionStatus.DISCHARGED)
     protocols = {
         pk: (tuple(int(m) for m in minutes) if minutes else None, drug)
         for pk, minutes, drug in Protocol.objects.order_by().values_list("pk", "checkpoint_minutes", "drug")
     }
+    # Corrected readings are not left out: a correction keeps the kind and checkpoint minute of
+    # the reading it supersedes (``services.vitals_correct``), so the (kind, minute) pairs of a
+    # session's readings are those of its effective readings, without an anti-join that probes
+    # the supersedes index once per reading.
     readings = (
-        VitalsReading.objects.filter(
-            session__in=discharged.values("pk"), kind__in=REQUIRED_KINDS, superseded_by__isnull=True
-        )
+        VitalsReading.objects.filter(session__in=discharged.values("pk"), kind__in=REQUIRED_KINDS)
         .values_list("session_id", "kind", "checkpoint_minute")
         .order_by()
     )
@@ -96,7 +81,10 @@ def discharged_sessions(
         window_open=Case(
             When(start__gte=rems_window_start, then=Value(True)), default=Value(False), output_field=BooleanField()
         ),
-    ).values_list("pk", "course_id", "course__protocol_id", "rems_submission", "window_open")
+        length=ExpressionWrapper(
+            F("observation__discharge__discharged_at") - F("observation__started_at"), output_field=DurationField()
+        ),
+    ).values_list("pk", "course_id", "course__protocol_id", "rems_submission", "window_open", "length")
     return [
         DischargedSession(
             pk,
@@ -104,9 +92,10 @@ def discharged_sessions(
             *protocols.get(protocol_id, (None, None)),
             rems_submitted=submission is not None,
             rems_window_open=window_open,
+            observation_length=length,
             readings=have.get(pk, set()),
         )
-        for pk, course_id, protocol_id, submission, window_open in rows
+        for pk, course_id, protocol_id, submission, window_open, length in rows
     ]
 
 

@@ -253,6 +253,8 @@ def test_a_correction_keeps_both_readings(client_for, nurse, session, run_to_obs
     assert [r.systolic for r in readings] == [218, 128]
     corrected = readings[1]
     assert corrected.supersedes == original and corrected.correction_reason == "Typed 218 instead of 128"
+    # The compliance report relies on this: a correction is of the same kind and checkpoint.
+    assert (corrected.kind, corrected.checkpoint_minute) == (original.kind, original.checkpoint_minute)
     assert "218/82" in page and "128/82" in page and "Typed 218 instead of 128" in page
 
 
