@@ -12,6 +12,8 @@ import datetime as dt
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
 
 from clinic.models import StaffAlert
 from scheduling.models import Session, SessionStatus, TransportArrangement
@@ -173,7 +175,7 @@ def board(*, site, now: dt.datetime | None = None) -> dict:
             Q(site=site) | Q(site__isnull=True)
         )[:20]
     )
-    return {"rows": rows, "alerts": alerts, "today": today, "now": now, "thresholds": t}
+    return {"rows": rows, "rows_html": rows_html(rows), "alerts": alerts, "today": today, "now": now, "thresholds": t}
 
 
 def _row(day: _Day, override: list | None, *, now, tz, t: rules.Thresholds, url: str) -> dict:
@@ -230,3 +232,57 @@ def _row(day: _Day, override: list | None, *, now, tz, t: rules.Thresholds, url:
         "gate_missing": gate.missing if gate else None,
         "ride_unconfirmed": ride is None or ride == TransportArrangement.Status.UNCONFIRMED,
     }
+
+
+_CHECK_BADGES = {
+    "overdue": ' <span class="badge flag flag-critical">Overdue</span>',
+    "due": ' <span class="badge flag flag-warning">Due</span>',
+}
+
+
+def rows_html(rows: list[dict]) -> SafeString:
+    """The board's table rows, every value escaped. The board is asked for every few seconds
+    by every nurse's tablet; printing some twenty values per row through the template engine
+    took a third of the request."""
+    out = []
+    for row in rows:
+        blocked = '<div class="small text-danger">Dosing blocked</div>' if row["dosing_blocked"] else ""
+        if row["check_label"]:
+            check = (
+                f"{escape(row['check_label'])} {escape(row['check_time'])}{_CHECK_BADGES.get(row['check_status'], '')}"
+            )
+        else:
+            check = "–"
+        if row["vitals"]:
+            flags = "".join(
+                f'<span class="badge flag flag-{escape(f["severity"])}">{escape(f["label"])}</span> '
+                for f in row["flags"]
+            )
+            vitals = f'<span class="text-nowrap">{escape(row["vitals"])}</span><div>{flags}</div>'
+        else:
+            vitals = "–"
+        if row["status"] == SessionStatus.DISCHARGED:
+            discharge = f"Discharged {escape(row['discharged'])}"
+        elif row["gate_missing"] is not None:
+            if row["gate_missing"]:
+                items = "".join(f"<li>{escape(m)}</li>" for m in row["gate_missing"])
+                discharge = f'<ul class="list-unstyled small mb-0">{items}</ul>'
+            else:
+                discharge = '<span class="badge bg-success">Ready for discharge checks</span>'
+            if row["ride_unconfirmed"]:
+                discharge += '<div class="small text-danger">Ride home not confirmed</div>'
+        else:
+            discharge = "–"
+        out.append(
+            f'<tr class="status-{escape(row["status"])}">'
+            f'<td class="fw-semibold">{escape(row["chair_name"])}</td>'
+            f"<td>{escape(row['time'])}</td>"
+            f'<td><a href="{escape(row["url"])}">{escape(row["patient_name"])}</a></td>'
+            f"<td>{escape(row['status_display'])}{blocked}</td>"
+            f"<td>{escape(row['since_dose'])}</td>"
+            f"<td>{check}</td>"
+            f"<td>{vitals}</td>"
+            f"<td>{discharge}</td>"
+            "</tr>\n"
+        )
+    return mark_safe("".join(out))  # noqa: S308 - every value escaped above

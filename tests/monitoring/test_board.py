@@ -30,6 +30,17 @@ def test_the_board_lists_todays_sessions_with_status_and_next_checkpoint(
     assert 'hx-get="/board/table/' in page and "every 5s" in page
 
 
+def test_the_board_escapes_what_staff_typed(client_for, nurse, session, run_to_observation):
+    session.patient.first_name = '<script>alert("x")</script>'
+    session.patient.save()
+    run_to_observation(session)
+    with time_machine.travel(DAY_START + dt.timedelta(minutes=62), tick=False):
+        page = client_for(nurse).get(reverse("monitoring:board")).content.decode()
+    assert "<script>alert" not in page
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in page
+    assert f'<a href="{reverse("monitoring:session-day", args=[session.pk])}">' in page
+
+
 def test_the_board_table_refreshes_as_a_partial(client_for, nurse, session):
     with time_machine.travel(DAY_START, tick=False):
         response = client_for(nurse).get(reverse("monitoring:board-table"))
