@@ -14,17 +14,7 @@ from scheduling.models import Drug, Session, SessionStatus
 from . import rules, services
 from .models import CheckIn
 
-CHECKLIST = dict.fromkeys(
-    (
-        "no_food_2h",
-        "no_liquids_30min",
-        "nasal_medicines_1h",
-        "rems_enrolment_checked",
-        "concomitant_medicines_reviewed",
-        "transport_confirmed",
-    ),
-    True,
-)
+CHECKLIST = dict.fromkeys(CheckIn.CHECKLIST, True)
 NORMAL = {"systolic": 126, "diastolic": 80, "heart_rate": 74, "spo2": 98, "respiratory_rate": 14, "moaas": 5}
 
 

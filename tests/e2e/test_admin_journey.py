@@ -10,6 +10,7 @@ from django.test import Client
 from django.utils import timezone
 
 from clinic.models import Chair
+from monitoring.models import CheckIn
 from scheduling.models import Course, Protocol, Session, TransportArrangement
 from tests import factories
 from tests.e2e.conftest import DESKTOP, axe_violations, login
@@ -45,14 +46,7 @@ def nurse_activity(site, nurse, administrator):
     assert client.get(f"/patients/{patient.pk}/").status_code == 200
     response = client.post(
         f"/sessions/{session.pk}/day/check-in/",
-        {
-            "no_food_2h": "on",
-            "no_liquids_30min": "on",
-            "nasal_medicines_1h": "on",
-            "rems_enrolment_checked": "on",
-            "concomitant_medicines_reviewed": "on",
-            "transport_confirmed": "on",
-        },
+        dict.fromkeys(CheckIn.CHECKLIST, "on"),
     )
     assert response.status_code == 302
     return patient

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from clinic.models import Chair
 from monitoring import services
-from monitoring.models import ReadingKind
+from monitoring.models import CheckIn, ReadingKind
 from scheduling.models import Course, Protocol, Session, SessionStatus, TransportArrangement
 from tests import factories
 from tests.e2e.conftest import TABLET, axe_violations, login
@@ -79,17 +79,7 @@ def day(nurse, prescriber, administrator):
             session=dosed,
             user=nurse,
             arrived_at=dosed_start,
-            checklist=dict.fromkeys(
-                [
-                    "no_food_2h",
-                    "no_liquids_30min",
-                    "nasal_medicines_1h",
-                    "rems_enrolment_checked",
-                    "concomitant_medicines_reviewed",
-                    "transport_confirmed",
-                ],
-                True,
-            ),
+            checklist=dict.fromkeys(CheckIn.CHECKLIST, True),
         )
         services.vitals_record(session=dosed, user=nurse, kind=ReadingKind.PRE_DOSE, values=NORMAL)
     first_device = now - dt.timedelta(minutes=125)

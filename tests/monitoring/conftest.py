@@ -5,6 +5,7 @@ import zoneinfo
 
 import pytest
 
+from monitoring.models import CheckIn
 from scheduling.models import Course, Protocol, Session, TransportArrangement
 
 NY = zoneinfo.ZoneInfo("America/New_York")
@@ -74,14 +75,7 @@ def session(make_session, patient):
     return make_session(patient)
 
 
-CHECKLIST_ALL = {
-    "no_food_2h": True,
-    "no_liquids_30min": True,
-    "nasal_medicines_1h": True,
-    "rems_enrolment_checked": True,
-    "concomitant_medicines_reviewed": True,
-    "transport_confirmed": True,
-}
+CHECKLIST_ALL = dict.fromkeys(CheckIn.CHECKLIST, True)
 NORMAL = {"systolic": 128, "diastolic": 82, "heart_rate": 72, "spo2": 98, "respiratory_rate": 14, "moaas": 5}
 
 
