@@ -10,8 +10,8 @@ from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
-from clinic.services import alert_raise
 from scheduling.models import Drug, Session, SessionStatus, TransportArrangement
+from scheduling.services import session_alert
 
 from . import rules
 from .models import (
@@ -129,15 +129,13 @@ def _alert_for_reading(reading: VitalsReading, session: Session) -> None:
     labels = ", ".join(f["label"] for f in reading.flags)
     values = f"BP {reading.systolic}/{reading.diastolic}, HR {reading.heart_rate}, SpO2 {reading.spo2}%"
     values += f", RR {reading.respiratory_rate}, MOAA/S {reading.moaas}"
-    alert_raise(
+    session_alert(
+        session,
         kind="vitals_out_of_range",
         dedupe_key=f"vitals:reading:{reading.pk}",
         message=f"{labels}: {session.patient.full_name}, {session.chair} ({values})",
         severity=rules.worst_severity(reading.flags),
         audience="nurse",
-        site_id=session.chair.site_id,
-        patient_id=session.patient_id,
-        session_id=session.pk,
         url=session_url(session),
     )
 
@@ -448,16 +446,14 @@ def adverse_event_record(
         recorded_by=user,
     )
     if serious or severity == AdverseEvent.Severity.SEVERE:
-        alert_raise(
+        session_alert(
+            session,
             kind="adverse_event",
             dedupe_key=f"adverse:event:{event.pk}",
             message=f"{'Serious' if serious else 'Severe'} adverse event ({event.get_kind_display()}): "
             f"{session.patient.full_name}, {session.chair}",
             severity="critical",
             audience="nurse",
-            site_id=session.chair.site_id,
-            patient_id=session.patient_id,
-            session_id=session.pk,
             url=session_url(session),
         )
     return event

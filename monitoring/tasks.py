@@ -8,8 +8,8 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
-from clinic.services import alert_raise
 from scheduling.models import Drug, Session, SessionStatus
+from scheduling.services import session_alert
 
 from . import rules, selectors
 from .models import ClinicalThresholds
@@ -45,18 +45,17 @@ def scan_observations(now: dt.datetime, t: rules.Thresholds) -> int:
 
 def _nurse_alert(session: Session, *, kind: str, dedupe_key: str, message: str) -> int:
     """Raise a warning for the nurses about one session; 1 if it is new, 0 if it existed."""
-    _, created = alert_raise(
-        kind=kind,
-        dedupe_key=dedupe_key,
-        message=message,
-        severity="warning",
-        audience="nurse",
-        site_id=session.chair.site_id,
-        patient_id=session.patient_id,
-        session_id=session.pk,
-        url=_url("monitoring:session-day", session),
+    return int(
+        session_alert(
+            session,
+            kind=kind,
+            dedupe_key=dedupe_key,
+            message=message,
+            severity="warning",
+            audience="nurse",
+            url=_url("monitoring:session-day", session),
+        )
     )
-    return int(created)
 
 
 def scan_rems(now: dt.datetime, t: rules.Thresholds) -> int:
@@ -76,19 +75,16 @@ def scan_rems(now: dt.datetime, t: rules.Thresholds) -> int:
         if not rules.rems_needs_warning(treatment_date=treated, today=today, t=t):
             continue
         left = rules.rems_days_left(treatment_date=treated, today=today, t=t)
-        _, created = alert_raise(
+        raised += session_alert(
+            session,
             kind="rems_due",
             dedupe_key=f"rems:session:{session.pk}",
             message=f"REMS monitoring record for {session.patient.full_name} ({treated:%Y-%m-%d}) "
             + (f"due in {left} day{'s' if left != 1 else ''}" if left >= 0 else "overdue"),
             severity="warning",
             audience="administrator",
-            site_id=session.chair.site_id,
-            patient_id=session.patient_id,
-            session_id=session.pk,
             url=_url("monitoring:rems-record", session),
         )
-        raised += created
     return raised
 
 

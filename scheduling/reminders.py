@@ -27,10 +27,10 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 from clinic.audit import audit_record
 from clinic.messaging import Outgoing, SendError, TransientSendError, batch_store, message_send
 from clinic.models import AuditAction, StaffAlert
-from clinic.services import alert_raise
 
 from . import rules_reminders as rules
 from .models import Reminder, Session, SessionStatus, TransportArrangement
+from .services import session_alert
 
 logger = logging.getLogger(__name__)
 
@@ -291,16 +291,14 @@ def _mark_failed(row: dict, error: str, *, now: dt.datetime) -> None:
     """``row`` has the reminder's pk, kind, attempts and session_id."""
     Reminder.objects.filter(pk=row["pk"]).update(status=Reminder.Status.FAILED, sent_at=None, last_error=error[:2000])
     session = Session.objects.select_related("chair__site").get(pk=row["session_id"])
-    alert_raise(
+    session_alert(
+        session,
         kind="reminder_failed",
         dedupe_key=f"reminder-failed:{row['pk']}:{row['attempts']}:{now:%Y%m%d%H%M%S}"[:120],
         message=f"A {row['kind']} reminder for the session on {session.local_start():%a %d %b %H:%M} "
         "could not be sent.",
         severity="warning",
         audience="scheduler",
-        site_id=session.chair.site_id,
-        patient_id=session.patient_id,
-        session_id=session.pk,
         url=_safe_reverse("clinic:outbox") + "?status=failed",
     )
 
@@ -519,19 +517,16 @@ def rides_unconfirmed_alert(*, now: dt.datetime | None = None) -> int:
     )
     raised = 0
     for session in sessions:
-        _, created = alert_raise(
+        raised += session_alert(
+            session,
             kind="ride_unconfirmed",
             dedupe_key=f"ride-unconfirmed:session:{session.pk}",
             message=f"No confirmed ride home for {session.patient.full_name} on "
             f"{session.local_start():%a %d %b %H:%M}.",
             severity="warning",
             audience="scheduler",
-            site_id=session.chair.site_id,
-            patient_id=session.patient_id,
-            session_id=session.pk,
             url=_safe_reverse("scheduling:session-detail", session.pk),
         )
-        raised += created
     return raised
 
 

@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from clinic.models import Chair, Closure, OpeningHours, Patient, Site
+from clinic.services import alert_raise
 
 from . import rules
 from .models import Course, Drug, Protocol, Session, SessionStatus, TransportArrangement
@@ -478,3 +479,22 @@ def transport_record(
         arrangement.confirmed_by = None
     arrangement.save()
     return arrangement
+
+
+def session_alert(
+    session: Session, *, kind: str, dedupe_key: str, message: str, severity: str, audience: str, url: str
+) -> bool:
+    """Raise a staff alert about ``session`` (its site, patient and session filled in) once per
+    ``dedupe_key``; True if it is new. ``session.chair`` should be loaded."""
+    _, created = alert_raise(
+        kind=kind,
+        dedupe_key=dedupe_key,
+        message=message,
+        severity=severity,
+        audience=audience,
+        site_id=session.chair.site_id,
+        patient_id=session.patient_id,
+        session_id=session.pk,
+        url=url,
+    )
+    return created
