@@ -337,3 +337,25 @@ class RemsSubmission(models.Model):
 
     def __str__(self):
         return f"REMS form for session {self.session_id} submitted {self.submitted_on}"
+
+
+class ComplianceDay(models.Model):
+    """What the compliance report counts for one site's local day, stored once the day is over
+    so a report over weeks reads a row per day instead of every session and reading again.
+
+    PostgreSQL triggers (migration 0003) bump ``generation`` and clear ``summary`` whenever a
+    session of the day or what its REMS record is filled in from changes; the
+    report recomputes a cleared day and stores it only if ``generation`` is still the one it
+    read (``monitoring.report_days``). Thresholds, protocols and REMS windows are applied when
+    the report is read, so changing them needs no rebuild."""
+
+    site = models.ForeignKey("clinic.Site", on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    generation = models.PositiveIntegerField(default=0)
+    summary = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["site", "day"], name="compliance_day_unique")]
+
+    def __str__(self):
+        return f"{self.site_id} {self.day} (generation {self.generation})"

@@ -1,11 +1,12 @@
 """Reads for the compliance report: plain rows for one site and period, in a fixed number of
-queries whatever the period's size. Counting is left to ``monitoring.reports``."""
+queries whatever the period's size. Counting them by day is ``monitoring.report_days``, the
+tables ``monitoring.reports``."""
 
 import dataclasses
 import datetime as dt
 
 from django.db.models import BooleanField, Case, Count, DurationField, ExpressionWrapper, F, Value, When
-from django.db.models.functions import TruncWeek
+from django.db.models.functions import TruncDate
 
 from clinic.models import Patient
 from scheduling.models import Protocol, Session, SessionStatus
@@ -21,29 +22,38 @@ def sessions_in(site, start: dt.datetime, end: dt.datetime):
     return Session.objects.filter(chair__site=site, start__gte=start, start__lt=end).order_by()
 
 
-def session_counts(site, start: dt.datetime, end: dt.datetime, *, now: dt.datetime) -> list[dict]:
-    """Sessions counted by local week, status and whether their time has come (``due``),
-    in one query: enough for the weekly table and the no-show rate."""
+def protocols() -> dict[int, tuple[tuple[int, ...] | None, str]]:
+    """Each protocol's checkpoint minutes (decoded once) and drug, by primary key."""
+    return {
+        pk: (tuple(int(m) for m in minutes) if minutes else None, drug)
+        for pk, minutes, drug in Protocol.objects.order_by().values_list("pk", "checkpoint_minutes", "drug")
+    }
+
+
+def status_counts(site, start: dt.datetime, end: dt.datetime, *, now: dt.datetime) -> list[dict]:
+    """Sessions counted by the site's local day, status and whether their time has come
+    (``due``), in one query."""
     return list(
         sessions_in(site, start, end)
         .annotate(
-            week=TruncWeek("start", tzinfo=site.tzinfo),
+            day=TruncDate("start", tzinfo=site.tzinfo),
             due=Case(When(start__lt=now, then=Value(True)), default=Value(False), output_field=BooleanField()),
         )
-        .values("week", "status", "due")
+        .values("day", "status", "due")
         .annotate(n=Count("id"))
-        .order_by("week")
+        .order_by()
     )
 
 
 @dataclasses.dataclass
 class DischargedSession:
     pk: int
+    day: dt.date  # the site's local day of the session
     course_id: int | None
+    protocol_id: int | None
     checkpoint_minutes: tuple[int, ...] | None  # the protocol's
     drug: str | None
     rems_submitted: bool
-    rems_window_open: bool  # treated on or after ``rems_window_start``
     observation_length: dt.timedelta | None  # from the start of observation to discharge
     readings: set  # (kind, checkpoint minute or None) of the effective required readings
 
@@ -53,17 +63,11 @@ class DischargedSession:
         return tuple(t.default_checkpoint_minutes)
 
 
-def discharged_sessions(
-    site, start: dt.datetime, end: dt.datetime, *, rems_window_start: dt.datetime
-) -> list[DischargedSession]:
-    """The sessions discharged in the period with the (kind, minute) of their required readings
-    and the length of their observation, in three queries: the sessions as plain values (no dates to
-    convert), the protocols (each one's checkpoints decoded once) and the readings."""
+def discharged_sessions(site, start: dt.datetime, end: dt.datetime, *, protocols: dict) -> list[DischargedSession]:
+    """The sessions discharged in the period with the (kind, minute) of their required readings and the length of their
+    observation, in two queries: the readings, and the sessions as plain values (no dates to
+    convert). ``protocols`` is what ``protocols()`` returns."""
     discharged = sessions_in(site, start, end).filter(status=SessionStatus.DISCHARGED)
-    protocols = {
-        pk: (tuple(int(m) for m in minutes) if minutes else None, drug)
-        for pk, minutes, drug in Protocol.objects.order_by().values_list("pk", "checkpoint_minutes", "drug")
-    }
     # Corrected readings are not left out: a correction keeps the kind and checkpoint minute of
     # the reading it supersedes (``services.vitals_correct``), so the (kind, minute) pairs of a
     # session's readings are those of its effective readings, without an anti-join that probes
@@ -78,24 +82,23 @@ def discharged_sessions(
     for session_id, kind, minute in readings:
         have.setdefault(session_id, set()).add((kind, minute if kind == checkpoint else None))
     rows = discharged.annotate(
-        window_open=Case(
-            When(start__gte=rems_window_start, then=Value(True)), default=Value(False), output_field=BooleanField()
-        ),
+        day=TruncDate("start", tzinfo=site.tzinfo),
         length=ExpressionWrapper(
             F("observation__discharge__discharged_at") - F("observation__started_at"), output_field=DurationField()
         ),
-    ).values_list("pk", "course_id", "course__protocol_id", "rems_submission", "window_open", "length")
+    ).values_list("pk", "day", "course_id", "course__protocol_id", "rems_submission", "length")
     return [
         DischargedSession(
             pk,
+            day,
             course_id,
+            protocol_id,
             *protocols.get(protocol_id, (None, None)),
             rems_submitted=submission is not None,
-            rems_window_open=window_open,
             observation_length=length,
             readings=have.get(pk, set()),
         )
-        for pk, course_id, protocol_id, submission, window_open, length in rows
+        for pk, day, course_id, protocol_id, submission, length in rows
     ]
 
 
@@ -110,9 +113,26 @@ def _person_name(row: dict, prefix: str) -> str | None:
     return full or row[prefix + "username"]
 
 
+def has_after_dosing_bp(readings: set, minutes: tuple[int, ...]) -> bool:
+    """The REMS form's "BP after dosing": among a session's (kind, minute) readings, one at the
+    first of the checkpoints it requires."""
+    return (ReadingKind.CHECKPOINT, min(minutes) if minutes else None) in readings
+
+
 def rems_completeness(sessions: list[DischargedSession], *, site, t: rules.Thresholds) -> dict[int, bool]:
-    """Whether the REMS record of each of ``sessions`` (discharged, at ``site``) is complete, in
-    two queries whatever their number, from plain rows.
+    """Whether the REMS record of each of ``sessions`` (discharged, at ``site``) is complete."""
+    ready = rems_ready(sessions, site=site)
+    by_pk = {s.pk: s for s in sessions}
+    return {
+        pk: ok and has_after_dosing_bp(by_pk[pk].readings, by_pk[pk].required_minutes(t)) for pk, ok in ready.items()
+    }
+
+
+def rems_ready(sessions: list[DischargedSession], *, site) -> dict[int, bool]:
+    """Whether the REMS record of each of ``sessions`` (discharged, at ``site``) has every field
+    but the after-dosing BP, in two queries whatever their number, from plain rows. That one
+    depends on the checkpoints required (``has_after_dosing_bp``), which the protocol and the
+    thresholds decide when a report is read.
 
     The fields of ``selectors.rems_record`` that can be empty (each with its value, or ``True``
     where the value is always given when its source exists), judged by ``rules.rems_missing``, with
@@ -162,9 +182,6 @@ def rems_completeness(sessions: list[DischargedSession], *, site, t: rules.Thres
         session = by_pk[row["pk"]]
         sex, enrollment_id, enrollment_date = patients[row["patient_id"]]
         own = session.readings
-        minutes = session.required_minutes(t)
-        first_minute = min(minutes) if minutes else None
-        has_mid = (ReadingKind.CHECKPOINT, first_minute) in own
         has_predose = (ReadingKind.PRE_DOSE, None) in own
         has_before_discharge = (ReadingKind.DISCHARGE, None) in own
         observed = row["observation__id"] is not None
@@ -198,7 +215,6 @@ def rems_completeness(sessions: list[DischargedSession], *, site, t: rules.Thres
             S("Monitoring", "Vital signs in range before dosing", True if has_predose else None),
             S("Monitoring", "Vital signs in range before discharge", True if has_before_discharge else None),
             S("Monitoring", "BP before dosing", True if has_predose else None),
-            S("Monitoring", "BP after dosing", True if has_mid else None),
             S("Monitoring", "BP before discharge", True if has_before_discharge else None),
             S("Monitoring", "Pulse oximetry done", True if own else None),
             S("Events", "Sedation", True if own else None),

@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from clinic.models import AuditEvent
 from monitoring import services
-from monitoring.models import AdverseEvent, PrescriberOverride
+from monitoring.models import AdverseEvent, ComplianceDay, PrescriberOverride
 from tests import factories
 from tests.monitoring.conftest import DAY_START, NORMAL
 
@@ -157,6 +157,8 @@ def test_the_report_runs_a_fixed_number_of_queries_and_sorts_rems_records_by_sta
     client = client_for(administrator)
     with time_machine.travel(DAY_START + dt.timedelta(days=2), tick=False):
         report(client, site=site.pk, **PERIOD)  # warm the session and permission caches
+        # The most a report does: no day stored yet, every past day computed and stored.
+        ComplianceDay.objects.all().delete()
         with django_assert_max_num_queries(40) as few:
             report(client, site=site.pk, **PERIOD)
     # Three more discharged sessions: two this week (in their REMS window), one twelve days back.
@@ -200,7 +202,8 @@ def test_the_reports_rems_completeness_agrees_with_the_assembled_records(make_se
     services.vitals_correct(reading=corrected, user=nurse, values=NORMAL, reason="Typed in the wrong field")
     t = reports.thresholds()
     start, end = reports.local_range(site, DAY_START.date() - dt.timedelta(days=10), DAY_START.date())
-    discharged = selectors_reports.discharged_sessions(site, start, end, rems_window_start=start)
+    protocols = selectors_reports.protocols()
+    discharged = selectors_reports.discharged_sessions(site, start, end, protocols=protocols)
     assert {s.pk for s in discharged} == {s.pk for s in sessions}
     records = selectors.rems_records(
         selectors.rems_sessions().filter(pk__in=[s.pk for s in sessions]), today_for=lambda s: DAY_START.date(), t=t
@@ -239,3 +242,16 @@ def test_a_chart_is_escaped_svg_with_long_labels_shortened():
     short_bar = '<rect x="170" y="34" width="165.0" height="22" fill="#0d6efd" rx="2"><title>Short: 1.5 sessions'
     assert short_bar in svg
     assert reports.Table("t", "T", [], [], None).chart_svg == ""
+
+
+def test_table_rows_are_shown_as_the_template_would_show_each_value():
+    from django.template import Context, Template
+
+    from monitoring import reports
+
+    rows = [[dt.date(2026, 11, 2), 3, 14.3, "<b>BP</b> & pulse", ""], [dt.date(2026, 11, 9), 0, 0.0, "", 126.0]]
+    table = reports.Table("t", "T", ["a", "b", "c", "d", "e"], rows)
+    loop = Template("{% for row in rows %}<tr>{% for cell in row %}<td>{{ cell }}</td>{% endfor %}</tr>{% endfor %}")
+    expected = loop.render(Context({"rows": rows}))
+    assert table.body_html == expected
+    assert "&lt;b&gt;BP&lt;/b&gt; &amp; pulse" in expected

@@ -1,0 +1,154 @@
+"""What the compliance report counts, per site and local day, and the stored days.
+
+A day's ``DaySummary`` holds only facts about its sessions: how many there are by status, the
+observation lengths, and for each discharged session its protocol, which required readings it
+has and where its REMS record stands (submitted; or every field but the after-dosing BP filled
+in, or not). The report applies the thresholds, the protocols' checkpoints and drugs and the
+REMS window when it reads the days, so a stored day stays right when an administrator changes
+any of them.
+
+On PostgreSQL a day is stored (``ComplianceDay``) once it is over. Triggers clear a stored day
+and bump its generation whenever one of its sessions changes (migration 0003); the report then
+computes it again from the sessions and stores it only if the generation is still the one it
+read, so a change made while it was computing is never hidden. Today and later days are always
+computed live. SQLite (the embedded mode) computes every day live."""
+
+import dataclasses
+import datetime as dt
+import json
+from collections import Counter
+
+from django.db import connection
+from django.utils import timezone
+
+from . import selectors_reports
+from .models import ComplianceDay
+
+ONE_DAY = dt.timedelta(days=1)
+# Where a discharged session's REMS record stands, apart from the after-dosing BP.
+SUBMITTED, READY, MISSING = "submitted", "ready", "missing"
+
+
+def local_range(site, date_from: dt.date, date_to: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """From the start of ``date_from`` to the end of ``date_to``, the site's local days."""
+    tz = site.tzinfo
+    start = timezone.make_aware(dt.datetime.combine(date_from, dt.time.min), tz)
+    end = timezone.make_aware(dt.datetime.combine(date_to + ONE_DAY, dt.time.min), tz)
+    return start, end
+
+
+def days_between(first: dt.date, last: dt.date) -> list[dt.date]:
+    return [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+@dataclasses.dataclass
+class DaySummary:
+    statuses: Counter = dataclasses.field(default_factory=Counter)  # (status, due) -> sessions
+    lengths: Counter = dataclasses.field(default_factory=Counter)  # minutes, to 0.1 -> discharges
+    # (protocol id, or None outside a course; frozenset of (kind, minute) of the required
+    # readings; REMS record: SUBMITTED, READY or MISSING) -> discharged sessions
+    discharged: Counter = dataclasses.field(default_factory=Counter)
+
+    def add(self, other: "DaySummary") -> None:
+        for name in ("statuses", "lengths", "discharged"):
+            getattr(self, name).update(getattr(other, name))
+
+    def to_json(self) -> dict:
+        return {
+            "statuses": [[status, due, n] for (status, due), n in self.statuses.items()],
+            "lengths": [[minutes, n] for minutes, n in self.lengths.items()],
+            "discharged": [
+                [protocol, sorted([kind, minute] for kind, minute in have), rems, n]
+                for (protocol, have, rems), n in self.discharged.items()
+            ],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> "DaySummary":
+        return cls(
+            Counter({(status, due): n for status, due, n in data["statuses"]}),
+            Counter({minutes: n for minutes, n in data["lengths"]}),
+            Counter(
+                {(protocol, frozenset(map(tuple, have)), rems): n for protocol, have, rems, n in data["discharged"]}
+            ),
+        )
+
+
+def protocol_key(session: selectors_reports.DischargedSession) -> int | None:
+    """The protocol whose checkpoints and drug apply: none for a session outside a course."""
+    return session.protocol_id if session.course_id else None
+
+
+def live_days(site, first: dt.date, last: dt.date, *, now: dt.datetime) -> dict[dt.date, DaySummary]:
+    """Every day from ``first`` to ``last`` computed from the sessions, in five queries (three
+    when every discharged session's REMS form was submitted)."""
+    days = {day: DaySummary() for day in days_between(first, last)}
+    start, end = local_range(site, first, last)
+    for row in selectors_reports.status_counts(site, start, end, now=now):
+        days[row["day"]].statuses[(row["status"], row["due"])] += row["n"]
+    # Keyed by protocol: its checkpoints and drug are looked up when the report is read.
+    discharged = selectors_reports.discharged_sessions(site, start, end, protocols={})
+    ready = selectors_reports.rems_ready([s for s in discharged if not s.rems_submitted], site=site)
+    for session in discharged:
+        day = days[session.day]
+        if session.observation_length is not None:
+            day.lengths[round(session.observation_length.total_seconds() / 60, 1)] += 1
+        rems = SUBMITTED if session.rems_submitted else READY if ready[session.pk] else MISSING
+        day.discharged[(protocol_key(session), frozenset(session.readings), rems)] += 1
+    return days
+
+
+def stores_days() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def period_days(site, first: dt.date, last: dt.date, *, today: dt.date, now: dt.datetime) -> dict[dt.date, DaySummary]:
+    """Every day of the period: stored days before today as stored, the rest computed live from
+    the first day that is not stored (one pass, so a day cleared weeks back costs one longer
+    request), and the computed days before today stored for the next report."""
+    settled_last = min(last, today - ONE_DAY)
+    stored: dict[dt.date, tuple[int, dict | None]] = {}
+    if stores_days() and first <= settled_last:
+        stored = {
+            day: (generation, summary)
+            for day, generation, summary in ComplianceDay.objects.filter(
+                site=site, day__gte=first, day__lte=settled_last
+            ).values_list("day", "generation", "summary")
+        }
+    settled = days_between(first, settled_last) if first <= settled_last else []
+    live_from = next((day for day in settled if stored.get(day, (0, None))[1] is None), max(first, today))
+    days = {day: DaySummary.from_json(stored[day][1]) for day in settled if day < live_from}
+    if live_from <= last:
+        computed = live_days(site, live_from, last, now=now)
+        days.update(computed)
+        if stores_days():
+            store(
+                site,
+                {
+                    day: (stored.get(day, (0, None))[0], summary)
+                    for day, summary in computed.items()
+                    if day <= settled_last and stored.get(day, (0, None))[1] is None
+                },
+            )
+    return days
+
+
+_STORE_SQL = """
+INSERT INTO monitoring_complianceday (site_id, day, generation, summary) VALUES {values}
+ON CONFLICT (site_id, day) DO UPDATE SET summary = EXCLUDED.summary
+WHERE monitoring_complianceday.generation = EXCLUDED.generation AND monitoring_complianceday.summary IS NULL
+"""
+
+
+def store(site, days: dict[dt.date, tuple[int, DaySummary]]) -> None:
+    """Store computed days, each only if its generation is still the one read before computing
+    it (0: there was no row). A day changed since then keeps its cleared row and is computed
+    again by the next report. One statement; safe to run twice."""
+    if not days:
+        return
+    values = ", ".join(["(%s, %s, %s, %s::jsonb)"] * len(days))
+    params = []
+    for day, (generation, summary) in days.items():
+        params += [site.pk, day, generation, json.dumps(summary.to_json())]
+    with connection.cursor() as cursor:
+        cursor.execute(_STORE_SQL.format(values=values), params)
