@@ -152,3 +152,16 @@ def store(site, days: dict[dt.date, tuple[int, DaySummary]]) -> None:
         params += [site.pk, day, generation, json.dumps(summary.to_json())]
     with connection.cursor() as cursor:
         cursor.execute(_STORE_SQL.format(values=values), params)
+
+
+def check_stored(site, *, now: dt.datetime) -> list[dt.date]:
+    """The stored days of ``site`` that differ from the same days computed live now (a day
+    changed by something the triggers do not cover would show here). One pass over the span of
+    the stored days."""
+    stored = dict(
+        ComplianceDay.objects.filter(site=site, summary__isnull=False).order_by("day").values_list("day", "summary")
+    )
+    if not stored:
+        return []
+    live = live_days(site, min(stored), max(stored), now=now)
+    return [day for day, summary in stored.items() if DaySummary.from_json(summary) != live[day]]

@@ -2,9 +2,11 @@
 stored day cleared by the database whenever something it counts changes."""
 
 import datetime as dt
+import io
 
 import pytest
 import time_machine
+from django.db import connection
 from django.urls import reverse
 
 from monitoring import report_days, services
@@ -202,3 +204,27 @@ def test_a_rems_record_changed_from_its_patient_or_dose_clears_its_day(
     assert stored(site)[other.start.astimezone(site.tzinfo).date()] is None
     rems = dict(tables(client, site)["rems"])
     assert (rems["Complete, not submitted"], rems["Incomplete"]) == (1, 2)
+
+
+@time_machine.travel(TODAY, tick=False)
+def test_the_check_command_names_a_stored_day_that_differs_from_the_sessions(
+    client_for, administrator, weeks_of_sessions, site
+):
+    from django.core.management import CommandError, call_command
+
+    tables(client_for(administrator), site)
+    out = io.StringIO()
+    call_command("compliance_days", stdout=out)
+    assert f"{len(stored(site)) - 1} stored days agree with the sessions." in out.getvalue()
+    # A change the triggers cannot see (made with them switched off, as a bulk load does).
+    session = weeks_of_sessions[20]
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL session_replication_role = replica")
+        cursor.execute("UPDATE scheduling_session SET status = 'no_show' WHERE id = %s", [session.pk])
+        cursor.execute("SET LOCAL session_replication_role = DEFAULT")
+    differs = f"1 of .* stored days differ from the sessions: Riverside {session.start.date()}"
+    with pytest.raises(CommandError, match=differs):
+        call_command("compliance_days")
+    call_command("compliance_days", "--clear", stdout=out)
+    assert not ComplianceDay.objects.exists()
+    assert tables(client_for(administrator), site)["no-show-rate"] == [[7, 2, 28.6]]
