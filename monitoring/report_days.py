@@ -74,9 +74,11 @@ class DaySummary:
         )
 
 
-def protocol_key(session: selectors_reports.DischargedSession) -> int | None:
-    """The protocol whose checkpoints and drug apply: none for a session outside a course."""
-    return session.protocol_id if session.course_id else None
+def rems_state_of(sessions: list[selectors_reports.DischargedSession], *, site) -> dict[int, str]:
+    """Where each discharged session's REMS record stands apart from the after-dosing BP:
+    SUBMITTED, READY or MISSING (two queries when any is unsubmitted, none otherwise)."""
+    ready = selectors_reports.rems_ready([s for s in sessions if not s.rems_submitted], site=site)
+    return {s.pk: SUBMITTED if s.rems_submitted else READY if ready[s.pk] else MISSING for s in sessions}
 
 
 def live_days(site, first: dt.date, last: dt.date, *, now: dt.datetime) -> dict[dt.date, DaySummary]:
@@ -87,14 +89,13 @@ def live_days(site, first: dt.date, last: dt.date, *, now: dt.datetime) -> dict[
     for row in selectors_reports.status_counts(site, start, end, now=now):
         days[row["day"]].statuses[(row["status"], row["due"])] += row["n"]
     # Keyed by protocol: its checkpoints and drug are looked up when the report is read.
-    discharged = selectors_reports.discharged_sessions(site, start, end, protocols={})
-    ready = selectors_reports.rems_ready([s for s in discharged if not s.rems_submitted], site=site)
+    discharged = selectors_reports.discharged_sessions(site, start, end)
+    states = rems_state_of(discharged, site=site)
     for session in discharged:
         day = days[session.day]
         if session.observation_length is not None:
             day.lengths[round(session.observation_length.total_seconds() / 60, 1)] += 1
-        rems = SUBMITTED if session.rems_submitted else READY if ready[session.pk] else MISSING
-        day.discharged[(protocol_key(session), frozenset(session.readings), rems)] += 1
+        day.discharged[(session.protocol_id, frozenset(session.readings), states[session.pk])] += 1
     return days
 
 

@@ -109,9 +109,6 @@ def thresholds() -> rules.Thresholds:
     return row.as_rules() if row else rules.DEFAULTS
 
 
-local_range = report_days.local_range
-
-
 class Period:
     """One site's local days from ``date_from`` to ``date_to``; each read is made once, when a
     table first needs it, so one table (a CSV download) reads only what it shows."""
@@ -120,7 +117,7 @@ class Period:
         self.site = site
         self.t = t
         self.date_from, self.date_to = date_from, date_to
-        self.start, self.end = local_range(site, date_from, date_to)
+        self.start, self.end = report_days.local_range(site, date_from, date_to)
         self.today = site.local_today()
 
     @cached_property
@@ -141,10 +138,17 @@ class Period:
     def required_minutes(self, protocol: int | None) -> tuple[int, ...]:
         """The checkpoints required of a session of ``protocol`` (None: outside a course)."""
         minutes = self.protocols.get(protocol, (None, None))[0] if protocol is not None else None
-        return minutes or tuple(self.t.default_checkpoint_minutes)
+        return tuple(rules.observation_checkpoint_minutes(minutes, self.t))
 
     def drug(self, protocol: int | None) -> str | None:
         return self.protocols.get(protocol, (None, None))[1] if protocol is not None else None
+
+    def rems_complete(self, protocol: int | None, readings: frozenset, state: str) -> bool:
+        """Whether a REMS record not yet submitted is complete: ``state`` (``report_days``) says
+        every other field is, and a reading was taken at the protocol's first checkpoint."""
+        return state == report_days.READY and selectors_reports.has_after_dosing_bp(
+            readings, self.required_minutes(protocol)
+        )
 
     @property
     def rems_window_first_day(self) -> dt.date:
@@ -307,9 +311,7 @@ def rems_states(period: Period, t: rules.Thresholds) -> Table:
                 state = REMS_STATES[0]
             elif day < window_first_day:
                 state = REMS_STATES[3]
-            elif rems == report_days.READY and selectors_reports.has_after_dosing_bp(
-                have, period.required_minutes(protocol)
-            ):
+            elif period.rems_complete(protocol, have, rems):
                 state = REMS_STATES[1]
             else:
                 state = REMS_STATES[2]

@@ -49,24 +49,17 @@ def status_counts(site, start: dt.datetime, end: dt.datetime, *, now: dt.datetim
 class DischargedSession:
     pk: int
     day: dt.date  # the site's local day of the session
-    course_id: int | None
+    # The protocol whose checkpoints and drug apply: None for a session outside a course.
     protocol_id: int | None
-    checkpoint_minutes: tuple[int, ...] | None  # the protocol's
-    drug: str | None
     rems_submitted: bool
     observation_length: dt.timedelta | None  # from the start of observation to discharge
     readings: set  # (kind, checkpoint minute or None) of the effective required readings
 
-    def required_minutes(self, t: rules.Thresholds) -> tuple[int, ...]:
-        if self.course_id and self.checkpoint_minutes:
-            return self.checkpoint_minutes
-        return tuple(t.default_checkpoint_minutes)
 
-
-def discharged_sessions(site, start: dt.datetime, end: dt.datetime, *, protocols: dict) -> list[DischargedSession]:
-    """The sessions discharged in the period with the (kind, minute) of their required readings and the length of their
-    observation, in two queries: the readings, and the sessions as plain values (no dates to
-    convert). ``protocols`` is what ``protocols()`` returns."""
+def discharged_sessions(site, start: dt.datetime, end: dt.datetime) -> list[DischargedSession]:
+    """The sessions discharged in the period with the (kind, minute) of their required
+    readings and the length of their observation, in two queries: the readings, and the
+    sessions as plain values (no dates to convert)."""
     discharged = sessions_in(site, start, end).filter(status=SessionStatus.DISCHARGED)
     # Corrected readings are not left out: a correction keeps the kind and checkpoint minute of
     # the reading it supersedes (``services.vitals_correct``), so the (kind, minute) pairs of a
@@ -86,19 +79,17 @@ def discharged_sessions(site, start: dt.datetime, end: dt.datetime, *, protocols
         length=ExpressionWrapper(
             F("observation__discharge__discharged_at") - F("observation__started_at"), output_field=DurationField()
         ),
-    ).values_list("pk", "day", "course_id", "course__protocol_id", "rems_submission", "length")
+    ).values_list("pk", "day", "course__protocol_id", "rems_submission", "length")
     return [
         DischargedSession(
             pk,
             day,
-            course_id,
             protocol_id,
-            *protocols.get(protocol_id, (None, None)),
             rems_submitted=submission is not None,
             observation_length=length,
             readings=have.get(pk, set()),
         )
-        for pk, day, course_id, protocol_id, submission, length in rows
+        for pk, day, protocol_id, submission, length in rows
     ]
 
 
@@ -117,15 +108,6 @@ def has_after_dosing_bp(readings: set, minutes: tuple[int, ...]) -> bool:
     """The REMS form's "BP after dosing": among a session's (kind, minute) readings, one at the
     first of the checkpoints it requires."""
     return (ReadingKind.CHECKPOINT, min(minutes) if minutes else None) in readings
-
-
-def rems_completeness(sessions: list[DischargedSession], *, site, t: rules.Thresholds) -> dict[int, bool]:
-    """Whether the REMS record of each of ``sessions`` (discharged, at ``site``) is complete."""
-    ready = rems_ready(sessions, site=site)
-    by_pk = {s.pk: s for s in sessions}
-    return {
-        pk: ok and has_after_dosing_bp(by_pk[pk].readings, by_pk[pk].required_minutes(t)) for pk, ok in ready.items()
-    }
 
 
 def rems_ready(sessions: list[DischargedSession], *, site) -> dict[int, bool]:

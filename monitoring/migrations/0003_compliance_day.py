@@ -89,10 +89,13 @@ CREATE TRIGGER monitoring_compliance_dose
     AFTER INSERT OR UPDATE OR DELETE ON monitoring_doserecord
     FOR EACH ROW EXECUTE FUNCTION monitoring_compliance_session_row_changed();
 
-CREATE OR REPLACE FUNCTION monitoring_compliance_patient_changed() RETURNS trigger
+-- A patient or course changed: every session whose column TG_ARGV[0] points at the row.
+CREATE OR REPLACE FUNCTION monitoring_compliance_sessions_of_changed() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM monitoring_compliance_touch(s.chair_id, s.start) FROM scheduling_session s WHERE s.patient_id = NEW.id;
+    EXECUTE format(
+        'SELECT monitoring_compliance_touch(chair_id, start) FROM scheduling_session WHERE %I = $1', TG_ARGV[0]
+    ) USING NEW.id;
     RETURN NULL;
 END
 $$;
@@ -102,7 +105,7 @@ CREATE TRIGGER monitoring_compliance_patient
         OLD.sex IS DISTINCT FROM NEW.sex OR OLD.rems_enrollment_id IS DISTINCT FROM NEW.rems_enrollment_id
         OR OLD.rems_enrollment_date IS DISTINCT FROM NEW.rems_enrollment_date
     )
-    EXECUTE FUNCTION monitoring_compliance_patient_changed();
+    EXECUTE FUNCTION monitoring_compliance_sessions_of_changed('patient_id');
 
 CREATE OR REPLACE FUNCTION monitoring_compliance_discharge_changed() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -122,17 +125,10 @@ CREATE TRIGGER monitoring_compliance_discharge
     AFTER INSERT OR UPDATE OR DELETE ON monitoring_discharge
     FOR EACH ROW EXECUTE FUNCTION monitoring_compliance_discharge_changed();
 
-CREATE OR REPLACE FUNCTION monitoring_compliance_course_changed() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM monitoring_compliance_touch(s.chair_id, s.start) FROM scheduling_session s WHERE s.course_id = NEW.id;
-    RETURN NULL;
-END
-$$;
 CREATE TRIGGER monitoring_compliance_course
     AFTER UPDATE ON scheduling_course
     FOR EACH ROW WHEN (OLD.protocol_id IS DISTINCT FROM NEW.protocol_id)
-    EXECUTE FUNCTION monitoring_compliance_course_changed();
+    EXECUTE FUNCTION monitoring_compliance_sessions_of_changed('course_id');
 
 CREATE OR REPLACE FUNCTION monitoring_compliance_site_changed() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -162,9 +158,8 @@ DROP TRIGGER IF EXISTS monitoring_compliance_site ON clinic_site;
 DROP FUNCTION IF EXISTS monitoring_compliance_session_changed();
 DROP FUNCTION IF EXISTS monitoring_compliance_session_row_changed();
 DROP FUNCTION IF EXISTS monitoring_compliance_discharge_changed();
-DROP FUNCTION IF EXISTS monitoring_compliance_course_changed();
 DROP FUNCTION IF EXISTS monitoring_compliance_site_changed();
-DROP FUNCTION IF EXISTS monitoring_compliance_patient_changed();
+DROP FUNCTION IF EXISTS monitoring_compliance_sessions_of_changed();
 DROP FUNCTION IF EXISTS monitoring_compliance_touch_session(bigint);
 DROP FUNCTION IF EXISTS monitoring_compliance_touch(bigint, timestamptz);
 """
@@ -172,7 +167,7 @@ DROP FUNCTION IF EXISTS monitoring_compliance_touch(bigint, timestamptz);
 
 def install_triggers(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(TRIGGERS_SQL)
+        schema_editor.execute(TRIGGERS_SQL, params=None)  # no parameters: format()'s %I stays as written
 
 
 def remove_triggers(apps, schema_editor):

@@ -179,7 +179,7 @@ def test_the_report_runs_a_fixed_number_of_queries_and_sorts_rems_records_by_sta
 
 
 def test_the_reports_rems_completeness_agrees_with_the_assembled_records(make_session, run_to_discharge, site, nurse):
-    from monitoring import reports, selectors, selectors_reports
+    from monitoring import report_days, reports, selectors, selectors_reports
     from monitoring.models import Discharge, DoseRecord, VitalsReading
     from scheduling.models import Protocol
 
@@ -201,18 +201,20 @@ def test_the_reports_rems_completeness_agrees_with_the_assembled_records(make_se
     corrected = VitalsReading.objects.get(session=complete, kind="checkpoint")
     services.vitals_correct(reading=corrected, user=nurse, values=NORMAL, reason="Typed in the wrong field")
     t = reports.thresholds()
-    start, end = reports.local_range(site, DAY_START.date() - dt.timedelta(days=10), DAY_START.date())
-    protocols = selectors_reports.protocols()
-    discharged = selectors_reports.discharged_sessions(site, start, end, protocols=protocols)
+    period = reports.Period(site, DAY_START.date() - dt.timedelta(days=10), DAY_START.date(), t)
+    discharged = selectors_reports.discharged_sessions(site, period.start, period.end)
     assert {s.pk for s in discharged} == {s.pk for s in sessions}
     records = selectors.rems_records(
         selectors.rems_sessions().filter(pk__in=[s.pk for s in sessions]), today_for=lambda s: DAY_START.date(), t=t
     )
     expected = {r.session.pk: r.complete for r in records}
-    assert selectors_reports.rems_completeness(discharged, site=site, t=t) == expected
+    states = report_days.rems_state_of(discharged, site=site)
+    assert {s.pk: period.rems_complete(s.protocol_id, frozenset(s.readings), states[s.pk]) for s in discharged} == (
+        expected
+    )
     assert expected[complete.pk] and expected[user_without_name.pk]
     assert not any(expected[s.pk] for s in (no_lot, not_ready, not_enrolled, no_mid))
-    assert selectors_reports.rems_completeness([], site=site, t=t) == {}
+    assert report_days.rems_state_of([], site=site) == {}
 
 
 def test_a_rems_record_is_overdue_from_the_day_after_its_window_closes(
