@@ -119,6 +119,12 @@ if DATABASE_URL:
         DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 0))}
     except ValueError as exc:
         raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {exc}") from None
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool("DB_PREPARED_STATEMENTS", True):
+        # Parameters bound on the server, and a statement run a second time on a connection
+        # is prepared: PostgreSQL then skips planning it again. A pooler in transaction
+        # mode (PgBouncer before 1.21) cannot carry prepared statements: set
+        # DB_PREPARED_STATEMENTS=False behind one.
+        DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=1)
 else:
     DATABASES = {
         "default": {

@@ -126,3 +126,45 @@ def test_bad_environment_values_stop_start_up():
     )
     assert result.returncode != 0
     assert "DEBUG must be True or False, not 'maybe'" in result.stderr
+
+
+@pytest.mark.django_db
+def test_postgresql_prepares_a_statement_run_twice_on_a_connection(patient):
+    """The second run of the same statement on a connection uses a server-side prepared
+    statement, so PostgreSQL does not parse and plan it again."""
+    from django.db import connection
+
+    from clinic.models import Patient
+
+    for _ in range(2):
+        assert Patient.objects.filter(pk=patient.pk).values_list("mrn", flat=True)[0] == patient.mrn
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        statements = [row[0] for row in cursor.fetchall()]
+    assert any('FROM "clinic_patient"' in statement for statement in statements), statements
+
+
+def test_prepared_statements_can_be_switched_off_for_a_pooler():
+    script = """
+import django
+from django.conf import settings
+django.setup()
+options = settings.DATABASES["default"].get("OPTIONS", {})
+print("OPTIONS", sorted(options.items()))
+"""
+    url = os.environ["DATABASE_URL"]
+    results = {}
+    for value in ("True", "False"):
+        env = {
+            **os.environ,
+            "DATABASE_URL": url,
+            "DB_PREPARED_STATEMENTS": value,
+            "DJANGO_SETTINGS_MODULE": "clinic.settings",
+        }
+        done = subprocess.run(
+            [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        results[value] = done.stdout
+    assert "('prepare_threshold', 1), ('server_side_binding', True)" in results["True"]
+    assert "server_side_binding" not in results["False"]
