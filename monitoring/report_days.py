@@ -7,11 +7,14 @@ in, or not). The report applies the thresholds, the protocols' checkpoints and d
 REMS window when it reads the days, so a stored day stays right when an administrator changes
 any of them.
 
-On PostgreSQL a day is stored (``ComplianceDay``) once it is over. Triggers clear a stored day
-and bump its generation whenever one of its sessions changes (migration 0003); the report then
-computes it again from the sessions and stores it only if the generation is still the one it
-read, so a change made while it was computing is never hidden. Today and later days are always
-computed live. SQLite (the embedded mode) computes every day live."""
+On PostgreSQL every day the report computes is stored (``ComplianceDay``). Triggers clear a
+stored day and bump its generation whenever one of its sessions changes (migration 0003); the
+report then computes it again from the sessions and stores it only if the generation is still
+the one it read, so a change made while it was computing is never hidden. The one fact that
+changes with the clock alone is whether a session's time has come (``due``): a day stored
+before one of its sessions started is used only until that start (``valid_until``), so today
+is read from the store between bookings and changes, and computed again after them. SQLite (the
+embedded mode) computes every day live."""
 
 import dataclasses
 import datetime as dt
@@ -48,6 +51,9 @@ class DaySummary:
     # (protocol id, or None outside a course; frozenset of (kind, minute) of the required
     # readings; REMS record: SUBMITTED, READY or MISSING) -> discharged sessions
     discharged: Counter = dataclasses.field(default_factory=Counter)
+    # When the summary goes stale with no change to the data: the start of its first session
+    # not yet due when it was computed (None: none). Kept beside the summary, not in it.
+    valid_until: dt.datetime | None = dataclasses.field(default=None, compare=False)
 
     def add(self, other: "DaySummary") -> None:
         for name in ("statuses", "lengths", "discharged"):
@@ -87,7 +93,10 @@ def live_days(site, first: dt.date, last: dt.date, *, now: dt.datetime) -> dict[
     days = {day: DaySummary() for day in days_between(first, last)}
     start, end = local_range(site, first, last)
     for row in selectors_reports.status_counts(site, start, end, now=now):
-        days[row["day"]].statuses[(row["status"], row["due"])] += row["n"]
+        day = days[row["day"]]
+        day.statuses[(row["status"], row["due"])] += row["n"]
+        if not row["due"]:
+            day.valid_until = min(filter(None, (day.valid_until, row["first_start"])))
     # Keyed by protocol: its checkpoints and drug are looked up when the report is read.
     discharged = selectors_reports.discharged_sessions(site, start, end)
     states = rems_state_of(discharged, site=site)
@@ -103,54 +112,56 @@ def stores_days() -> bool:
     return connection.vendor == "postgresql"
 
 
-def period_days(site, first: dt.date, last: dt.date, *, today: dt.date, now: dt.datetime) -> dict[dt.date, DaySummary]:
-    """Every day of the period: stored days before today as stored, the rest computed live from
-    the first day that is not stored (one pass, so a day cleared weeks back costs one longer
-    request), and the computed days before today stored for the next report."""
-    settled_last = min(last, today - ONE_DAY)
-    stored: dict[dt.date, tuple[int, dict | None]] = {}
-    if stores_days() and first <= settled_last:
+def period_days(site, first: dt.date, last: dt.date, *, now: dt.datetime) -> dict[dt.date, DaySummary]:
+    """Every day of the period: the stored days still valid at ``now`` as stored, the rest
+    computed live from the first day that is not (one pass, so a day cleared weeks back costs
+    one longer request), and the computed days that were not valid stored for the next report."""
+    stored: dict[dt.date, tuple[int, dict | None, dt.datetime | None]] = {}
+    if stores_days():
         stored = {
-            day: (generation, summary)
-            for day, generation, summary in ComplianceDay.objects.filter(
-                site=site, day__gte=first, day__lte=settled_last
-            ).values_list("day", "generation", "summary")
+            day: (generation, summary, valid_until)
+            for day, generation, summary, valid_until in ComplianceDay.objects.filter(
+                site=site, day__gte=first, day__lte=last
+            ).values_list("day", "generation", "summary", "valid_until")
         }
-    settled = days_between(first, settled_last) if first <= settled_last else []
-    live_from = next((day for day in settled if stored.get(day, (0, None))[1] is None), max(first, today))
-    days = {day: DaySummary.from_json(stored[day][1]) for day in settled if day < live_from}
-    if live_from <= last:
+
+    def valid(day: dt.date) -> bool:
+        _, summary, valid_until = stored.get(day, (0, None, None))
+        return summary is not None and (valid_until is None or now < valid_until)
+
+    every_day = days_between(first, last)
+    live_from = next((day for day in every_day if not valid(day)), None)
+    days = {day: DaySummary.from_json(stored[day][1]) for day in every_day if live_from is None or day < live_from}
+    if live_from is not None:
         computed = live_days(site, live_from, last, now=now)
         days.update(computed)
         if stores_days():
             store(
                 site,
-                {
-                    day: (stored.get(day, (0, None))[0], summary)
-                    for day, summary in computed.items()
-                    if day <= settled_last and stored.get(day, (0, None))[1] is None
-                },
+                {day: (stored.get(day, (0,))[0], summary) for day, summary in computed.items() if not valid(day)},
             )
     return days
 
 
 _STORE_SQL = """
-INSERT INTO monitoring_complianceday (site_id, day, generation, summary) VALUES {values}
-ON CONFLICT (site_id, day) DO UPDATE SET summary = EXCLUDED.summary
-WHERE monitoring_complianceday.generation = EXCLUDED.generation AND monitoring_complianceday.summary IS NULL
+INSERT INTO monitoring_complianceday (site_id, day, generation, summary, valid_until) VALUES {values}
+ON CONFLICT (site_id, day) DO UPDATE SET summary = EXCLUDED.summary, valid_until = EXCLUDED.valid_until
+WHERE monitoring_complianceday.generation = EXCLUDED.generation
 """
 
 
 def store(site, days: dict[dt.date, tuple[int, DaySummary]]) -> None:
     """Store computed days, each only if its generation is still the one read before computing
     it (0: there was no row). A day changed since then keeps its cleared row and is computed
-    again by the next report. One statement; safe to run twice."""
+    again by the next report. Two reports storing the same generation store the same facts; if
+    the later write was computed earlier, its ``valid_until`` has passed or is the earlier one,
+    so it is computed again rather than read stale. One statement; safe to run twice."""
     if not days:
         return
-    values = ", ".join(["(%s, %s, %s, %s::jsonb)"] * len(days))
+    values = ", ".join(["(%s, %s, %s, %s::jsonb, %s)"] * len(days))
     params = []
     for day, (generation, summary) in days.items():
-        params += [site.pk, day, generation, json.dumps(summary.to_json())]
+        params += [site.pk, day, generation, json.dumps(summary.to_json()), summary.valid_until]
     with connection.cursor() as cursor:
         cursor.execute(_STORE_SQL.format(values=values), params)
 
@@ -160,7 +171,10 @@ def check_stored(site, *, now: dt.datetime) -> list[dt.date]:
     changed by something the triggers do not cover would show here). One pass over the span of
     the stored days."""
     stored = dict(
-        ComplianceDay.objects.filter(site=site, summary__isnull=False).order_by("day").values_list("day", "summary")
+        ComplianceDay.objects.filter(site=site, summary__isnull=False)
+        .exclude(valid_until__lte=now)
+        .order_by("day")
+        .values_list("day", "summary")
     )
     if not stored:
         return []

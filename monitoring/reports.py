@@ -122,7 +122,7 @@ class Period:
 
     @cached_property
     def days(self) -> dict[dt.date, report_days.DaySummary]:
-        return report_days.period_days(self.site, self.date_from, self.date_to, today=self.today, now=timezone.now())
+        return report_days.period_days(self.site, self.date_from, self.date_to, now=timezone.now())
 
     @cached_property
     def total(self) -> report_days.DaySummary:

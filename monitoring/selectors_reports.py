@@ -5,7 +5,7 @@ tables ``monitoring.reports``."""
 import dataclasses
 import datetime as dt
 
-from django.db.models import BooleanField, Case, Count, DurationField, ExpressionWrapper, F, Value, When
+from django.db.models import BooleanField, Case, Count, DurationField, ExpressionWrapper, F, Min, Value, When
 from django.db.models.functions import TruncDate
 
 from clinic.models import Patient
@@ -32,7 +32,7 @@ def protocols() -> dict[int, tuple[tuple[int, ...] | None, str]]:
 
 def status_counts(site, start: dt.datetime, end: dt.datetime, *, now: dt.datetime) -> list[dict]:
     """Sessions counted by the site's local day, status and whether their time has come
-    (``due``), in one query."""
+    (``due``), with the earliest start of each group, in one query."""
     return list(
         sessions_in(site, start, end)
         .annotate(
@@ -40,7 +40,7 @@ def status_counts(site, start: dt.datetime, end: dt.datetime, *, now: dt.datetim
             due=Case(When(start__lt=now, then=Value(True)), default=Value(False), output_field=BooleanField()),
         )
         .values("day", "status", "due")
-        .annotate(n=Count("id"))
+        .annotate(n=Count("id"), first_start=Min("start"))
         .order_by()
     )
 

@@ -6,7 +6,9 @@ import io
 
 import pytest
 import time_machine
+from django.core.management import call_command
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from monitoring import report_days, services
@@ -56,12 +58,17 @@ def test_stored_days_give_the_figures_of_the_live_computation(
     client = client_for(administrator)
     first = tables(client, site)
     days = stored(site)
-    # Every past day of the period is stored, empty days too; today's row (created when its
-    # sessions were written) is not.
-    past = sorted(day for day, summary in days.items() if summary is not None)
-    assert past == [dt.date(2026, 10, 1) + dt.timedelta(days=i) for i in range((TODAY.date() - past[0]).days)]
-    assert past[0] == dt.date(2026, 10, 1) and days[TODAY.date()] is None
-    assert tables(client, site) == first  # read from the stored days
+    # Every day of the period is stored, empty days and days to come too.
+    assert sorted(day for day, summary in days.items() if summary is not None) == report_days.days_between(
+        dt.date(2026, 10, 1), dt.date(2026, 11, 30)
+    )
+    # Today's summary holds until the booking later today comes due; the other days have nothing to come.
+    valid_until = dict(ComplianceDay.objects.filter(site=site).values_list("day", "valid_until"))
+    assert valid_until.pop(TODAY.date()) == TODAY + dt.timedelta(hours=3)
+    assert set(valid_until.values()) == {None}
+    with CaptureQueriesContext(connection) as read_back:
+        assert tables(client, site) == first  # read from the stored days
+    assert not [q for q in read_back.captured_queries if 'AS "due"' in q["sql"]]  # no session counted live
     monkeypatch.setattr(report_days, "stores_days", lambda: False)
     live = tables(client, site)
     assert live == first
@@ -215,7 +222,7 @@ def test_the_check_command_names_a_stored_day_that_differs_from_the_sessions(
     tables(client_for(administrator), site)
     out = io.StringIO()
     call_command("compliance_days", stdout=out)
-    assert f"{len(stored(site)) - 1} stored days agree with the sessions." in out.getvalue()
+    assert f"{len(stored(site))} stored days agree with the sessions." in out.getvalue()
     # A change the triggers cannot see (made with them switched off, as a bulk load does).
     session = weeks_of_sessions[20]
     with connection.cursor() as cursor:
@@ -228,3 +235,23 @@ def test_the_check_command_names_a_stored_day_that_differs_from_the_sessions(
     call_command("compliance_days", "--clear", stdout=out)
     assert not ComplianceDay.objects.exists()
     assert tables(client_for(administrator), site)["no-show-rate"] == [[7, 2, 28.6]]
+
+
+def test_today_is_read_from_the_store_until_a_booking_comes_due(
+    client, client_for, administrator, weeks_of_sessions, site
+):
+    """Nothing changes in the database when a booked session's time comes, but the no-show
+    rate counts it from then on: today's stored summary is used only until that moment."""
+    with time_machine.travel(TODAY, tick=False):
+        assert tables(client_for(administrator), site)["no-show-rate"] == [[7, 1, 14.3]]
+        generation = ComplianceDay.objects.get(site=site, day=TODAY.date()).generation
+    with time_machine.travel(TODAY + dt.timedelta(hours=3, minutes=1), tick=False):
+        client.logout()  # signed out by the idle timeout meanwhile
+        assert tables(client_for(administrator), site)["no-show-rate"] == [[8, 1, 12.5]]
+        row = ComplianceDay.objects.get(site=site, day=TODAY.date())
+        assert (row.generation, row.valid_until) == (generation, None)  # computed again, nothing left to come
+        call_command("compliance_days", stdout=io.StringIO())
+    # A stored summary whose time has passed is not taken for a stale one by the check.
+    ComplianceDay.objects.filter(site=site, day=TODAY.date()).update(valid_until=TODAY + dt.timedelta(hours=1))
+    with time_machine.travel(TODAY + dt.timedelta(hours=3, minutes=1), tick=False):
+        call_command("compliance_days", stdout=io.StringIO())
