@@ -268,21 +268,32 @@ def adverse_events(period: Period) -> Table:
 
 def overrides(period: Period) -> Table:
     site, start, end = period.site, period.start, period.end
+    # Plain columns, not model objects: a long period can hold many overrides.
     qs = (
         PrescriberOverride.objects.filter(session__chair__site=site, session__start__gte=start, session__start__lt=end)
-        .select_related("session__patient", "prescriber")
         .order_by("created_at", "pk")
+        .values_list(
+            "created_at",
+            "session__patient__mrn",
+            "kind",
+            "blocks",
+            "reason",
+            "prescriber__first_name",
+            "prescriber__last_name",
+            "prescriber__username",
+        )
     )
+    kinds = dict(PrescriberOverride.Kind.choices)
     rows = [
         [
-            timezone.localtime(o.created_at, site.tzinfo).strftime("%Y-%m-%d %H:%M"),
-            o.session.patient.mrn,
-            o.get_kind_display(),
-            "; ".join(str(b) for b in o.blocks) if isinstance(o.blocks, list) else str(o.blocks),
-            o.reason,
-            o.prescriber.get_full_name() or o.prescriber.get_username(),
+            timezone.localtime(created_at, site.tzinfo).strftime("%Y-%m-%d %H:%M"),
+            mrn,
+            kinds.get(kind, kind),
+            "; ".join(str(b) for b in blocks) if isinstance(blocks, list) else str(blocks),
+            reason,
+            f"{first_name} {last_name}".strip() or username,
         ]
-        for o in qs
+        for created_at, mrn, kind, blocks, reason, first_name, last_name, username in qs
     ]
     counts = {kind.label: 0 for kind in PrescriberOverride.Kind}
     for row in rows:

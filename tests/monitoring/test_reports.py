@@ -71,7 +71,7 @@ def test_each_table_of_the_report(client_for, administrator, clinic_month, site)
     events = {row[0]: row for row in table(response, "adverse-events").rows}
     assert events["Nausea / vomiting"][1:] == [1, 0, 0, 1]
     overrides = table(response, "overrides").rows
-    assert overrides[0][2:5] == ["Pre-dose block", "BP 152/94 above 140/90", "Usual BP, asymptomatic"]
+    assert overrides[0][2:] == ["Pre-dose block", "BP 152/94 above 140/90", "Usual BP, asymptomatic", "Prescriber"]
     rems = dict(table(response, "rems").rows)
     assert sum(rems.values()) == 1 and rems["Submitted"] == 0
     page = response.content.decode()
