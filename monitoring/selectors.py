@@ -12,7 +12,7 @@ from clinic.rules import CONCOMITANT_MEDICINE_FIELDS
 from scheduling.models import Drug, Session, SessionStatus
 
 from . import rules
-from .models import ClinicalThresholds, PrescriberOverride, ReadingKind, VitalsReading
+from .models import PrescriberOverride, ReadingKind, VitalsReading, current_thresholds
 from .services import gate_from, latest_of_kind, predose_state, session_drug
 
 ACTIVE_STATUSES = (SessionStatus.CHECKED_IN, SessionStatus.IN_OBSERVATION)
@@ -188,7 +188,7 @@ def build_day(session: Session, *, t: rules.Thresholds, now: dt.datetime) -> Ses
 def session_day(session_pk: int, *, now: dt.datetime | None = None) -> SessionDay:
     now = now or timezone.now()
     session = session_queryset().get(pk=session_pk)
-    return build_day(session, t=ClinicalThresholds.current().as_rules(), now=now)
+    return build_day(session, t=current_thresholds(), now=now)
 
 
 def all_readings(session: Session) -> list[VitalsReading]:
@@ -243,7 +243,7 @@ def rems_record(
 ) -> RemsRecord:
     """The REMS monitoring record assembled from what the nurses entered. Lists of records
     pass ``t`` and ``first_treatment`` (see ``rems_records``), so each record costs no query."""
-    t = t or ClinicalThresholds.current().as_rules()
+    t = t or current_thresholds()
     site = session.chair.site
     today = today or site.local_today()
     patient = session.patient
@@ -259,8 +259,7 @@ def rems_record(
     mid = next((r for r in readings if r.kind == ReadingKind.CHECKPOINT and r.checkpoint_minute == first_minute), None)
     started = observation.started_at if observation else None
     if first_treatment is None:
-        earlier = Session.objects.filter(patient=patient, status=SessionStatus.DISCHARGED, start__lt=session.start)
-        first_treatment = not earlier.exists()
+        first_treatment = is_first_treatment(session, first_discharge_starts([session.patient_id]))
     event_kinds = {e.kind for e in events}
     serious = [f"{e.get_kind_display()} ({e.get_severity_display().lower()})" for e in events if e.serious]
     clinician = discharge.discharged_by if discharge else (checkin.checked_in_by if checkin else None)
@@ -360,20 +359,27 @@ def first_discharge_starts(patient_ids) -> dict[int, dt.datetime]:
     return dict(rows)
 
 
+def is_first_treatment(session: Session, firsts: dict[int, dt.datetime]) -> bool:
+    """No discharged session of the patient started before ``session`` (``firsts``: from
+    ``first_discharge_starts``)."""
+    first = firsts.get(session.patient_id)
+    return first is None or first >= session.start
+
+
 def rems_records(sessions, *, today_for, t: rules.Thresholds | None = None) -> list[RemsRecord]:
     """REMS records of ``sessions`` (from ``rems_sessions()``) in two queries more, whatever
     their number: the thresholds and each patient's first discharged session."""
     sessions = list(sessions)
     if not sessions:
         return []
-    t = t or ClinicalThresholds.current().as_rules()
+    t = t or current_thresholds()
     firsts = first_discharge_starts(s.patient_id for s in sessions)
     return [
         rems_record(
             s,
             today=today_for(s),
             t=t,
-            first_treatment=not (s.patient_id in firsts and firsts[s.patient_id] < s.start),
+            first_treatment=is_first_treatment(s, firsts),
         )
         for s in sessions
     ]

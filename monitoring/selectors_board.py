@@ -8,20 +8,20 @@ by side."""
 
 import dataclasses
 import datetime as dt
+from collections.abc import Callable
 
 from django.db.models import Q
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from clinic.models import StaffAlert
+from clinic.selectors import url_for_pk
 from scheduling.models import Session, SessionStatus, TransportArrangement
 
 from . import rules
-from .models import CheckIn, ClinicalThresholds, PrescriberOverride, ReadingKind, VitalsReading
+from .models import CheckIn, PrescriberOverride, ReadingKind, VitalsReading, current_thresholds
 
-_URL_MARK = 987654321
 _STATUS_LABELS = dict(SessionStatus.choices)
 # (column, label) of each pre-dose checklist item, labelled as CheckIn.checklist_missing() does.
 _CHECKLIST = tuple((f"checkin__{name}", str(CheckIn._meta.get_field(name).verbose_name)) for name in CheckIn.CHECKLIST)
@@ -150,7 +150,7 @@ def board(*, site, now: dt.datetime | None = None) -> dict:
     """Today's sessions at ``site`` (not cancelled), one row each, and the open nurse alerts:
     at most six queries whatever the number of chairs."""
     now = now or timezone.now()
-    t = ClinicalThresholds.current().as_rules()
+    t = current_thresholds()
     tz = site.tzinfo
     today = now.astimezone(tz).date()
     day_start = dt.datetime.combine(today, dt.time.min, tzinfo=tz)
@@ -168,7 +168,7 @@ def board(*, site, now: dt.datetime | None = None) -> dict:
     readings = _effective_readings(pks)
     days = [_day(s, readings[s["pk"]], t) for s in sessions]
     overrides = _overrides({d.override_key for d in days if d.override_key})
-    url = reverse("monitoring:session-day", args=[_URL_MARK]).replace(str(_URL_MARK), "{}")
+    url = url_for_pk("monitoring:session-day", escaped=False)  # escaped by rows_html
     rows = [_row(d, overrides.get(d.override_key), now=now, tz=tz, t=t, url=url) for d in days]
     alerts = list(
         StaffAlert.objects.filter(acknowledged_at__isnull=True, audience="nurse").filter(
@@ -178,7 +178,7 @@ def board(*, site, now: dt.datetime | None = None) -> dict:
     return {"rows": rows, "rows_html": rows_html(rows), "alerts": alerts, "today": today, "now": now, "thresholds": t}
 
 
-def _row(day: _Day, override: list | None, *, now, tz, t: rules.Thresholds, url: str) -> dict:
+def _row(day: _Day, override: list | None, *, now, tz, t: rules.Thresholds, url: Callable[[int], str]) -> dict:
     """One line of the board as the template prints it: every time already local to the site
     and every rule already applied. ``override``: the blocks of the override found for
     ``day.override_key`` (None without one)."""
@@ -210,7 +210,7 @@ def _row(day: _Day, override: list | None, *, now, tz, t: rules.Thresholds, url:
         )
     ride = s["transport__status"]
     return {
-        "url": url.format(s["pk"]),
+        "url": url(s["pk"]),
         "chair_name": s["chair__name"],
         "time": _hm(s["start"], tz),
         "patient_name": f"{s['patient__first_name']} {s['patient__last_name']}",

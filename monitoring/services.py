@@ -17,7 +17,6 @@ from . import rules
 from .models import (
     AdverseEvent,
     CheckIn,
-    ClinicalThresholds,
     DeviceAdministration,
     Discharge,
     DoseRecord,
@@ -26,13 +25,10 @@ from .models import (
     ReadingKind,
     RemsSubmission,
     VitalsReading,
+    current_thresholds,
 )
 
 READING_FIELDS = tuple(rules.PHYSIOLOGICAL_LIMITS)
-
-
-def _thresholds() -> rules.Thresholds:
-    return ClinicalThresholds.current().as_rules()
 
 
 def _lock(session: Session) -> Session:
@@ -142,7 +138,7 @@ def _alert_for_reading(reading: VitalsReading, session: Session) -> None:
 
 def _save_reading(*, session: Session, user, kind: str, checkpoint_minute, taken_at, values, notes, t=None, **extra):
     _validate_values(values)
-    t = t or _thresholds()
+    t = t or current_thresholds()
     flags = [f.as_dict() for f in rules.reading_flags(values, t)]
     reading = VitalsReading.objects.create(
         session=session,
@@ -262,7 +258,7 @@ def predose_state(session: Session, *, readings, checkin, overrides, t: rules.Th
 def dosing_blocks(session: Session, t: rules.Thresholds | None = None) -> list[str]:
     """Blocks still standing after any override (the override lifts everything it saw;
     a pre-dose reading is always needed)."""
-    t = t or _thresholds()
+    t = t or current_thresholds()
     readings = effective_readings(session)
     checkin = CheckIn.objects.filter(session=session).first()
     overrides = list(PrescriberOverride.objects.filter(session=session))
@@ -350,7 +346,7 @@ def dose_record(
     if session.status != SessionStatus.CHECKED_IN:
         session.check_transition(SessionStatus.IN_OBSERVATION)
         raise ValidationError("Check the patient in first.", code="status")
-    t = _thresholds()
+    t = current_thresholds()
     blocks = dosing_blocks(session, t)
     if blocks:
         raise ValidationError("Dosing blocked: " + "; ".join(blocks) + ".", code="blocked")
@@ -389,7 +385,7 @@ def dose_device_record(*, session: Session, user, administered_at: dt.datetime) 
     devices = list(dose.devices.all())
     if len(devices) >= (dose.devices_planned or 0):
         raise ValidationError("All devices for this dose are recorded.", code="complete")
-    t = _thresholds()
+    t = current_thresholds()
     allowed_at = rules.next_device_allowed_at(devices[-1].administered_at, t)
     if administered_at < allowed_at:
         local = allowed_at.astimezone(session.chair.site.tzinfo)
@@ -464,7 +460,7 @@ def adverse_event_record(
 
 def discharge_gate_for(session: Session, *, readiness: dict, pickup_name: str, now: dt.datetime | None = None):
     """The discharge gate from what is stored (plus the form's readiness and pick-up)."""
-    t = _thresholds()
+    t = current_thresholds()
     observation = Observation.objects.filter(session=session).first()
     readings = effective_readings(session)
     overrides = list(PrescriberOverride.objects.filter(session=session))

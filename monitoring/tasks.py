@@ -12,7 +12,7 @@ from scheduling.models import Drug, Session, SessionStatus
 from scheduling.services import session_alert
 
 from . import rules, selectors
-from .models import ClinicalThresholds
+from .models import current_thresholds
 
 
 def _url(name: str, session: Session) -> str:
@@ -93,5 +93,5 @@ def alerts_scan() -> int:
     """Raise alerts for overdue checkpoints, observations past their planned end and REMS
     records nearing the end of their window. Returns the number of new alerts."""
     now = timezone.now()
-    t = ClinicalThresholds.current().as_rules()
+    t = current_thresholds()
     return scan_observations(now, t) + scan_rems(now, t)
