@@ -137,6 +137,17 @@ else:
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# --- Cache ----------------------------------------------------------------------------
+# In each process's memory. It holds the day and week grids, each under its site's schedule
+# generation (scheduling.selectors.schedule_page), so a worker never serves one computed
+# before a change; nothing else in the app relies on it, and a restart only empties it.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "OPTIONS": {"MAX_ENTRIES": env_int("CACHE_MAX_ENTRIES", 200)},
+    }
+}
+
 # --- Celery ---------------------------------------------------------------------------
 # Embedded default: kombu's file-system transport under var/celery (no server needed).
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")

@@ -45,14 +45,14 @@ def day(request):
     site = _get_site(request)
     today = site.local_today()
     date = _date_param(request.GET.get("date"), today)
-    grid, cancelled = selectors.schedule_grid(site=site, first_day=date, days=1, step=15)
+    page = selectors.schedule_page(site=site, first_day=date, days=1, step=15)
     ctx = {
         "site": site,
         "tz": site.tzinfo,
         "date": date,
         "today": today,
-        "grid": grid,
-        "cancelled": cancelled,
+        "grid": page,
+        "cancelled": page.cancelled,
         "prev": date - dt.timedelta(days=1),
         "next": date + dt.timedelta(days=1),
     }
@@ -70,15 +70,15 @@ def week(request):
     today = site.local_today()
     start = _date_param(request.GET.get("start"), today)
     start -= dt.timedelta(days=start.weekday())
-    grid, cancelled = selectors.schedule_grid(site=site, first_day=start, days=7, step=30, today=today)
+    page = selectors.schedule_page(site=site, first_day=start, days=7, step=30, today=today)
     ctx = {
         "site": site,
         "tz": site.tzinfo,
         "start": start,
         "today": today,
-        "grid": grid,
-        "chairs_per_day": len(grid.columns) // 7 if grid.columns else 0,
-        "cancelled": cancelled,
+        "grid": page,
+        "chairs_per_day": page.chairs,
+        "cancelled": page.cancelled,
         "prev": start - dt.timedelta(days=7),
         "next": start + dt.timedelta(days=7),
     }

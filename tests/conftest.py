@@ -31,6 +31,15 @@ def _postgresql_only(django_db_setup, django_db_blocker):
 
 
 @pytest.fixture(autouse=True)
+def _empty_cache():
+    """Each test starts with an empty cache: a rolled-back test leaves its schedule generation
+    behind in no table, but its pages would stay in the process's memory."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     """Persona passwords are hashed with a fast hasher; the production hasher is tested by
     the security tests that need it."""

@@ -7,6 +7,7 @@ settings, DEBUG off), and the time is split into SQL and the rest.
     python tests/bench/profile_pages.py --pages board --pyinstrument   # call tree of one page
     python tests/bench/profile_pages.py --pages board --sql            # each statement, slowest first
     python tests/bench/profile_pages.py --pages board --cprofile       # functions by cumulative time
+    python tests/bench/profile_pages.py --pages week --cold            # the cache emptied before each request
 
 Reads the database ``run_bench.py`` loaded (``--db``, default clinic_bench)."""
 
@@ -52,6 +53,7 @@ def main() -> None:
     parser.add_argument("--pyinstrument", action="store_true", help="print the call tree of the first page")
     parser.add_argument("--flat", action="store_true", help="with --pyinstrument: functions by own time")
     parser.add_argument("--cprofile", action="store_true", help="print functions by cumulative time (cProfile)")
+    parser.add_argument("--cold", action="store_true", help="empty the cache before each timed request")
     parser.add_argument("--sql", action="store_true", help="print each statement of one request, slowest first")
     parser.add_argument("--explain", type=int, default=0, help="with --sql: EXPLAIN ANALYZE the N slowest SELECTs")
     args = parser.parse_args()
@@ -66,6 +68,7 @@ def main() -> None:
     django.setup()
     from django.conf import settings
     from django.contrib.auth import get_user_model
+    from django.core.cache import cache
     from django.core.management import call_command
     from django.db import connection
     from django.test import Client
@@ -95,6 +98,8 @@ def main() -> None:
             send(i)
         times, sql_times, counts = [], [], []
         for i in range(args.n):
+            if args.cold:
+                cache.clear()
             timer = SqlTimer()
             with connection.execute_wrapper(timer):
                 started = time.perf_counter()
