@@ -8,11 +8,13 @@ by side."""
 
 import dataclasses
 import datetime as dt
+import html
 from collections.abc import Callable
 
+from django.core.cache import cache
+from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from clinic.models import StaffAlert
@@ -20,7 +22,7 @@ from clinic.selectors import url_for_pk
 from scheduling.models import Session, SessionStatus, TransportArrangement
 
 from . import rules
-from .models import CheckIn, PrescriberOverride, ReadingKind, VitalsReading, current_thresholds
+from .models import BoardGeneration, CheckIn, PrescriberOverride, ReadingKind, VitalsReading, current_thresholds
 
 _STATUS_LABELS = dict(SessionStatus.choices)
 # (column, label) of each pre-dose checklist item, labelled as CheckIn.checklist_missing() does.
@@ -97,17 +99,62 @@ def _done_key(reading: dict) -> str:
     return reading["kind"]
 
 
-def _overrides(keys: set[tuple[int, str, int | None]]) -> dict[tuple, list]:
-    """(session, kind, reading) -> blocks of the newest prescriber override with that key, for
-    ``keys`` only: no query when no session on the board can be changed by an override."""
+def _overrides(session_pks: list[int]) -> dict[tuple, list]:
+    """(session, kind, reading) -> blocks of the newest prescriber override with that key."""
     found: dict[tuple, list] = {}
-    if not keys:
+    if not session_pks:
         return found
-    rows = PrescriberOverride.objects.filter(session_id__in={key[0] for key in keys}).order_by("created_at")
+    rows = PrescriberOverride.objects.filter(session_id__in=session_pks).order_by("created_at", "pk")
     for session_id, kind, reading_id, blocks in rows.values_list("session_id", "kind", "reading_id", "blocks"):
-        if (session_id, kind, reading_id) in keys:
-            found[session_id, kind, reading_id] = blocks
+        found[session_id, kind, reading_id] = blocks
     return found
+
+
+@dataclasses.dataclass
+class _Facts:
+    """What the board reads of a site's day: the same until something is written to it."""
+
+    sessions: list[dict]
+    readings: dict[int, list[dict]]
+    overrides: dict[tuple, list]
+
+
+def _read_facts(site, day_start: dt.datetime) -> _Facts:
+    sessions = list(
+        Session.objects.filter(chair__site=site, start__gte=day_start, start__lt=day_start + dt.timedelta(days=1))
+        .exclude(status=SessionStatus.CANCELLED)
+        .order_by("start", "chair__name")
+        .values(*_SESSION_COLUMNS)
+    )
+    pks = [s["pk"] for s in sessions]
+    if pks:
+        more = {row["pk"]: row for row in Session.objects.filter(pk__in=pks).values(*_DAY_COLUMNS)}
+        for s in sessions:
+            s.update(more[s["pk"]])
+    return _Facts(sessions=sessions, readings=_effective_readings(pks), overrides=_overrides(pks))
+
+
+# Kept only to bound memory: facts stored under a generation are never wrong for that generation.
+BOARD_CACHE_SECONDS = 3600
+
+
+def _facts(site, today: dt.date) -> _Facts:
+    """Today's facts at ``site``. On PostgreSQL the site's board generation is read first (one
+    query) and the facts are kept in the cache under it: every tablet asks for the board every
+    few seconds, and between two writes they all read the same rows. Any write the board reads
+    moves the generation on (migration 0005); facts read after generation N hold at least
+    everything up to N, so keeping them under N never hides a change. SQLite reads them on every
+    request."""
+    day_start = dt.datetime.combine(today, dt.time.min, tzinfo=site.tzinfo)
+    if connection.vendor != "postgresql":
+        return _read_facts(site, day_start)
+    generation = BoardGeneration.objects.filter(site_id=site.pk).values_list("generation", flat=True).first() or 0
+    key = f"board-facts:{site.pk}:{site.time_zone}:{today}:{generation}"
+    facts = cache.get(key)
+    if facts is None:
+        facts = _read_facts(site, day_start)
+        cache.set(key, facts, BOARD_CACHE_SECONDS)
+    return facts
 
 
 @dataclasses.dataclass(slots=True)
@@ -147,27 +194,16 @@ def _day(columns: dict, readings: list[dict], t: rules.Thresholds) -> _Day:
 
 
 def board(*, site, now: dt.datetime | None = None) -> dict:
-    """Today's sessions at ``site`` (not cancelled), one row each, and the open nurse alerts:
-    at most six queries whatever the number of chairs."""
+    """Today's sessions at ``site`` (not cancelled), one row each, and the open nurse alerts,
+    whatever the number of chairs: thresholds, the board generation and alerts, and after a
+    change the sessions, their day's records, readings and overrides."""
     now = now or timezone.now()
     t = current_thresholds()
     tz = site.tzinfo
     today = now.astimezone(tz).date()
-    day_start = dt.datetime.combine(today, dt.time.min, tzinfo=tz)
-    sessions = list(
-        Session.objects.filter(chair__site=site, start__gte=day_start, start__lt=day_start + dt.timedelta(days=1))
-        .exclude(status=SessionStatus.CANCELLED)
-        .order_by("start", "chair__name")
-        .values(*_SESSION_COLUMNS)
-    )
-    pks = [s["pk"] for s in sessions]
-    if pks:
-        more = {row["pk"]: row for row in Session.objects.filter(pk__in=pks).values(*_DAY_COLUMNS)}
-        for s in sessions:
-            s.update(more[s["pk"]])
-    readings = _effective_readings(pks)
-    days = [_day(s, readings[s["pk"]], t) for s in sessions]
-    overrides = _overrides({d.override_key for d in days if d.override_key})
+    facts = _facts(site, today)
+    days = [_day(s, facts.readings[s["pk"]], t) for s in facts.sessions]
+    overrides = facts.overrides
     url = url_for_pk("monitoring:session-day", escaped=False)  # escaped by rows_html
     rows = [_row(d, overrides.get(d.override_key), now=now, tz=tz, t=t, url=url) for d in days]
     alerts = list(
@@ -232,6 +268,12 @@ def _row(day: _Day, override: list | None, *, now, tz, t: rules.Thresholds, url:
         "gate_missing": gate.missing if gate else None,
         "ride_unconfirmed": ride is None or ride == TransportArrangement.Status.UNCONFIRMED,
     }
+
+
+def escape(value) -> str:
+    """What django.utils.html.escape returns, without its lazy-string wrapper: the board
+    escapes some thousand values a request."""
+    return html.escape(str(value))
 
 
 _CHECK_BADGES = {
