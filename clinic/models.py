@@ -48,6 +48,30 @@ class Weekday(models.IntegerChoices):
     SUNDAY = 6, "Sunday"
 
 
+class SiteGeneration(models.Model):
+    """A counter per site that PostgreSQL triggers move on with every write to what one page
+    reads (each concrete counter's migration lists the writes). A copy of the page computed
+    after reading value N is right for as long as the counter stays at N
+    (``clinic.selectors.cached_per_generation``)."""
+
+    # No foreign key constraint: a counter may outlive its site's chairs and opening hours.
+    site = models.OneToOneField(
+        Site, on_delete=models.DO_NOTHING, primary_key=True, db_constraint=False, related_name="+"
+    )
+    generation = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+    def __str__(self):
+        return f"{self._meta.verbose_name} of site {self.site_id}: {self.generation}"
+
+    @classmethod
+    def of(cls, site) -> int:
+        """The site's current value (0 before the first write)."""
+        return cls.objects.filter(site_id=site.pk).values_list("generation", flat=True).first() or 0
+
+
 class OpeningHours(models.Model):
     """One row per open weekday; a weekday without a row is a closed day."""
 

@@ -1,12 +1,14 @@
 from collections.abc import Callable
 from html import escape
 
+from django.core.cache import cache
+from django.db import connection
 from django.db.models import Q, QuerySet, Value
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
 
-from .models import Patient
+from .models import Patient, SiteGeneration
 
 # The columns the patient list shows (patient_rows_html).
 LIST_FIELDS = ["mrn", "first_name", "last_name", "date_of_birth", "phone", "rems_enrollment_id"]
@@ -43,6 +45,32 @@ def url_for_pk(viewname: str, *, escaped: bool = True) -> Callable[[int], str]:
     if escaped:
         head, tail = escape(head), escape(tail)
     return lambda pk: f"{head}{int(pk)}{tail}"
+
+
+def escaped(value) -> str:
+    """What django.utils.html.escape returns, without its lazy-string wrapper, for pages that
+    escape a thousand values a request."""
+    return escape(str(value))
+
+
+# Kept only to bound memory: what is stored under a generation is never wrong for that generation.
+GENERATION_CACHE_SECONDS = 3600
+
+
+def cached_per_generation(counter: type[SiteGeneration], site, key: str, compute: Callable[[], object]):
+    """``compute()``, kept in the process's cache under ``key`` and the site's current value of
+    ``counter``. The counter is read first (one query): what is computed after reading value N
+    holds at least every write up to N, so keeping it under N never hides a change, and the
+    first request after a write computes it again. SQLite has no triggers to move the counters:
+    there ``compute()`` runs on every request."""
+    if connection.vendor != "postgresql":
+        return compute()
+    key = f"{key}:{site.pk}:{counter.of(site)}"
+    value = cache.get(key)
+    if value is None:
+        value = compute()
+        cache.set(key, value, GENERATION_CACHE_SECONDS)
+    return value
 
 
 _ENROLLED = '<span class="badge bg-success">Enrolled</span>'

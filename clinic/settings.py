@@ -138,9 +138,9 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache ----------------------------------------------------------------------------
-# In each process's memory. It holds the day and week grids, each under its site's schedule
-# generation (scheduling.selectors.schedule_page), so a worker never serves one computed
-# before a change; nothing else in the app relies on it, and a restart only empties it.
+# In each process's memory. It holds the day and week grids and the board's facts, each under
+# its site's generation counter (clinic.selectors.cached_per_generation), so a worker never
+# serves one computed before a change; a restart only empties it.
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.locmem.LocMemCache",

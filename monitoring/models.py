@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from clinic.models import SiteGeneration
 from scheduling.models import Drug, Session
 
 from . import rules
@@ -365,19 +366,9 @@ class ComplianceDay(models.Model):
         return f"{self.site_id} {self.day} (generation {self.generation})"
 
 
-class BoardGeneration(models.Model):
-    """A counter per site that every write to what the observation board reads moves on:
-    sessions, rides home, check-ins, observations, discharges, vitals readings, prescriber
-    overrides, patients' names, chair names and the protocols' checkpoints. PostgreSQL
-    triggers keep it (migration 0005). The board's facts read after generation N are right for
-    as long as the counter stays at N (``selectors_board.board``); what the clock changes
-    (minutes since the dose, checkpoints falling due) is worked out on every request."""
-
-    # No foreign key constraint: a counter may outlive its site's chairs.
-    site = models.OneToOneField(
-        "clinic.Site", on_delete=models.DO_NOTHING, primary_key=True, db_constraint=False, related_name="+"
-    )
-    generation = models.PositiveBigIntegerField(default=0)
-
-    def __str__(self):
-        return f"board of site {self.site_id}, generation {self.generation}"
+class BoardGeneration(SiteGeneration):
+    """Moved on by every write to what the observation board reads: sessions, rides home,
+    check-ins, observations, discharges, vitals readings, prescriber overrides, patients' names,
+    chair names and the protocols' checkpoints (migration 0005). ``selectors_board`` keeps the
+    day's facts under it; what the clock changes (minutes since the dose, checkpoints falling
+    due) is worked out on every request."""

@@ -15,6 +15,7 @@ from django.utils.formats import localize
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import Truncator
 
+from clinic.selectors import escaped
 from scheduling.models import Drug, SessionStatus
 
 from . import report_days, rules, selectors_reports
@@ -89,14 +90,10 @@ def _short(label: str) -> str:
     return label if len(label) <= 26 else Truncator(label).chars(26)
 
 
-def _text(value) -> str:
-    return html.escape(str(value))
-
-
 def bar_chart_svg(chart: Chart, title: str) -> SafeString:
     """The chart as escaped inline SVG (no script, no inline style). Built here rather than by
     a template: its bars were most of the page's rendering time."""
-    e = _text
+    e = escaped
     unit = html.escape(chart.unit)
     bars = "\n".join(
         f'<text x="{LABEL_WIDTH - 6}" y="{bar.y + 16}" text-anchor="end" font-size="12" fill="#212529">'

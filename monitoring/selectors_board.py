@@ -8,17 +8,14 @@ by side."""
 
 import dataclasses
 import datetime as dt
-import html
 from collections.abc import Callable
 
-from django.core.cache import cache
-from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
 from clinic.models import StaffAlert
-from clinic.selectors import url_for_pk
+from clinic.selectors import cached_per_generation, escaped, url_for_pk
 from scheduling.models import Session, SessionStatus, TransportArrangement
 
 from . import rules
@@ -134,27 +131,14 @@ def _read_facts(site, day_start: dt.datetime) -> _Facts:
     return _Facts(sessions=sessions, readings=_effective_readings(pks), overrides=_overrides(pks))
 
 
-# Kept only to bound memory: facts stored under a generation are never wrong for that generation.
-BOARD_CACHE_SECONDS = 3600
-
-
 def _facts(site, today: dt.date) -> _Facts:
-    """Today's facts at ``site``. On PostgreSQL the site's board generation is read first (one
-    query) and the facts are kept in the cache under it: every tablet asks for the board every
-    few seconds, and between two writes they all read the same rows. Any write the board reads
-    moves the generation on (migration 0005); facts read after generation N hold at least
-    everything up to N, so keeping them under N never hides a change. SQLite reads them on every
-    request."""
+    """Today's facts at ``site``, kept under the site's board generation (migration 0005):
+    every tablet asks for the board every few seconds, and between two writes they all read
+    the same rows."""
     day_start = dt.datetime.combine(today, dt.time.min, tzinfo=site.tzinfo)
-    if connection.vendor != "postgresql":
-        return _read_facts(site, day_start)
-    generation = BoardGeneration.objects.filter(site_id=site.pk).values_list("generation", flat=True).first() or 0
-    key = f"board-facts:{site.pk}:{site.time_zone}:{today}:{generation}"
-    facts = cache.get(key)
-    if facts is None:
-        facts = _read_facts(site, day_start)
-        cache.set(key, facts, BOARD_CACHE_SECONDS)
-    return facts
+    return cached_per_generation(
+        BoardGeneration, site, f"board-facts:{site.time_zone}:{today}", lambda: _read_facts(site, day_start)
+    )
 
 
 @dataclasses.dataclass(slots=True)
@@ -270,12 +254,6 @@ def _row(day: _Day, override: list | None, *, now, tz, t: rules.Thresholds, url:
     }
 
 
-def escape(value) -> str:
-    """What django.utils.html.escape returns, without its lazy-string wrapper: the board
-    escapes some thousand values a request."""
-    return html.escape(str(value))
-
-
 _CHECK_BADGES = {
     "overdue": ' <span class="badge flag flag-critical">Overdue</span>',
     "due": ' <span class="badge flag flag-warning">Due</span>',
@@ -290,24 +268,23 @@ def rows_html(rows: list[dict]) -> SafeString:
     for row in rows:
         blocked = '<div class="small text-danger">Dosing blocked</div>' if row["dosing_blocked"] else ""
         if row["check_label"]:
-            check = (
-                f"{escape(row['check_label'])} {escape(row['check_time'])}{_CHECK_BADGES.get(row['check_status'], '')}"
-            )
+            badge = _CHECK_BADGES.get(row["check_status"], "")
+            check = f"{escaped(row['check_label'])} {escaped(row['check_time'])}{badge}"
         else:
             check = "–"
         if row["vitals"]:
             flags = "".join(
-                f'<span class="badge flag flag-{escape(f["severity"])}">{escape(f["label"])}</span> '
+                f'<span class="badge flag flag-{escaped(f["severity"])}">{escaped(f["label"])}</span> '
                 for f in row["flags"]
             )
-            vitals = f'<span class="text-nowrap">{escape(row["vitals"])}</span><div>{flags}</div>'
+            vitals = f'<span class="text-nowrap">{escaped(row["vitals"])}</span><div>{flags}</div>'
         else:
             vitals = "–"
         if row["status"] == SessionStatus.DISCHARGED:
-            discharge = f"Discharged {escape(row['discharged'])}"
+            discharge = f"Discharged {escaped(row['discharged'])}"
         elif row["gate_missing"] is not None:
             if row["gate_missing"]:
-                items = "".join(f"<li>{escape(m)}</li>" for m in row["gate_missing"])
+                items = "".join(f"<li>{escaped(m)}</li>" for m in row["gate_missing"])
                 discharge = f'<ul class="list-unstyled small mb-0">{items}</ul>'
             else:
                 discharge = '<span class="badge bg-success">Ready for discharge checks</span>'
@@ -316,12 +293,12 @@ def rows_html(rows: list[dict]) -> SafeString:
         else:
             discharge = "–"
         out.append(
-            f'<tr class="status-{escape(row["status"])}">'
-            f'<td class="fw-semibold">{escape(row["chair_name"])}</td>'
-            f"<td>{escape(row['time'])}</td>"
-            f'<td><a href="{escape(row["url"])}">{escape(row["patient_name"])}</a></td>'
-            f"<td>{escape(row['status_display'])}{blocked}</td>"
-            f"<td>{escape(row['since_dose'])}</td>"
+            f'<tr class="status-{escaped(row["status"])}">'
+            f'<td class="fw-semibold">{escaped(row["chair_name"])}</td>'
+            f"<td>{escaped(row['time'])}</td>"
+            f'<td><a href="{escaped(row["url"])}">{escaped(row["patient_name"])}</a></td>'
+            f"<td>{escaped(row['status_display'])}{blocked}</td>"
+            f"<td>{escaped(row['since_dose'])}</td>"
             f"<td>{check}</td>"
             f"<td>{vitals}</td>"
             f"<td>{discharge}</td>"

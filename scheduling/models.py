@@ -8,7 +8,7 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
-from clinic.models import Chair, Patient, Site
+from clinic.models import Chair, Patient, Site, SiteGeneration
 
 
 class Drug(models.TextChoices):
@@ -259,18 +259,7 @@ class Reminder(models.Model):
         return f"{self.kind} reminder for session {self.session_id} ({self.status})"
 
 
-class ScheduleGeneration(models.Model):
-    """A counter per site that every write to what the day and week grids show moves on:
-    sessions, rides home, patients' names, chairs, opening hours, closures and the site's time
-    zone. PostgreSQL triggers keep it (migration 0006), so a write from anywhere (a service,
-    the admin, a bulk update) counts. A grid computed after reading generation N is right for
-    as long as the counter stays at N (``selectors.schedule_page``)."""
-
-    # No foreign key constraint: a counter may outlive its site's last chair or opening hours.
-    site = models.OneToOneField(
-        Site, on_delete=models.DO_NOTHING, primary_key=True, db_constraint=False, related_name="+"
-    )
-    generation = models.PositiveBigIntegerField(default=0)
-
-    def __str__(self):
-        return f"schedule of site {self.site_id}, generation {self.generation}"
+class ScheduleGeneration(SiteGeneration):
+    """Moved on by every write to what the day and week grids show: sessions, rides home,
+    patients' names, chairs, opening hours, closures and the site's time zone (migration 0006).
+    ``selectors.schedule_page`` keeps the grids under it."""

@@ -6,15 +6,13 @@ import html
 import math
 from dataclasses import dataclass, field
 
-from django.core.cache import cache
-from django.db import connection
 from django.db.models import Q, QuerySet
 from django.urls import reverse
 from django.utils import dateformat, timezone
 from django.utils.safestring import SafeString, mark_safe
 
 from clinic.models import Chair, Closure, OpeningHours, Site
-from clinic.selectors import url_for_pk
+from clinic.selectors import cached_per_generation, url_for_pk
 
 from .models import Course, ScheduleGeneration, Session, SessionStatus, TransportArrangement
 
@@ -414,28 +412,18 @@ class SchedulePage:
     chairs: int  # active chairs: the week grid has this many columns per day
 
 
-# Kept only to bound memory: a page stored under a generation is never wrong for that generation.
-SCHEDULE_CACHE_SECONDS = 3600
-
-
 def schedule_page(
     *, site: Site, first_day: dt.date, days: int, step: int, today: dt.date | None = None
 ) -> SchedulePage:
-    """The day or week page's grid. On PostgreSQL the site's schedule generation is read first
-    (one query) and the page is kept in the cache under it: a busy week is some 300 sessions and
-    1,700 cells, and most requests for it come between two changes. Any change to what the grid
-    shows moves the generation on (migration 0006), so the next request computes the grid
-    again; a page computed after reading generation N holds at least everything up to N, so
-    keeping it under N never hides a change. SQLite computes the grid on every request."""
-    if connection.vendor != "postgresql":
-        return _schedule_page(site=site, first_day=first_day, days=days, step=step, today=today)
-    generation = ScheduleGeneration.objects.filter(site_id=site.pk).values_list("generation", flat=True).first() or 0
-    key = f"schedule-page:{site.pk}:{site.time_zone}:{generation}:{first_day}:{days}:{step}:{today}"
-    page = cache.get(key)
-    if page is None:
-        page = _schedule_page(site=site, first_day=first_day, days=days, step=step, today=today)
-        cache.set(key, page, SCHEDULE_CACHE_SECONDS)
-    return page
+    """The day or week page's grid, kept under the site's schedule generation (migration 0006):
+    a busy week is some 300 sessions and 1,700 cells, and most requests for it come between
+    two changes."""
+    return cached_per_generation(
+        ScheduleGeneration,
+        site,
+        f"schedule-page:{site.time_zone}:{first_day}:{days}:{step}:{today}",
+        lambda: _schedule_page(site=site, first_day=first_day, days=days, step=step, today=today),
+    )
 
 
 def _schedule_page(*, site: Site, first_day: dt.date, days: int, step: int, today: dt.date | None) -> SchedulePage:

@@ -24,10 +24,6 @@ BOARD = reverse("monitoring:board")
 AT = DAY_START + dt.timedelta(minutes=62)  # dosed at 09:10: 52 minutes in, the 40-minute check overdue
 
 
-def generation(site) -> int:
-    return BoardGeneration.objects.filter(site=site).values_list("generation", flat=True).first() or 0
-
-
 @pytest.fixture
 def observed(session, run_to_observation):
     return run_to_observation(session)
@@ -126,8 +122,8 @@ def test_a_change_is_on_the_next_board(client_for, nurse, site, observed, name):
     page = _board(client)
     assert before in page
     assert after not in page
-    generation_before = generation(site)
+    generation_before = BoardGeneration.of(site)
     with time_machine.travel(AT - dt.timedelta(minutes=1), tick=False):
         change(observed, nurse)
-    assert generation(site) > generation_before
+    assert BoardGeneration.of(site) > generation_before
     assert after in _board(client)

@@ -21,10 +21,6 @@ WEEK = reverse("scheduling:week")
 DAY = reverse("scheduling:day")
 
 
-def generation(site) -> int:
-    return ScheduleGeneration.objects.filter(site=site).values_list("generation", flat=True).first() or 0
-
-
 @pytest.fixture
 def booked(site, scheduler, frozen_now):
     patient = factories.make_patient(site=site, first_name="Robin", last_name="Hale")
@@ -128,18 +124,18 @@ def test_a_change_is_on_the_next_page(client_for, scheduler, site, booked, name)
     html = page(client, site)
     assert before in html
     assert after not in html
-    generation_before = generation(site)
+    generation_before = ScheduleGeneration.of(site)
     change(booked)
-    assert generation(site) > generation_before
+    assert ScheduleGeneration.of(site) > generation_before
     site.refresh_from_db()
     assert after in page(client, site)
 
 
 def test_a_change_at_another_site_leaves_this_sites_grid_alone(client_for, scheduler, site, booked):
     other = factories.make_site("Hillcrest")
-    before = generation(site)
+    before = ScheduleGeneration.of(site)
     patient = factories.make_patient(site=other)
     book(make_course(patient, scheduler, site=other), chair(other, 1), at(MONDAY, 9))
     Chair.objects.filter(site=other, name="Chair 1").update(name="Renamed")
-    assert generation(site) == before
-    assert generation(other) > 0
+    assert ScheduleGeneration.of(site) == before
+    assert ScheduleGeneration.of(other) > 0
