@@ -143,6 +143,23 @@ def period_days(site, first: dt.date, last: dt.date, *, now: dt.datetime) -> dic
     return days
 
 
+def stored_fingerprint(site, first: dt.date, last: dt.date, *, now: dt.datetime) -> tuple | None:
+    """What the stored days of the period are at ``now``: each day's row, generation and
+    ``valid_until``, or None when a day must be computed (no row, cleared, or past its
+    ``valid_until``) or days are not stored (SQLite). The triggers move a day's generation with
+    every write the report shows for it, and a day computed again after its ``valid_until``
+    is stored with a later one, so equal fingerprints mean the same report. One query."""
+    if not stores_days():
+        return None
+    rows = tuple(
+        ComplianceDay.objects.filter(site=site, day__gte=first, day__lte=last, summary__isnull=False)
+        .exclude(valid_until__lte=now)
+        .order_by("day")
+        .values_list("id", "generation", "valid_until")
+    )
+    return rows if len(rows) == (last - first).days + 1 else None
+
+
 _STORE_SQL = """
 INSERT INTO monitoring_complianceday (site_id, day, generation, summary, valid_until) VALUES {values}
 ON CONFLICT (site_id, day) DO UPDATE SET summary = EXCLUDED.summary, valid_until = EXCLUDED.valid_until

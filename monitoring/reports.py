@@ -4,11 +4,13 @@ chart drawn server-side as SVG geometry (no script, no inline style)."""
 
 import dataclasses
 import datetime as dt
+import hashlib
 import html
 import statistics
 from collections import Counter
 from functools import cached_property
 
+from django.core.cache import cache
 from django.db.models import Count
 from django.utils import timezone
 from django.utils.formats import localize
@@ -51,14 +53,14 @@ class Table:
     chart: Chart | None = None
     note: str = ""
 
-    @property
+    @cached_property
     def body_html(self) -> SafeString:
         """The rows as escaped HTML, each value shown as the template would show it (localized);
         printing them value by value in the template was most of the page's rendering time."""
         rows = ("".join(f"<td>{_cell(value)}</td>" for value in row) for row in self.rows)
         return mark_safe("".join(f"<tr>{cells}</tr>" for cells in rows))  # noqa: S308 - every value escaped
 
-    @property
+    @cached_property
     def chart_svg(self) -> str:
         return bar_chart_svg(self.chart, self.title) if self.chart else ""
 
@@ -195,7 +197,8 @@ def no_show_rate(period: Period) -> Table:
     )
 
 
-def observation_length(period: Period, t: rules.Thresholds) -> Table:
+def observation_length(period: Period) -> Table:
+    t = period.t
     # A session is discharged exactly when it has a discharge record (``services.discharge``
     # writes both, and a discharged session changes status no more).
     minutes = sorted(period.total.lengths.elements())
@@ -217,7 +220,7 @@ def observation_length(period: Period, t: rules.Thresholds) -> Table:
     )
 
 
-def checkpoint_completeness(period: Period, t: rules.Thresholds) -> Table:
+def checkpoint_completeness(period: Period) -> Table:
     # Sessions alike (same checkpoints required, same readings) are judged once.
     alike: Counter = Counter()
     for (protocol, have, _rems), n in period.total.discharged.items():
@@ -317,7 +320,7 @@ def overrides(period: Period) -> Table:
 REMS_STATES = ("Submitted", "Complete, not submitted", "Incomplete", "Overdue (past the window, not submitted)")
 
 
-def rems_states(period: Period, t: rules.Thresholds) -> Table:
+def rems_states(period: Period) -> Table:
     other_drugs = {d.value for d in Drug if d != Drug.ESKETAMINE}
     counts = dict.fromkeys(REMS_STATES, 0)
     window_first_day = period.rems_window_first_day
@@ -344,27 +347,41 @@ def rems_states(period: Period, t: rules.Thresholds) -> Table:
     )
 
 
-SECTIONS = (
-    "sessions-by-week",
-    "no-show-rate",
-    "observation-length",
-    "checkpoint-completeness",
-    "adverse-events",
-    "overrides",
-    "rems",
-)
+BUILDERS = {
+    "sessions-by-week": sessions_by_week,
+    "no-show-rate": no_show_rate,
+    "observation-length": observation_length,
+    "checkpoint-completeness": checkpoint_completeness,
+    "adverse-events": adverse_events,
+    "overrides": overrides,
+    "rems": rems_states,
+}
+SECTIONS = tuple(BUILDERS)
+# Kept only to bound memory: a report kept under its key is never wrong for that key.
+REPORT_CACHE_SECONDS = 3600
 
 
 def compliance_report(*, site, date_from: dt.date, date_to: dt.date, only: str | None = None) -> list[Table]:
-    t = thresholds()
-    period = Period(site, date_from, date_to, t)
-    builders = {
-        "sessions-by-week": lambda: sessions_by_week(period),
-        "no-show-rate": lambda: no_show_rate(period),
-        "observation-length": lambda: observation_length(period, t),
-        "checkpoint-completeness": lambda: checkpoint_completeness(period, t),
-        "adverse-events": lambda: adverse_events(period),
-        "overrides": lambda: overrides(period),
-        "rems": lambda: rems_states(period, t),
-    }
-    return [builders[slug]() for slug in SECTIONS if only in (None, slug)]
+    """Every table of the report (or only the one named ``only``, for its CSV download).
+
+    The whole report is kept in the process's cache when every day of the period is stored
+    (``report_days.stored_fingerprint``), under those days' generations, the thresholds, the
+    protocols and today: the triggers move a day's generation with every write any table shows
+    for it, so a report read after reading the fingerprint holds at least what it names and
+    keeping it under that fingerprint never hides a change. A day still to compute (cleared,
+    new, or past a booking's start) means computing the report; the next one is kept."""
+    period = Period(site, date_from, date_to, thresholds())
+    if only is not None:
+        return [BUILDERS[only](period)]
+    fingerprint = report_days.stored_fingerprint(site, date_from, date_to, now=timezone.now())
+    if fingerprint is None:
+        return [BUILDERS[slug](period) for slug in SECTIONS]
+    what = (site.pk, site.time_zone, date_from, date_to, period.today, period.t, sorted(period.protocols.items()))
+    key = "compliance-report:" + hashlib.sha256(repr((what, fingerprint)).encode()).hexdigest()
+    tables = cache.get(key)
+    if tables is None:
+        tables = [BUILDERS[slug](period) for slug in SECTIONS]
+        for table in tables:  # kept rendered: the page then prints them as they are
+            table.body_html, table.chart_svg  # noqa: B018 - cached properties
+        cache.set(key, tables, REPORT_CACHE_SECONDS)
+    return tables

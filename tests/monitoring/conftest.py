@@ -7,6 +7,7 @@ import pytest
 
 from monitoring.models import CheckIn
 from scheduling.models import Course, Protocol, Session, TransportArrangement
+from tests import factories
 
 NY = zoneinfo.ZoneInfo("America/New_York")
 # A Tuesday morning at the clinic: 09:00 local.
@@ -134,3 +135,21 @@ def run_to_discharge(nurse, run_to_observation):
         return session
 
     return run
+
+
+@pytest.fixture
+def weeks_of_sessions(make_session, run_to_discharge, site, nurse):
+    """Discharged sessions on six past days (the one nine days back on a protocol that checks at
+    30 minutes, so its 40-minute reading leaves it incomplete), a no-show, a cancellation and a
+    booking at noon two days after ``DAY_START`` (the reports' tests run that morning)."""
+    at_30 = Protocol.objects.create(name="Esketamine at 30", slug="esk-30", drug="esketamine", checkpoint_minutes=[30])
+    sessions = {}
+    for days_back in (1, 3, 5, 9, 20, 30):
+        start = DAY_START - dt.timedelta(days=days_back)
+        protocol_ = at_30 if days_back == 9 else None
+        session = make_session(factories.make_patient(site=site), start=start, protocol_=protocol_)
+        sessions[days_back] = run_to_discharge(session, dosed_at=start)
+    make_session(factories.make_patient(site=site), start=DAY_START - dt.timedelta(days=4), status="no_show")
+    make_session(factories.make_patient(site=site), start=DAY_START - dt.timedelta(days=6), status="cancelled")
+    make_session(factories.make_patient(site=site), start=DAY_START + dt.timedelta(days=2, hours=3))
+    return sessions

@@ -33,24 +33,6 @@ def stored(site) -> dict[dt.date, dict | None]:
     return dict(ComplianceDay.objects.filter(site=site).values_list("day", "summary"))
 
 
-@pytest.fixture
-def weeks_of_sessions(make_session, run_to_discharge, site, nurse):
-    """Discharged sessions on six past days (the one nine days back on a protocol that checks at
-    30 minutes, so its 40-minute reading leaves it incomplete), a no-show, a cancellation and a
-    booking later today."""
-    at_30 = Protocol.objects.create(name="Esketamine at 30", slug="esk-30", drug="esketamine", checkpoint_minutes=[30])
-    sessions = {}
-    for days_back in (1, 3, 5, 9, 20, 30):
-        start = DAY_START - dt.timedelta(days=days_back)
-        protocol_ = at_30 if days_back == 9 else None
-        session = make_session(factories.make_patient(site=site), start=start, protocol_=protocol_)
-        sessions[days_back] = run_to_discharge(session, dosed_at=start)
-    make_session(factories.make_patient(site=site), start=DAY_START - dt.timedelta(days=4), status="no_show")
-    make_session(factories.make_patient(site=site), start=DAY_START - dt.timedelta(days=6), status="cancelled")
-    make_session(factories.make_patient(site=site), start=TODAY + dt.timedelta(hours=3))
-    return sessions
-
-
 @time_machine.travel(TODAY, tick=False)
 def test_stored_days_give_the_figures_of_the_live_computation(
     client_for, administrator, weeks_of_sessions, site, monkeypatch
