@@ -2,8 +2,9 @@ from collections.abc import Callable
 from html import escape
 
 from django.core.cache import cache
+from django.core.paginator import Page, Paginator
 from django.db import connection
-from django.db.models import Q, QuerySet, Value
+from django.db.models import Count, Q, QuerySet, Value, Window
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
@@ -36,6 +37,33 @@ def patient_search(query: str) -> QuerySet[Patient]:
     # indexes (migration 0004) find the few hundred matches and sorting them costs ~1 ms.
     # COALESCE of a NOT NULL column is the column itself; it only hides the name index.
     return qs.filter(condition).order_by(Coalesce("last_name", Value("")), "first_name", "pk")
+
+
+PATIENTS_PER_PAGE = 25
+
+
+def patient_page(query: str, number) -> Page:
+    """One page of ``patient_search(query)`` (``number`` as ``Paginator.get_page`` takes it).
+
+    With a search term PostgreSQL sorts every match anyway, so the page's rows carry the
+    number of matches (``COUNT(*) OVER ()``) and the page costs one query instead of a count
+    and a page. Without one, the list walks the name index for its page and counting all
+    patients separately is cheaper; that, and a page number past the last page, go through
+    ``Paginator`` as usual."""
+    query = (query or "").strip()
+    paginator = Paginator(patient_search(query), PATIENTS_PER_PAGE)
+    try:
+        number = int(number)
+    except (TypeError, ValueError):
+        number = 1
+    if not query or number < 1:
+        return paginator.get_page(number)
+    start = (number - 1) * PATIENTS_PER_PAGE
+    rows = list(patient_search(query).annotate(matches=Window(Count("*")))[start : start + PATIENTS_PER_PAGE])
+    if not rows:
+        return paginator.get_page(number)
+    paginator.count = rows[0].matches  # a cached property: Paginator does not count again
+    return Page(rows, number, paginator)
 
 
 def url_for_pk(viewname: str, *, escaped: bool = True) -> Callable[[int], str]:

@@ -1,7 +1,6 @@
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.core.paginator import Paginator
 from django.db import connection
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -54,7 +53,7 @@ def healthz(request):
 def patient_list(request):
     form = PatientSearchForm(request.GET or None)
     query = form.cleaned_data["q"] if form.is_valid() else ""
-    page = Paginator(selectors.patient_search(query), 25).get_page(request.GET.get("page"))
+    page = selectors.patient_page(query, request.GET.get("page"))
     rows = selectors.patient_rows_html(page.object_list)
     response = render(request, "clinic/patient_list.html", {"form": form, "page": page, "rows": rows, "query": query})
     # Audited once the page is rendered: the audit trail's append lock is held from here to the

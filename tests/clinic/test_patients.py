@@ -1,6 +1,7 @@
 import datetime as dt
 
 import pytest
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
@@ -132,6 +133,30 @@ def test_search_finds_by_name_and_mrn_and_paginates(client_for, nurse, site):
     assert len(page1.context["page"].object_list) == 25
     assert target.last_name not in page1.content.decode()
     assert 'href="?q=smith&amp;page=2"' in page1.content.decode()  # the next page keeps the search
+
+
+def test_a_search_page_counts_its_matches_in_the_same_query(client_for, nurse, site):
+    for i in range(30):
+        factories.make_patient(site=site, last_name=f"Smith{i:02d}", first_name="Al")
+    client = client_for(nurse)
+    statements = []
+
+    def record(execute, sql, params, many, context):
+        statements.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        page2 = client.get(reverse("clinic:patient-list"), {"q": "smith", "page": "2"})
+    assert [p.last_name for p in page2.context["page"].object_list] == [f"Smith{i:02d}" for i in range(25, 30)]
+    assert "Page 2 of 2" in page2.content.decode()
+    patient_reads = [sql for sql in statements if 'FROM "clinic_patient"' in sql]
+    assert len(patient_reads) == 1 and "COUNT(*) OVER ()" in patient_reads[0]
+    # Past the last page, or no number: the last page and the first, as before.
+    assert client.get(reverse("clinic:patient-list"), {"q": "smith", "page": "9"}).context["page"].number == 2
+    assert client.get(reverse("clinic:patient-list"), {"q": "smith", "page": "x"}).context["page"].number == 1
+    assert "No patient matches" in client.get(reverse("clinic:patient-list"), {"q": "nobody"}).content.decode()
+    everyone = client.get(reverse("clinic:patient-list")).context["page"]
+    assert everyone.paginator.count == Patient.objects.count() and everyone.number == 1
 
 
 def test_search_lists_matches_by_last_then_first_name(client_for, nurse, site):
