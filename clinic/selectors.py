@@ -7,6 +7,7 @@ from django.db import connection
 from django.db.models import Count, Q, QuerySet, Value, Window
 from django.db.models.functions import Coalesce
 from django.urls import reverse
+from django.utils.formats import localize
 from django.utils.safestring import SafeString, mark_safe
 
 from .models import Patient, SiteGeneration
@@ -59,7 +60,7 @@ def patient_page(query: str, number) -> Page:
     if not query or number < 1:
         return paginator.get_page(number)
     start = (number - 1) * PATIENTS_PER_PAGE
-    rows = list(patient_search(query).annotate(matches=Window(Count("*")))[start : start + PATIENTS_PER_PAGE])
+    rows = list(paginator.object_list.annotate(matches=Window(Count("*")))[start : start + PATIENTS_PER_PAGE])
     if not rows:
         return paginator.get_page(number)
     paginator.count = rows[0].matches  # a cached property: Paginator does not count again
@@ -79,6 +80,15 @@ def escaped(value) -> str:
     """What django.utils.html.escape returns, without its lazy-string wrapper, for pages that
     escape a thousand values a request."""
     return escape(str(value))
+
+
+def printed(value) -> str:
+    """``value`` as the template language prints a variable: localized, then escaped."""
+    if isinstance(value, str):
+        return escape(value)
+    if isinstance(value, int):  # bool too: localize() gives str() of both (no thousand separator)
+        return str(value)
+    return escape(str(localize(value)))
 
 
 # Kept only to bound memory: what is stored under a generation is never wrong for that generation.

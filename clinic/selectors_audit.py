@@ -12,7 +12,6 @@ from html import escape
 
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
-from django.utils.formats import localize
 from django.utils.safestring import SafeString, mark_safe
 
 from . import selectors
@@ -169,9 +168,8 @@ _ACTION_LABELS = dict(AuditAction.choices)
 def _summary_html(summary) -> str:
     if not isinstance(summary, dict):
         return ""
-    # localize(): each value printed as the template language prints a variable.
     return "".join(
-        f'<span class="me-2"><strong>{escape(str(key))}</strong>: {escape(str(localize(value)))}</span>'
+        f'<span class="me-2"><strong>{selectors.escaped(key)}</strong>: {selectors.printed(value)}</span>'
         for key, value in summary.items()
     )
 

@@ -1,6 +1,7 @@
 """Shared fixtures: the personas (one user per role plus an inactive one), a site with
 chairs, a patient, and logged-in clients. The suite runs on PostgreSQL only."""
 
+import contextlib
 import importlib
 
 import pytest
@@ -8,6 +9,21 @@ from django.db import connection
 from django.db.backends.postgresql.operations import DatabaseOperations
 
 from tests import factories
+
+
+@contextlib.contextmanager
+def statements():
+    """The SQL of every statement run inside the block (savepoints left out)."""
+    seen = []
+
+    def record(execute, sql, params, many, context):
+        if "SAVEPOINT" not in sql:
+            seen.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        yield seen
+
 
 _execute_sql_flush = DatabaseOperations.execute_sql_flush
 

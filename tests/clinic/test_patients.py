@@ -1,12 +1,12 @@
 import datetime as dt
 
 import pytest
-from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
 from clinic.models import AuditEvent, EscortContact, Patient
 from tests import factories
+from tests.conftest import statements
 
 pytestmark = pytest.mark.django_db
 
@@ -139,17 +139,11 @@ def test_a_search_page_counts_its_matches_in_the_same_query(client_for, nurse, s
     for i in range(30):
         factories.make_patient(site=site, last_name=f"Smith{i:02d}", first_name="Al")
     client = client_for(nurse)
-    statements = []
-
-    def record(execute, sql, params, many, context):
-        statements.append(sql)
-        return execute(sql, params, many, context)
-
-    with connection.execute_wrapper(record):
+    with statements() as sql:
         page2 = client.get(reverse("clinic:patient-list"), {"q": "smith", "page": "2"})
     assert [p.last_name for p in page2.context["page"].object_list] == [f"Smith{i:02d}" for i in range(25, 30)]
     assert "Page 2 of 2" in page2.content.decode()
-    patient_reads = [sql for sql in statements if 'FROM "clinic_patient"' in sql]
+    patient_reads = [statement for statement in sql if 'FROM "clinic_patient"' in statement]
     assert len(patient_reads) == 1 and "COUNT(*) OVER ()" in patient_reads[0]
     # Past the last page, or no number: the last page and the first, as before.
     assert client.get(reverse("clinic:patient-list"), {"q": "smith", "page": "9"}).context["page"].number == 2

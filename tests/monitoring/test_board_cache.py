@@ -3,19 +3,18 @@ session, reading or override, the clock still moves what depends on it, and ever
 write the board reads is on the next board. Changes are made with queryset updates (no
 signals) where they can be: the PostgreSQL triggers are what moves the generation on."""
 
-import contextlib
 import datetime as dt
 
 import pytest
 import time_machine
 from django.core.cache import cache
-from django.db import connection
 from django.urls import reverse
 
 from clinic.models import Chair, Patient
 from monitoring import services
 from monitoring.models import BoardGeneration, Observation
 from scheduling.models import Course, Protocol, Session, TransportArrangement
+from tests.conftest import statements
 from tests.monitoring.conftest import DAY_START, NORMAL
 
 pytestmark = pytest.mark.django_db
@@ -29,20 +28,6 @@ def observed(session, run_to_observation):
     return run_to_observation(session)
 
 
-@contextlib.contextmanager
-def _statements():
-    """The SQL of every statement run inside the block (savepoints left out)."""
-    seen = []
-
-    def record(execute, sql, params, many, context):
-        if "SAVEPOINT" not in sql:
-            seen.append(sql)
-        return execute(sql, params, many, context)
-
-    with connection.execute_wrapper(record):
-        yield seen
-
-
 def _board(client) -> str:
     with time_machine.travel(AT, tick=False):
         return client.get(BOARD).content.decode()
@@ -53,9 +38,9 @@ def test_an_unchanged_board_reads_no_session_and_the_clock_still_counts(client_f
     with time_machine.travel(AT, tick=False):
         client.get(BOARD)  # the session's first request stores its activity time
         cache.clear()
-        with _statements() as computed:
+        with statements() as computed:
             first = client.get(BOARD).content.decode()
-        with _statements() as cached:
+        with statements() as cached:
             client.get(BOARD)
     with time_machine.travel(AT + dt.timedelta(minutes=3), tick=False):
         later = client.get(BOARD).content.decode()

@@ -7,12 +7,12 @@ import datetime as dt
 import pytest
 import time_machine
 from django.contrib.auth import get_user_model
-from django.db import connection
 from django.urls import reverse
 
 from clinic.models import Patient
 from monitoring.models import AdverseEvent, ClinicalThresholds, ComplianceDay, PrescriberOverride
 from scheduling.models import Protocol
+from tests.conftest import statements
 from tests.monitoring.conftest import DAY_START
 
 pytestmark = pytest.mark.django_db
@@ -20,26 +20,15 @@ TODAY = DAY_START + dt.timedelta(days=2)  # 2026-11-19, 09:00
 PERIOD = {"date_from": "2026-10-01", "date_to": "2026-11-30"}
 
 
-class Statements:
-    """The SQL statements run while it is installed (``connection.execute_wrapper``)."""
-
-    def __init__(self):
-        self.sql: list[str] = []
-
-    def __call__(self, execute, sql, params, many, context):
-        self.sql.append(sql)
-        return execute(sql, params, many, context)
-
-    def touching(self, table: str) -> list[str]:
-        return [sql for sql in self.sql if f'"{table}"' in sql]
+def touching(sql: list[str], table: str) -> list[str]:
+    return [statement for statement in sql if f'"{table}"' in statement]
 
 
-def page(client, site) -> tuple[dict, Statements]:
-    statements = Statements()
-    with connection.execute_wrapper(statements):
+def page(client, site) -> tuple[dict, list[str]]:
+    with statements() as sql:
         response = client.get(reverse("monitoring:reports"), {"site": site.pk, **PERIOD})
     assert response.status_code == 200
-    return {t.slug: t.rows for t in response.context["tables"]}, statements
+    return {t.slug: t.rows for t in response.context["tables"]}, sql
 
 
 def generation(session) -> int:
@@ -70,11 +59,11 @@ def test_an_unchanged_report_is_read_from_the_cache(client_for, administrator, w
     second, from_days = page(client, site)  # read from the stored days, then kept
     third, from_cache = page(client, site)
     assert first == second == third
-    assert from_days.touching("monitoring_adverseevent") and from_days.touching("monitoring_prescriberoverride")
-    assert not from_cache.touching("monitoring_adverseevent")
-    assert not from_cache.touching("monitoring_prescriberoverride")
+    assert touching(from_days, "monitoring_adverseevent") and touching(from_days, "monitoring_prescriberoverride")
+    assert not touching(from_cache, "monitoring_adverseevent")
+    assert not touching(from_cache, "monitoring_prescriberoverride")
     # Neither the stored days' summaries nor the two tables read from their rows.
-    assert len(from_cache.sql) == len(from_days.sql) - 3
+    assert len(from_cache) == len(from_days) - 3
     assert third["no-show-rate"] == [[7, 1, 14.3]]
 
 
@@ -134,8 +123,8 @@ def test_a_name_change_of_a_user_without_overrides_keeps_the_report(kept, site, 
     get_user_model().objects.filter(pk=nurse.pk).update(last_name="Elsewhere")
     Patient.objects.filter(site=site).update(phone="+15550000000")
     assert dict(ComplianceDay.objects.filter(site=site).values_list("day", "generation")) == days
-    _, statements = page(kept, site)
-    assert not statements.touching("monitoring_adverseevent")
+    _, sql = page(kept, site)
+    assert not touching(sql, "monitoring_adverseevent")
 
 
 def test_thresholds_and_protocols_changed_show_on_the_next_page(kept, weeks_of_sessions, site):
@@ -172,6 +161,6 @@ def test_a_new_day_moves_records_past_the_rems_window(client_for, administrator,
         rems = dict(page(client, site)[0]["rems"])
         assert rems["Overdue (past the window, not submitted)"] == 3
     with time_machine.travel(before_midnight + dt.timedelta(minutes=6), tick=False):
-        rems, statements = page(client, site)
+        rems, sql = page(client, site)
         assert dict(rems["rems"])["Overdue (past the window, not submitted)"] == 4
-        assert not [sql for sql in statements.sql if 'AS "due"' in sql]  # no day counted live again
+        assert not [statement for statement in sql if 'AS "due"' in statement]  # no day counted live again
