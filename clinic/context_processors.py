@@ -2,9 +2,12 @@
 patterns of every app by string, so this core app imports none of them."""
 
 import functools
+from html import escape
 
 from django.conf import settings
+from django.middleware.csrf import get_token
 from django.urls import NoReverseMatch, get_script_prefix, get_urlconf, reverse
+from django.utils.safestring import SafeString, mark_safe
 
 from .auth import has_perm, staff_access
 from .roles import user_role
@@ -44,26 +47,64 @@ def _url(name):
     return _reverse(name, get_urlconf() or settings.ROOT_URLCONF, get_script_prefix())
 
 
+def navbar_html(request) -> SafeString:
+    """The main navigation of a signed-in user, as base.html shows it: the entries their
+    permissions open (the longest one matching the path marked active), the open alerts of
+    their role, their name and role, and the sign-out form. Built here rather than in the
+    template: it is on every page."""
+    user = request.user
+    items = [(label, url) for label, name, perm in NAV_ITEMS if (url := _url(name)) and has_perm(user, perm)]
+    # Only the longest matching entry is active: /schedule/week/ is "Week", not also "Day".
+    matches = [i for i, (_, url) in enumerate(items) if url != "/" and request.path.startswith(url)]
+    active = max(matches, key=lambda i: len(items[i][1]), default=None)
+    links = "".join(
+        '<li class="nav-item"><a class="nav-link{}" href="{}"{}>{}</a></li>'.format(
+            " active" if i == active else "",
+            escape(url),
+            ' aria-current="page"' if i == active else "",
+            escape(label),
+        )
+        for i, (label, url) in enumerate(items)
+    )
+    role = user_role(user)
+    alerts = ""
+    if alerts_url := _url("clinic:alerts"):
+        counts = staff_access(user).open_alerts
+        count = sum(counts.get(audience, 0) for audience in ALERT_AUDIENCES.get(role, ()))
+        badge = "bg-danger" if count else "bg-secondary"
+        alerts = (
+            f'<li class="nav-item"><a class="nav-link" href="{escape(alerts_url)}">Alerts '
+            f'<span class="badge {badge}" id="alert-count">{count}</span></a></li>'
+        )
+    who = escape(user.get_full_name() or user.get_username()) + (f" · {escape(role)}" if role else "")
+    return mark_safe(  # noqa: S308 - every value escaped above
+        '<nav class="navbar navbar-expand-lg navbar-dark navbar-clinic" aria-label="Main navigation">\n'
+        '  <div class="container-fluid">\n'
+        f'    <a class="navbar-brand" href="{escape(_url("home") or "/")}">Clinic</a>\n'
+        '    <button class="navbar-toggler" type="button" data-bs-toggle="collapse" data-bs-target="#mainnav" '
+        'aria-controls="mainnav" aria-expanded="false" aria-label="Toggle navigation">\n'
+        '      <span class="navbar-toggler-icon"></span>\n'
+        "    </button>\n"
+        '    <div class="collapse navbar-collapse" id="mainnav">\n'
+        f'      <ul class="navbar-nav me-auto">{links}</ul>\n'
+        f'      <ul class="navbar-nav">{alerts}\n'
+        f'        <li class="nav-item"><span class="navbar-text me-3">{who}</span></li>\n'
+        '        <li class="nav-item">\n'
+        f'          <form method="post" action="{escape(_url("logout"))}" class="d-inline">'
+        f'<input type="hidden" name="csrfmiddlewaretoken" value="{escape(get_token(request))}">'
+        '<button class="btn btn-outline-light btn-sm mt-1" type="submit">Sign out</button></form>\n'
+        "        </li>\n"
+        "      </ul>\n"
+        "    </div>\n"
+        "  </div>\n"
+        "</nav>"
+    )
+
+
 def navigation(request):
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {"clinic_name": settings.CLINIC_NAME}
-    items = []
-    for label, name, perm in NAV_ITEMS:
-        url = _url(name)
-        if url and has_perm(user, perm):
-            items.append({"label": label, "url": url, "active": False})
-    # Only the longest matching entry is active: /schedule/week/ is "Week", not also "Day".
-    matches = [item for item in items if request.path.startswith(item["url"]) and item["url"] != "/"]
-    if matches:
-        max(matches, key=lambda item: len(item["url"]))["active"] = True
-    role = user_role(user)
-    counts = staff_access(user).open_alerts
-    open_alerts = sum(counts.get(audience, 0) for audience in ALERT_AUDIENCES.get(role, ()))
-    return {
-        "clinic_name": settings.CLINIC_NAME,
-        "nav_items": items,
-        "user_role": role,
-        "open_alert_count": open_alerts,
-        "alerts_url": _url("clinic:alerts"),
-    }
+    # A callable: the template calls it where it prints it, so a fragment without the
+    # navigation (a refreshed board table) does not build it.
+    return {"clinic_name": settings.CLINIC_NAME, "navbar": functools.partial(navbar_html, request)}

@@ -24,8 +24,10 @@ from collections import Counter
 from django.db import connection
 from django.utils import timezone
 
+from scheduling.models import Protocol
+
 from . import selectors_reports
-from .models import ComplianceDay
+from .models import ClinicalThresholds, ComplianceDay
 
 ONE_DAY = dt.timedelta(days=1)
 # Where a discharged session's REMS record stands, apart from the after-dosing BP.
@@ -143,21 +145,36 @@ def period_days(site, first: dt.date, last: dt.date, *, now: dt.datetime) -> dic
     return days
 
 
+def _fingerprint_sql() -> str:
+    day = ComplianceDay._meta.db_table
+    thresholds = ClinicalThresholds._meta.db_table
+    protocol = Protocol._meta.db_table
+    # Table names from the models' metadata; every value is a parameter.
+    return f"""
+        SELECT count(*),
+               string_agg(d.id || ':' || d.generation || ':' || coalesce(d.valid_until::text, '-'), ',' ORDER BY d.day),
+               (SELECT t::text FROM {thresholds} t WHERE t.id = 1),
+               (SELECT string_agg(p::text, ',' ORDER BY p.id) FROM {protocol} p)
+        FROM {day} d
+        WHERE d.site_id = %s AND d.day BETWEEN %s AND %s AND d.summary IS NOT NULL
+          AND (d.valid_until IS NULL OR d.valid_until > %s)
+    """  # noqa: S608
+
+
 def stored_fingerprint(site, first: dt.date, last: dt.date, *, now: dt.datetime) -> tuple | None:
-    """What the stored days of the period are at ``now``: each day's row, generation and
-    ``valid_until``, or None when a day must be computed (no row, cleared, or past its
-    ``valid_until``) or days are not stored (SQLite). The triggers move a day's generation with
-    every write the report shows for it, and a day computed again after its ``valid_until``
-    is stored with a later one, so equal fingerprints mean the same report. One query."""
+    """What the stored days of the period are at ``now`` (each day's row, generation and
+    ``valid_until``) and what the report applies to them (the thresholds row, none meaning the
+    defaults, and every protocol, each as its whole row, so any edit changes them); or None
+    when a day must be computed (no row, cleared, or past its ``valid_until``) or days are not
+    stored (SQLite). The triggers move a day's generation with every write the report shows
+    for it, and a day computed again after its ``valid_until`` is stored with a later one, so
+    equal fingerprints mean the same report. One query, one row."""
     if not stores_days():
         return None
-    rows = tuple(
-        ComplianceDay.objects.filter(site=site, day__gte=first, day__lte=last, summary__isnull=False)
-        .exclude(valid_until__lte=now)
-        .order_by("day")
-        .values_list("id", "generation", "valid_until")
-    )
-    return rows if len(rows) == (last - first).days + 1 else None
+    with connection.cursor() as cursor:
+        cursor.execute(_fingerprint_sql(), [site.pk, first, last, now])
+        count, days, thresholds, protocols = cursor.fetchone()
+    return (days, thresholds, protocols) if count == (last - first).days + 1 else None
 
 
 _STORE_SQL = """

@@ -9,9 +9,11 @@ import html
 import statistics
 from collections import Counter
 from functools import cached_property
+from urllib.parse import urlencode
 
 from django.core.cache import cache
 from django.db.models import Count
+from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import Truncator
@@ -110,14 +112,20 @@ def thresholds() -> rules.Thresholds:
 
 class Period:
     """One site's local days from ``date_from`` to ``date_to``; each read is made once, when a
-    table first needs it, so one table (a CSV download) reads only what it shows."""
+    table first needs it, so one table (a CSV download) reads only what it shows and a kept
+    report reads none of them."""
 
-    def __init__(self, site, date_from: dt.date, date_to: dt.date, t: rules.Thresholds):
+    def __init__(self, site, date_from: dt.date, date_to: dt.date, t: rules.Thresholds | None = None):
         self.site = site
-        self.t = t
+        if t is not None:
+            self.t = t
         self.date_from, self.date_to = date_from, date_to
         self.start, self.end = report_days.local_range(site, date_from, date_to)
         self.today = site.local_today()
+
+    @cached_property
+    def t(self) -> rules.Thresholds:
+        return thresholds()
 
     @cached_property
     def days(self) -> dict[dt.date, report_days.DaySummary]:
@@ -351,27 +359,43 @@ SECTIONS = tuple(BUILDERS)
 REPORT_CACHE_SECONDS = 3600
 
 
-def compliance_report(*, site, date_from: dt.date, date_to: dt.date, only: str | None = None) -> list[Table]:
-    """Every table of the report (or only the one named ``only``, for its CSV download).
+@dataclasses.dataclass
+class Report:
+    """Every table of the report, and the page's sections showing them."""
 
-    The whole report is kept in the process's cache when every day of the period is stored
-    (``report_days.stored_fingerprint``), under those days' generations, the thresholds, the
-    protocols and today: the triggers move a day's generation with every write any table shows
-    for it, so a report read after reading the fingerprint holds at least what it names and
-    keeping it under that fingerprint never hides a change. A day still to compute (cleared,
-    new, or past a booking's start) means computing the report; the next one is kept."""
-    period = Period(site, date_from, date_to, thresholds())
-    if only is not None:
-        return [BUILDERS[only](period)]
+    tables: list[Table]
+    query: str  # the site and period, as the sections' CSV links ask for them
+
+    @cached_property
+    def html(self) -> SafeString:
+        return render_to_string("monitoring/_report_sections.html", {"tables": self.tables, "query": self.query})
+
+
+def report_table(*, site, date_from: dt.date, date_to: dt.date, slug: str) -> Table:
+    """One table of the report (its CSV download), always computed: it reads only what it shows."""
+    return BUILDERS[slug](Period(site, date_from, date_to))
+
+
+def compliance_report(*, site, date_from: dt.date, date_to: dt.date) -> Report:
+    """Every table of the report and the page's sections.
+
+    The report is kept in the process's cache, rendered, when every day of the period is
+    stored (``report_days.stored_fingerprint``), under those days' generations, the digest of
+    the thresholds and protocols read in the same query, and today: the triggers move a day's
+    generation with every write any table shows for it, so a report computed after reading the
+    fingerprint holds at least what it names and keeping it under that fingerprint never hides
+    a change. A kept report is then one query. A day still to compute (cleared, new, or past a
+    booking's start) means computing the report; the next one is kept."""
+    period = Period(site, date_from, date_to)
+    query = urlencode({"site": site.pk, "date_from": date_from.isoformat(), "date_to": date_to.isoformat()})
     fingerprint = report_days.stored_fingerprint(site, date_from, date_to, now=timezone.now())
     if fingerprint is None:
-        return [BUILDERS[slug](period) for slug in SECTIONS]
-    what = (site.pk, site.time_zone, date_from, date_to, period.today, period.t, sorted(period.protocols.items()))
+        return Report([BUILDERS[slug](period) for slug in SECTIONS], query)
+    what = (site.pk, site.time_zone, date_from, date_to, period.today)
     key = "compliance-report:" + hashlib.sha256(repr((what, fingerprint)).encode()).hexdigest()
-    tables = cache.get(key)
-    if tables is None:
-        tables = [BUILDERS[slug](period) for slug in SECTIONS]
-        for table in tables:  # kept rendered: the page then prints them as they are
-            table.body_html, table.chart_svg  # noqa: B018 - cached properties
-        cache.set(key, tables, REPORT_CACHE_SECONDS)
-    return tables
+    report = cache.get(key)
+    if report is None:
+        report = Report([BUILDERS[slug](period) for slug in SECTIONS], query)
+        report.html  # noqa: B018 - kept rendered: the page then prints it as it is
+        cache.set(key, report, REPORT_CACHE_SECONDS)
+    return report

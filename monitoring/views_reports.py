@@ -18,7 +18,10 @@ DEFAULT_WEEKS = 8
 
 
 class ReportFilterForm(forms.Form):
-    site = forms.ModelChoiceField(queryset=Site.objects.order_by("name"), empty_label=None)
+    """The site and period of the report. The sites are the list the page shows, so checking
+    the choice reads nothing more."""
+
+    site = forms.TypedChoiceField()
     date_from = forms.DateField(label="From", widget=forms.DateInput(attrs={"type": "date"}))
     date_to = forms.DateField(label="To", widget=forms.DateInput(attrs={"type": "date"}))
 
@@ -26,6 +29,13 @@ class ReportFilterForm(forms.Form):
         "dates_reversed": "The start date is after the end date.",
         "too_long": "Choose a period of at most two years.",
     }
+
+    def __init__(self, data, *, sites: list[Site]):
+        super().__init__(data)
+        by_pk = {str(site.pk): site for site in sites}
+        field = self.fields["site"]
+        field.choices = [(pk, str(site)) for pk, site in by_pk.items()]
+        field.coerce = by_pk.__getitem__
 
     def clean(self):
         data = super().clean()
@@ -50,7 +60,7 @@ def _form(request, sites: list[Site]) -> ReportFilterForm:
         "date_to": today,
     }
     data = {key: request.GET.get(key) or initial[key] for key in initial}
-    return ReportFilterForm(data)
+    return ReportFilterForm(data, sites=sites)
 
 
 @login_required
@@ -58,10 +68,9 @@ def _form(request, sites: list[Site]) -> ReportFilterForm:
 def reports_page(request):
     sites = _sites()
     form = _form(request, sites)
-    tables = reports.compliance_report(**form.cleaned_data) if form.is_valid() else []
+    report = reports.compliance_report(**form.cleaned_data) if form.is_valid() else None
     summary = {k: str(getattr(v, "pk", v)) for k, v in form.cleaned_data.items()} if form.is_valid() else {}
-    query = "&".join(f"{k}={form.data[k]}" for k in ("site", "date_from", "date_to") if form.data.get(k))
-    context = {"form": form, "sites": sites, "tables": tables, "query": query}
+    context = {"form": form, "sites": sites, "report": report, "tables": report.tables if report else []}
     response = render(request, "monitoring/reports.html", context)
     # Audited once the page is rendered: the audit trail's append lock is held from here to the
     # end of the request, so it covers the insert and the commit, not the rendering.
@@ -77,7 +86,7 @@ def reports_csv(request, slug):
     form = _form(request, _sites())
     if not form.is_valid():
         raise Http404("Invalid report period")
-    (table,) = reports.compliance_report(**form.cleaned_data, only=slug)
+    table = reports.report_table(**form.cleaned_data, slug=slug)
     summary = {"table": slug, **{k: str(getattr(v, "pk", v)) for k, v in form.cleaned_data.items()}}
     audit_record(action=AuditAction.EXPORT, request=request, object_type="compliance_report", summary=summary)
     response = HttpResponse(content_type="text/csv; charset=utf-8")

@@ -135,7 +135,7 @@ def main() -> None:
             for i in range(args.n):
                 send(i)
             profiler.disable()
-            pstats.Stats(profiler).sort_stats("cumulative").print_stats(70)
+            pstats.Stats(profiler).sort_stats(os.environ.get("PROFILE_SORT", "cumulative")).print_stats(70)
         if args.pyinstrument:
             from pyinstrument import Profiler
 

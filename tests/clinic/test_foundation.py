@@ -30,6 +30,30 @@ def test_navigation_shows_only_what_the_role_may_use(client_for, nurse, administ
     assert ">Audit<" in admin_page
 
 
+def test_navigation_marks_the_page_escapes_the_name_and_signs_out(client, scheduler):
+    scheduler.first_name, scheduler.last_name = "<b>Ann</b>", "O'Hara"
+    scheduler.save()
+    client.force_login(scheduler)
+    page = client.get(reverse("scheduling:week")).content.decode()
+    # Only the longest matching entry is the current page: the week, not also the day.
+    assert '<a class="nav-link active" href="/schedule/week/" aria-current="page">Week</a>' in page
+    assert page.count('aria-current="page"') == 1
+    assert "&lt;b&gt;Ann&lt;/b&gt; O&#x27;Hara · Scheduler" in page and "<b>Ann</b>" not in page
+    # The sign-out form carries a working CSRF token (the test client checks it when asked to).
+    import re
+
+    from django.test import Client
+
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(scheduler)
+    form = strict.get(reverse("scheduling:week")).content.decode()
+    token = re.search(
+        r'action="/accounts/logout/"[^>]*><input type="hidden" name="csrfmiddlewaretoken" value="([^"]+)"', form
+    )
+    assert strict.post(reverse("logout"), {"csrfmiddlewaretoken": token.group(1)}).status_code == 302
+    assert strict.get(reverse("scheduling:week")).status_code == 302  # signed out: sent to sign in
+
+
 def test_navigation_counts_the_open_alerts_of_the_role(client_for, nurse, scheduler, administrator):
     import re
 

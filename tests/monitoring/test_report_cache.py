@@ -28,6 +28,7 @@ def page(client, site) -> tuple[dict, list[str]]:
     with statements() as sql:
         response = client.get(reverse("monitoring:reports"), {"site": site.pk, **PERIOD})
     assert response.status_code == 200
+    assert '<section class="card mb-3" id="no-show-rate"' in response.content.decode()  # kept or not, shown
     return {t.slug: t.rows for t in response.context["tables"]}, sql
 
 
@@ -62,8 +63,10 @@ def test_an_unchanged_report_is_read_from_the_cache(client_for, administrator, w
     assert touching(from_days, "monitoring_adverseevent") and touching(from_days, "monitoring_prescriberoverride")
     assert not touching(from_cache, "monitoring_adverseevent")
     assert not touching(from_cache, "monitoring_prescriberoverride")
-    # Neither the stored days' summaries nor the two tables read from their rows.
-    assert len(from_cache) == len(from_days) - 3
+    # The kept report is its fingerprint: neither the stored days' summaries, nor the two tables
+    # read from their rows, nor the thresholds and protocols as their own queries.
+    assert len(from_cache) == len(from_days) - 5
+    assert not touching(from_cache, "monitoring_clinicalthresholds") and not touching(from_cache, "scheduling_protocol")
     assert third["no-show-rate"] == [[7, 1, 14.3]]
 
 
