@@ -112,6 +112,14 @@ def test_reversed_dates_are_an_error_next_to_the_form(client_for, administrator)
     assert "The start date is after the end date." in response.content.decode()
 
 
+def test_the_filter_form_keeps_what_was_asked_and_marks_a_bad_date(client_for, administrator):
+    page = report(client_for(administrator), date_from="2026-02-30", username='<x"y>', action="export").content.decode()
+    assert '<option value="export" selected>' in page and page.count(" selected>") == 1
+    assert 'name="username" id="id_username" value="&lt;x&quot;y&gt;"' in page
+    assert 'value="2026-02-30" class="form-control is-invalid"' in page
+    assert '<div class="invalid-feedback">Enter a valid date.</div>' in page
+
+
 def test_it_filters_by_patient_mrn_or_name(client_for, administrator, nurse, site):
     ada = factories.make_patient(site=site, first_name="Ada", last_name="Lovelace", mrn="MRN555001")
     other = factories.make_patient(site=site, first_name="Alan", last_name="Turing", mrn="MRN555002")
