@@ -4,9 +4,10 @@ adverse events, discharge and the REMS monitoring record submission.
 Readings are append-only: a correction is a new row that supersedes the old one."""
 
 import dataclasses
+import json
 
 from django.conf import settings
-from django.db import models
+from django.db import connection, models
 from django.utils import timezone
 
 from clinic.models import SiteGeneration
@@ -92,8 +93,26 @@ class ClinicalThresholds(models.Model):
         return rules.Thresholds(**values)
 
 
+def stored_thresholds() -> rules.Thresholds | None:
+    """The administrator's thresholds as rules read them, or None when the row does not exist
+    yet. One plain statement: the board, the session day and every reading read them."""
+    names = [f.name for f in dataclasses.fields(rules.Thresholds)]
+    columns = ", ".join(connection.ops.quote_name(ClinicalThresholds._meta.get_field(n).column) for n in names)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {columns} FROM {ClinicalThresholds._meta.db_table} WHERE id = %s", [1])  # noqa: S608
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    values = dict(zip(names, row, strict=True))
+    minutes = values["default_checkpoint_minutes"]
+    minutes = json.loads(minutes) if isinstance(minutes, str) else minutes  # jsonb arrives as text
+    values["default_checkpoint_minutes"] = tuple(int(m) for m in minutes or ())
+    return rules.Thresholds(**values)
+
+
 def current_thresholds() -> rules.Thresholds:
-    return ClinicalThresholds.current().as_rules()
+    """The thresholds in force, the row created with the defaults when there is none yet."""
+    return stored_thresholds() or ClinicalThresholds.current().as_rules()
 
 
 class CheckIn(models.Model):

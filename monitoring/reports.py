@@ -22,7 +22,7 @@ from clinic.selectors import escaped, printed
 from scheduling.models import Drug, SessionStatus
 
 from . import report_days, rules, selectors_reports
-from .models import AdverseEvent, ClinicalThresholds, PrescriberOverride, ReadingKind
+from .models import AdverseEvent, PrescriberOverride, ReadingKind, stored_thresholds
 
 CHART_WIDTH = 560
 BAR_HEIGHT = 22
@@ -106,8 +106,7 @@ def bar_chart_svg(chart: Chart, title: str) -> SafeString:
 
 def thresholds() -> rules.Thresholds:
     """The administrator's thresholds, without creating the row on a read."""
-    row = ClinicalThresholds.objects.filter(pk=1).first()
-    return row.as_rules() if row else rules.DEFAULTS
+    return stored_thresholds() or rules.DEFAULTS
 
 
 class Period:

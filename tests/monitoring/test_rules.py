@@ -170,3 +170,20 @@ def test_rems_days_left_and_warning_day():
     assert rules.rems_days_left(treatment_date=treated, today=dt.date(2026, 11, 22)) == 2
     assert not rules.rems_needs_warning(treatment_date=treated, today=dt.date(2026, 11, 21))
     assert rules.rems_needs_warning(treatment_date=treated, today=dt.date(2026, 11, 22))
+
+
+@pytest.mark.django_db
+def test_the_thresholds_in_force_are_the_administrators_row_or_the_defaults():
+    from monitoring.models import ClinicalThresholds, current_thresholds, stored_thresholds
+    from monitoring.reports import thresholds
+
+    ClinicalThresholds.objects.all().delete()
+    # A report never creates the row; the day's work creates it with the defaults.
+    assert stored_thresholds() is None and thresholds() == rules.DEFAULTS
+    assert current_thresholds() == rules.DEFAULTS and ClinicalThresholds.objects.filter(pk=1).exists()
+    row = ClinicalThresholds.current()
+    row.spo2_low, row.default_checkpoint_minutes = 93, [30, 60]
+    row.save()
+    read = current_thresholds()
+    assert read == row.as_rules() == thresholds()
+    assert (read.spo2_low, read.default_checkpoint_minutes) == (93, (30, 60))
