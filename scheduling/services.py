@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 
 from clinic.models import Chair, Closure, OpeningHours, Patient, Site
@@ -150,32 +150,56 @@ def _raise_first(problems: list[ValidationError]) -> None:
         raise ValidationError(problems)
 
 
+# A save that PostgreSQL cancelled to break a deadlock is tried again this many times.
+DEADLOCK_RETRIES = 3
+
+
+def _deadlocked(exc: OperationalError) -> bool:
+    return getattr(exc.__cause__, "sqlstate", None) == "40P01"
+
+
 def _save_guarded(session: Session, *, calendar: SiteCalendar, **save_kwargs) -> None:
     """Save; if the exclusion constraint refuses it (another booking committed in between),
-    report that booking the way the check would have."""
-    try:
-        with transaction.atomic():
-            session.save(**save_kwargs)
-    except IntegrityError as exc:
-        if "no_overlap" not in str(exc):
-            raise
-        problems = slot_problems(
-            patient=session.patient,
-            chair=session.chair,
-            start=session.start,
-            end=session.planned_end,
-            calendar=calendar,
-            exclude_pks=(session.pk,) if session.pk else (),
-        )
-        if "session_chair_no_overlap" in str(exc) and not problems:
-            problems = [
-                _error(
-                    "chair_taken",
-                    chair=session.chair.name,
-                    range=rules.time_range(session.start, session.planned_end, calendar.site.tzinfo),
-                )
-            ]
-        raise ValidationError(problems or [_error("chair_taken", chair=session.chair.name, range="at this time")])
+    report that booking the way the check would have.
+
+    Two bookings of overlapping slots saved at the same moment can each wait for the other
+    while PostgreSQL checks the constraint; it then cancels one of them (a deadlock). Only that
+    save's savepoint is undone, so it is tried again: the second try waits for the other
+    booking and then sees it, and the scheduler gets the usual message rather than an error."""
+    for attempt in range(DEADLOCK_RETRIES + 1):
+        try:
+            with transaction.atomic():
+                session.save(**save_kwargs)
+            return
+        except OperationalError as exc:
+            if not _deadlocked(exc):
+                raise
+            if attempt == DEADLOCK_RETRIES:
+                tz = calendar.site.tzinfo
+                range_ = rules.time_range(session.start, session.planned_end, tz)
+                raise ValidationError([_error("chair_taken", chair=session.chair.name, range=range_)]) from exc
+        except IntegrityError as exc:
+            if "no_overlap" not in str(exc):
+                raise
+            problems = slot_problems(
+                patient=session.patient,
+                chair=session.chair,
+                start=session.start,
+                end=session.planned_end,
+                calendar=calendar,
+                exclude_pks=(session.pk,) if session.pk else (),
+            )
+            if "session_chair_no_overlap" in str(exc) and not problems:
+                problems = [
+                    _error(
+                        "chair_taken",
+                        chair=session.chair.name,
+                        range=rules.time_range(session.start, session.planned_end, calendar.site.tzinfo),
+                    )
+                ]
+            raise ValidationError(
+                problems or [_error("chair_taken", chair=session.chair.name, range="at this time")]
+            ) from exc
 
 
 def _transport_from_escort(session: Session) -> TransportArrangement:
