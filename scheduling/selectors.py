@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass, field
 
 from django.db.models import Q, QuerySet
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import dateformat, timezone
 from django.utils.safestring import SafeString, mark_safe
@@ -410,6 +411,7 @@ class SchedulePage:
     off_grid: list[Block]
     cancelled: list[Block]
     chairs: int  # active chairs: the week grid has this many columns per day
+    extras_html: SafeString = field(default_factory=SafeString)  # the two lists, as the page prints them
 
 
 def schedule_page(
@@ -434,6 +436,9 @@ def _schedule_page(*, site: Site, first_day: dt.date, days: int, step: int, toda
         off_grid=grid.off_grid,
         cancelled=cancelled,
         chairs=len(grid.columns) // days,
+        extras_html=render_to_string(
+            "scheduling/_grid_extras.html", {"off_grid": grid.off_grid, "cancelled": cancelled}
+        ),
     )
 
 
