@@ -168,11 +168,14 @@ def vitals_record(
     checkpoint_minute: int | None = None,
     notes: str = "",
     t: rules.Thresholds | None = None,
+    locked: bool = False,
 ) -> VitalsReading:
     """Save a reading. Impossible values are refused; values past an alert threshold are
-    saved, flagged and raise a staff alert. ``t``: the thresholds when the caller has them."""
+    saved, flagged and raise a staff alert. ``t``: the thresholds when the caller has them.
+    ``locked``: the caller read ``session`` with ``select_for_update`` in this same transaction
+    (the vitals view does), so it is not read again."""
     _require(user, "monitoring.record_vitals")
-    session = _lock(session)
+    session = session if locked else _lock(session)
     if session.status in (SessionStatus.BOOKED, SessionStatus.CANCELLED, SessionStatus.NO_SHOW):
         raise ValidationError("Check the patient in before recording vitals.", code="not_checked_in")
     if session.status == SessionStatus.DISCHARGED:

@@ -63,8 +63,11 @@ def board_partial(request):
 # --- Session day ----------------------------------------------------------------------
 
 
-def _get_session(pk, *, related=("patient",)) -> Session:
-    return get_object_or_404(Session.objects.select_related("chair__site", *related), pk=pk)
+def _get_session(pk, *, related=("patient",), lock: bool = False) -> Session:
+    """The session (404 if there is none); ``lock``: read under its row lock, held to the end
+    of the request's transaction."""
+    sessions = Session.objects.select_related("chair__site", *related)
+    return get_object_or_404(sessions.select_for_update(of=("self",)) if lock else sessions, pk=pk)
 
 
 def _render_day(request, session, status=200, **forms):
@@ -178,8 +181,9 @@ def _apply_errors(form, exc: ValidationError) -> list[str]:
 @_action()
 def vitals_record(request, pk):
     # What the form accepts depends on the observation and its protocol, not on the readings:
-    # no need to assemble the whole session day.
-    session = _get_session(pk, related=("course__protocol", "observation"))
+    # no need to assemble the whole session day. Read under the row lock the service needs, so
+    # it does not read the session again.
+    session = _get_session(pk, related=("course__protocol", "observation"), lock=True)
     t = current_thresholds()
     form = VitalsForm(request.POST, checkpoints=selectors.checkpoint_choices(session, t))
     if form.is_valid():
@@ -194,6 +198,7 @@ def vitals_record(request, pk):
                 taken_at=local_datetime(form.cleaned_data["taken_at"], session=session),
                 notes=form.cleaned_data["notes"],
                 t=t,
+                locked=True,
             )
         except ValidationError as exc:
             return _render_day(request, session, vitals_form=form, errors=_apply_errors(form, exc))

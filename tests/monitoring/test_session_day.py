@@ -201,6 +201,18 @@ def test_a_checkpoint_reading_is_saved_with_its_audit_row(client_for, nurse, ses
     assert not StaffAlert.objects.exists()
 
 
+def test_a_reading_reads_its_session_once_under_the_row_lock(client_for, nurse, session):
+    from tests.conftest import statements
+
+    checked_in(session, nurse)
+    client = client_for(nurse)
+    with time_machine.travel(AT_0905, tick=False), statements() as sql:
+        response = client.post(url("vitals-record", session), vitals_post(checkpoint="pre_dose"))
+    assert response.status_code == 302 and VitalsReading.objects.filter(session=session, kind="pre_dose").exists()
+    reads = [q for q in sql if q.startswith("SELECT") and 'FROM "scheduling_session"' in q]
+    assert len(reads) == 1 and reads[0].endswith('FOR UPDATE OF "scheduling_session"')
+
+
 def test_only_the_readings_the_session_is_at_are_accepted(client_for, nurse, session, run_to_observation):
     client = client_for(nurse)
     with time_machine.travel(AT_0905, tick=False):
