@@ -114,6 +114,7 @@ class _Facts:
     sessions: list[dict]
     readings: dict[int, list[dict]]
     overrides: dict[tuple, list]
+    alerts: list[StaffAlert]  # the open nurse alerts of the site and of every site, newest first
 
 
 def _read_facts(site, day_start: dt.datetime) -> _Facts:
@@ -128,11 +129,17 @@ def _read_facts(site, day_start: dt.datetime) -> _Facts:
         more = {row["pk"]: row for row in Session.objects.filter(pk__in=pks).values(*_DAY_COLUMNS)}
         for s in sessions:
             s.update(more[s["pk"]])
-    return _Facts(sessions=sessions, readings=_effective_readings(pks), overrides=_overrides(pks))
+    alerts = list(
+        StaffAlert.objects.filter(acknowledged_at__isnull=True, audience="nurse").filter(
+            Q(site=site) | Q(site__isnull=True)
+        )[:20]
+    )
+    return _Facts(sessions=sessions, readings=_effective_readings(pks), overrides=_overrides(pks), alerts=alerts)
 
 
 def _facts(site, today: dt.date) -> _Facts:
-    """Today's facts at ``site``, kept under the site's board generation (migration 0005):
+    """Today's facts at ``site``, kept under the site's board generation (migrations 0005 and
+    0007, which adds the staff alerts):
     every tablet asks for the board every few seconds, and between two writes they all read
     the same rows."""
     day_start = dt.datetime.combine(today, dt.time.min, tzinfo=site.tzinfo)
@@ -179,8 +186,8 @@ def _day(columns: dict, readings: list[dict], t: rules.Thresholds) -> _Day:
 
 def board(*, site, now: dt.datetime | None = None) -> dict:
     """Today's sessions at ``site`` (not cancelled), one row each, and the open nurse alerts,
-    whatever the number of chairs: thresholds, the board generation and alerts, and after a
-    change the sessions, their day's records, readings and overrides."""
+    whatever the number of chairs: thresholds and the board generation, and after a change the
+    sessions, their day's records, readings, overrides and the open alerts."""
     now = now or timezone.now()
     t = current_thresholds()
     tz = site.tzinfo
@@ -190,12 +197,14 @@ def board(*, site, now: dt.datetime | None = None) -> dict:
     overrides = facts.overrides
     url = url_for_pk("monitoring:session-day", escaped=False)  # escaped by rows_html
     rows = [_row(d, overrides.get(d.override_key), now=now, tz=tz, t=t, url=url) for d in days]
-    alerts = list(
-        StaffAlert.objects.filter(acknowledged_at__isnull=True, audience="nurse").filter(
-            Q(site=site) | Q(site__isnull=True)
-        )[:20]
-    )
-    return {"rows": rows, "rows_html": rows_html(rows), "alerts": alerts, "today": today, "now": now, "thresholds": t}
+    return {
+        "rows": rows,
+        "rows_html": rows_html(rows),
+        "alerts": facts.alerts,
+        "today": today,
+        "now": now,
+        "thresholds": t,
+    }
 
 
 def _row(day: _Day, override: list | None, *, now, tz, t: rules.Thresholds, url: Callable[[int], str]) -> dict:

@@ -10,7 +10,7 @@ import time_machine
 from django.core.cache import cache
 from django.urls import reverse
 
-from clinic.models import Chair, Patient
+from clinic.models import Chair, Patient, Site, StaffAlert
 from monitoring import services
 from monitoring.models import BoardGeneration, Observation
 from scheduling.models import Course, Protocol, Session, TransportArrangement
@@ -46,8 +46,9 @@ def test_an_unchanged_board_reads_no_session_and_the_clock_still_counts(client_f
         later = client.get(BOARD).content.decode()
     assert "52 min" in first
     assert "55 min" in later
-    # One query for the generation instead of four: sessions, their day's records, readings, overrides.
-    assert len(cached) == len(computed) - 4
+    # One query for the generation instead of five: sessions, their day's records, readings,
+    # overrides and the open alerts.
+    assert len(cached) == len(computed) - 5
     assert any("monitoring_vitalsreading" in sql for sql in computed)
     assert not any("monitoring_vitalsreading" in sql for sql in cached)
 
@@ -112,3 +113,23 @@ def test_a_change_is_on_the_next_board(client_for, nurse, site, observed, name):
         change(observed, nurse)
     assert BoardGeneration.of(site) > generation_before
     assert after in _board(client)
+
+
+def test_alerts_raised_acknowledged_and_removed_are_on_the_next_board(client_for, nurse, site, observed):
+    client = client_for(nurse)
+    assert "Oxygen low in chair 2" not in _board(client)
+    other = Site.objects.create(name="Westside", time_zone="America/New_York")  # after the board's site
+    generation = BoardGeneration.of(site)
+    StaffAlert.objects.create(kind="test", audience="nurse", site=other, message="Not here", dedupe_key="b0")
+    assert BoardGeneration.of(site) == generation  # another site's alert keeps this board
+    StaffAlert.objects.create(
+        kind="test", audience="nurse", site=site, message="Oxygen low in chair 2", dedupe_key="b1"
+    )
+    StaffAlert.objects.create(kind="test", audience="nurse", site=None, message="Fire drill at noon", dedupe_key="b2")
+    page = _board(client)
+    assert "Oxygen low in chair 2" in page and "Fire drill at noon" in page and "Not here" not in page
+    StaffAlert.objects.filter(dedupe_key="b1").update(acknowledged_at=AT)
+    page = _board(client)
+    assert "Oxygen low in chair 2" not in page and "Fire drill at noon" in page
+    StaffAlert.objects.filter(dedupe_key="b2").delete()
+    assert "Fire drill at noon" not in _board(client)
