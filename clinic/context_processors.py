@@ -2,7 +2,6 @@
 patterns of every app by string, so this core app imports none of them."""
 
 import functools
-from html import escape
 
 from django.conf import settings
 from django.middleware.csrf import get_token
@@ -11,6 +10,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from .auth import has_perm, staff_access
 from .roles import user_role
+from .selectors import escaped
 
 NAV_ITEMS = (
     # (label, url name, permission)
@@ -60,9 +60,9 @@ def navbar_html(request) -> SafeString:
     links = "".join(
         '<li class="nav-item"><a class="nav-link{}" href="{}"{}>{}</a></li>'.format(
             " active" if i == active else "",
-            escape(url),
+            escaped(url),
             ' aria-current="page"' if i == active else "",
-            escape(label),
+            escaped(label),
         )
         for i, (label, url) in enumerate(items)
     )
@@ -73,14 +73,14 @@ def navbar_html(request) -> SafeString:
         count = sum(counts.get(audience, 0) for audience in ALERT_AUDIENCES.get(role, ()))
         badge = "bg-danger" if count else "bg-secondary"
         alerts = (
-            f'<li class="nav-item"><a class="nav-link" href="{escape(alerts_url)}">Alerts '
+            f'<li class="nav-item"><a class="nav-link" href="{escaped(alerts_url)}">Alerts '
             f'<span class="badge {badge}" id="alert-count">{count}</span></a></li>'
         )
-    who = escape(user.get_full_name() or user.get_username()) + (f" · {escape(role)}" if role else "")
+    who = escaped(user.get_full_name() or user.get_username()) + (f" · {escaped(role)}" if role else "")
     return mark_safe(  # noqa: S308 - every value escaped above
         '<nav class="navbar navbar-expand-lg navbar-dark navbar-clinic" aria-label="Main navigation">\n'
         '  <div class="container-fluid">\n'
-        f'    <a class="navbar-brand" href="{escape(_url("home") or "/")}">Clinic</a>\n'
+        f'    <a class="navbar-brand" href="{escaped(_url("home") or "/")}">Clinic</a>\n'
         '    <button class="navbar-toggler" type="button" data-bs-toggle="collapse" data-bs-target="#mainnav" '
         'aria-controls="mainnav" aria-expanded="false" aria-label="Toggle navigation">\n'
         '      <span class="navbar-toggler-icon"></span>\n'
@@ -90,8 +90,8 @@ def navbar_html(request) -> SafeString:
         f'      <ul class="navbar-nav">{alerts}\n'
         f'        <li class="nav-item"><span class="navbar-text me-3">{who}</span></li>\n'
         '        <li class="nav-item">\n'
-        f'          <form method="post" action="{escape(_url("logout"))}" class="d-inline">'
-        f'<input type="hidden" name="csrfmiddlewaretoken" value="{escape(get_token(request))}">'
+        f'          <form method="post" action="{escaped(_url("logout"))}" class="d-inline">'
+        f'<input type="hidden" name="csrfmiddlewaretoken" value="{escaped(get_token(request))}">'
         '<button class="btn btn-outline-light btn-sm mt-1" type="submit">Sign out</button></form>\n'
         "        </li>\n"
         "      </ul>\n"

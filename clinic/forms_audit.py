@@ -1,11 +1,9 @@
-from html import escape
-
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.safestring import SafeString, mark_safe
 
 from .models import AuditAction
-from .selectors import printed
+from .selectors import escaped, printed
 
 
 class AuditFilterForm(forms.Form):
@@ -44,8 +42,8 @@ class AuditFilterForm(forms.Form):
         here rather than by the template: the audit page prints it on every request."""
         columns = []
         for field in self:
-            value, name, id_ = field.value(), escape(field.html_name), escape(field.id_for_label)
-            label = f'<label class="form-label" for="{id_}">{escape(str(field.label))}</label>'
+            value, name, id_ = field.value(), escaped(field.html_name), escaped(field.id_for_label)
+            label = f'<label class="form-label" for="{id_}">{escaped(field.label)}</label>'
             if field.field.widget.input_type == "select":
                 options = "".join(
                     f'<option value="{printed(v)}"{" selected" if value == v else ""}>{printed(text)}</option>'
@@ -54,11 +52,11 @@ class AuditFilterForm(forms.Form):
                 control = f'<select name="{name}" id="{id_}" class="form-select">{options}</select>'
             else:
                 invalid = " is-invalid" if field.errors else ""
-                hint = f' placeholder="{escape(str(field.help_text))}"' if field.help_text else ""
+                hint = f' placeholder="{escaped(field.help_text)}"' if field.help_text else ""
                 control = (
-                    f'<input type="{escape(field.field.widget.input_type)}" name="{name}" id="{id_}" '
+                    f'<input type="{escaped(field.field.widget.input_type)}" name="{name}" id="{id_}" '
                     f'value="{"" if value is None else printed(value)}" class="form-control{invalid}"{hint}>'
                 )
-            errors = "".join(f'<div class="invalid-feedback">{escape(str(error))}</div>' for error in field.errors)
+            errors = "".join(f'<div class="invalid-feedback">{escaped(error)}</div>' for error in field.errors)
             columns.append(f'<div class="col-sm-6 col-md-4 col-xl-2">{label}{control}{errors}</div>')
         return mark_safe("".join(columns))  # noqa: S308 - every value escaped above

@@ -88,26 +88,34 @@ class ClinicalThresholds(models.Model):
         return obj
 
     def as_rules(self) -> rules.Thresholds:
-        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(rules.Thresholds)}
-        values["default_checkpoint_minutes"] = tuple(int(m) for m in self.default_checkpoint_minutes or ())
-        return rules.Thresholds(**values)
+        return _rules_from({name: getattr(self, name) for name in THRESHOLD_NAMES})
+
+
+THRESHOLD_NAMES = tuple(f.name for f in dataclasses.fields(rules.Thresholds))
+
+
+def _rules_from(values: dict) -> rules.Thresholds:
+    """The rules' thresholds from the row's values (the checkpoint minutes as a tuple)."""
+    minutes = values["default_checkpoint_minutes"]
+    return rules.Thresholds(**{**values, "default_checkpoint_minutes": tuple(int(m) for m in minutes or ())})
 
 
 def stored_thresholds() -> rules.Thresholds | None:
     """The administrator's thresholds as rules read them, or None when the row does not exist
     yet. One plain statement: the board, the session day and every reading read them."""
-    names = [f.name for f in dataclasses.fields(rules.Thresholds)]
-    columns = ", ".join(connection.ops.quote_name(ClinicalThresholds._meta.get_field(n).column) for n in names)
+    columns = ", ".join(
+        connection.ops.quote_name(ClinicalThresholds._meta.get_field(n).column) for n in THRESHOLD_NAMES
+    )
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT {columns} FROM {ClinicalThresholds._meta.db_table} WHERE id = %s", [1])  # noqa: S608
         row = cursor.fetchone()
     if row is None:
         return None
-    values = dict(zip(names, row, strict=True))
+    values = dict(zip(THRESHOLD_NAMES, row, strict=True))
     minutes = values["default_checkpoint_minutes"]
-    minutes = json.loads(minutes) if isinstance(minutes, str) else minutes  # jsonb arrives as text
-    values["default_checkpoint_minutes"] = tuple(int(m) for m in minutes or ())
-    return rules.Thresholds(**values)
+    if isinstance(minutes, str):  # jsonb arrives as text from a plain cursor
+        values["default_checkpoint_minutes"] = json.loads(minutes)
+    return _rules_from(values)
 
 
 def current_thresholds() -> rules.Thresholds:

@@ -411,7 +411,7 @@ class SchedulePage:
     off_grid: list[Block]
     cancelled: list[Block]
     chairs: int  # active chairs: the week grid has this many columns per day
-    extras_html: SafeString = field(default_factory=SafeString)  # the two lists, as the page prints them
+    extras_html: SafeString  # the two lists, as the page prints them
 
 
 def schedule_page(

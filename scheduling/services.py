@@ -166,6 +166,10 @@ def _save_guarded(session: Session, *, calendar: SiteCalendar, **save_kwargs) ->
     while PostgreSQL checks the constraint; it then cancels one of them (a deadlock). Only that
     save's savepoint is undone, so it is tried again: the second try waits for the other
     booking and then sees it, and the scheduler gets the usual message rather than an error."""
+    tz = calendar.site.tzinfo
+    taken = _error(
+        "chair_taken", chair=session.chair.name, range=rules.time_range(session.start, session.planned_end, tz)
+    )
     for attempt in range(DEADLOCK_RETRIES + 1):
         try:
             with transaction.atomic():
@@ -175,9 +179,7 @@ def _save_guarded(session: Session, *, calendar: SiteCalendar, **save_kwargs) ->
             if not _deadlocked(exc):
                 raise
             if attempt == DEADLOCK_RETRIES:
-                tz = calendar.site.tzinfo
-                range_ = rules.time_range(session.start, session.planned_end, tz)
-                raise ValidationError([_error("chair_taken", chair=session.chair.name, range=range_)]) from exc
+                raise ValidationError([taken]) from exc
         except IntegrityError as exc:
             if "no_overlap" not in str(exc):
                 raise
@@ -190,13 +192,7 @@ def _save_guarded(session: Session, *, calendar: SiteCalendar, **save_kwargs) ->
                 exclude_pks=(session.pk,) if session.pk else (),
             )
             if "session_chair_no_overlap" in str(exc) and not problems:
-                problems = [
-                    _error(
-                        "chair_taken",
-                        chair=session.chair.name,
-                        range=rules.time_range(session.start, session.planned_end, calendar.site.tzinfo),
-                    )
-                ]
+                problems = [taken]
             raise ValidationError(
                 problems or [_error("chair_taken", chair=session.chair.name, range="at this time")]
             ) from exc
