@@ -6,20 +6,23 @@ OFFSET, so page 1,000 costs what page 1 costs (see the index comments on AuditEv
 import base64
 import binascii
 import datetime as dt
+import json
+from collections import namedtuple
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from html import escape
 
-from django.db.models import F, Q, QuerySet
+from django.db import connection
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
 from . import selectors
-from .models import AuditAction, AuditEvent
+from .models import AuditAction, AuditEvent, Patient
 
 PAGE_SIZE = 50
-# What a page of the report shows (event_rows_html), read as plain rows: the export reads
-# every column of the model.
+# What a page of the report shows (event_rows_html), the columns of _PAGE_SELECT in order:
+# the export reads every column of the model.
 PAGE_FIELDS = [
     "pk",
     "created_at",
@@ -50,7 +53,17 @@ def _local_midnight(day: dt.date) -> dt.datetime:
     return timezone.make_aware(dt.datetime.combine(day, dt.time.min), timezone.get_default_timezone())
 
 
-def audit_events(
+@dataclass(frozen=True)
+class AuditFilter:
+    """What the audit report was asked for, as conditions on the audit table's columns:
+    (column, lookup, value) with lookup one of exact, gte, lt, in. ``empty``: nothing can match
+    (a patient search that found no one)."""
+
+    conditions: tuple[tuple[str, str, object], ...] = ()
+    empty: bool = False
+
+
+def audit_filter(
     *,
     date_from: dt.date | None = None,
     date_to: dt.date | None = None,
@@ -59,27 +72,40 @@ def audit_events(
     patient_ids: list[int] | None = None,
     action: str = "",
     object_type: str = "",
-) -> QuerySet[AuditEvent]:
-    """Audit events matching every given filter, newest first. Dates are the clinic's local
-    days, both inclusive. ``patient`` is free text (MRN or name); ``patient_ids`` exact ids."""
-    qs = AuditEvent.objects.select_related("patient").order_by("-created_at", "-id")
+) -> AuditFilter:
+    """Every given filter. Dates are the clinic's local days, both inclusive. ``patient`` is
+    free text (MRN or name); ``patient_ids`` exact ids."""
+    conditions = []
     if date_from:
-        qs = qs.filter(created_at__gte=_local_midnight(date_from))
+        conditions.append(("created_at", "gte", _local_midnight(date_from)))
     if date_to:
-        qs = qs.filter(created_at__lt=_local_midnight(date_to + dt.timedelta(days=1)))
+        conditions.append(("created_at", "lt", _local_midnight(date_to + dt.timedelta(days=1))))
     if username:
-        qs = qs.filter(username=username)
+        conditions.append(("username", "exact", username))
     if patient:
         matching = patients_matching(patient)
         if not matching:
-            return qs.none()
-        qs = qs.filter(patient_id__in=matching)
+            return AuditFilter(empty=True)
+        conditions.append(("patient_id", "in", tuple(matching)))
     if patient_ids is not None:
-        qs = qs.filter(patient_id__in=patient_ids)
+        if not patient_ids:
+            return AuditFilter(empty=True)
+        conditions.append(("patient_id", "in", tuple(patient_ids)))
     if action:
-        qs = qs.filter(action=action)
+        conditions.append(("action", "exact", action))
     if object_type:
-        qs = qs.filter(object_type=object_type)
+        conditions.append(("object_type", "exact", object_type))
+    return AuditFilter(tuple(conditions))
+
+
+def audit_events(**filters) -> QuerySet[AuditEvent]:
+    """Audit events matching every filter of ``audit_filter``, newest first (the export)."""
+    wanted = audit_filter(**filters)
+    qs = AuditEvent.objects.select_related("patient").order_by("-created_at", "-id")
+    if wanted.empty:
+        return qs.none()
+    for column, lookup, value in wanted.conditions:
+        qs = qs.filter(**{f"{column}__{lookup}": value})
     return qs
 
 
@@ -110,38 +136,85 @@ def older_than(qs: QuerySet, cursor: tuple[dt.datetime, int]) -> QuerySet:
     return qs.filter(Q(created_at__lt=created_at) | Q(id__lt=pk), created_at__lte=created_at)
 
 
-def newer_than(qs: QuerySet, cursor: tuple[dt.datetime, int]) -> QuerySet:
-    created_at, pk = cursor
-    return qs.filter(Q(created_at__gt=created_at) | Q(id__gt=pk), created_at__gte=created_at)
-
-
 @dataclass
 class KeysetPage:
-    events: list  # rows with the attributes PAGE_FIELDS names
+    events: list  # PageRow: the attributes PAGE_FIELDS names
     older: str | None  # cursor of the next (older) page, None on the last page
     newer: str | None  # cursor of the previous (newer) page, None on the first page
 
 
-def keyset_page(qs: QuerySet, *, after: str | None = None, before: str | None = None, size: int = PAGE_SIZE):
-    """One page of ``qs`` (ordered newest first). ``after``: the page older than that cursor;
-    ``before``: the page newer than it. Neither: the newest page. Reads ``PAGE_FIELDS`` only."""
-    qs = qs.annotate(
-        patient_last_name=F("patient__last_name"),
-        patient_first_name=F("patient__first_name"),
-        patient_mrn=F("patient__mrn"),
-    ).values_list(*PAGE_FIELDS, named=True)
+PageRow = namedtuple("PageRow", PAGE_FIELDS)
+# A page is read with one plain statement: the report is opened page after page, and building
+# the same query through the ORM took longer than running it. The filters are the same
+# AuditFilter conditions the export applies through the ORM.
+_PAGE_COLUMNS = (
+    "e.id, e.created_at, e.username, e.role, e.actor, e.action, e.object_type, e.object_id, "
+    "e.patient_id, p.last_name, p.first_name, p.mrn, e.ip, e.path, e.summary"
+)
+_PAGE_TABLES = f"{AuditEvent._meta.db_table} e LEFT JOIN {Patient._meta.db_table} p ON p.id = e.patient_id"
+_PAGE_SELECT = f"SELECT {_PAGE_COLUMNS} FROM {_PAGE_TABLES}"  # noqa: S608 - names from the models' metadata
+_SQL_OPERATORS = {"exact": "=", "gte": ">=", "lt": "<"}
+
+
+def _sql_value(value):
+    return connection.ops.adapt_datetimefield_value(value) if isinstance(value, dt.datetime) else value
+
+
+def _page_rows(wanted: AuditFilter, cursor, *, newer: bool, limit: int) -> list[PageRow]:
+    where, params = [], []
+    for column, lookup, value in wanted.conditions:
+        if lookup == "in":
+            where.append(f"e.{column} IN ({', '.join(['%s'] * len(value))})")
+            params.extend(value)
+        else:
+            where.append(f"e.{column} {_SQL_OPERATORS[lookup]} %s")
+            params.append(_sql_value(value))
+    if cursor:
+        # The redundant bound on created_at is what lets the index scan start at the cursor.
+        created_at, pk = _sql_value(cursor[0]), cursor[1]
+        where.append(
+            "(e.created_at > %s OR e.id > %s) AND e.created_at >= %s"
+            if newer
+            else "(e.created_at < %s OR e.id < %s) AND e.created_at <= %s"
+        )
+        params.extend([created_at, pk, created_at])
+    direction = "ASC" if newer else "DESC"
+    sql = (
+        _PAGE_SELECT
+        + (f" WHERE {' AND '.join(where)}" if where else "")
+        + f" ORDER BY e.created_at {direction}, e.id {direction} LIMIT %s"
+    )
+    with connection.cursor() as db:
+        db.execute(sql, [*params, limit])  # every value is a parameter
+        return [_page_row(row) for row in db.fetchall()]
+
+
+def _page_row(row) -> PageRow:
+    created_at, ip, summary = row[1], row[12], row[14]
+    if isinstance(created_at, str):  # SQLite
+        created_at = dt.datetime.fromisoformat(created_at)
+    if created_at.tzinfo is None:
+        created_at = created_at.replace(tzinfo=dt.UTC)
+    if isinstance(summary, str):
+        summary = json.loads(summary)
+    return PageRow(row[0], created_at, *row[2:12], str(ip) if ip else None, row[13], summary)
+
+
+def keyset_page(wanted: AuditFilter, *, after: str | None = None, before: str | None = None, size: int = PAGE_SIZE):
+    """One page of the events ``wanted``, newest first. ``after``: the page older than that
+    cursor; ``before``: the page newer than it. Neither: the newest page."""
+    if wanted.empty:
+        return KeysetPage([], None, None)
     before_key = decode_cursor(before)
     after_key = decode_cursor(after)
     if before_key:
-        rows = list(newer_than(qs, before_key).order_by("created_at", "id")[: size + 1])
+        rows = _page_rows(wanted, before_key, newer=True, limit=size + 1)
         more_newer = len(rows) > size
         events = list(reversed(rows[:size]))
         return KeysetPage(
             events, encode_cursor(events[-1]) if events else None, encode_cursor(events[0]) if more_newer else None
         )
-    if after_key:
-        qs = older_than(qs, after_key)
-    rows = list(qs[: size + 1])
+    rows = _page_rows(wanted, after_key, newer=False, limit=size + 1)
     events = rows[:size]
     older = encode_cursor(events[-1]) if len(rows) > size else None
     newer = encode_cursor(events[0]) if after_key and events else None

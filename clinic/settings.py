@@ -217,6 +217,11 @@ SESSION_ABSOLUTE_TIMEOUT = env_int("SESSION_ABSOLUTE_HOURS", 12, minimum=1) * 36
 SESSION_COOKIE_AGE = SESSION_ABSOLUTE_TIMEOUT
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
+# The CSRF secret is kept in the session, not in a cookie of its own. Every page carries a form
+# (the sign-out button in the navigation), and a CSRF cookie would be sent again with every
+# response to renew its expiry; the session holds the secret and is written only when the
+# secret changes (sign-in, sign-out). The sign-in page therefore starts a session.
+CSRF_USE_SESSIONS = True
 CSRF_COOKIE_HTTPONLY = True
 
 # --- Security (production shape when DEBUG is off) -------------------------------------

@@ -50,8 +50,8 @@ def _query_without_cursor(request) -> str:
 @permission_required("clinic.view_auditevent", raise_exception=True)
 def audit_list(request):
     form = AuditFilterForm(request.GET or None)
-    qs = selectors_audit.audit_events(**form.filters())
-    page = selectors_audit.keyset_page(qs, after=request.GET.get("after"), before=request.GET.get("before"))
+    wanted = selectors_audit.audit_filter(**form.filters())
+    page = selectors_audit.keyset_page(wanted, after=request.GET.get("after"), before=request.GET.get("before"))
     rows = selectors_audit.event_rows_html(page.events)
     ctx = {"form": form, "page": page, "rows": rows, "query": _query_without_cursor(request)}
     response = render(request, "clinic/audit_list.html", ctx)
@@ -118,8 +118,8 @@ def audit_export(request):
 @permission_required("clinic.view_auditevent", raise_exception=True)
 def patient_access(request, pk):
     patient = get_object_or_404(Patient, pk=pk)
-    qs = selectors_audit.audit_events(patient_ids=[patient.pk])
-    page = selectors_audit.keyset_page(qs, after=request.GET.get("after"), before=request.GET.get("before"))
+    wanted = selectors_audit.audit_filter(patient_ids=[patient.pk])
+    page = selectors_audit.keyset_page(wanted, after=request.GET.get("after"), before=request.GET.get("before"))
     rows = selectors_audit.event_rows_html(page.events, patient_column=False)
     ctx = {"patient": patient, "page": page, "rows": rows, "query": ""}
     response = render(request, "clinic/audit_patient_access.html", ctx)

@@ -1,10 +1,11 @@
 """Locust load for one page of the scale benchmark (run_bench.py starts it once per page).
 
 BENCH_PLAN names a JSON file: {"page": name, "method": "GET"|"POST", "paths": [...],
-"sessions": [session keys of the page's role], "data": {...}, "expect": status}. Each
-simulated user takes one signed-in session, then requests the page's paths in turn with no
-think time. The session cookie is sent as an explicit header: the production settings mark
-cookies Secure, and the benchmark talks plain HTTP on loopback.
+"sessions": [session keys of the page's role], "csrf": the CSRF secret those sessions hold,
+"data": {...}, "expect": status}. Each simulated user takes one signed-in session, then
+requests the page's paths in turn with no think time. The session cookie is sent as an
+explicit header: the production settings mark cookies Secure, and the benchmark talks plain
+HTTP on loopback.
 """
 
 import itertools
@@ -37,9 +38,6 @@ def write_times(**kwargs):
             json.dump(TIMES, out)
 
 
-CSRF_TOKEN = "benchcsrftoken0123456789abcdefgh"  # noqa: S105 - any 32 letters: cookie and header match
-
-
 class PageUser(HttpUser):
     wait_time = constant(0)
 
@@ -47,7 +45,7 @@ class PageUser(HttpUser):
         # Signed in as the page's role: a session created by run_bench.py (force_login), so
         # the password hasher's deliberate slowness is not part of the measurement.
         session_key = PLAN["sessions"][next(USER_NUMBER) % len(PLAN["sessions"])]
-        self.headers = {"Cookie": f"sessionid={session_key}; csrftoken={CSRF_TOKEN}", "X-CSRFToken": CSRF_TOKEN}
+        self.headers = {"Cookie": f"sessionid={session_key}", "X-CSRFToken": PLAN["csrf"]}
         paths = list(PLAN["paths"])
         random.shuffle(paths)
         self.paths = itertools.cycle(paths)
@@ -73,6 +71,6 @@ class PageUser(HttpUser):
                 response.failure(f"HTTP {response.status_code}, expected {PLAN['expect']}")
             elif "/accounts/login/" in response.headers.get("Location", ""):
                 response.failure("redirected to the login page")
-        # Responses set Secure cookies, which are not sent over plain HTTP anyway; the
-        # session travels in the explicit Cookie header above.
+        # A response that sets a Secure cookie (none of the measured pages should) is not
+        # sent back over plain HTTP anyway; the session travels in the explicit Cookie header.
         self.client.cookies.clear()

@@ -167,18 +167,27 @@ def page_plans(world, board_ids: list[int]) -> list[dict]:
     return plans
 
 
+# The CSRF secret every benchmark session holds (CSRF_USE_SESSIONS), sent as X-CSRFToken.
+CSRF_SECRET = "benchcsrftoken0123456789abcdefgh"  # noqa: S105 - any 32 letters and digits
+
+
 def sign_in(plans: list[dict], users: int) -> None:
     """Give each plan one signed-in session per locust user, as the page's role."""
     from django.contrib.auth import get_user_model
+    from django.middleware.csrf import CSRF_SESSION_KEY
     from django.test import Client
 
     User = get_user_model()
     for p in plans:
         p["sessions"] = []
+        p["csrf"] = CSRF_SECRET
         for _ in range(users):
             client = Client()
             client.force_login(User.objects.get(username=p["username"]), backend=MODEL_BACKEND)
-            p["sessions"].append(client.cookies["sessionid"].value)
+            session = client.session
+            session[CSRF_SESSION_KEY] = CSRF_SECRET
+            session.save()
+            p["sessions"].append(session.session_key)
 
 
 def count_queries(plans: list[dict]) -> dict:

@@ -262,6 +262,28 @@ def test_a_post_without_the_csrf_token_is_refused(nurse):
     assert client.post(reverse("logout")).status_code == 403
 
 
+def _form_token(page: str) -> str:
+    return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+
+
+def test_the_csrf_secret_lives_in_the_session_and_is_renewed_at_sign_in(nurse):
+    client = Client(enforce_csrf_checks=True)
+    login_page = client.get(reverse("login"))
+    assert "csrftoken" not in login_page.cookies  # kept in the session the sign-in page starts
+    before = _form_token(login_page.content.decode())
+    form = {"username": "nurse", "password": PASSWORD, "csrfmiddlewaretoken": before}
+    assert client.post(reverse("login"), form).status_code == 302
+    page = client.get(reverse("clinic:patient-list"))
+    # No CSRF cookie renewed on every page: the navigation's sign-out form uses the session's secret.
+    assert page.status_code == 200 and "csrftoken" not in page.cookies
+    assert client.post(reverse("logout"), {"csrfmiddlewaretoken": before}).status_code == 403
+    assert signed_in(client)
+    assert (
+        client.post(reverse("logout"), {"csrfmiddlewaretoken": _form_token(page.content.decode())}).status_code == 302
+    )
+    assert not signed_in(client)
+
+
 def test_not_found_page_is_friendly_and_leaks_nothing(client_for, nurse, settings):
     settings.DEBUG = False
     response = client_for(nurse).get("/patients/999999/")
