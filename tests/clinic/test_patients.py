@@ -143,7 +143,7 @@ def test_a_search_page_counts_its_matches_in_the_same_query(client_for, nurse, s
         page2 = client.get(reverse("clinic:patient-list"), {"q": "smith", "page": "2"})
     assert [p.last_name for p in page2.context["page"].object_list] == [f"Smith{i:02d}" for i in range(25, 30)]
     assert "Page 2 of 2" in page2.content.decode()
-    patient_reads = [statement for statement in sql if 'FROM "clinic_patient"' in statement]
+    patient_reads = [statement for statement in sql if "FROM clinic_patient" in statement.replace('"', "")]
     assert len(patient_reads) == 1 and "COUNT(*) OVER ()" in patient_reads[0]
     # Past the last page, or no number: the last page and the first, as before.
     assert client.get(reverse("clinic:patient-list"), {"q": "smith", "page": "9"}).context["page"].number == 2
