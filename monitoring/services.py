@@ -2,6 +2,7 @@
 re-check the clinical rules themselves: a view (or a forged POST) cannot skip them."""
 
 import datetime as dt
+from contextlib import nullcontext
 from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -137,7 +138,7 @@ def _alert_for_reading(reading: VitalsReading, session: Session) -> None:
 
 
 def _save_reading(*, session: Session, user, kind: str, checkpoint_minute, taken_at, values, notes, t=None, **extra):
-    _validate_values(values)
+    """Write a reading whose values ``_validate_values`` accepted, and its alert."""
     t = t or current_thresholds()
     flags = [f.as_dict() for f in rules.reading_flags(values, t)]
     reading = VitalsReading.objects.create(
@@ -157,7 +158,19 @@ def _save_reading(*, session: Session, user, kind: str, checkpoint_minute, taken
     return reading
 
 
-@transaction.atomic
+def _check_recordable(session: Session, kind: str, checkpoint_minute: int | None) -> None:
+    if session.status in (SessionStatus.BOOKED, SessionStatus.CANCELLED, SessionStatus.NO_SHOW):
+        raise ValidationError("Check the patient in before recording vitals.", code="not_checked_in")
+    if session.status == SessionStatus.DISCHARGED:
+        raise ValidationError("The patient has been discharged.", code="discharged")
+    if kind == ReadingKind.PRE_DOSE and session.status != SessionStatus.CHECKED_IN:
+        raise ValidationError("Dosing has started: this is no longer a pre-dose reading.", code="dosing_started")
+    if kind in (ReadingKind.CHECKPOINT, ReadingKind.DISCHARGE) and session.status != SessionStatus.IN_OBSERVATION:
+        raise ValidationError("Observation checkpoints start with the first dose.", code="not_in_observation")
+    if kind == ReadingKind.CHECKPOINT and not checkpoint_minute:
+        raise ValidationError("Choose which checkpoint this reading is for.", code="checkpoint_missing")
+
+
 def vitals_record(
     *,
     session: Session,
@@ -172,30 +185,27 @@ def vitals_record(
 ) -> VitalsReading:
     """Save a reading. Impossible values are refused; values past an alert threshold are
     saved, flagged and raise a staff alert. ``t``: the thresholds when the caller has them.
-    ``locked``: the caller read ``session`` with ``select_for_update`` in this same transaction
-    (the vitals view does), so it is not read again."""
+
+    ``locked``: the caller read ``session`` with ``select_for_update`` in its open transaction
+    (the vitals view does). The session is not read again, and the reading joins that
+    transaction without a savepoint of its own: every refusal is raised before the first
+    write, so the caller's transaction stays usable for the page that shows it."""
     _require(user, "monitoring.record_vitals")
-    session = session if locked else _lock(session)
-    if session.status in (SessionStatus.BOOKED, SessionStatus.CANCELLED, SessionStatus.NO_SHOW):
-        raise ValidationError("Check the patient in before recording vitals.", code="not_checked_in")
-    if session.status == SessionStatus.DISCHARGED:
-        raise ValidationError("The patient has been discharged.", code="discharged")
-    if kind == ReadingKind.PRE_DOSE and session.status != SessionStatus.CHECKED_IN:
-        raise ValidationError("Dosing has started: this is no longer a pre-dose reading.", code="dosing_started")
-    if kind in (ReadingKind.CHECKPOINT, ReadingKind.DISCHARGE) and session.status != SessionStatus.IN_OBSERVATION:
-        raise ValidationError("Observation checkpoints start with the first dose.", code="not_in_observation")
-    if kind == ReadingKind.CHECKPOINT and not checkpoint_minute:
-        raise ValidationError("Choose which checkpoint this reading is for.", code="checkpoint_missing")
-    return _save_reading(
-        session=session,
-        user=user,
-        kind=kind,
-        checkpoint_minute=checkpoint_minute,
-        taken_at=taken_at or timezone.now(),
-        values=values,
-        notes=notes,
-        t=t,
-    )
+    with nullcontext() if locked else transaction.atomic():
+        session = session if locked else _lock(session)
+        _check_recordable(session, kind, checkpoint_minute)
+        _validate_values(values)
+        with transaction.atomic(savepoint=False):
+            return _save_reading(
+                session=session,
+                user=user,
+                kind=kind,
+                checkpoint_minute=checkpoint_minute,
+                taken_at=taken_at or timezone.now(),
+                values=values,
+                notes=notes,
+                t=t,
+            )
 
 
 @transaction.atomic
@@ -207,6 +217,7 @@ def vitals_correct(*, reading: VitalsReading, user, values: dict, reason: str, n
     session = _lock(reading.session)
     if VitalsReading.objects.filter(supersedes=reading).exists():
         raise ValidationError("This reading has already been corrected.", code="already_corrected")
+    _validate_values(values)
     try:
         with transaction.atomic():
             return _save_reading(

@@ -6,11 +6,15 @@ import datetime as dt
 import pytest
 import time_machine
 from django.contrib.auth.models import Permission
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from clinic.models import AuditEvent, StaffAlert
 from monitoring import services
 from monitoring.models import CheckIn, DeviceAdministration, DoseRecord, PrescriberOverride, VitalsReading
+from scheduling.models import Session
 from tests.monitoring.conftest import CHECKLIST_ALL, DAY_START, NORMAL, vitals_post
 
 pytestmark = pytest.mark.django_db
@@ -202,15 +206,32 @@ def test_a_checkpoint_reading_is_saved_with_its_audit_row(client_for, nurse, ses
 
 
 def test_a_reading_reads_its_session_once_under_the_row_lock(client_for, nurse, session):
-    from tests.conftest import statements
-
     checked_in(session, nurse)
     client = client_for(nurse)
-    with time_machine.travel(AT_0905, tick=False), statements() as sql:
+    with time_machine.travel(AT_0905, tick=False), CaptureQueriesContext(connection) as every:
         response = client.post(url("vitals-record", session), vitals_post(checkpoint="pre_dose"))
     assert response.status_code == 302 and VitalsReading.objects.filter(session=session, kind="pre_dose").exists()
+    sql = [q["sql"] for q in every]
     reads = [q for q in sql if q.startswith("SELECT") and 'FROM "scheduling_session"' in q]
     assert len(reads) == 1 and reads[0].endswith('FOR UPDATE OF "scheduling_session"')
+    # The reading joins the request's transaction: no savepoint of its own between the read
+    # and the audit row (the test runs requests inside its own transaction, hence the others).
+    audit = next(i for i, q in enumerate(sql) if "clinic_audit_chain_head" in q)
+    assert not [q for q in sql[sql.index(reads[0]) : audit] if "SAVEPOINT" in q]
+
+
+def test_a_refused_reading_leaves_the_callers_transaction_usable(nurse, session):
+    """Refusals come before the first write, so the view can still read for its error page."""
+    checked_in(session, nurse)
+    with transaction.atomic():
+        locked = Session.objects.select_for_update(of=("self",)).get(pk=session.pk)
+        with pytest.raises(ValidationError, match="Observation checkpoints start with the first dose"):
+            services.vitals_record(
+                session=locked, user=nurse, kind="checkpoint", checkpoint_minute=40, values=NORMAL, locked=True
+            )
+        with pytest.raises(ValidationError, match="Enter a value"):
+            services.vitals_record(session=locked, user=nurse, kind="pre_dose", values={}, locked=True)
+        assert not VitalsReading.objects.filter(session=session).exists()  # the transaction still answers
 
 
 def test_only_the_readings_the_session_is_at_are_accepted(client_for, nurse, session, run_to_observation):
