@@ -31,10 +31,8 @@ def _search_condition(query: str) -> tuple[str, list[str]]:
     the MRN, the last name or the first name; several words match first and last name in
     either order."""
     prefix = connection.ops.prep_for_like_query
-    # iexact, as the ORM writes it: on SQLite a LIKE without wildcards (it ignores case).
-    exact = "UPPER(mrn) = UPPER(%s)" if connection.vendor != "sqlite" else _prefix_match("mrn")
-    clauses = [exact, _prefix_match("mrn")]
-    params = [query if connection.vendor != "sqlite" else prefix(query), prefix(query) + "%"]
+    clauses = ["UPPER(mrn) = UPPER(%s)", _prefix_match("mrn")]
+    params = [query, prefix(query) + "%"]
     words = query.split()
     if len(words) == 1:
         clauses += [_prefix_match("last_name"), _prefix_match("first_name")]

@@ -404,14 +404,12 @@ def schedule_grid(
 
 @dataclass
 class SchedulePage:
-    """What the day and week pages print of a grid, and the cancelled sessions beside it."""
+    """What the day and week pages print of a grid and of the sessions beside it."""
 
     head_html: SafeString
     body_html: SafeString
-    off_grid: list[Block]
-    cancelled: list[Block]
     chairs: int  # active chairs: the week grid has this many columns per day
-    extras_html: SafeString  # the two lists, as the page prints them
+    extras_html: SafeString  # the off-grid bookings and the cancelled sessions, as the page prints them
 
 
 def schedule_page(
@@ -433,8 +431,6 @@ def _schedule_page(*, site: Site, first_day: dt.date, days: int, step: int, toda
     return SchedulePage(
         head_html=grid.head_html,
         body_html=grid.body_html,
-        off_grid=grid.off_grid,
-        cancelled=cancelled,
         chairs=len(grid.columns) // days,
         extras_html=render_to_string(
             "scheduling/_grid_extras.html", {"off_grid": grid.off_grid, "cancelled": cancelled}

@@ -52,7 +52,6 @@ def day(request):
         "date": date,
         "today": today,
         "grid": page,
-        "cancelled": page.cancelled,
         "prev": date - dt.timedelta(days=1),
         "next": date + dt.timedelta(days=1),
     }
@@ -78,7 +77,6 @@ def week(request):
         "today": today,
         "grid": page,
         "chairs_per_day": page.chairs,
-        "cancelled": page.cancelled,
         "prev": start - dt.timedelta(days=7),
         "next": start + dt.timedelta(days=7),
     }
