@@ -4,15 +4,19 @@ monitoring.rules."""
 
 import dataclasses
 import datetime as dt
+import functools
 
+from django.db import connection
 from django.db.models import Min, Prefetch, Q
 from django.utils import timezone
 
+from clinic.models import Chair, Site
 from clinic.rules import CONCOMITANT_MEDICINE_FIELDS
-from scheduling.models import Drug, Session, SessionStatus
+from clinic.selectors import instances_from, select_list
+from scheduling.models import Course, Drug, Protocol, Session, SessionStatus
 
 from . import rules
-from .models import PrescriberOverride, ReadingKind, VitalsReading, current_thresholds
+from .models import Observation, PrescriberOverride, ReadingKind, VitalsReading, current_thresholds
 from .services import gate_from, latest_of_kind, predose_state, session_drug
 
 ACTIVE_STATUSES = (SessionStatus.CHECKED_IN, SessionStatus.IN_OBSERVATION)
@@ -44,6 +48,52 @@ def checkpoint_choices(session: Session, t: rules.Thresholds) -> list[tuple[str,
         else []
     )
     return [(key, label) for key, label, _ in schedule] + [(rules.EXTRA, "Extra reading")]
+
+
+_READING_MODELS = (Session, Chair, Site, Course, Protocol, Observation)
+
+
+@functools.cache
+def _reading_session_sql(vendor: str) -> str:
+    quote = connection.ops.quote_name
+    session, chair, site, course, protocol, observation = (quote(m._meta.db_table) for m in _READING_MODELS)
+
+    def column(model, name):
+        return quote(model._meta.get_field(name).column)
+
+    sql = f"""SELECT {select_list(*_READING_MODELS)} FROM {session}
+        JOIN {chair} ON {chair}.id = {session}.{column(Session, "chair")}
+        JOIN {site} ON {site}.id = {chair}.{column(Chair, "site")}
+        LEFT JOIN {course} ON {course}.id = {session}.{column(Session, "course")}
+        LEFT JOIN {protocol} ON {protocol}.id = {course}.{column(Course, "protocol")}
+        LEFT JOIN {observation} ON {observation}.{column(Observation, "session")} = {session}.id
+        WHERE {session}.id = %s"""  # noqa: S608 - names from the models' metadata, the id is a parameter
+    if connection.features.has_select_for_update_of:
+        sql += f" FOR UPDATE OF {session}"
+    return sql
+
+
+def session_for_reading(pk: int) -> Session | None:
+    """The session a reading is recorded for, read under its row lock (held to the end of the
+    transaction) with its chair and site, course and protocol and observation: what
+    ``checkpoint_choices`` and ``services.vitals_record`` use. One plain statement: the ORM
+    took twice as long to build this query as PostgreSQL to run it. None: no such session."""
+    with connection.cursor() as cursor:
+        cursor.execute(_reading_session_sql(connection.vendor), [pk])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    session, chair, site, course, protocol, observation = instances_from(row, *_READING_MODELS)
+    chair.site = site
+    session.chair = chair
+    if course is not None:
+        course.protocol = protocol
+        session.course = course
+    if observation is not None:
+        session.observation = observation
+    else:  # known to have none, as select_related leaves it: no query when asked
+        Session.observation.related.set_cached_value(session, None)
+    return session
 
 
 def session_queryset():

@@ -63,11 +63,9 @@ def board_partial(request):
 # --- Session day ----------------------------------------------------------------------
 
 
-def _get_session(pk, *, related=("patient",), lock: bool = False) -> Session:
-    """The session (404 if there is none); ``lock``: read under its row lock, held to the end
-    of the request's transaction."""
-    sessions = Session.objects.select_related("chair__site", *related)
-    return get_object_or_404(sessions.select_for_update(of=("self",)) if lock else sessions, pk=pk)
+def _get_session(pk) -> Session:
+    """The session with its chair, site and patient (404 if there is none)."""
+    return get_object_or_404(Session.objects.select_related("chair__site", "patient"), pk=pk)
 
 
 def _render_day(request, session, status=200, **forms):
@@ -183,7 +181,9 @@ def vitals_record(request, pk):
     # What the form accepts depends on the observation and its protocol, not on the readings:
     # no need to assemble the whole session day. Read under the row lock the service needs, so
     # it does not read the session again.
-    session = _get_session(pk, related=("course__protocol", "observation"), lock=True)
+    session = selectors.session_for_reading(pk)
+    if session is None:
+        raise Http404("No such session.")
     t = current_thresholds()
     form = VitalsForm(request.POST, checkpoints=selectors.checkpoint_choices(session, t))
     if form.is_valid():

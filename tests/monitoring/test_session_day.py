@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from clinic.models import AuditEvent, StaffAlert
-from monitoring import services
+from monitoring import selectors, services
 from monitoring.models import CheckIn, DeviceAdministration, DoseRecord, PrescriberOverride, VitalsReading
 from scheduling.models import Session
 from tests.monitoring.conftest import CHECKLIST_ALL, DAY_START, NORMAL, vitals_post
@@ -218,6 +218,47 @@ def test_a_reading_reads_its_session_once_under_the_row_lock(client_for, nurse, 
     # and the audit row (the test runs requests inside its own transaction, hence the others).
     audit = next(i for i, q in enumerate(sql) if "clinic_audit_chain_head" in q)
     assert not [q for q in sql[sql.index(reads[0]) : audit] if "SAVEPOINT" in q]
+
+
+def _loaded(obj):
+    return {f.attname: getattr(obj, f.attname) for f in obj._meta.concrete_fields}
+
+
+def test_the_session_read_for_a_reading_loads_what_the_orm_loads(
+    django_assert_num_queries, nurse, session, make_session, patient, run_to_observation
+):
+    """The vitals POST's plain read of its session gives the instances select_related gives,
+    with or without an observation, and with no course."""
+    run_to_observation(session)
+    unbooked = make_session(patient, start=DAY_START + dt.timedelta(days=1))
+    Session.objects.filter(pk=unbooked.pk).update(course=None)
+    related = ("chair__site", "course__protocol", "observation")
+    for pk in (session.pk, unbooked.pk):
+        expected = Session.objects.select_related(*related).get(pk=pk)
+        with transaction.atomic(), django_assert_num_queries(1):
+            loaded = selectors.session_for_reading(pk)
+            assert _loaded(loaded) == _loaded(expected)
+            assert _loaded(loaded.chair) == _loaded(expected.chair)
+            assert _loaded(loaded.chair.site) == _loaded(expected.chair.site)
+            assert loaded.local_start() == expected.local_start()
+            if expected.course_id:
+                assert _loaded(loaded.course) == _loaded(expected.course)
+                assert _loaded(loaded.course.protocol) == _loaded(expected.course.protocol)
+                assert _loaded(loaded.observation) == _loaded(expected.observation)
+                assert loaded.observation.session is loaded
+            else:
+                assert loaded.course is None
+                with pytest.raises(Session.observation.RelatedObjectDoesNotExist):
+                    loaded.observation  # noqa: B018 - known to be absent: no query
+    assert selectors.session_for_reading(unbooked.pk + 1000) is None
+
+
+def test_a_reading_for_a_session_that_does_not_exist_is_not_found(client_for, nurse, session):
+    response = client_for(nurse).post(
+        reverse("monitoring:vitals-record", kwargs={"pk": session.pk + 1000}), vitals_post()
+    )
+    assert response.status_code == 404
+    assert not VitalsReading.objects.exists()
 
 
 def test_a_refused_reading_leaves_the_callers_transaction_usable(nurse, session):
