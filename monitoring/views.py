@@ -7,6 +7,7 @@ from django.views.decorators.http import require_POST
 
 from clinic.audit import audit_record
 from clinic.models import AuditAction, Site
+from clinic.selectors import all_sites
 from scheduling.models import Session
 
 from . import charts, rules, selectors, selectors_board, services
@@ -29,7 +30,7 @@ from .models import CheckIn, VitalsReading, current_thresholds
 
 def _board_sites(request) -> tuple[Site, list[Site]]:
     """The site asked for (else the first one) and every site, for the site picker."""
-    sites = list(Site.objects.all())
+    sites = all_sites()
     if not sites:
         raise Http404("No site has been set up yet.")
     site_id = request.GET.get("site", "")

@@ -11,6 +11,7 @@ from django.shortcuts import render
 
 from clinic.audit import audit_record
 from clinic.models import AuditAction, Site
+from clinic.selectors import all_sites
 
 from . import reports
 
@@ -47,10 +48,6 @@ class ReportFilterForm(forms.Form):
         return data
 
 
-def _sites() -> list[Site]:
-    return list(Site.objects.order_by("name"))
-
-
 def _form(request, sites: list[Site]) -> ReportFilterForm:
     site = sites[0] if sites else None
     today = site.local_today() if site else dt.date.today()  # noqa: DTZ011  (no site: nothing to report)
@@ -66,7 +63,7 @@ def _form(request, sites: list[Site]) -> ReportFilterForm:
 @login_required
 @permission_required("monitoring.view_reports", raise_exception=True)
 def reports_page(request):
-    sites = _sites()
+    sites = all_sites()
     form = _form(request, sites)
     report = reports.compliance_report(**form.cleaned_data) if form.is_valid() else None
     summary = {k: str(getattr(v, "pk", v)) for k, v in form.cleaned_data.items()} if form.is_valid() else {}
@@ -83,7 +80,7 @@ def reports_page(request):
 def reports_csv(request, slug):
     if slug not in reports.SECTIONS:
         raise Http404("No such report table")
-    form = _form(request, _sites())
+    form = _form(request, all_sites())
     if not form.is_valid():
         raise Http404("Invalid report period")
     table = reports.report_table(**form.cleaned_data, slug=slug)

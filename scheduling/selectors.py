@@ -13,7 +13,7 @@ from django.utils import dateformat, timezone
 from django.utils.safestring import SafeString, mark_safe
 
 from clinic.models import Chair, Closure, OpeningHours, Site
-from clinic.selectors import cached_per_generation, url_for_pk
+from clinic.selectors import all_sites, cached_per_generation, url_for_pk
 
 from .models import Course, ScheduleGeneration, Session, SessionStatus, TransportArrangement
 
@@ -118,12 +118,14 @@ def grid_head(columns: list[Column], day_heads: list[DayHead], chairs_per_day: i
 
 
 def site_choice(site_id) -> Site | None:
-    sites = Site.objects.order_by("name")
+    """The site asked for, else the first site by name with an active chair, else the first."""
+    sites = all_sites()
     if site_id and str(site_id).isdigit():
-        found = sites.filter(pk=site_id).first()
+        found = next((site for site in sites if site.pk == int(site_id)), None)
         if found:
             return found
-    return sites.filter(chairs__active=True).first() or sites.first()
+    with_chairs = set(Chair.objects.filter(active=True).values_list("site_id", flat=True).distinct())
+    return next((site for site in sites if site.pk in with_chairs), sites[0] if sites else None)
 
 
 def _minutes(t: dt.time) -> int:

@@ -192,3 +192,23 @@ print("OPTIONS", sorted(options.items()))
         results[value] = done.stdout
     assert "('prepare_threshold', 1), ('server_side_binding', True)" in results["True"]
     assert "server_side_binding" not in results["False"]
+
+
+def test_the_site_pickers_list_every_site_by_name_as_the_orm_loads_them(django_assert_num_queries, site):
+    from clinic.models import Site
+    from clinic.selectors import all_sites
+    from scheduling.selectors import site_choice
+
+    Site.objects.create(name="Annex (closed)", time_zone="America/Chicago")
+    Site.objects.create(name="Zeta Clinic", time_zone="Europe/London", phone="020 7946 0000")
+    with django_assert_num_queries(1):
+        sites = all_sites()
+    assert [s.name for s in sites] == ["Annex (closed)", site.name, "Zeta Clinic"]
+    expected = list(Site.objects.order_by("name"))
+    assert [{f.attname: getattr(s, f.attname) for f in Site._meta.concrete_fields} for s in sites] == [
+        {f.attname: getattr(s, f.attname) for f in Site._meta.concrete_fields} for s in expected
+    ]
+    assert sites[2].tzinfo.key == "Europe/London" and not sites[0]._state.adding
+    # The schedule opens on the site asked for, else the first site with an active chair.
+    assert site_choice(str(sites[2].pk)) == sites[2]
+    assert site_choice("") == site and site_choice("999999") == site
