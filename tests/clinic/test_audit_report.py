@@ -15,6 +15,7 @@ from clinic import selectors_audit
 from clinic.audit import audit_record
 from clinic.models import AuditEvent
 from tests import factories
+from tests.conftest import statements
 
 pytestmark = pytest.mark.django_db
 UTC = dt.UTC
@@ -274,3 +275,14 @@ def test_the_access_history_has_no_patient_column(client_for, administrator, nur
     page = client_for(administrator).get(reverse("clinic:patient-access", args=[patient.pk])).content.decode()
     assert ">Patient</th>" not in page
     assert reverse("clinic:patient-access", args=[patient.pk]) + '"' not in page.split("<tbody>")[1]
+
+
+def test_the_page_size_is_written_into_the_statement(client_for, administrator):
+    """PostgreSQL's generic plan for a prepared statement cannot count on stopping early when
+    the LIMIT is a parameter; on the full audit trail it then planned every execution again."""
+    bulk_events(60, username="nurse")
+    with statements() as run:
+        response = report(client_for(administrator), username="nurse", date_to="2026-03-02")
+    assert response.status_code == 200 and len(listed_ids(response)) == selectors_audit.PAGE_SIZE
+    page = [sql for sql in run if sql.startswith("SELECT e.id")]
+    assert len(page) == 1 and page[0].endswith(f"LIMIT {selectors_audit.PAGE_SIZE + 1}")
