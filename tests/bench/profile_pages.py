@@ -8,6 +8,7 @@ settings, DEBUG off), and the time is split into SQL and the rest.
     python tests/bench/profile_pages.py --pages board --sql            # each statement, slowest first
     python tests/bench/profile_pages.py --pages board --cprofile       # functions by cumulative time
     python tests/bench/profile_pages.py --pages week --cold            # the cache emptied before each request
+    python tests/bench/profile_pages.py --plans                        # statements planned at every execution
 
 Reads the database ``run_bench.py`` loaded (``--db``, default clinic_bench)."""
 
@@ -56,6 +57,9 @@ def main() -> None:
     parser.add_argument("--cold", action="store_true", help="empty the cache before each timed request")
     parser.add_argument("--sql", action="store_true", help="print each statement of one request, slowest first")
     parser.add_argument("--explain", type=int, default=0, help="with --sql: EXPLAIN ANALYZE the N slowest SELECTs")
+    parser.add_argument(
+        "--plans", action="store_true", help="at the end: prepared statements PostgreSQL plans at every execution"
+    )
     args = parser.parse_args()
 
     from tests.bench.run_bench import MODEL_BACKEND, bench_env, page_plans
@@ -152,6 +156,17 @@ def main() -> None:
             else:
                 print(profiler.output_text(unicode=False, color=False, show_all=False))
             args.pyinstrument = False
+    if args.plans:
+        # A prepared statement still on custom plans after its five trial runs is planned again
+        # at every execution (PostgreSQL judged its generic plan worse, e.g. a LIMIT parameter).
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT generic_plans, custom_plans, statement FROM pg_prepared_statements "
+                "WHERE custom_plans > 5 AND generic_plans = 0 ORDER BY custom_plans DESC"
+            )
+            print("\nPlanned at every execution (generic plans, custom plans, statement):")
+            for generic, custom, statement in cursor.fetchall():
+                print(f"  {generic:4d} {custom:6d}  {' '.join(statement.split())[:200]}")
 
 
 if __name__ == "__main__":
