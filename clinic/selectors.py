@@ -1,5 +1,3 @@
-import datetime as dt
-import functools
 from collections import namedtuple
 from collections.abc import Callable
 from html import escape
@@ -14,6 +12,7 @@ from django.utils.formats import localize
 from django.utils.safestring import SafeString, mark_safe
 
 from .models import Patient, Site, SiteGeneration
+from .rows import converted, instances_from, select_list
 
 # The columns the patient list shows (patient_rows_html).
 LIST_FIELDS = ["mrn", "first_name", "last_name", "date_of_birth", "phone", "rems_enrollment_id"]
@@ -71,10 +70,6 @@ ListRow = namedtuple("ListRow", ["pk", *LIST_FIELDS])
 _LIST_COLUMNS = ", ".join(["id", *LIST_FIELDS])
 
 
-def _date(value):
-    return dt.date.fromisoformat(value) if isinstance(value, str) else value
-
-
 def patient_page(query: str, number) -> Page:
     """One page of ``patient_search(query)`` (``number`` as ``Paginator.get_page`` takes it).
 
@@ -103,53 +98,9 @@ def patient_page(query: str, number) -> Page:
     if not rows:
         return paginator.get_page(number)
     paginator.count = rows[0][-1]  # a cached property: Paginator does not count again
-    patients = [ListRow(*row[:4], _date(row[4]), *row[5:-1]) for row in rows]
+    birth_date = Patient._meta.get_field("date_of_birth")
+    patients = [ListRow(*row[:4], converted(birth_date, row[4]), *row[5:-1]) for row in rows]
     return Page(patients, number, paginator)
-
-
-# --- Model instances from one plain statement ---------------------------------------------
-
-
-def select_list(*models) -> str:
-    """Every concrete column of each model, qualified with its table, in the order
-    ``instances_from`` reads them back."""
-    quote = connection.ops.quote_name
-    return ", ".join(
-        f"{quote(model._meta.db_table)}.{quote(field.column)}"
-        for model in models
-        for field in model._meta.concrete_fields
-    )
-
-
-@functools.cache
-def _loader(model, vendor: str) -> tuple[list[str], list[list[tuple]]]:
-    """The attribute names of ``model``'s columns and the converters the ORM applies to each
-    value read (none on PostgreSQL for most fields; dates and booleans on SQLite)."""
-    fields = model._meta.concrete_fields
-    converters = []
-    for field in fields:
-        column = field.get_col(model._meta.db_table)
-        convert = [*connection.ops.get_db_converters(column), *column.get_db_converters(connection)]
-        converters.append([(converter, column) for converter in convert])
-    return [field.attname for field in fields], converters
-
-
-def instances_from(row, *models) -> list:
-    """The instances of ``models`` in a row read with ``select_list(*models)``, as the ORM
-    would load them; None for a model whose primary key is NULL (an outer join found no row)."""
-    instances, start = [], 0
-    for model in models:
-        attnames, converters = _loader(model, connection.vendor)
-        values = list(row[start : start + len(attnames)])
-        start += len(attnames)
-        if values[attnames.index(model._meta.pk.attname)] is None:
-            instances.append(None)
-            continue
-        for i, field_converters in enumerate(converters):
-            for convert, column in field_converters:
-                values[i] = convert(values[i], column, connection)
-        instances.append(model.from_db(connection.alias, attnames, values))
-    return instances
 
 
 def all_sites() -> list[Site]:

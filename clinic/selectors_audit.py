@@ -6,7 +6,6 @@ OFFSET, so page 1,000 costs what page 1 costs (see the index comments on AuditEv
 import base64
 import binascii
 import datetime as dt
-import json
 from collections import namedtuple
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from . import selectors
 from .models import AuditAction, AuditEvent, Patient
+from .rows import converted
 
 PAGE_SIZE = 50
 # What a page of the report shows (event_rows_html), the columns of _PAGE_SELECT in order:
@@ -191,15 +191,20 @@ def _page_rows(wanted: AuditFilter, cursor, *, newer: bool, limit: int) -> list[
         return [_page_row(row) for row in db.fetchall()]
 
 
+_CREATED_AT = AuditEvent._meta.get_field("created_at")
+_SUMMARY = AuditEvent._meta.get_field("summary")
+
+
 def _page_row(row) -> PageRow:
-    created_at, ip, summary = row[1], row[12], row[14]
-    if isinstance(created_at, str):  # SQLite
-        created_at = dt.datetime.fromisoformat(created_at)
-    if created_at.tzinfo is None:
-        created_at = created_at.replace(tzinfo=dt.UTC)
-    if isinstance(summary, str):
-        summary = json.loads(summary)
-    return PageRow(row[0], created_at, *row[2:12], str(ip) if ip else None, row[13], summary)
+    ip = row[12]
+    return PageRow(
+        row[0],
+        converted(_CREATED_AT, row[1]),
+        *row[2:12],
+        str(ip) if ip else None,
+        row[13],
+        converted(_SUMMARY, row[14]),
+    )
 
 
 def keyset_page(wanted: AuditFilter, *, after: str | None = None, before: str | None = None, size: int = PAGE_SIZE):

@@ -4,13 +4,13 @@ adverse events, discharge and the REMS monitoring record submission.
 Readings are append-only: a correction is a new row that supersedes the old one."""
 
 import dataclasses
-import json
 
 from django.conf import settings
 from django.db import connection, models
 from django.utils import timezone
 
 from clinic.models import SiteGeneration
+from clinic.rows import instances_from, select_list
 from scheduling.models import Drug, Session
 
 from . import rules
@@ -88,34 +88,19 @@ class ClinicalThresholds(models.Model):
         return obj
 
     def as_rules(self) -> rules.Thresholds:
-        return _rules_from({name: getattr(self, name) for name in THRESHOLD_NAMES})
-
-
-THRESHOLD_NAMES = tuple(f.name for f in dataclasses.fields(rules.Thresholds))
-
-
-def _rules_from(values: dict) -> rules.Thresholds:
-    """The rules' thresholds from the row's values (the checkpoint minutes as a tuple)."""
-    minutes = values["default_checkpoint_minutes"]
-    return rules.Thresholds(**{**values, "default_checkpoint_minutes": tuple(int(m) for m in minutes or ())})
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(rules.Thresholds)}
+        values["default_checkpoint_minutes"] = tuple(int(m) for m in self.default_checkpoint_minutes or ())
+        return rules.Thresholds(**values)
 
 
 def stored_thresholds() -> rules.Thresholds | None:
     """The administrator's thresholds as rules read them, or None when the row does not exist
     yet. One plain statement: the board, the session day and every reading read them."""
-    columns = ", ".join(
-        connection.ops.quote_name(ClinicalThresholds._meta.get_field(n).column) for n in THRESHOLD_NAMES
-    )
+    table = connection.ops.quote_name(ClinicalThresholds._meta.db_table)
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {columns} FROM {ClinicalThresholds._meta.db_table} WHERE id = %s", [1])  # noqa: S608
+        cursor.execute(f"SELECT {select_list(ClinicalThresholds)} FROM {table} WHERE {table}.id = %s", [1])  # noqa: S608
         row = cursor.fetchone()
-    if row is None:
-        return None
-    values = dict(zip(THRESHOLD_NAMES, row, strict=True))
-    minutes = values["default_checkpoint_minutes"]
-    if isinstance(minutes, str):  # jsonb arrives as text from a plain cursor
-        values["default_checkpoint_minutes"] = json.loads(minutes)
-    return _rules_from(values)
+    return instances_from(row, ClinicalThresholds)[0].as_rules() if row else None
 
 
 def current_thresholds() -> rules.Thresholds:

@@ -11,8 +11,8 @@ from django.db.models import Min, Prefetch, Q
 from django.utils import timezone
 
 from clinic.models import Chair, Site
+from clinic.rows import instances_from, select_list
 from clinic.rules import CONCOMITANT_MEDICINE_FIELDS
-from clinic.selectors import instances_from, select_list
 from scheduling.models import Course, Drug, Protocol, Session, SessionStatus
 
 from . import rules
