@@ -6,29 +6,40 @@ BENCH_PLAN names a JSON file: {"page": name, "method": "GET"|"POST", "paths": [.
 requests the page's paths in turn with no think time. The session cookie is sent as an
 explicit header: the production settings mark cookies Secure, and the benchmark talks plain
 HTTP on loopback.
+
+With "reference": {"page": name, "paths": [...], "block": seconds}, the run measures that
+page too, in blocks of its own: reference, page, page, reference, reference, page, ... Every
+user requests the same page at any moment (the block is read off one clock), so each block is
+a run of one page on its own, and the reference's blocks sit as early and as late in the run as
+the page's: a machine that gets slower or faster during the run moves both alike. A request
+that starts in one block and ends in the next is not counted.
 """
 
 import itertools
 import json
 import os
 import random
+import time
 
 from locust import HttpUser, constant, events, task
 
 with open(os.environ["BENCH_PLAN"]) as plan_file:
     PLAN = json.load(plan_file)
 
+REFERENCE = PLAN.get("reference")
+# reference, page, page, reference: the pattern that cancels a steady drift.
+PATTERN = (True, False, False, True)
 
 USER_NUMBER = itertools.count()
-# Every response time (ms, unrounded) of the page, written out when the run stops: locust's own
+# Every response time (ms, unrounded) of each page, written out when the run stops: locust's own
 # percentiles are rounded to whole milliseconds, a step of 0.15 in a ratio to a 7 ms page.
-TIMES: list[float] = []
+TIMES: dict[str, list[float]] = {}
+STARTED: list[float] = []
 
 
-@events.request.add_listener
-def keep_time(request_type, name, response_time, exception, **kwargs):
-    if exception is None:
-        TIMES.append(response_time)
+@events.test_start.add_listener
+def start_clock(**kwargs):
+    STARTED.append(time.monotonic())
 
 
 @events.test_stop.add_listener
@@ -36,6 +47,18 @@ def write_times(**kwargs):
     if os.environ.get("BENCH_TIMES"):
         with open(os.environ["BENCH_TIMES"], "w") as out:
             json.dump(TIMES, out)
+
+
+def block() -> int:
+    return int((time.monotonic() - STARTED[0]) // REFERENCE["block"]) if REFERENCE else 0
+
+
+def own_share(paths: list[str], number: int, users: int) -> itertools.cycle:
+    # With enough paths, each user takes its own share: a nurse records the vitals of the
+    # patients she looks after, so two users never wait for the same session's row lock.
+    mine = paths[number % users :: users] if len(paths) >= users else list(paths)
+    random.shuffle(mine)
+    return itertools.cycle(mine)
 
 
 class PageUser(HttpUser):
@@ -48,33 +71,30 @@ class PageUser(HttpUser):
         users = len(PLAN["sessions"])
         session_key = PLAN["sessions"][number % users]
         self.headers = {"Cookie": f"sessionid={session_key}", "X-CSRFToken": PLAN["csrf"]}
-        # With enough paths, each user takes its own share: a nurse records the vitals of the
-        # patients she looks after, so two users never wait for the same session's row lock.
-        paths = PLAN["paths"][number % users :: users] if len(PLAN["paths"]) >= users else list(PLAN["paths"])
-        random.shuffle(paths)
-        self.paths = itertools.cycle(paths)
+        self.paths = own_share(PLAN["paths"], number, users)
+        self.reference_paths = own_share(REFERENCE["paths"], number, users) if REFERENCE else None
 
     @task
     def page(self):
-        path = next(self.paths)
-        if PLAN["method"] == "POST":
+        started_in = block()
+        if REFERENCE and PATTERN[started_in % len(PATTERN)]:
+            name, method, path, expect = REFERENCE["page"], "GET", next(self.reference_paths), 200
+        else:
+            name, method, path, expect = PLAN["page"], PLAN["method"], next(self.paths), PLAN["expect"]
+        started = time.perf_counter()
+        if method == "POST":
             request = self.client.post(
-                path,
-                data=PLAN["data"],
-                headers=self.headers,
-                name=PLAN["page"],
-                allow_redirects=False,
-                catch_response=True,
+                path, data=PLAN["data"], headers=self.headers, name=name, allow_redirects=False, catch_response=True
             )
         else:
-            request = self.client.get(
-                path, headers=self.headers, name=PLAN["page"], allow_redirects=False, catch_response=True
-            )
+            request = self.client.get(path, headers=self.headers, name=name, allow_redirects=False, catch_response=True)
         with request as response:
-            if response.status_code != PLAN["expect"]:
-                response.failure(f"HTTP {response.status_code}, expected {PLAN['expect']}")
+            if response.status_code != expect:
+                response.failure(f"HTTP {response.status_code}, expected {expect}")
             elif "/accounts/login/" in response.headers.get("Location", ""):
                 response.failure("redirected to the login page")
+            elif block() == started_in:
+                TIMES.setdefault(name, []).append((time.perf_counter() - started) * 1000)
         # A response that sets a Secure cookie (none of the measured pages should) is not
         # sent back over plain HTTP anyway; the session travels in the explicit Cookie header.
         self.client.cookies.clear()
