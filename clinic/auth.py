@@ -6,21 +6,28 @@ name the role), and ModelBackend reads user and group permissions in two queries
 role needs a third. Here one query reads the user's groups, their groups' permissions, their
 own permissions and the open staff alerts by audience (the count in the navigation), once per
 request (kept on the user object, like ModelBackend's own cache, so a role change applies
-from the next request)."""
+from the next request). On PostgreSQL that query is part of the one that loads the signed-in
+user at the start of each request."""
 
+import functools
 from typing import NamedTuple
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection
 
 from .models import StaffAlert
+from .rows import instances_from, select_list
 
 ACCESS_CACHE = "_clinic_access"
 
 
-def _access_sql() -> str:
+def _access_parts(user: str) -> tuple[str, str, str]:
+    """Three statements of one text column ``v``: the user's group names, their permissions
+    ("app_label.codename", through their groups and their own) and the open staff alerts by
+    audience ("audience count"). ``user`` is what the user ids are compared with."""
     user_groups = Group.user_set.through._meta.db_table
     group_perms = Group.permissions.through._meta.db_table
     user_perms = Permission.user_set.through._meta.db_table
@@ -28,22 +35,41 @@ def _access_sql() -> str:
     ct = ContentType._meta.db_table
     group = Group._meta.db_table
     alert = StaffAlert._meta.db_table
-    return f"""
-        SELECT 'group', g.name FROM {group} g
-          JOIN {user_groups} ug ON ug.group_id = g.id WHERE ug.user_id = %s
-        UNION ALL
-        SELECT 'perm', ct.app_label || '.' || p.codename FROM {perm} p
+    # Table names from the models' metadata; ``user`` is a placeholder or a column.
+    groups = f"""SELECT g.name AS v FROM {group} g
+          JOIN {user_groups} ug ON ug.group_id = g.id WHERE ug.user_id = {user}"""  # noqa: S608
+    perms = f"""SELECT ct.app_label || '.' || p.codename AS v FROM {perm} p
           JOIN {ct} ct ON ct.id = p.content_type_id
           JOIN {group_perms} gp ON gp.permission_id = p.id
-          JOIN {user_groups} ug ON ug.group_id = gp.group_id WHERE ug.user_id = %s
+          JOIN {user_groups} ug ON ug.group_id = gp.group_id WHERE ug.user_id = {user}
         UNION ALL
-        SELECT 'perm', ct.app_label || '.' || p.codename FROM {perm} p
+        SELECT ct.app_label || '.' || p.codename AS v FROM {perm} p
           JOIN {ct} ct ON ct.id = p.content_type_id
-          JOIN {user_perms} up ON up.permission_id = p.id WHERE up.user_id = %s
-        UNION ALL
-        SELECT 'alerts', a.audience || ' ' || COUNT(*) FROM {alert} a
-          WHERE a.acknowledged_at IS NULL GROUP BY a.audience
-    """  # noqa: S608 - table names from the models' metadata, the user id is a parameter
+          JOIN {user_perms} up ON up.permission_id = p.id WHERE up.user_id = {user}"""  # noqa: S608
+    alerts = f"""SELECT a.audience || ' ' || COUNT(*) AS v FROM {alert} a
+          WHERE a.acknowledged_at IS NULL GROUP BY a.audience"""  # noqa: S608
+    return groups, perms, alerts
+
+
+@functools.cache
+def _access_sql() -> str:
+    groups, perms, alerts = _access_parts("%s")
+    return " UNION ALL ".join(
+        f"SELECT '{kind}', v FROM ({sql}) {kind}_rows"  # noqa: S608 - the statements above
+        for kind, sql in (("group", groups), ("perm", perms), ("alerts", alerts))
+    )
+
+
+@functools.cache
+def _user_with_access_sql() -> str:
+    User = get_user_model()
+    table = connection.ops.quote_name(User._meta.db_table)
+    pk = f"{table}.{connection.ops.quote_name(User._meta.pk.column)}"
+    groups, perms, alerts = _access_parts(pk)
+    return (
+        f"SELECT {select_list(User)}, ARRAY({groups}), ARRAY({perms}), ARRAY({alerts}) "  # noqa: S608
+        f"FROM {table} WHERE {pk} = %s"
+    )
 
 
 class StaffAccess(NamedTuple):
@@ -66,14 +92,18 @@ def staff_access(user) -> StaffAccess:
             with connection.cursor() as cursor:
                 cursor.execute(_access_sql(), [user.pk] * 3)
                 rows = cursor.fetchall()
-            alerts = (value.rsplit(" ", 1) for kind, value in rows if kind == "alerts")
-            cached = StaffAccess(
-                frozenset(name for kind, name in rows if kind == "group"),
-                frozenset(name for kind, name in rows if kind == "perm"),
-                {audience: int(n) for audience, n in alerts},
+            cached = _access(
+                [name for kind, name in rows if kind == "group"],
+                [name for kind, name in rows if kind == "perm"],
+                [value for kind, value in rows if kind == "alerts"],
             )
         setattr(user, ACCESS_CACHE, cached)
     return cached
+
+
+def _access(groups, perms, alerts) -> StaffAccess:
+    counts = (value.rsplit(" ", 1) for value in alerts)
+    return StaffAccess(frozenset(groups), frozenset(perms), {audience: int(n) for audience, n in counts})
 
 
 def has_perm(user, perm: str) -> bool:
@@ -86,6 +116,21 @@ def has_perm(user, perm: str) -> bool:
 
 class StaffBackend(ModelBackend):
     """ModelBackend with one query for a user's role and permissions (see the module)."""
+
+    def get_user(self, user_id):
+        """The signed-in user of a request. On PostgreSQL their role, permissions and the open
+        alerts (``staff_access``) come with the user in the same statement, which every staff
+        page would otherwise send next; elsewhere ``staff_access`` reads them on first use."""
+        if connection.vendor != "postgresql":
+            return super().get_user(user_id)
+        with connection.cursor() as cursor:
+            cursor.execute(_user_with_access_sql(), [user_id])
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        (user,) = instances_from(row[:-3], get_user_model())
+        setattr(user, ACCESS_CACHE, _access(*row[-3:]) if user.is_active else NO_ACCESS)
+        return user if self.user_can_authenticate(user) else None
 
     def get_all_permissions(self, user_obj, obj=None):
         if obj is not None or user_obj.is_anonymous or not user_obj.is_active:

@@ -6,8 +6,9 @@ from a plain cursor. The converters here are the ORM's own (the backend's and th
 so a plain read gives the values a queryset would."""
 
 import functools
+from collections.abc import Callable
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 
 
 @functools.cache
@@ -17,11 +18,25 @@ def _converters(field, vendor: str) -> list[tuple]:
     return [(converter, column) for converter in convert]
 
 
-def converted(field, value):
-    """``value`` of ``field`` as read by a plain statement, as the ORM would load it."""
-    for convert, column in _converters(field, connection.vendor):
-        value = convert(value, column, connection)
+def _unchanged(value):
     return value
+
+
+def converter(field) -> Callable[[object], object]:
+    """A function giving a value of ``field`` read by a plain statement as the ORM would
+    load it. Made once for the rows of one read: the converters and the connection are looked
+    up once, not once per value."""
+    db = connections[DEFAULT_DB_ALIAS]
+    steps = _converters(field, db.vendor)
+    if not steps:
+        return _unchanged
+
+    def convert(value):
+        for step, column in steps:
+            value = step(value, column, db)
+        return value
+
+    return convert
 
 
 def select_list(*models) -> str:
@@ -44,9 +59,10 @@ def _loading(model, vendor: str) -> tuple[int, list[str], list[list[tuple]]]:
 def instances_from(row, *models) -> list:
     """The instances of ``models`` in a row read with ``select_list(*models)``, as the ORM
     would load them; None for a model whose primary key is NULL (an outer join found no row)."""
+    db = connections[DEFAULT_DB_ALIAS]
     instances, start = [], 0
     for model in models:
-        pk_index, attnames, converters = _loading(model, connection.vendor)
+        pk_index, attnames, converters = _loading(model, db.vendor)
         values = list(row[start : start + len(attnames)])
         start += len(attnames)
         if values[pk_index] is None:
@@ -54,6 +70,6 @@ def instances_from(row, *models) -> list:
             continue
         for i, field_converters in enumerate(converters):
             for convert, column in field_converters:
-                values[i] = convert(values[i], column, connection)
-        instances.append(model.from_db(connection.alias, attnames, values))
+                values[i] = convert(values[i], column, db)
+        instances.append(model.from_db(db.alias, attnames, values))
     return instances

@@ -12,7 +12,7 @@ from django.utils.formats import localize
 from django.utils.safestring import SafeString, mark_safe
 
 from .models import Patient, Site, SiteGeneration
-from .rows import converted, instances_from, select_list
+from .rows import converter, instances_from, select_list
 
 # The columns the patient list shows (patient_rows_html).
 LIST_FIELDS = ["mrn", "first_name", "last_name", "date_of_birth", "phone", "rems_enrollment_id"]
@@ -98,8 +98,8 @@ def patient_page(query: str, number) -> Page:
     if not rows:
         return paginator.get_page(number)
     paginator.count = rows[0][-1]  # a cached property: Paginator does not count again
-    birth_date = Patient._meta.get_field("date_of_birth")
-    patients = [ListRow(*row[:4], converted(birth_date, row[4]), *row[5:-1]) for row in rows]
+    birth_date = converter(Patient._meta.get_field("date_of_birth"))
+    patients = [ListRow(*row[:4], birth_date(row[4]), *row[5:-1]) for row in rows]
     return Page(patients, number, paginator)
 
 

@@ -18,7 +18,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from . import selectors
 from .models import AuditAction, AuditEvent, Patient
-from .rows import converted
+from .rows import converter
 
 PAGE_SIZE = 50
 # What a page of the report shows (event_rows_html), the columns of _PAGE_SELECT in order:
@@ -188,23 +188,16 @@ def _page_rows(wanted: AuditFilter, cursor, *, newer: bool, limit: int) -> list[
     )
     with connection.cursor() as db:
         db.execute(sql, params)  # every value is a parameter
-        return [_page_row(row) for row in db.fetchall()]
+        rows = db.fetchall()
+    created_at, summary = converter(_CREATED_AT), converter(_SUMMARY)
+    return [
+        PageRow(row[0], created_at(row[1]), *row[2:12], str(row[12]) if row[12] else None, row[13], summary(row[14]))
+        for row in rows
+    ]
 
 
 _CREATED_AT = AuditEvent._meta.get_field("created_at")
 _SUMMARY = AuditEvent._meta.get_field("summary")
-
-
-def _page_row(row) -> PageRow:
-    ip = row[12]
-    return PageRow(
-        row[0],
-        converted(_CREATED_AT, row[1]),
-        *row[2:12],
-        str(ip) if ip else None,
-        row[13],
-        converted(_SUMMARY, row[14]),
-    )
 
 
 def keyset_page(wanted: AuditFilter, *, after: str | None = None, before: str | None = None, size: int = PAGE_SIZE):
