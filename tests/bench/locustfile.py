@@ -11,16 +11,19 @@ With "reference": {"page": name, "paths": [...], "block": seconds}, the run meas
 page too, in blocks of its own: reference, page, page, reference, reference, page, ... Every
 user requests the same page at any moment (the block is read off one clock), so each block is
 a run of one page on its own, and the reference's blocks sit as early and as late in the run as
-the page's: a machine that gets slower or faster during the run moves both alike. A request
-that starts in one block and ends in the next is not counted.
+the page's: a machine that gets slower or faster during the run moves both alike. When a block
+begins, a user waits until no request of the other page is still under way, so the two pages
+never share the server.
 """
 
+import collections
 import itertools
 import json
 import os
 import random
 import time
 
+import gevent
 from locust import HttpUser, constant, events, task
 
 with open(os.environ["BENCH_PLAN"]) as plan_file:
@@ -35,6 +38,7 @@ USER_NUMBER = itertools.count()
 # percentiles are rounded to whole milliseconds, a step of 0.15 in a ratio to a 7 ms page.
 TIMES: dict[str, list[float]] = {}
 STARTED: list[float] = []
+IN_FLIGHT: collections.Counter = collections.Counter()
 
 
 @events.test_start.add_listener
@@ -76,11 +80,21 @@ class PageUser(HttpUser):
 
     @task
     def page(self):
-        started_in = block()
-        if REFERENCE and PATTERN[started_in % len(PATTERN)]:
-            name, method, path, expect = REFERENCE["page"], "GET", next(self.reference_paths), 200
+        if REFERENCE and PATTERN[block() % len(PATTERN)]:
+            name, other, method, path, expect = REFERENCE["page"], PLAN["page"], "GET", next(self.reference_paths), 200
         else:
             name, method, path, expect = PLAN["page"], PLAN["method"], next(self.paths), PLAN["expect"]
+            other = REFERENCE["page"] if REFERENCE else None
+        # Checked and counted with no switch to another user in between (gevent switches on I/O).
+        while IN_FLIGHT[other]:  # the last requests of the block before
+            gevent.sleep(0.0005)
+        IN_FLIGHT[name] += 1
+        try:
+            self.request(name, method, path, expect)
+        finally:
+            IN_FLIGHT[name] -= 1
+
+    def request(self, name, method, path, expect):
         started = time.perf_counter()
         if method == "POST":
             request = self.client.post(
@@ -93,7 +107,7 @@ class PageUser(HttpUser):
                 response.failure(f"HTTP {response.status_code}, expected {expect}")
             elif "/accounts/login/" in response.headers.get("Location", ""):
                 response.failure("redirected to the login page")
-            elif block() == started_in:
+            else:
                 TIMES.setdefault(name, []).append((time.perf_counter() - started) * 1000)
         # A response that sets a Secure cookie (none of the measured pages should) is not
         # sent back over plain HTTP anyway; the session travels in the explicit Cookie header.

@@ -3,7 +3,7 @@ with gunicorn (production settings), drive each page with locust and compare it 
 baseline Django page and the Django admin changelist of sessions.
 
 Each page is measured for --duration seconds in blocks that alternate with the baseline page
-(baseline, page, page, baseline, twice over), and its p95 is compared with the baseline's p95
+(baseline, page, page, baseline, four times over), and its p95 is compared with the baseline's p95
 of the same run: drift of the machine during the benchmark moves both alike.
 
     make bench                                  # full scale (10 sites, 500,000 sessions, ...)
@@ -272,8 +272,8 @@ def stop(proc: subprocess.Popen) -> None:
 
 
 # Each page is measured in blocks alternating with the baseline (see tests/bench/locustfile.py):
-# reference, page, page, reference, twice over, in a run twice as long as --duration.
-BLOCKS = 8
+# reference, page, page, reference, four times over, in a run twice as long as --duration.
+BLOCKS = 16
 
 
 def run_locust(p: dict, url: str, args, workdir: Path, reference: dict | None = None) -> dict[str, dict]:
