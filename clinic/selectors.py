@@ -114,6 +114,18 @@ def all_sites() -> list[Site]:
         return [site for (site,) in (instances_from(row, Site) for row in cursor.fetchall())]
 
 
+def site_options_html(sites: list[Site], selected) -> SafeString:
+    """The options of a site picker, ``selected`` (a site's id, as a number or as the text of
+    a form value) marked: built here because the template spent ten times as long on them."""
+    selected = str(selected)
+    return mark_safe(  # noqa: S308 - the name is escaped, the id is a number
+        "".join(
+            f'<option value="{int(site.pk)}"{" selected" if str(site.pk) == selected else ""}>{escaped(site)}</option>'
+            for site in sites
+        )
+    )
+
+
 def url_for_pk(viewname: str, *, escaped: bool = True) -> Callable[[int], str]:
     """``reverse(viewname, args=[pk])`` (escaped for HTML unless ``escaped=False``), for a
     page of rows at the cost of a single reverse()."""

@@ -7,7 +7,7 @@ from django.views.decorators.http import require_POST
 
 from clinic.audit import audit_record
 from clinic.models import AuditAction, Site
-from clinic.selectors import all_sites
+from clinic.selectors import all_sites, site_options_html
 from scheduling.models import Session
 
 from . import charts, rules, selectors, selectors_board, services
@@ -43,7 +43,7 @@ def _board_sites(request) -> tuple[Site, list[Site]]:
 def board(request):
     site, sites = _board_sites(request)
     ctx = selectors_board.board(site=site)
-    ctx.update(site=site, sites=sites)
+    ctx.update(site=site, sites=sites, site_options=site_options_html(sites, site.pk))
     response = render(request, "monitoring/board.html", ctx)
     # Audited once the page is rendered: the audit trail's append lock is held from here to the
     # end of the request, so it covers the insert and the commit, not the rendering.

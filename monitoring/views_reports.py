@@ -11,7 +11,7 @@ from django.shortcuts import render
 
 from clinic.audit import audit_record
 from clinic.models import AuditAction, Site
-from clinic.selectors import all_sites
+from clinic.selectors import all_sites, site_options_html
 
 from . import reports
 
@@ -67,7 +67,13 @@ def reports_page(request):
     form = _form(request, sites)
     report = reports.compliance_report(**form.cleaned_data) if form.is_valid() else None
     summary = {k: str(getattr(v, "pk", v)) for k, v in form.cleaned_data.items()} if form.is_valid() else {}
-    context = {"form": form, "sites": sites, "report": report, "tables": report.tables if report else []}
+    context = {
+        "form": form,
+        "sites": sites,
+        "site_options": site_options_html(sites, form["site"].value()),
+        "report": report,
+        "tables": report.tables if report else [],
+    }
     response = render(request, "monitoring/reports.html", context)
     # Audited once the page is rendered: the audit trail's append lock is held from here to the
     # end of the request, so it covers the insert and the commit, not the rendering.

@@ -183,3 +183,14 @@ def test_the_board_takes_the_same_decisions_as_the_session_day(
     )
     assert row_of(accepted)["gate_missing"] == ()
     assert row_of(discharged)["discharged"] == "11:16"
+
+
+def test_the_site_pickers_of_board_and_reports_list_every_site_and_mark_the_one_shown(
+    client_for, nurse, administrator, site
+):
+    other = factories.make_site('Oak & "Elm"')
+    for user, url in ((nurse, reverse("monitoring:board")), (administrator, reverse("monitoring:reports"))):
+        page = client_for(user).get(url, {"site": other.pk}).content.decode()
+        assert f'<option value="{other.pk}" selected>Oak &amp; &quot;Elm&quot;</option>' in page
+        assert f'<option value="{site.pk}">Riverside</option>' in page
+        assert page.count(" selected>") == 1
