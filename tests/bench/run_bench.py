@@ -8,7 +8,7 @@ of the same run: drift of the machine during the benchmark moves both alike.
 
     make bench                                  # full scale (10 sites, 500,000 sessions, ...)
     make bench ARGS="--scale small"             # 1/100 of the data, for a quick run
-    make bench ARGS="--skip-load --duration 20" # measure again on the loaded database
+    make bench ARGS="--skip-load"               # measure again on the loaded database
     make bench ARGS="--load-only --db clinic_bench_x"  # only create and load a database
 
 Needs PostgreSQL (BENCH_POSTGRES_URL, default postgres://postgres@127.0.0.1:5432) and Redis
@@ -485,7 +485,7 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", choices=sorted(SCALES), default="full")
-    parser.add_argument("--duration", type=int, default=15, help="seconds of load per page (default 15)")
+    parser.add_argument("--duration", type=int, default=30, help="seconds of load per page (default 30)")
     parser.add_argument("--users", type=int, default=2, help="concurrent locust users (default 2, one per worker)")
     parser.add_argument("--skip-load", action="store_true", help="reuse the loaded database")
     parser.add_argument("--load-only", action="store_true", help="stop after loading the data")
