@@ -114,6 +114,14 @@ def all_sites() -> list[Site]:
         return [site for (site,) in (instances_from(row, Site) for row in cursor.fetchall())]
 
 
+def site_with_id(sites: list[Site], site_id) -> Site | None:
+    """The site of ``sites`` that ``site_id`` names (a number, or the text of a query
+    parameter), or None when it names none of them."""
+    text = str(site_id or "")
+    wanted = int(text) if text.isdecimal() else None
+    return next((site for site in sites if site.pk == wanted), None)
+
+
 def site_options_html(sites: list[Site], selected) -> SafeString:
     """The options of a site picker, ``selected`` (a site's id, as a number or as the text of
     a form value) marked: built here because the template spent ten times as long on them."""

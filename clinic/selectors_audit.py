@@ -154,6 +154,8 @@ _PAGE_COLUMNS = (
 _PAGE_TABLES = f"{AuditEvent._meta.db_table} e LEFT JOIN {Patient._meta.db_table} p ON p.id = e.patient_id"
 _PAGE_SELECT = f"SELECT {_PAGE_COLUMNS} FROM {_PAGE_TABLES}"  # noqa: S608 - names from the models' metadata
 _SQL_OPERATORS = {"exact": "=", "gte": ">=", "lt": "<"}
+_CREATED_AT = AuditEvent._meta.get_field("created_at")
+_SUMMARY = AuditEvent._meta.get_field("summary")
 
 
 def _sql_value(value):
@@ -194,10 +196,6 @@ def _page_rows(wanted: AuditFilter, cursor, *, newer: bool, limit: int) -> list[
         PageRow(row[0], created_at(row[1]), *row[2:12], str(row[12]) if row[12] else None, row[13], summary(row[14]))
         for row in rows
     ]
-
-
-_CREATED_AT = AuditEvent._meta.get_field("created_at")
-_SUMMARY = AuditEvent._meta.get_field("summary")
 
 
 def keyset_page(wanted: AuditFilter, *, after: str | None = None, before: str | None = None, size: int = PAGE_SIZE):

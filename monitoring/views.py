@@ -7,7 +7,7 @@ from django.views.decorators.http import require_POST
 
 from clinic.audit import audit_record
 from clinic.models import AuditAction, Site
-from clinic.selectors import all_sites, site_options_html
+from clinic.selectors import all_sites, site_options_html, site_with_id
 from scheduling.models import Session
 
 from . import charts, rules, selectors, selectors_board, services
@@ -33,9 +33,7 @@ def _board_sites(request) -> tuple[Site, list[Site]]:
     sites = all_sites()
     if not sites:
         raise Http404("No site has been set up yet.")
-    site_id = request.GET.get("site", "")
-    wanted = int(site_id) if site_id.isdecimal() else None
-    return next((s for s in sites if s.pk == wanted), sites[0]), sites
+    return site_with_id(sites, request.GET.get("site")) or sites[0], sites
 
 
 @login_required

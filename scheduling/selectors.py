@@ -13,7 +13,7 @@ from django.utils import dateformat, timezone
 from django.utils.safestring import SafeString, mark_safe
 
 from clinic.models import Chair, Closure, OpeningHours, Site
-from clinic.selectors import all_sites, cached_per_generation, url_for_pk
+from clinic.selectors import all_sites, cached_per_generation, site_with_id, url_for_pk
 
 from .models import Course, ScheduleGeneration, Session, SessionStatus, TransportArrangement
 
@@ -120,10 +120,8 @@ def grid_head(columns: list[Column], day_heads: list[DayHead], chairs_per_day: i
 def site_choice(site_id) -> Site | None:
     """The site asked for, else the first site by name with an active chair, else the first."""
     sites = all_sites()
-    if site_id and str(site_id).isdigit():
-        found = next((site for site in sites if site.pk == int(site_id)), None)
-        if found:
-            return found
+    if found := site_with_id(sites, site_id):
+        return found
     with_chairs = set(Chair.objects.filter(active=True).values_list("site_id", flat=True).distinct())
     return next((site for site in sites if site.pk in with_chairs), sites[0] if sites else None)
 
