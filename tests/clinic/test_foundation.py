@@ -54,6 +54,25 @@ def test_navigation_marks_the_page_escapes_the_name_and_signs_out(client, schedu
     assert strict.get(reverse("scheduling:week")).status_code == 302  # signed out: sent to sign in
 
 
+def test_every_page_loads_the_stylesheets_and_scripts_from_the_static_url(client_for, nurse, settings):
+    page = client_for(nurse).get(reverse("clinic:patient-list")).content.decode()
+    head, body = page.split("</head>")
+    assert (
+        '<link rel="stylesheet" href="/static/vendor/bootstrap/bootstrap.min.css">'
+        '<link rel="stylesheet" href="/static/css/app.css">'
+    ) in head
+    scripts = (
+        '<script src="/static/vendor/bootstrap/bootstrap.bundle.min.js"></script>'
+        '<script src="/static/vendor/htmx/htmx.min.js"></script><script src="/static/js/app.js"></script>'
+    )
+    assert scripts in body and body.index(scripts) > body.index("</main>")
+    # The tags are built once; a changed static URL (a deployment behind a CDN path) is followed.
+    settings.STATIC_URL = "/assets/"
+    page = client_for(nurse).get(reverse("clinic:patient-list")).content.decode()
+    assert 'href="/assets/css/app.css"' in page and '<script src="/assets/js/app.js">' in page
+    assert "/static/" not in page
+
+
 def test_navigation_counts_the_open_alerts_of_the_role(client_for, nurse, scheduler, administrator):
     import re
 
