@@ -27,12 +27,12 @@ def _prefix_match(column: str) -> str:
 
 
 def _search_condition(query: str) -> tuple[str, list[str]]:
-    """The SQL condition of a search (not empty) and its parameters: an MRN, or a prefix of
-    the MRN, the last name or the first name; several words match first and last name in
-    either order."""
+    """The SQL condition of a search (not empty) and its parameters: a prefix of the MRN (a
+    whole MRN included), the last name or the first name; several words match first and last
+    name in either order."""
     prefix = connection.ops.prep_for_like_query
-    clauses = ["UPPER(mrn) = UPPER(%s)", _prefix_match("mrn")]
-    params = [query, prefix(query) + "%"]
+    clauses = [_prefix_match("mrn")]
+    params = [prefix(query) + "%"]
     words = query.split()
     if len(words) == 1:
         clauses += [_prefix_match("last_name"), _prefix_match("first_name")]
@@ -80,27 +80,26 @@ def patient_page(query: str, number) -> Page:
     its page and counting all patients separately is cheaper; that, and a page number past
     the last page, go through ``Paginator`` as usual."""
     query = (query or "").strip()
-    paginator = Paginator(patient_search(query), PATIENTS_PER_PAGE)
     try:
         number = int(number)
     except (TypeError, ValueError):
         number = 1
-    if not query or number < 1:
-        return paginator.get_page(number)
-    condition, params = _search_condition(query)
-    sql = (
-        f"SELECT {_LIST_COLUMNS}, COUNT(*) OVER () FROM {Patient._meta.db_table} "  # noqa: S608 - names from the model
-        f"WHERE {condition} ORDER BY {_MATCH_ORDER} LIMIT %s OFFSET %s"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, PATIENTS_PER_PAGE, (number - 1) * PATIENTS_PER_PAGE])
-        rows = cursor.fetchall()
-    if not rows:
-        return paginator.get_page(number)
-    paginator.count = rows[0][-1]  # a cached property: Paginator does not count again
-    birth_date = converter(Patient._meta.get_field("date_of_birth"))
-    patients = [ListRow(*row[:4], birth_date(row[4]), *row[5:-1]) for row in rows]
-    return Page(patients, number, paginator)
+    if query and number >= 1:
+        condition, params = _search_condition(query)
+        sql = (
+            f"SELECT {_LIST_COLUMNS}, COUNT(*) OVER () FROM {Patient._meta.db_table} "  # noqa: S608 - names from the model
+            f"WHERE {condition} ORDER BY {_MATCH_ORDER} LIMIT %s OFFSET %s"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [*params, PATIENTS_PER_PAGE, (number - 1) * PATIENTS_PER_PAGE])
+            rows = cursor.fetchall()
+        if rows:
+            paginator = Paginator((), PATIENTS_PER_PAGE)
+            paginator.count = rows[0][-1]  # a cached property: Paginator does not count again
+            birth_date = converter(Patient._meta.get_field("date_of_birth"))
+            patients = [ListRow(*row[:4], birth_date(row[4]), *row[5:-1]) for row in rows]
+            return Page(patients, number, paginator)
+    return Paginator(patient_search(query), PATIENTS_PER_PAGE).get_page(number)
 
 
 def all_sites() -> list[Site]:

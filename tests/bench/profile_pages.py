@@ -154,7 +154,7 @@ def main() -> None:
                 renderer = ConsoleRenderer(unicode=False, color=False, flat=True, show_all=True)
                 print("\n".join(profiler.output(renderer).splitlines()[:60]))
             else:
-                print(profiler.output_text(unicode=False, color=False, show_all=False))
+                print(profiler.output_text(unicode=False, color=False, show_all=bool(os.environ.get("PROFILE_ALL"))))
             args.pyinstrument = False
     if args.plans:
         # A prepared statement still on custom plans after its five trial runs is planned again

@@ -192,3 +192,80 @@ def test_writers_in_parallel_transactions_extend_one_chain(nurse):
     prev_hashes = list(AuditEvent.objects.values_list("prev_hash", flat=True))
     assert len(prev_hashes) == len(set(prev_hashes))
     assert audit_chain_verify().intact
+
+
+def _commit_modes(send):
+    """Run ``send()`` and return, for each audit row it wrote, the synchronous_commit setting
+    of its transaction right after the write (read on the driver's connection directly)."""
+    modes = []
+
+    def spy(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if sql.startswith("INSERT INTO clinic_auditevent"):
+            with context["connection"].connection.cursor() as raw:
+                raw.execute("SELECT current_setting('synchronous_commit')")
+                modes.append(raw.fetchone()[0])
+        return result
+
+    with connection.execute_wrapper(spy):
+        response = send()
+    return response, modes
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_page_view_commits_its_audit_row_without_waiting_for_the_disk_and_a_change_waits(
+    administrator, patient, client_for, settings
+):
+    client = client_for(administrator)
+    response, modes = _commit_modes(lambda: client.get(reverse("clinic:patient-list"), {"q": patient.last_name}))
+    assert response.status_code == 200 and modes == ["off"]
+    assert AuditEvent.objects.filter(action="view", object_type="patient_list").count() == 1
+
+    form = {
+        "mrn": patient.mrn,
+        "first_name": "Changed",
+        "last_name": patient.last_name,
+        "date_of_birth": "1980-05-17",
+        "sex": "F",
+        "phone": "+12125550142",
+        "email": patient.email,
+        "preferred_channel": "sms",
+        "site": patient.site_id,
+        "rems_enrollment_id": patient.rems_enrollment_id,
+        "rems_enrollment_date": "2026-01-10",
+        "escorts-TOTAL_FORMS": "0",
+        "escorts-INITIAL_FORMS": "0",
+    }
+    response, modes = _commit_modes(lambda: client.post(reverse("clinic:patient-edit", args=[patient.pk]), form))
+    assert response.status_code == 302 and modes and set(modes) == {"on"}
+    patient.refresh_from_db()
+    assert patient.first_name == "Changed"
+
+    # A clinic that wants every view row flushed before the page is sent says so.
+    settings.AUDIT_VIEW_SYNCHRONOUS_COMMIT = True
+    response, modes = _commit_modes(lambda: client.get(reverse("clinic:patient-detail", args=[patient.pk])))
+    assert response.status_code == 200 and modes == ["on"]
+    assert audit_chain_verify().intact
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_view_row_in_a_transaction_that_changed_data_waits_for_the_disk(nurse, patient):
+    from django.test import RequestFactory
+
+    request = RequestFactory().get(reverse("clinic:patient-detail", args=[patient.pk]))
+    request.user = nurse
+
+    def view_after_change():
+        with transaction.atomic():
+            audit_record(action="update", user=nurse, obj=patient)
+            audit_record(action="view", request=request, obj=patient)
+
+    def view_alone():
+        with transaction.atomic():
+            audit_record(action="view", request=request, obj=patient)
+
+    assert _commit_modes(view_after_change)[1] == ["on", "on"]
+    assert _commit_modes(view_alone)[1] == ["off"]
+    # A view row with no request (a task, a command) is not a page being read.
+    assert _commit_modes(lambda: audit_record(action="view", user=nurse, obj=patient))[1] == ["on"]
+    assert AuditEvent.objects.count() == 4 and audit_chain_verify().intact
