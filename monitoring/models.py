@@ -22,6 +22,9 @@ def default_checkpoint_minutes():
     return list(D.default_checkpoint_minutes)
 
 
+THRESHOLDS_ID = 1  # the primary key of the one ClinicalThresholds row
+
+
 class ClinicalThresholds(models.Model):
     """The clinic's clinical numbers. One row (pk=1), edited by an administrator in Django
     admin; code reads it through ``ClinicalThresholds.current()`` and ``as_rules()``."""
@@ -84,7 +87,7 @@ class ClinicalThresholds(models.Model):
 
     @classmethod
     def current(cls) -> "ClinicalThresholds":
-        obj, _ = cls.objects.get_or_create(pk=1)
+        obj, _ = cls.objects.get_or_create(pk=THRESHOLDS_ID)
         return obj
 
     def as_rules(self) -> rules.Thresholds:
@@ -98,7 +101,7 @@ def stored_thresholds() -> rules.Thresholds | None:
     yet. One plain statement: the board, the session day and every reading read them."""
     table = connection.ops.quote_name(ClinicalThresholds._meta.db_table)
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {select_list(ClinicalThresholds)} FROM {table} WHERE {table}.id = %s", [1])  # noqa: S608
+        cursor.execute(f"SELECT {select_list(ClinicalThresholds)} FROM {table} WHERE {table}.id = %s", [THRESHOLDS_ID])  # noqa: S608
         row = cursor.fetchone()
     return instances_from(row, ClinicalThresholds)[0].as_rules() if row else None
 

@@ -16,7 +16,15 @@ from clinic.rules import CONCOMITANT_MEDICINE_FIELDS
 from scheduling.models import Course, Drug, Protocol, Session, SessionStatus
 
 from . import rules
-from .models import Observation, PrescriberOverride, ReadingKind, VitalsReading, current_thresholds
+from .models import (
+    THRESHOLDS_ID,
+    ClinicalThresholds,
+    Observation,
+    PrescriberOverride,
+    ReadingKind,
+    VitalsReading,
+    current_thresholds,
+)
 from .services import gate_from, latest_of_kind, predose_state, session_drug
 
 ACTIVE_STATUSES = (SessionStatus.CHECKED_IN, SessionStatus.IN_OBSERVATION)
@@ -50,13 +58,13 @@ def checkpoint_choices(session: Session, t: rules.Thresholds) -> list[tuple[str,
     return [(key, label) for key, label, _ in schedule] + [(rules.EXTRA, "Extra reading")]
 
 
-_READING_MODELS = (Session, Chair, Site, Course, Protocol, Observation)
+_READING_MODELS = (Session, Chair, Site, Course, Protocol, Observation, ClinicalThresholds)
 
 
 @functools.cache
 def _reading_session_sql(vendor: str) -> str:
     quote = connection.ops.quote_name
-    session, chair, site, course, protocol, observation = (quote(m._meta.db_table) for m in _READING_MODELS)
+    session, chair, site, course, protocol, observation, thresholds = (quote(m._meta.db_table) for m in _READING_MODELS)
 
     def column(model, name):
         return quote(model._meta.get_field(name).column)
@@ -67,23 +75,25 @@ def _reading_session_sql(vendor: str) -> str:
         LEFT JOIN {course} ON {course}.id = {session}.{column(Session, "course")}
         LEFT JOIN {protocol} ON {protocol}.id = {course}.{column(Course, "protocol")}
         LEFT JOIN {observation} ON {observation}.{column(Observation, "session")} = {session}.id
+        LEFT JOIN {thresholds} ON {thresholds}.id = {THRESHOLDS_ID}
         WHERE {session}.id = %s"""  # noqa: S608 - names from the models' metadata, the id is a parameter
     if connection.features.has_select_for_update_of:
         sql += f" FOR UPDATE OF {session}"
     return sql
 
 
-def session_for_reading(pk: int) -> Session | None:
+def session_for_reading(pk: int) -> tuple[Session, rules.Thresholds] | None:
     """The session a reading is recorded for, read under its row lock (held to the end of the
-    transaction) with its chair and site, course and protocol and observation: what
-    ``checkpoint_choices`` and ``services.vitals_record`` use. One plain statement: the ORM
-    took twice as long to build this query as PostgreSQL to run it. None: no such session."""
+    transaction) with its chair and site, course and protocol and observation (what
+    ``checkpoint_choices`` and ``services.vitals_record`` use), and the clinical thresholds in
+    force. One plain statement: the ORM took twice as long to build this query as PostgreSQL
+    to run it, and the thresholds were a round trip of their own. None: no such session."""
     with connection.cursor() as cursor:
         cursor.execute(_reading_session_sql(connection.vendor), [pk])
         row = cursor.fetchone()
     if row is None:
         return None
-    session, chair, site, course, protocol, observation = instances_from(row, *_READING_MODELS)
+    session, chair, site, course, protocol, observation, thresholds = instances_from(row, *_READING_MODELS)
     chair.site = site
     session.chair = chair
     if course is not None:
@@ -93,7 +103,7 @@ def session_for_reading(pk: int) -> Session | None:
         session.observation = observation
     else:  # known to have none, as select_related leaves it: no query when asked
         Session.observation.related.set_cached_value(session, None)
-    return session
+    return session, (thresholds or ClinicalThresholds.current()).as_rules()
 
 
 def session_queryset():

@@ -23,7 +23,7 @@ from .forms import (
     VitalsForm,
     local_datetime,
 )
-from .models import CheckIn, VitalsReading, current_thresholds
+from .models import CheckIn, VitalsReading
 
 # --- Board ----------------------------------------------------------------------------
 
@@ -180,10 +180,10 @@ def vitals_record(request, pk):
     # What the form accepts depends on the observation and its protocol, not on the readings:
     # no need to assemble the whole session day. Read under the row lock the service needs, so
     # it does not read the session again.
-    session = selectors.session_for_reading(pk)
-    if session is None:
+    found = selectors.session_for_reading(pk)
+    if found is None:
         raise Http404("No such session.")
-    t = current_thresholds()
+    session, t = found
     form = VitalsForm(request.POST, checkpoints=selectors.checkpoint_choices(session, t))
     if form.is_valid():
         kind, minute = form.kind_and_minute()

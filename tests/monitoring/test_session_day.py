@@ -13,7 +13,15 @@ from django.urls import reverse
 
 from clinic.models import AuditEvent, StaffAlert
 from monitoring import selectors, services
-from monitoring.models import CheckIn, DeviceAdministration, DoseRecord, PrescriberOverride, VitalsReading
+from monitoring.models import (
+    CheckIn,
+    ClinicalThresholds,
+    DeviceAdministration,
+    DoseRecord,
+    PrescriberOverride,
+    VitalsReading,
+    current_thresholds,
+)
 from scheduling.models import Session
 from tests.monitoring.conftest import CHECKLIST_ALL, DAY_START, NORMAL, vitals_post
 
@@ -228,15 +236,19 @@ def test_the_session_read_for_a_reading_loads_what_the_orm_loads(
     django_assert_num_queries, nurse, session, make_session, patient, run_to_observation
 ):
     """The vitals POST's plain read of its session gives the instances select_related gives,
-    with or without an observation, and with no course."""
+    with or without an observation, and with no course, and the thresholds in force."""
     run_to_observation(session)
     unbooked = make_session(patient, start=DAY_START + dt.timedelta(days=1))
     Session.objects.filter(pk=unbooked.pk).update(course=None)
     related = ("chair__site", "course__protocol", "observation")
+    ClinicalThresholds.objects.filter(pk=1).update(systolic_high=151)
+    in_force = current_thresholds()
+    assert in_force.systolic_high == 151
     for pk in (session.pk, unbooked.pk):
         expected = Session.objects.select_related(*related).get(pk=pk)
         with transaction.atomic(), django_assert_num_queries(1):
-            loaded = selectors.session_for_reading(pk)
+            loaded, thresholds = selectors.session_for_reading(pk)
+            assert thresholds == in_force
             assert _loaded(loaded) == _loaded(expected)
             assert _loaded(loaded.chair) == _loaded(expected.chair)
             assert _loaded(loaded.chair.site) == _loaded(expected.chair.site)
@@ -251,6 +263,11 @@ def test_the_session_read_for_a_reading_loads_what_the_orm_loads(
                 with pytest.raises(Session.observation.RelatedObjectDoesNotExist):
                     loaded.observation  # noqa: B018 - known to be absent: no query
     assert selectors.session_for_reading(unbooked.pk + 1000) is None
+    # No thresholds row yet: the defaults, stored as the row (as current_thresholds does).
+    ClinicalThresholds.objects.all().delete()
+    with transaction.atomic():
+        assert selectors.session_for_reading(session.pk)[1] == ClinicalThresholds().as_rules()
+    assert ClinicalThresholds.objects.filter(pk=1).exists()
 
 
 def test_a_reading_for_a_session_that_does_not_exist_is_not_found(client_for, nurse, session):
