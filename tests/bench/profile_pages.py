@@ -5,6 +5,7 @@ settings, DEBUG off), and the time is split into SQL and the rest.
     python tests/bench/profile_pages.py                      # every page, 40 requests each
     python tests/bench/profile_pages.py --pages board,week -n 100
     python tests/bench/profile_pages.py --pages board --pyinstrument   # call tree of one page
+    PROFILE_ALL=1 python tests/bench/profile_pages.py --pages board --pyinstrument   # with library frames
     python tests/bench/profile_pages.py --pages board --sql            # each statement, slowest first
     python tests/bench/profile_pages.py --pages board --cprofile       # functions by cumulative time
     python tests/bench/profile_pages.py --pages week --cold            # the cache emptied before each request
@@ -18,6 +19,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -94,8 +96,8 @@ def main() -> None:
 
         def send(i, p=p, client=client):
             path = p["paths"][i % len(p["paths"])]
-            if p["method"] == "POST":
-                return client.post(path, p["data"])
+            if p["method"] == "POST":  # form-encoded, as locust sends it (the test client's default is multipart)
+                return client.post(path, urlencode(p["data"]), content_type="application/x-www-form-urlencoded")
             return client.get(path)
 
         for i in range(3):
