@@ -6,7 +6,11 @@ row's hash (``prev_hash``), in id order. Appends are serialised (a transaction-l
 advisory lock on PostgreSQL, the immediate write transaction on SQLite), so the chain has
 no forks. ``audit_chain_verify()`` walks it and names the first row that does not match.
 The key (AUDIT_CHAIN_KEY) lives outside the database: someone who can write the table but
-does not hold the key cannot rebuild a valid chain after editing it."""
+does not hold the key cannot rebuild a valid chain after editing it.
+
+Durability: the row of a change commits with the change. The row of a page view (a GET that
+changed nothing) commits without waiting for the disk flush on PostgreSQL, unless
+AUDIT_VIEW_SYNCHRONOUS_COMMIT is set (see _HEAD_SQL_VIEW)."""
 
 import datetime as dt
 import hashlib

@@ -336,7 +336,7 @@ AUDIT_CHAIN_KEY = env_str("AUDIT_CHAIN_KEY", "")
 # PostgreSQL: a page view's audit row (a GET whose transaction changed nothing else) commits
 # without waiting for the disk flush, so a database server crash can lose the view rows of
 # its last fraction of a second (never a change, never a link in the middle of the chain).
-# True: every audit row waits for the flush, at about 0.3 ms more per page (README).
+# True: every audit row waits for the flush, which costs pages most under load (README).
 AUDIT_VIEW_SYNCHRONOUS_COMMIT = env_bool("AUDIT_VIEW_SYNCHRONOUS_COMMIT", False)
 
 # Demo data loaders run in order by `manage.py seed_demo` (each app seeds its own records).

@@ -109,6 +109,26 @@ def test_an_empty_trail_verifies():
     assert report.intact and report.count == 0
 
 
+def _edit_form(patient, **changes) -> dict:
+    """The patient edit form as the page posts it, with ``changes``."""
+    return {
+        "mrn": patient.mrn,
+        "first_name": patient.first_name,
+        "last_name": patient.last_name,
+        "date_of_birth": "1980-05-17",
+        "sex": "F",
+        "phone": "+12125550142",
+        "email": patient.email,
+        "preferred_channel": "sms",
+        "site": patient.site_id,
+        "rems_enrollment_id": patient.rems_enrollment_id,
+        "rems_enrollment_date": "2026-01-10",
+        "escorts-TOTAL_FORMS": "0",
+        "escorts-INITIAL_FORMS": "0",
+        **changes,
+    }
+
+
 def test_a_failed_audit_write_rolls_back_the_change_it_describes(administrator, patient, client_for):
     """The database refuses the audit row: the patient edit it describes is not kept."""
     client = client_for(administrator)
@@ -122,21 +142,7 @@ def test_a_failed_audit_write_rolls_back_the_change_it_describes(administrator, 
             "CREATE TRIGGER refuse_audit_insert BEFORE INSERT ON clinic_auditevent "
             "FOR EACH ROW EXECUTE FUNCTION pg_temp.refuse_audit()"
         )
-    form = {
-        "mrn": patient.mrn,
-        "first_name": "Changed",
-        "last_name": patient.last_name,
-        "date_of_birth": "1980-05-17",
-        "sex": "F",
-        "phone": "+12125550142",
-        "email": patient.email,
-        "preferred_channel": "sms",
-        "site": patient.site_id,
-        "rems_enrollment_id": patient.rems_enrollment_id,
-        "rems_enrollment_date": "2026-01-10",
-        "escorts-TOTAL_FORMS": "0",
-        "escorts-INITIAL_FORMS": "0",
-    }
+    form = _edit_form(patient, first_name="Changed")
     response = client.post(reverse("clinic:patient-edit", args=[patient.pk]), form)
     assert response.status_code == 500
     patient.refresh_from_db()
@@ -221,21 +227,7 @@ def test_a_page_view_commits_its_audit_row_without_waiting_for_the_disk_and_a_ch
     assert response.status_code == 200 and modes == ["off"]
     assert AuditEvent.objects.filter(action="view", object_type="patient_list").count() == 1
 
-    form = {
-        "mrn": patient.mrn,
-        "first_name": "Changed",
-        "last_name": patient.last_name,
-        "date_of_birth": "1980-05-17",
-        "sex": "F",
-        "phone": "+12125550142",
-        "email": patient.email,
-        "preferred_channel": "sms",
-        "site": patient.site_id,
-        "rems_enrollment_id": patient.rems_enrollment_id,
-        "rems_enrollment_date": "2026-01-10",
-        "escorts-TOTAL_FORMS": "0",
-        "escorts-INITIAL_FORMS": "0",
-    }
+    form = _edit_form(patient, first_name="Changed")
     response, modes = _commit_modes(lambda: client.post(reverse("clinic:patient-edit", args=[patient.pk]), form))
     assert response.status_code == 302 and modes and set(modes) == {"on"}
     patient.refresh_from_db()
