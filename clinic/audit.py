@@ -183,14 +183,14 @@ def audit_record(
         # recomputed from the row later.
         summary=json.loads(json.dumps(summary or {}, default=str)),
     )
-    # Inside a request's transaction no savepoint is needed: a failed write fails the request
-    # and rolls everything back. Outside one, this opens the transaction that holds the lock.
     page_view = (
         action == AuditAction.VIEW
         and request is not None
         and request.method in ("GET", "HEAD")
         and not settings.AUDIT_VIEW_SYNCHRONOUS_COMMIT
     )
+    # Inside a request's transaction no savepoint is needed: a failed write fails the request
+    # and rolls everything back. Outside one, this opens the transaction that holds the lock.
     with transaction.atomic(savepoint=False):
         _append(event, page_view=page_view)
     return event

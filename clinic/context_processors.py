@@ -53,8 +53,9 @@ def _urls_key() -> tuple[str, str]:
 
 @functools.lru_cache(maxsize=64)
 def _entries(superuser: bool, perms: frozenset, urlconf, prefix) -> tuple[tuple[str, str], ...]:
-    # The (label, URL) entries a set of permissions opens: the same for every page a user
-    # sees, so worked out once per role (and URLconf) rather than on every request.
+    # The (label, URL) entries a set of permissions opens (has_perm's rule: a superuser holds
+    # every permission): the same for every page a user sees, so worked out once per role
+    # (and URLconf) rather than on every request.
     return tuple(
         (label, url)
         for label, name, perm in NAV_ITEMS

@@ -26,7 +26,7 @@ THRESHOLDS_ID = 1  # the primary key of the one ClinicalThresholds row
 
 
 class ClinicalThresholds(models.Model):
-    """The clinic's clinical numbers. One row (pk=1), edited by an administrator in Django
+    """The clinic's clinical numbers. One row (pk=THRESHOLDS_ID), edited by an administrator in Django
     admin; code reads it through ``ClinicalThresholds.current()`` and ``as_rules()``."""
 
     predose_systolic_max = models.PositiveSmallIntegerField(
@@ -72,7 +72,7 @@ class ClinicalThresholds(models.Model):
         verbose_name = "clinical thresholds"
         verbose_name_plural = "clinical thresholds"
         constraints = [
-            models.CheckConstraint(condition=models.Q(pk=1), name="clinical_thresholds_singleton"),
+            models.CheckConstraint(condition=models.Q(pk=THRESHOLDS_ID), name="clinical_thresholds_singleton"),
             models.CheckConstraint(
                 condition=models.Q(spo2_critical__lte=models.F("spo2_low")), name="thresholds_spo2_critical_le_low"
             ),

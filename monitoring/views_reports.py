@@ -69,7 +69,6 @@ def reports_page(request):
     summary = {k: str(getattr(v, "pk", v)) for k, v in form.cleaned_data.items()} if form.is_valid() else {}
     context = {
         "form": form,
-        "sites": sites,
         "site_options": site_options_html(sites, form["site"].value()),
         "report": report,
         "tables": report.tables if report else [],
