@@ -97,8 +97,14 @@ def main() -> None:
         def send(i, p=p, client=client):
             path = p["paths"][i % len(p["paths"])]
             if p["method"] == "POST":  # form-encoded, as locust sends it (the test client's default is multipart)
-                return client.post(path, urlencode(p["data"]), content_type="application/x-www-form-urlencoded")
-            return client.get(path)
+                response = client.post(path, urlencode(p["data"]), content_type="application/x-www-form-urlencoded")
+            else:
+                response = client.get(path)
+            # Only the session cookie goes back, as in the load test: the messages cookie of a
+            # POST that is never followed to its page would otherwise grow with every request.
+            for name in [name for name in client.cookies if name != settings.SESSION_COOKIE_NAME]:
+                del client.cookies[name]
+            return response
 
         for i in range(3):
             send(i)
