@@ -153,7 +153,8 @@ class VitalsReading(models.Model):
     """One set of vitals. Never updated or deleted: a correction is a new reading whose
     ``supersedes`` points at the old one, with a reason; both stay visible."""
 
-    session = models.ForeignKey(Session, on_delete=models.PROTECT, related_name="readings")
+    # No index of its own: reading_session_time_idx leads with session_id.
+    session = models.ForeignKey(Session, on_delete=models.PROTECT, related_name="readings", db_index=False)
     kind = models.CharField(max_length=12, choices=ReadingKind.choices)
     checkpoint_minute = models.PositiveSmallIntegerField(null=True, blank=True)
     taken_at = models.DateTimeField()
