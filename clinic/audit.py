@@ -98,7 +98,8 @@ _HEAD_SQL = "SELECT clinic_audit_chain_head(%s)"
 # The same, and the transaction commits without waiting for the disk flush if it has changed
 # nothing so far (no transaction id assigned yet): a page view whose only write is its audit
 # row. Waiting for the flush was the largest part of a page view's own time under load
-# (README, Performance). In the same statement, so the choice costs no round trip.
+# (docs/performance-history.md, "Page views commit without waiting for the disk"). In the
+# same statement, so the choice costs no round trip.
 _HEAD_SQL_VIEW = (
     "SELECT clinic_audit_chain_head(%s), set_config('synchronous_commit', "
     "CASE WHEN pg_current_xact_id_if_assigned() IS NULL THEN 'off' "
