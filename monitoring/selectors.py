@@ -103,7 +103,7 @@ def session_for_reading(pk: int) -> tuple[Session, rules.Thresholds] | None:
         session.observation = observation
     else:  # known to have none, as select_related leaves it: no query when asked
         Session.observation.related.set_cached_value(session, None)
-    return session, (thresholds or ClinicalThresholds.current()).as_rules()
+    return session, thresholds.as_rules() if thresholds else current_thresholds()
 
 
 def session_queryset():
