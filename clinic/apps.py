@@ -6,4 +6,15 @@ class ClinicConfig(AppConfig):
     verbose_name = "Clinic"
 
     def ready(self):
-        from . import signals  # noqa: F401  (login/logout audit receivers)
+        from . import registry, signals  # noqa: F401  (signals: login/logout audit receivers)
+        from .roles import ADMINISTRATOR
+
+        registry.nav_register(
+            label="Patients", url_name="clinic:patient-list", permission="clinic.view_patient", order=50
+        )
+        registry.nav_register(label="Audit", url_name="clinic:audit", permission="clinic.view_auditevent", order=80)
+        registry.nav_register(
+            label="Outbox", url_name="clinic:outbox", permission="clinic.view_outboxmessage", order=90
+        )
+        registry.nav_register(label="Admin", url_name="admin:index", permission="clinic.change_site", order=100)
+        registry.home_register(role=ADMINISTRATOR, url_name="clinic:audit", order=100)

@@ -10,7 +10,7 @@ does not hold the key cannot rebuild a valid chain after editing it.
 
 Durability: the row of a change commits with the change. The row of a page view (a GET that
 changed nothing) commits without waiting for the disk flush on PostgreSQL, unless
-AUDIT_VIEW_SYNCHRONOUS_COMMIT is set (see _HEAD_SQL_VIEW)."""
+AUDIT_VIEW_SYNCHRONOUS_COMMIT is set (see clinic.sql)."""
 
 import datetime as dt
 import hashlib
@@ -22,12 +22,11 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import connection, transaction
 
+from . import sql
 from .models import AuditAction, AuditEvent, Patient
 from .roles import user_role
 
 GENESIS_HASH = "0" * 64
-# Any constant: the advisory lock that serialises appends to the chain ("AUDT").
-CHAIN_LOCK_KEY = 0x41554454
 CHAIN_FIELDS = (
     "created_at",
     "user_id",
@@ -94,57 +93,28 @@ def _patient_id_of(obj):
     return getattr(obj, "patient_id", None)
 
 
-_HEAD_SQL = "SELECT clinic_audit_chain_head(%s)"
-# The same, and the transaction commits without waiting for the disk flush if it has changed
-# nothing so far (no transaction id assigned yet): a page view whose only write is its audit
-# row. Waiting for the flush was the largest part of a page view's own time under load
-# (docs/performance-history.md, "Page views commit without waiting for the disk"). In the
-# same statement, so the choice costs no round trip.
-_HEAD_SQL_VIEW = (
-    "SELECT clinic_audit_chain_head(%s), set_config('synchronous_commit', "
-    "CASE WHEN pg_current_xact_id_if_assigned() IS NULL THEN 'off' "
-    "ELSE current_setting('synchronous_commit') END, true)"
-)
-
-
-def _lock_chain_and_read_head(cursor, *, page_view: bool = False) -> str:
+def _lock_chain_and_read_head(*, page_view: bool = False) -> str:
     """Take the chain's append lock (held to the end of the transaction) and return the hash
-    of the last row: one call of the function in migration 0005 on PostgreSQL. SQLite needs
-    no explicit lock: the database runs IMMEDIATE transactions, so this transaction already
-    holds the write lock.
+    of the last row: one call of the function in migration 0005 on PostgreSQL (clinic.sql).
+    SQLite needs no explicit lock: the database runs IMMEDIATE transactions, so this
+    transaction already holds the write lock.
 
-    ``page_view``: the row records a page being read, not a change (see _HEAD_SQL_VIEW and
-    AUDIT_VIEW_SYNCHRONOUS_COMMIT). Losing it in a server crash loses the end of the chain
-    only: later rows reach the disk after it, in the order of the log."""
+    ``page_view``: the row records a page being read, not a change; on PostgreSQL its
+    transaction then commits without waiting for the disk flush when it has changed nothing
+    else (AUDIT_VIEW_SYNCHRONOUS_COMMIT turns this off). Losing it in a server crash loses the
+    end of the chain only: later rows reach the disk after it, in the order of the log."""
     if connection.vendor == "postgresql":
-        cursor.execute(_HEAD_SQL_VIEW if page_view else _HEAD_SQL, [CHAIN_LOCK_KEY])
+        head = sql.audit_chain_lock_and_head(page_view=page_view)
     else:
-        cursor.execute(f"SELECT hash FROM {AuditEvent._meta.db_table} ORDER BY id DESC LIMIT 1")  # noqa: S608
-    row = cursor.fetchone()
-    return (row[0] if row else None) or GENESIS_HASH
-
-
-_INSERT_FIELDS = [AuditEvent._meta.get_field(name) for name in (*CHAIN_FIELDS, "prev_hash", "hash")]
-# Table and column names from the model's metadata; every value is a parameter.
-_INSERT_SQL = "INSERT INTO {table} ({columns}) VALUES ({values}) RETURNING id".format(  # noqa: S608
-    table=AuditEvent._meta.db_table,
-    columns=", ".join(field.column for field in _INSERT_FIELDS),
-    values=", ".join(["%s"] * len(_INSERT_FIELDS)),
-)
+        head = AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first()
+    return head or GENESIS_HASH
 
 
 def _append(event: AuditEvent, *, page_view: bool = False) -> None:
-    """Lock, read the head, hash and insert ``event`` with two statements on one cursor: the
-    trail is written on every page, so this skips the ORM's query building."""
-    with connection.cursor() as cursor:
-        event.prev_hash = _lock_chain_and_read_head(cursor, page_view=page_view)
-        event.hash = row_digest({f: getattr(event, f) for f in CHAIN_FIELDS}, event.prev_hash)
-        cursor.execute(
-            _INSERT_SQL, [field.get_db_prep_save(getattr(event, field.attname), connection) for field in _INSERT_FIELDS]
-        )
-        event.pk = cursor.fetchone()[0]
-    event._state.adding = False
-    event._state.db = connection.alias
+    """Lock, read the head, hash and insert ``event``: two statements."""
+    event.prev_hash = _lock_chain_and_read_head(page_view=page_view)
+    event.hash = row_digest({f: getattr(event, f) for f in CHAIN_FIELDS}, event.prev_hash)
+    event.save(force_insert=True)
 
 
 def audit_record(

@@ -1,9 +1,7 @@
 from django import forms
 from django.core.exceptions import ValidationError
-from django.utils.safestring import SafeString, mark_safe
 
 from .models import AuditAction
-from .selectors import escaped, printed
 
 
 class AuditFilterForm(forms.Form):
@@ -35,28 +33,3 @@ class AuditFilterForm(forms.Form):
     def summary(self) -> dict:
         """The filters as the audit trail records them."""
         return {name: str(value) for name, value in self.filters().items()}
-
-    def fields_html(self) -> SafeString:
-        """The filter fields as the audit page shows them: a Bootstrap column each, a label, a
-        select or an input holding what was asked for, and the field's errors under it. Built
-        here rather than by the template: the audit page prints it on every request."""
-        columns = []
-        for field in self:
-            value, name, id_ = field.value(), escaped(field.html_name), escaped(field.id_for_label)
-            label = f'<label class="form-label" for="{id_}">{escaped(field.label)}</label>'
-            if field.field.widget.input_type == "select":
-                options = "".join(
-                    f'<option value="{printed(v)}"{" selected" if value == v else ""}>{printed(text)}</option>'
-                    for v, text in field.field.choices
-                )
-                control = f'<select name="{name}" id="{id_}" class="form-select">{options}</select>'
-            else:
-                invalid = " is-invalid" if field.errors else ""
-                hint = f' placeholder="{escaped(field.help_text)}"' if field.help_text else ""
-                control = (
-                    f'<input type="{escaped(field.field.widget.input_type)}" name="{name}" id="{id_}" '
-                    f'value="{"" if value is None else printed(value)}" class="form-control{invalid}"{hint}>'
-                )
-            errors = "".join(f'<div class="invalid-feedback">{escaped(error)}</div>' for error in field.errors)
-            columns.append(f'<div class="col-sm-6 col-md-4 col-xl-2">{label}{control}{errors}</div>')
-        return mark_safe("".join(columns))  # noqa: S308 - every value escaped above

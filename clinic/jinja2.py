@@ -6,6 +6,8 @@ from jinja2 import Environment
 
 
 def environment(**options) -> Environment:
-    env = Environment(**options)  # noqa: S701 - Django's Jinja2 backend turns autoescape on
+    # Always escaped, whatever the options say (Django's backend passes autoescape=True).
+    options.pop("autoescape", None)
+    env = Environment(autoescape=True, **options)
     env.globals.update(static=static, url=reverse)
     return env

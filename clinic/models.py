@@ -284,6 +284,11 @@ class AuditEvent(models.Model):
             f"{self.created_at:%Y-%m-%d %H:%M} {self.username or '-'} {self.action} {self.object_type} {self.object_id}"
         )
 
+    @property
+    def summary_items(self) -> list[tuple[str, object]]:
+        """The summary's (key, value) pairs, as the audit pages list them."""
+        return list(self.summary.items()) if isinstance(self.summary, dict) else []
+
 
 class AlertSeverity(models.TextChoices):
     INFO = "info", "Info"

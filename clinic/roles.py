@@ -11,6 +11,14 @@ ROLES = (SCHEDULER, NURSE, PRESCRIBER, ADMINISTRATOR)
 # When a user holds several roles, the first one here names them in the audit trail and
 # picks their home page.
 ROLE_PRIORITY = (ADMINISTRATOR, PRESCRIBER, NURSE, SCHEDULER)
+# The staff alerts each role sees (StaffAlert.audience): in the navigation's count and on the
+# alerts page.
+ALERT_AUDIENCES = {
+    NURSE: ("nurse",),
+    PRESCRIBER: ("nurse",),
+    SCHEDULER: ("scheduler",),
+    ADMINISTRATOR: ("nurse", "scheduler", "administrator"),
+}
 
 
 def user_role(user) -> str:

@@ -1,116 +1,85 @@
-from collections import namedtuple
 from collections.abc import Callable
 from html import escape
 
 from django.core.cache import cache
 from django.core.paginator import Page, Paginator
 from django.db import connection
-from django.db.models import QuerySet, Value
+from django.db.models import Count, Q, QuerySet, Value, Window
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils.formats import localize
 from django.utils.safestring import SafeString, mark_safe
 
 from .models import Patient, Site, SiteGeneration
-from .rows import converter, instances_from, select_list
 
-# The columns the patient list shows (patient_rows_html).
+# The columns the patient list shows (templates/clinic/patient_list.html).
 LIST_FIELDS = ["mrn", "first_name", "last_name", "date_of_birth", "phone", "rems_enrollment_id"]
 _ID_PLACEHOLDER = 987654321
 
 
-def _prefix_match(column: str) -> str:
-    # UPPER(column) is the expression of the prefix indexes (migration 0004). PostgreSQL's LIKE
-    # escapes with a backslash by default; SQLite needs it said (and ignores case itself).
-    escape = " ESCAPE '\\'" if connection.vendor == "sqlite" else ""
-    return f"UPPER({column}) LIKE UPPER(%s){escape}"
-
-
-def _search_condition(query: str) -> tuple[str, list[str]]:
-    """The SQL condition of a search (not empty) and its parameters: a prefix of the MRN (a
-    whole MRN included), the last name or the first name; several words match first and last
-    name in either order."""
-    prefix = connection.ops.prep_for_like_query
-    clauses = [_prefix_match("mrn")]
-    params = [prefix(query) + "%"]
+def _search_condition(query: str) -> Q:
+    """A search (not empty): a prefix of the MRN (a whole MRN included), the last name or the
+    first name, ignoring case; several words match first and last name in either order.
+    ``istartswith`` is ``UPPER(column::text) LIKE UPPER('x%')`` on PostgreSQL, the expression
+    of the prefix indexes (migration 0004)."""
+    condition = Q(mrn__istartswith=query)
     words = query.split()
     if len(words) == 1:
-        clauses += [_prefix_match("last_name"), _prefix_match("first_name")]
-        params += [prefix(query) + "%", prefix(query) + "%"]
-    else:
-        first, last = words[0], " ".join(words[1:])
-        both = f"({_prefix_match('first_name')} AND {_prefix_match('last_name')})"
-        clauses += [both, both]
-        params += [prefix(first) + "%", prefix(last) + "%", prefix(last) + "%", prefix(first.rstrip(",")) + "%"]
-    return "(" + " OR ".join(clauses) + ")", params
-
-
-# Sorted after the match: ordered by the bare column, PostgreSQL walks patient_name_idx from
-# "A" and filters every row until it has a page (16,000 rows for "Smi"), because it assumes
-# matches are spread evenly over the alphabet. The prefix indexes (migration 0004) find the
-# few hundred matches and sorting them costs ~1 ms. COALESCE of a NOT NULL column is the
-# column itself; it only hides the name index.
-_MATCH_ORDER = "COALESCE(last_name, ''), first_name, id"
+        return condition | Q(last_name__istartswith=query) | Q(first_name__istartswith=query)
+    first, last = words[0], " ".join(words[1:])
+    return (
+        condition
+        | Q(first_name__istartswith=first, last_name__istartswith=last)
+        | Q(first_name__istartswith=last, last_name__istartswith=first.rstrip(","))
+    )
 
 
 def patient_search(query: str) -> QuerySet[Patient]:
     """Name or MRN prefix search (see ``_search_condition``), in name order. Reads the columns
-    of the patient list only."""
+    of the patient list only.
+
+    Matches are sorted by COALESCE(last_name, ''), not the bare column: ordered by the column,
+    PostgreSQL walks patient_name_idx from "A" and filters every row until it has a page
+    (16,000 rows for "Smi"), because it assumes matches are spread evenly over the alphabet.
+    The prefix indexes find the few hundred matches and sorting them costs ~1 ms. COALESCE of
+    a NOT NULL column is the column itself; it only hides the name index."""
     qs = Patient.objects.only(*LIST_FIELDS)
     query = (query or "").strip()
     if not query:
         return qs.order_by("last_name", "first_name", "pk")
-    condition, params = _search_condition(query)
-    matching = qs.extra(where=[condition], params=params)  # noqa: S610 - every value is a parameter
-    return matching.order_by(Coalesce("last_name", Value("")), "first_name", "pk")
+    return qs.filter(_search_condition(query)).order_by(Coalesce("last_name", Value("")), "first_name", "pk")
 
 
 PATIENTS_PER_PAGE = 25
-ListRow = namedtuple("ListRow", ["pk", *LIST_FIELDS])
-_LIST_COLUMNS = ", ".join(["id", *LIST_FIELDS])
 
 
 def patient_page(query: str, number) -> Page:
     """One page of ``patient_search(query)`` (``number`` as ``Paginator.get_page`` takes it).
 
     With a search term PostgreSQL sorts every match anyway, so the page's rows carry the
-    number of matches (``COUNT(*) OVER ()``) and the page is one plain statement instead of a
-    count and a page (the patient list is searched all day, and building the query through
-    the ORM took half as long as running it). Without one, the list walks the name index for
-    its page and counting all patients separately is cheaper; that, and a page number past
-    the last page, go through ``Paginator`` as usual."""
+    number of matches (``COUNT(*) OVER ()``): one statement instead of a count and a page (the
+    patient list is searched all day). Without one, the list walks the name index for its page
+    and counting all patients separately is cheaper; that, and a page number past the last
+    page, go through ``Paginator`` as usual."""
     query = (query or "").strip()
     try:
         number = int(number)
     except (TypeError, ValueError):
         number = 1
     if query and number >= 1:
-        condition, params = _search_condition(query)
-        sql = (
-            f"SELECT {_LIST_COLUMNS}, COUNT(*) OVER () FROM {Patient._meta.db_table} "  # noqa: S608 - names from the model
-            f"WHERE {condition} ORDER BY {_MATCH_ORDER} LIMIT %s OFFSET %s"
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [*params, PATIENTS_PER_PAGE, (number - 1) * PATIENTS_PER_PAGE])
-            rows = cursor.fetchall()
-        if rows:
+        start = (number - 1) * PATIENTS_PER_PAGE
+        matches = patient_search(query).annotate(matches=Window(Count("*")))
+        patients = list(matches[start : start + PATIENTS_PER_PAGE])
+        if patients:
             paginator = Paginator((), PATIENTS_PER_PAGE)
-            paginator.count = rows[0][-1]  # a cached property: Paginator does not count again
-            birth_date = converter(Patient._meta.get_field("date_of_birth"))
-            patients = [ListRow(*row[:4], birth_date(row[4]), *row[5:-1]) for row in rows]
+            paginator.count = patients[0].matches  # a cached property: Paginator does not count again
             return Page(patients, number, paginator)
     return Paginator(patient_search(query), PATIENTS_PER_PAGE).get_page(number)
 
 
 def all_sites() -> list[Site]:
-    """Every site by name (the site pickers of the board, the schedule and the reports), with
-    one plain statement: a handful of rows the ORM took longer to build the query for than to
-    read."""
-    quote = connection.ops.quote_name
-    table = quote(Site._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {select_list(Site)} FROM {table} ORDER BY {table}.{quote('name')}, {table}.id")  # noqa: S608
-        return [site for (site,) in (instances_from(row, Site) for row in cursor.fetchall())]
+    """Every site by name (the site pickers of the board, the schedule and the reports)."""
+    return list(Site.objects.order_by("name", "pk"))
 
 
 def site_with_id(sites: list[Site], site_id) -> Site | None:
@@ -175,26 +144,3 @@ def cached_per_generation(counter: type[SiteGeneration], site, key: str, compute
         value = compute()
         cache.set(key, value, GENERATION_CACHE_SECONDS)
     return value
-
-
-_ENROLLED = '<span class="badge bg-success">Enrolled</span>'
-_NOT_ENROLLED = '<span class="badge bg-warning text-dark">Not enrolled</span>'
-
-
-def patient_rows_html(patients) -> SafeString:
-    """The rows of the patient list, every value escaped: built here because 25 rows printed
-    value by value in the template language were most of the page's time."""
-    detail_url = url_for_pk("clinic:patient-detail")
-    rows = []
-    for patient in patients:
-        rows.append(
-            "\n    <tr>\n"
-            f'      <td><a href="{detail_url(patient.pk)}">{escape(patient.last_name)}, '
-            f"{escape(patient.first_name)}</a></td>\n"
-            f"      <td>{escape(patient.mrn)}</td>\n"
-            f"      <td>{patient.date_of_birth:%Y-%m-%d}</td>\n"
-            f"      <td>{escape(patient.phone)}</td>\n"
-            f"      <td>{_ENROLLED if patient.rems_enrollment_id else _NOT_ENROLLED}</td>\n"
-            "    </tr>\n  "
-        )
-    return mark_safe("".join(rows))  # noqa: S308 - every value escaped above

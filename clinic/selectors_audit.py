@@ -6,25 +6,19 @@ OFFSET, so page 1,000 costs what page 1 costs (see the index comments on AuditEv
 import base64
 import binascii
 import datetime as dt
-from collections import namedtuple
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from html import escape
 
-from django.db import connection
 from django.db.models import Q, QuerySet
 from django.utils import timezone
-from django.utils.safestring import SafeString, mark_safe
 
 from . import selectors
-from .models import AuditAction, AuditEvent, Patient
-from .rows import converter
+from .models import AuditEvent
 
 PAGE_SIZE = 50
-# What a page of the report shows (event_rows_html), the columns of _PAGE_SELECT in order:
-# the export reads every column of the model.
+# What a page of the report shows (templates/clinic/audit_list_table.html): the export reads
+# every column of the model.
 PAGE_FIELDS = [
-    "pk",
     "created_at",
     "username",
     "role",
@@ -32,10 +26,10 @@ PAGE_FIELDS = [
     "action",
     "object_type",
     "object_id",
-    "patient_id",
-    "patient_last_name",
-    "patient_first_name",
-    "patient_mrn",
+    "patient",
+    "patient__last_name",
+    "patient__first_name",
+    "patient__mrn",
     "ip",
     "path",
     "summary",
@@ -98,15 +92,18 @@ def audit_filter(
     return AuditFilter(tuple(conditions))
 
 
-def audit_events(**filters) -> QuerySet[AuditEvent]:
-    """Audit events matching every filter of ``audit_filter``, newest first (the export)."""
-    wanted = audit_filter(**filters)
-    qs = AuditEvent.objects.select_related("patient").order_by("-created_at", "-id")
+def _matching(wanted: AuditFilter) -> QuerySet[AuditEvent]:
+    qs = AuditEvent.objects.all()
     if wanted.empty:
         return qs.none()
     for column, lookup, value in wanted.conditions:
         qs = qs.filter(**{f"{column}__{lookup}": value})
     return qs
+
+
+def audit_events(**filters) -> QuerySet[AuditEvent]:
+    """Audit events matching every filter of ``audit_filter``, newest first (the export)."""
+    return _matching(audit_filter(**filters)).select_related("patient").order_by("-created_at", "-id")
 
 
 def encode_cursor(event) -> str:
@@ -130,72 +127,35 @@ def decode_cursor(value: str | None) -> tuple[dt.datetime, int] | None:
         return None
 
 
+# The redundant bound on created_at (<= or >= the cursor's) is what lets the index scan start
+# at the cursor.
 def older_than(qs: QuerySet, cursor: tuple[dt.datetime, int]) -> QuerySet:
-    # The redundant created_at <= :c bound is what lets the index scan start at the cursor.
     created_at, pk = cursor
     return qs.filter(Q(created_at__lt=created_at) | Q(id__lt=pk), created_at__lte=created_at)
 
 
+def newer_than(qs: QuerySet, cursor: tuple[dt.datetime, int]) -> QuerySet:
+    created_at, pk = cursor
+    return qs.filter(Q(created_at__gt=created_at) | Q(id__gt=pk), created_at__gte=created_at)
+
+
 @dataclass
 class KeysetPage:
-    events: list  # PageRow: the attributes PAGE_FIELDS names
+    events: list[AuditEvent]  # with the fields PAGE_FIELDS names
     older: str | None  # cursor of the next (older) page, None on the last page
     newer: str | None  # cursor of the previous (newer) page, None on the first page
 
 
-PageRow = namedtuple("PageRow", PAGE_FIELDS)
-# A page is read with one plain statement: the report is opened page after page, and building
-# the same query through the ORM took longer than running it. The filters are the same
-# AuditFilter conditions the export applies through the ORM.
-_PAGE_COLUMNS = (
-    "e.id, e.created_at, e.username, e.role, e.actor, e.action, e.object_type, e.object_id, "
-    "e.patient_id, p.last_name, p.first_name, p.mrn, e.ip, e.path, e.summary"
-)
-_PAGE_TABLES = f"{AuditEvent._meta.db_table} e LEFT JOIN {Patient._meta.db_table} p ON p.id = e.patient_id"
-_PAGE_SELECT = f"SELECT {_PAGE_COLUMNS} FROM {_PAGE_TABLES}"  # noqa: S608 - names from the models' metadata
-_SQL_OPERATORS = {"exact": "=", "gte": ">=", "lt": "<"}
-_CREATED_AT = AuditEvent._meta.get_field("created_at")
-_SUMMARY = AuditEvent._meta.get_field("summary")
-
-
-def _sql_value(value):
-    return connection.ops.adapt_datetimefield_value(value) if isinstance(value, dt.datetime) else value
-
-
-def _page_rows(wanted: AuditFilter, cursor, *, newer: bool, limit: int) -> list[PageRow]:
-    where, params = [], []
-    for column, lookup, value in wanted.conditions:
-        if lookup == "in":
-            where.append(f"e.{column} IN ({', '.join(['%s'] * len(value))})")
-            params.extend(value)
-        else:
-            where.append(f"e.{column} {_SQL_OPERATORS[lookup]} %s")
-            params.append(_sql_value(value))
-    if cursor:
-        # The redundant bound on created_at is what lets the index scan start at the cursor.
-        created_at, pk = _sql_value(cursor[0]), cursor[1]
-        where.append(
-            "(e.created_at > %s OR e.id > %s) AND e.created_at >= %s"
-            if newer
-            else "(e.created_at < %s OR e.id < %s) AND e.created_at <= %s"
-        )
-        params.extend([created_at, pk, created_at])
-    direction = "ASC" if newer else "DESC"
-    sql = (
-        _PAGE_SELECT
-        + (f" WHERE {' AND '.join(where)}" if where else "")
-        # The limit is written into the statement: with it a parameter, PostgreSQL's generic
-        # plan could not count on stopping early, so it planned every execution again.
-        + f" ORDER BY e.created_at {direction}, e.id {direction} LIMIT {int(limit)}"
-    )
-    with connection.cursor() as db:
-        db.execute(sql, params)  # every value is a parameter
-        rows = db.fetchall()
-    created_at, summary = converter(_CREATED_AT), converter(_SUMMARY)
-    return [
-        PageRow(row[0], created_at(row[1]), *row[2:12], str(row[12]) if row[12] else None, row[13], summary(row[14]))
-        for row in rows
-    ]
+def _page_rows(wanted: AuditFilter, cursor, *, newer: bool, limit: int) -> list[AuditEvent]:
+    qs = _matching(wanted).select_related("patient").only(*PAGE_FIELDS)
+    if newer:
+        qs = (newer_than(qs, cursor) if cursor else qs).order_by("created_at", "id")
+    else:
+        qs = (older_than(qs, cursor) if cursor else qs).order_by("-created_at", "-id")
+    # The ORM writes the limit into the statement rather than passing it as a parameter, which
+    # matters here: PostgreSQL's generic plan of a prepared statement with the limit as a
+    # parameter cannot count on stopping early.
+    return list(qs[:limit])
 
 
 def keyset_page(wanted: AuditFilter, *, after: str | None = None, before: str | None = None, size: int = PAGE_SIZE):
@@ -229,54 +189,3 @@ def iter_events(qs: QuerySet, *, batch_size: int = 2000) -> Iterator[AuditEvent]
         if len(batch) < batch_size:
             return
         cursor = (batch[-1].created_at, batch[-1].pk)
-
-
-# The rows of templates/clinic/audit_list_table.html, built here because a page of 50 rows
-# printed value by value in the template language took longer than the rest of the request.
-_ACTION_LABELS = dict(AuditAction.choices)
-
-
-def _summary_html(summary) -> str:
-    if not isinstance(summary, dict):
-        return ""
-    return "".join(
-        f'<span class="me-2"><strong>{selectors.escaped(key)}</strong>: {selectors.printed(value)}</span>'
-        for key, value in summary.items()
-    )
-
-
-def _patient_td(event, access_url: Callable[[int], str]) -> str:
-    if event.patient_id is None:
-        return "<td></td>"
-    return (
-        f'<td><a href="{access_url(event.patient_id)}">{escape(event.patient_last_name)}, '
-        f'{escape(event.patient_first_name)}</a> <span class="text-muted small">{escape(event.patient_mrn)}</span></td>'
-    )
-
-
-def event_rows_html(events: list, *, patient_column: bool = True) -> SafeString:
-    """The table rows of a page of events, every value escaped; times in the clinic's zone."""
-    access_url = selectors.url_for_pk("clinic:patient-access")
-    tz = timezone.get_current_timezone()
-    rows = []
-    for event in events:
-        local = event.created_at.astimezone(tz)
-        role = f' <span class="text-muted small">{escape(event.role)}</span>' if event.role else ""
-        actor = f' <span class="badge bg-secondary">{escape(event.actor)}</span>' if event.actor != "staff" else ""
-        object_id = f" #{escape(event.object_id)}" if event.object_id else ""
-        who = escape(event.username) if event.username else "—"
-        source = f'{escape(event.ip or "")}<br><span class="text-muted">{escape(event.path)}</span>'
-        rows.append(
-            "\n    <tr>\n"
-            f'      <td class="text-nowrap"><time datetime="{local.isoformat()}">'
-            f"{local.strftime('%Y-%m-%d %H:%M:%S')}</time></td>\n"
-            f"      <td>{who}{role}{actor}</td>\n"
-            '      <td><span class="badge text-bg-light border">'
-            f"{escape(str(_ACTION_LABELS.get(event.action, event.action)))}</span></td>\n"
-            f"      <td>{escape(event.object_type)}{object_id}</td>\n"
-            f"      {_patient_td(event, access_url) if patient_column else ''}\n"
-            f'      <td class="small">{source}</td>\n'
-            f'      <td class="small">{_summary_html(event.summary)}</td>\n'
-            "    </tr>\n  "
-        )
-    return mark_safe("".join(rows))  # noqa: S308 - every value escaped above

@@ -1,15 +1,18 @@
-"""Writes to the core records. Each runs in one transaction with its audit row."""
+"""Writes to the core records. Each runs in one transaction and writes its own audit row."""
 
+from axes.utils import reset as axes_reset
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from . import registry
 from .audit import audit_record, changed_fields
 from .models import AuditAction, Patient, StaffAlert
 
 
 @transaction.atomic
-def patient_save(*, form, formset, request) -> Patient:
-    """Create or update a patient and their escort contacts from validated forms."""
+def patient_save(*, form, formset, request=None, user=None) -> Patient:
+    """Register or update a patient and their escort contacts from validated forms."""
     creating = form.instance.pk is None
     patient = form.save()
     formset.instance = patient
@@ -20,10 +23,40 @@ def patient_save(*, form, formset, request) -> Patient:
     audit_record(
         action=AuditAction.CREATE if creating else AuditAction.UPDATE,
         request=request,
+        user=user,
         obj=patient,
         summary=summary,
     )
     return patient
+
+
+@transaction.atomic
+def lockout_lift(*, username: str, request=None, user=None) -> bool:
+    """Let a locked-out user name sign in again before its lock runs out. False when it was
+    not locked out (nothing changed, nothing audited)."""
+    if not axes_reset(username=username):
+        return False
+    account = get_user_model().objects.filter(username=username).only("pk").first()
+    audit_record(
+        action=AuditAction.UNLOCK,
+        request=request,
+        user=user,
+        object_type="user",
+        object_id=account.pk if account else "",
+        summary={"username": username},
+    )
+    return True
+
+
+@transaction.atomic
+def outbox_retry(*, source: str, pk: int, request=None, user=None) -> bool:
+    """Put a failed message of ``source`` (a registered retry source) back in the queue.
+    Compare-and-set: False when it was not failed (any more)."""
+    retried = registry.retry_source(source).retry(pk)
+    if retried is None:
+        return False
+    audit_record(action=AuditAction.UPDATE, request=request, user=user, obj=retried, summary={"retry": True})
+    return True
 
 
 def alert_raise(
@@ -54,9 +87,15 @@ def alert_raise(
     )
 
 
-def alert_acknowledge(*, alert: StaffAlert, user) -> bool:
-    """Compare-and-set: only the first acknowledgement is kept."""
+@transaction.atomic
+def alert_acknowledge(*, alert: StaffAlert, user, request=None) -> bool:
+    """Compare-and-set: only the first acknowledgement is kept (and audited)."""
     changed = StaffAlert.objects.filter(pk=alert.pk, acknowledged_at__isnull=True).update(
         acknowledged_at=timezone.now(), acknowledged_by=user
     )
-    return changed == 1
+    if changed != 1:
+        return False
+    audit_record(
+        action=AuditAction.UPDATE, request=request, user=user, obj=alert, summary={"fields": ["acknowledged_at"]}
+    )
+    return True

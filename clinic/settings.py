@@ -156,6 +156,9 @@ CACHES = {
         "OPTIONS": {"MAX_ENTRIES": env_int("CACHE_MAX_ENTRIES", 200)},
     }
 }
+# Seconds a web process shows the same computed compliance report (the page prints its time);
+# 0 computes every page. The CSV downloads always compute.
+REPORT_CACHE_SECONDS = env_int("REPORT_CACHE_SECONDS", 10, minimum=0)
 
 # --- Celery ---------------------------------------------------------------------------
 # Embedded default: kombu's file-system transport under var/celery (no server needed).

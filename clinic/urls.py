@@ -17,7 +17,7 @@ clinic_patterns = [
     path("alerts/", views.alert_list, name="alerts"),
     path("alerts/<int:pk>/acknowledge/", views.alert_acknowledge, name="alert-acknowledge"),
     path("outbox/", views_outbox.outbox, name="outbox"),
-    path("outbox/reminders/<int:pk>/retry/", views_outbox.reminder_retry, name="outbox-retry"),
+    path("outbox/<slug:source>/<int:pk>/retry/", views_outbox.outbox_retry, name="outbox-retry"),
 ]
 
 urlpatterns = [

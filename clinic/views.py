@@ -1,30 +1,22 @@
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.db import connection
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_POST
 from kombu import Connection
 
-from . import selectors, services
+from . import registry, selectors, services
 from .audit import audit_record
 from .forms import EscortFormSet, PatientForm, PatientSearchForm
-from .models import AuditAction, Patient, StaffAlert
-from .roles import ADMINISTRATOR, NURSE, PRESCRIBER, SCHEDULER, user_role
-
-ROLE_HOME = {
-    ADMINISTRATOR: ("monitoring:reports", "clinic:audit"),
-    PRESCRIBER: ("monitoring:board",),
-    NURSE: ("monitoring:board",),
-    SCHEDULER: ("scheduling:day",),
-}
+from .models import AuditAction, Patient, Site, StaffAlert
+from .roles import ALERT_AUDIENCES, user_role
 
 
 @login_required
 def home(request):
-    for name in ROLE_HOME.get(user_role(request.user), ()):
+    for name in registry.home_pages(user_role(request.user)):
         try:
             return redirect(reverse(name))
         except NoReverseMatch:
@@ -35,8 +27,7 @@ def home(request):
 def healthz(request):
     status = {"database": "ok", "broker": "ok"}
     try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
+        Site.objects.exists()
     except Exception as exc:  # noqa: BLE001  (report any failure as "down")
         status["database"] = f"down: {exc.__class__.__name__}"
     try:
@@ -54,8 +45,7 @@ def patient_list(request):
     form = PatientSearchForm(request.GET or None)
     query = form.cleaned_data["q"] if form.is_valid() else ""
     page = selectors.patient_page(query, request.GET.get("page"))
-    rows = selectors.patient_rows_html(page.object_list)
-    response = render(request, "clinic/patient_list.html", {"form": form, "page": page, "rows": rows, "query": query})
+    response = render(request, "clinic/patient_list.html", {"form": form, "page": page, "query": query})
     # Audited once the page is rendered: the audit trail's append lock is held from here to the
     # end of the request, so it covers the insert and the commit, not the rendering.
     audit_record(action=AuditAction.VIEW, request=request, object_type="patient_list", summary={"q": query})
@@ -106,8 +96,6 @@ def patient_edit(request, pk):
 
 @login_required
 def alert_list(request):
-    from .context_processors import ALERT_AUDIENCES
-
     audiences = ALERT_AUDIENCES.get(user_role(request.user), ())
     alerts = StaffAlert.objects.filter(acknowledged_at__isnull=True, audience__in=audiences).select_related(
         "patient", "site"
@@ -118,11 +106,9 @@ def alert_list(request):
 @login_required
 @require_POST
 def alert_acknowledge(request, pk):
-    from .context_processors import ALERT_AUDIENCES
-
     audiences = ALERT_AUDIENCES.get(user_role(request.user), ())
     alert = get_object_or_404(StaffAlert, pk=pk, audience__in=audiences)
-    if services.alert_acknowledge(alert=alert, user=request.user):
+    if services.alert_acknowledge(alert=alert, user=request.user, request=request):
         messages.success(request, "Alert acknowledged.")
     else:
         messages.info(request, "Someone else already acknowledged this alert.")

@@ -6,17 +6,15 @@ import datetime as dt
 import json
 
 from axes.models import AccessAttempt
-from axes.utils import reset as axes_reset
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required, permission_required
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from . import selectors_audit
+from . import selectors_audit, services
 from .audit import audit_record
 from .forms_audit import AuditFilterForm
 from .models import AuditAction, Patient
@@ -52,8 +50,7 @@ def audit_list(request):
     form = AuditFilterForm(request.GET or None)
     wanted = selectors_audit.audit_filter(**form.filters())
     page = selectors_audit.keyset_page(wanted, after=request.GET.get("after"), before=request.GET.get("before"))
-    rows = selectors_audit.event_rows_html(page.events)
-    ctx = {"form": form, "page": page, "rows": rows, "query": _query_without_cursor(request)}
+    ctx = {"form": form, "page": page, "query": _query_without_cursor(request)}
     response = render(request, "clinic/audit_list.html", ctx)
     # Audited once the page is rendered: the audit trail's append lock is held from here to the
     # end of the request, so it covers the insert and the commit, not the rendering.
@@ -120,8 +117,7 @@ def patient_access(request, pk):
     patient = get_object_or_404(Patient, pk=pk)
     wanted = selectors_audit.audit_filter(patient_ids=[patient.pk])
     page = selectors_audit.keyset_page(wanted, after=request.GET.get("after"), before=request.GET.get("before"))
-    rows = selectors_audit.event_rows_html(page.events, patient_column=False)
-    ctx = {"patient": patient, "page": page, "rows": rows, "query": ""}
+    ctx = {"patient": patient, "page": page, "query": ""}
     response = render(request, "clinic/audit_patient_access.html", ctx)
     audit_record(action=AuditAction.VIEW, request=request, obj=patient, object_type="patient_access")
     return response
@@ -148,15 +144,7 @@ def audit_lockouts(request):
 @permission_required("auth.change_user", raise_exception=True)
 def audit_unlock(request):
     username = request.POST.get("username", "")[:150]
-    if axes_reset(username=username):
-        user = get_user_model().objects.filter(username=username).first()
-        audit_record(
-            action=AuditAction.UNLOCK,
-            request=request,
-            object_type="user",
-            object_id=user.pk if user else "",
-            summary={"username": username},
-        )
+    if services.lockout_lift(username=username, request=request):
         messages.success(request, f"{username} may sign in again.")
     else:
         messages.info(request, f"{username} was not locked out.")

@@ -51,7 +51,7 @@ EXPECTED = {
     "clinic:alerts": row(none, 200, 200, 200, 200),
     "clinic:alert-acknowledge": row(lambda w: {"pk": 1}, 405, 405, 405, 405),
     "clinic:outbox": row(none, 403, 403, 403, 200),
-    "clinic:outbox-retry": row(lambda w: {"pk": 1}, 405, 405, 405, 405),
+    "clinic:outbox-retry": row(lambda w: {"source": "reminders", "pk": 1}, 405, 405, 405, 405),
     # The patient's confirmation link needs no login: everyone gets the same page.
     "confirm:session": row(lambda w: {"token": w["confirm_token"]}, 200, 200, 200, 200, anonymous=200),
     "confirm:done": row(lambda w: {"token": w["confirm_token"]}, 302, 302, 302, 302, anonymous=302),

@@ -207,7 +207,7 @@ def _commit_modes(send):
 
     def spy(execute, sql, params, many, context):
         result = execute(sql, params, many, context)
-        if sql.startswith("INSERT INTO clinic_auditevent"):
+        if sql.replace('"', "").startswith("INSERT INTO clinic_auditevent"):
             with context["connection"].connection.cursor() as raw:
                 raw.execute("SELECT current_setting('synchronous_commit')")
                 modes.append(raw.fetchone()[0])

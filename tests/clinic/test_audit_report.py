@@ -284,5 +284,5 @@ def test_the_page_size_is_written_into_the_statement(client_for, administrator):
     with statements() as run:
         response = report(client_for(administrator), username="nurse", date_to="2026-03-02")
     assert response.status_code == 200 and len(listed_ids(response)) == selectors_audit.PAGE_SIZE
-    page = [sql for sql in run if sql.startswith("SELECT e.id")]
+    page = [sql for sql in run if 'FROM "clinic_auditevent"' in sql and "LIMIT" in sql]
     assert len(page) == 1 and page[0].endswith(f"LIMIT {selectors_audit.PAGE_SIZE + 1}")

@@ -1,0 +1,84 @@
+"""What the core app knows of the apps built on it, filled by their ``AppConfig.ready()``.
+
+The core app imports no other app: the navigation, each role's home page and the outbox's
+retry buttons list what the installed apps registered here at start-up."""
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class NavEntry:
+    label: str
+    url_name: str
+    permission: str  # "app_label.codename"; a superuser holds every one
+    order: int
+
+
+@dataclass(frozen=True)
+class HomePage:
+    role: str
+    url_name: str
+    order: int  # the lowest order whose URL is installed is the role's home page
+
+
+@dataclass(frozen=True)
+class FailedMessage:
+    """A message to a patient that could not be sent, as the outbox lists it."""
+
+    pk: int
+    patient: str
+    when: object  # an aware datetime
+    what: str
+    tries: int
+    error: str
+
+
+@dataclass(frozen=True)
+class RetrySource:
+    """Messages of one kind that the outbox can send again.
+
+    ``failed()``: the failed messages, newest first (a fixed number of queries).
+    ``retry(pk)``: the message put back in the queue, or None when it was not failed (any
+    more); the object is what the audit trail names."""
+
+    slug: str  # in the retry URL: /outbox/<slug>/<pk>/retry/
+    label: str
+    failed: Callable[[], Iterable[FailedMessage]]
+    retry: Callable[[int], object | None]
+
+
+_nav: dict[str, NavEntry] = {}
+_homes: dict[tuple[str, str], HomePage] = {}
+_retry_sources: dict[str, RetrySource] = {}
+
+
+def nav_register(*, label: str, url_name: str, permission: str, order: int) -> None:
+    """Add an entry to the main navigation (once per URL name: registering again replaces it)."""
+    _nav[url_name] = NavEntry(label, url_name, permission, order)
+
+
+def nav_entries() -> list[NavEntry]:
+    return sorted(_nav.values(), key=lambda entry: (entry.order, entry.label))
+
+
+def home_register(*, role: str, url_name: str, order: int) -> None:
+    """Offer ``url_name`` as the home page of ``role``."""
+    _homes[role, url_name] = HomePage(role, url_name, order)
+
+
+def home_pages(role: str) -> list[str]:
+    """The URL names offered as ``role``'s home page, first choice first."""
+    return [home.url_name for home in sorted(_homes.values(), key=lambda home: home.order) if home.role == role]
+
+
+def retry_source_register(source: RetrySource) -> None:
+    _retry_sources[source.slug] = source
+
+
+def retry_sources() -> list[RetrySource]:
+    return list(_retry_sources.values())
+
+
+def retry_source(slug: str) -> RetrySource | None:
+    return _retry_sources.get(slug)

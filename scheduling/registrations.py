@@ -1,0 +1,46 @@
+"""What this app adds to the core app's navigation, home pages and outbox (clinic.registry)."""
+
+from clinic import registry
+from clinic.roles import SCHEDULER
+
+
+def _failed_reminders() -> list[registry.FailedMessage]:
+    from .models import Reminder
+
+    reminders = (
+        Reminder.objects.filter(status=Reminder.Status.FAILED)
+        .select_related("session__patient", "session__chair__site")
+        .order_by("-due_at")[:100]
+    )
+    return [
+        registry.FailedMessage(
+            pk=reminder.pk,
+            patient=reminder.session.patient.full_name,
+            when=reminder.session.local_start(),
+            what=f"{reminder.kind} · {reminder.channel or '-'}",
+            tries=reminder.attempts,
+            error=reminder.last_error,
+        )
+        for reminder in reminders
+    ]
+
+
+def _retry_reminder(pk: int):
+    from django.shortcuts import get_object_or_404
+
+    from .models import Reminder
+    from .reminders import reminder_retry
+
+    reminder = get_object_or_404(Reminder, pk=pk)
+    return reminder if reminder_retry(reminder=reminder) else None
+
+
+def register() -> None:
+    view = "scheduling.view_schedule"
+    registry.nav_register(label="Day", url_name="scheduling:day", permission=view, order=20)
+    registry.nav_register(label="Week", url_name="scheduling:week", permission=view, order=30)
+    registry.nav_register(label="Rides", url_name="scheduling:transport-list", permission=view, order=40)
+    registry.home_register(role=SCHEDULER, url_name="scheduling:day", order=10)
+    registry.retry_source_register(
+        registry.RetrySource(slug="reminders", label="Reminders", failed=_failed_reminders, retry=_retry_reminder)
+    )
