@@ -2,20 +2,18 @@
 sessions there are: one per table, sessions with their patient, chair and ride joined."""
 
 import datetime as dt
-import html
 import math
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from django.db.models import Q, QuerySet
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import dateformat, timezone
-from django.utils.safestring import SafeString, mark_safe
 
 from clinic.models import Chair, Closure, OpeningHours, Site
-from clinic.selectors import all_sites, cached_per_generation, site_with_id, url_for_pk
+from clinic.selectors import all_sites, site_with_id
 
-from .models import Course, ScheduleGeneration, Session, SessionStatus, TransportArrangement
+from .models import Course, Session, SessionStatus, TransportArrangement
 
 DEFAULT_OPEN, DEFAULT_CLOSE = dt.time(8), dt.time(18)
 
@@ -23,7 +21,7 @@ DEFAULT_OPEN, DEFAULT_CLOSE = dt.time(8), dt.time(18)
 @dataclass
 class Block:
     """What the grid and the lists beside it show of one session, worked out once in Python
-    so the template only prints strings."""
+    (local times, day names, the page address) so the templates only print values."""
 
     pk: int
     url: str
@@ -39,20 +37,20 @@ class Block:
     ride_unconfirmed: bool
 
 
-@dataclass
-class Column:
-    day: dt.date
-    chair: "ChairRow"
-    closed: bool = False
-    label: str = ""  # the chair's name as the column heading shows it
-
-
 @dataclass(slots=True)
 class ChairRow:
     """An active chair as the grid uses it (a week shows each chair seven times)."""
 
     pk: int
     name: str
+
+
+@dataclass
+class Column:
+    day: dt.date
+    chair: ChairRow
+    closed: bool = False
+    label: str = ""  # the chair's name as the column heading shows it
 
 
 @dataclass
@@ -64,57 +62,30 @@ class DayHead:
     today: bool
 
 
+class Cell(NamedTuple):
+    """One cell of the grid: a session's block spanning ``span`` rows, or an empty slot (open or
+    closed). A row leaves out the cells a block above it spans."""
+
+    block: Block | None = None
+    span: int = 1
+    closed: bool = False
+
+
+FREE = Cell()
+CLOSED = Cell(closed=True)
+
+
 @dataclass
 class Grid:
-    """Chairs (per day) as columns, time as rows. ``rows[i]`` is (label, the row's cells as
-    HTML): a cell is "" where a session block above it spans that row. The week has some
-    1,700 cells and 84 column headings, too many to print one by one in the template
-    language: ``head_html`` and ``body_html`` are what goes inside <thead> and <tbody>."""
+    """Chairs (per day) as columns, time as rows: ``rows[i]`` is ("HH:MM", the row's cells)."""
 
     columns: list[Column]
-    rows: list[tuple[str, list[str]]]
+    rows: list[tuple[str, list[Cell]]]
     step: int
+    week: bool = False
+    chairs_per_day: int = 0
     off_grid: list[Block] = field(default_factory=list)
     day_heads: list[DayHead] = field(default_factory=list)
-    head_html: SafeString = field(default_factory=SafeString)
-    body_html: SafeString = field(default_factory=SafeString)
-
-
-# The cells exactly as templates/scheduling/_grid.html printed them cell by cell.
-_FREE_TD = "<td></td>"
-_CLOSED_TD = '<td class="schedule-closed"></td>\n      '
-_RIDE_FLAG = ' · <span class="flag flag-warning">ride?</span>'
-_ROW = '\n    <tr>\n      <th scope="row" class="schedule-time small text-muted">{}</th>\n      {}\n    </tr>\n    '
-_CHAIR_TH = '<th scope="col" class="text-center small schedule-chair{}" title="{}">{}</th>'
-_DAY_TH = '<th scope="colgroup" colspan="{}" class="text-center{}"><a href="{}">{}</a></th>'
-
-
-def grid_head(columns: list[Column], day_heads: list[DayHead], chairs_per_day: int) -> SafeString:
-    """The header rows: a heading per chair and day, under a heading per day in the week."""
-    chair_th = {}
-    cols = []
-    for col in columns:
-        key = (col.chair.pk, col.closed)
-        th = chair_th.get(key)
-        if th is None:
-            th = chair_th[key] = _CHAIR_TH.format(
-                " schedule-closed" if col.closed else "", html.escape(col.chair.name), html.escape(col.label)
-            )
-        cols.append(th)
-    if day_heads:
-        heads = "".join(
-            _DAY_TH.format(
-                chairs_per_day, " schedule-today" if d.today else "", html.escape(d.url), html.escape(d.label)
-            )
-            for d in day_heads
-        )
-        text = (
-            '\n    <tr>\n      <th scope="col" class="schedule-time" rowspan="2">Time</th>\n      '
-            f"{heads}\n    </tr>\n    \n    <tr>\n      \n      {''.join(cols)}\n    </tr>"
-        )
-    else:
-        text = f'\n    <tr>\n      <th scope="col" class="schedule-time">Time</th>\n      {"".join(cols)}\n    </tr>'
-    return mark_safe(text)  # noqa: S308 - every value escaped above
 
 
 def site_choice(site_id) -> Site | None:
@@ -151,18 +122,13 @@ class SessionRow:
 
 
 class _Blocks:
-    """Makes Blocks, and the grid's session cells, for the sessions of one site: local times
-    and day names are worked out once per day, the session URL pattern once per request, and
-    each status and chair name escaped once."""
+    """Makes the Blocks of one site's sessions: local times and day names are worked out once
+    per day, the session page's address pattern once per request."""
 
     def __init__(self, tz):
         self.tz = tz
-        self.url = url_for_pk("scheduling:session-detail", escaped=False)
-        self.url_escaped = url_for_pk("scheduling:session-detail")
+        self.url = _url_with_pk("scheduling:session-detail")
         self.days: dict[dt.date, tuple[str, str]] = {}
-        self.days_escaped: dict[dt.date, tuple[str, str]] = {}
-        self.statuses: dict[str, tuple[str, str, str]] = {}
-        self.chairs_escaped: dict[int, str] = {}
         self.made: dict[int, Block] = {}
 
     def day_names(self, day: dt.date) -> tuple[str, str]:
@@ -171,14 +137,6 @@ class _Blocks:
         if names is None:
             names = self.days[day] = (dateformat.format(day, "D"), dateformat.format(day, "D j M"))
         return names
-
-    def _status(self, status: str) -> tuple[str, str, str]:
-        """The status's label, the status escaped and the label escaped."""
-        found = self.statuses.get(status)
-        if found is None:
-            label = str(_STATUS_LABELS.get(status, status))
-            found = self.statuses[status] = (label, html.escape(status), html.escape(label))
-        return found
 
     def __call__(self, s: SessionRow, local_start: dt.datetime | None = None) -> Block:
         block = self.made.get(s.pk)
@@ -191,7 +149,7 @@ class _Blocks:
             pk=s.pk,
             url=self.url(s.pk),
             status=s.status,
-            status_display=self._status(s.status)[0],
+            status_display=str(_STATUS_LABELS.get(s.status, s.status)),
             time=hm,
             day_time=f"{short_day} {hm}",
             when=f"{long_day} {hm}",
@@ -203,37 +161,15 @@ class _Blocks:
         )
         return block
 
-    def td(self, s: SessionRow, local_start: dt.datetime, span: int, *, week: bool) -> str:
-        """A session's block in the grid (``week``: initials only, the rest for screen
-        readers), every value escaped."""
-        _, status, status_display = self._status(s.status)
-        chair = self.chairs_escaped.get(s.chair_id)
-        if chair is None:
-            chair = self.chairs_escaped[s.chair_id] = html.escape(s.chair_name)
-        hm = f"{local_start.hour:02d}:{local_start.minute:02d}"
-        full_name = f"{html.escape(s.first_name)} {html.escape(s.last_name)}"
-        head = (
-            f'\n      <td rowspan="{span}" class="schedule-slot p-0">\n'
-            f'        <a class="schedule-block status-{status}" href="{self.url_escaped(s.pk)}"\n'
-            f'           title="{hm} {full_name}, {chair}, {status_display}">\n          '
-        )
-        if week:
-            day = local_start.date()
-            long_day = self.days_escaped.get(day)
-            if long_day is None:
-                long_day = self.days_escaped[day] = html.escape(self.day_names(day)[1])
-            inner = (
-                f'<span class="schedule-initials" aria-hidden="true">'
-                f"{html.escape(s.first_name[:1] + s.last_name[:1])}</span>"
-                f'<span class="visually-hidden">{long_day} {hm} {full_name}, {chair}, '
-                f"{status_display}</span>\n          "
-            )
-        else:
-            ride = _RIDE_FLAG if s.transport_status == TransportArrangement.Status.UNCONFIRMED else ""
-            inner = (
-                f'<strong>{hm}</strong> {full_name}<br>\n          <span class="small">{status_display}{ride}</span>'
-            )
-        return head + inner + "\n        </a>\n      </td>\n      "
+
+def _url_with_pk(viewname: str):
+    """``reverse(viewname, args=[pk])`` for every session of a week at the cost of one
+    reverse() (some 300 of them took 5-14 ms)."""
+    head, _, tail = reverse(viewname, args=[_PK_PLACEHOLDER]).partition(str(_PK_PLACEHOLDER))
+    return lambda pk: f"{head}{int(pk)}{tail}"
+
+
+_PK_PLACEHOLDER = 987654321
 
 
 def build_grid(
@@ -287,12 +223,12 @@ def build_grid(
             runs[-1][1] += 1
         else:
             runs.append([span, 1])
-    table: list[list[str]] = []
+    table: list[list[Cell | None]] = []
     for r in range(nrows):
         row_min = first + r * step
-        cells = []
+        cells: list[Cell | None] = []
         for span, count in runs:
-            cells += [_FREE_TD if span and span[0] <= row_min < span[1] else _CLOSED_TD] * count
+            cells += [FREE if span and span[0] <= row_min < span[1] else CLOSED] * count
         table.append(cells)
     busy_until = [0] * len(columns)
     off_grid = []
@@ -310,24 +246,22 @@ def build_grid(
         if start_row >= end_row:
             off_grid.append(blocks(s, local_start))
             continue
-        table[start_row][c] = blocks.td(s, local_start, end_row - start_row, week=week)
+        table[start_row][c] = Cell(block=blocks(s, local_start), span=end_row - start_row)
         for r in range(start_row + 1, end_row):
-            table[r][c] = ""
+            table[r][c] = None  # under the block above
         busy_until[c] = end_row
     rows = []
     for r, cells in enumerate(table):
         m = first + r * step
-        rows.append((f"{m // 60:02d}:{m % 60:02d}", cells))
-    day_heads = day_heads or []
+        rows.append((f"{m // 60:02d}:{m % 60:02d}", [cell for cell in cells if cell is not None]))
     return Grid(
         columns=columns,
         rows=rows,
         step=step,
+        week=week,
+        chairs_per_day=len(chairs),
         off_grid=off_grid,
-        day_heads=day_heads,
-        head_html=grid_head(columns, day_heads, len(chairs)),
-        # Row labels are "HH:MM"; every value in a cell was escaped when the cell was made.
-        body_html=mark_safe("".join(_ROW.format(label, "".join(cells)) for label, cells in rows)),  # noqa: S308
+        day_heads=day_heads or [],
     )
 
 
@@ -400,42 +334,6 @@ def schedule_grid(
     )
     cancelled = [blocks(s) for s in sessions if s.status == SessionStatus.CANCELLED]
     return grid, cancelled
-
-
-@dataclass
-class SchedulePage:
-    """What the day and week pages print of a grid and of the sessions beside it."""
-
-    head_html: SafeString
-    body_html: SafeString
-    chairs: int  # active chairs: the week grid has this many columns per day
-    extras_html: SafeString  # the off-grid bookings and the cancelled sessions, as the page prints them
-
-
-def schedule_page(
-    *, site: Site, first_day: dt.date, days: int, step: int, today: dt.date | None = None
-) -> SchedulePage:
-    """The day or week page's grid, kept under the site's schedule generation (migration 0006):
-    a busy week is some 300 sessions and 1,700 cells, and most requests for it come between
-    two changes."""
-    return cached_per_generation(
-        ScheduleGeneration,
-        site,
-        f"schedule-page:{site.time_zone}:{first_day}:{days}:{step}:{today}",
-        lambda: _schedule_page(site=site, first_day=first_day, days=days, step=step, today=today),
-    )
-
-
-def _schedule_page(*, site: Site, first_day: dt.date, days: int, step: int, today: dt.date | None) -> SchedulePage:
-    grid, cancelled = schedule_grid(site=site, first_day=first_day, days=days, step=step, today=today)
-    return SchedulePage(
-        head_html=grid.head_html,
-        body_html=grid.body_html,
-        chairs=len(grid.columns) // days,
-        extras_html=render_to_string(
-            "scheduling/_grid_extras.html", {"off_grid": grid.off_grid, "cancelled": cancelled}
-        ),
-    )
 
 
 def rides_unconfirmed(*, site: Site | None, hours: int = 48) -> QuerySet[Session]:

@@ -221,12 +221,12 @@ def test_grid_blocks_escape_names_and_flag_unconfirmed_rides(client_for, schedul
     )
     client = client_for(scheduler)
     day = client.get(reverse("scheduling:day"), {"date": MONDAY.isoformat()}).content.decode()
-    assert "<strong>09:00</strong> Ann &amp; &lt;b&gt; O&#x27;Brien<br>" in day
+    assert "<strong>09:00</strong> Ann &amp; &lt;b&gt; O&#39;Brien<br>" in day
     assert 'Booked · <span class="flag flag-warning">ride?</span></span>' in day
     assert "<b>" not in day
     week = client.get(reverse("scheduling:week"), {"start": MONDAY.isoformat()}).content.decode()
     assert '<span class="schedule-initials" aria-hidden="true">AO</span>' in week
-    assert "Mon 1 Mar 09:00 Ann &amp; &lt;b&gt; O&#x27;Brien, Chair 2, Booked</span>" in week
+    assert "Mon 1 Mar 09:00 Ann &amp; &lt;b&gt; O&#39;Brien, Chair 2, Booked</span>" in week
 
 
 def test_week_headings_link_each_day_and_mark_today_and_closed_days(client_for, scheduler, site, frozen_now):
