@@ -6,11 +6,10 @@ Readings are append-only: a correction is a new row that supersedes the old one.
 import dataclasses
 
 from django.conf import settings
-from django.db import connection, models
+from django.db import models
 from django.utils import timezone
 
 from clinic.models import SiteGeneration
-from clinic.rows import instances_from, select_list
 from scheduling.models import Drug, Session
 
 from . import rules
@@ -98,12 +97,9 @@ class ClinicalThresholds(models.Model):
 
 def stored_thresholds() -> rules.Thresholds | None:
     """The administrator's thresholds as rules read them, or None when the row does not exist
-    yet. One plain statement: the board, the session day and every reading read them."""
-    table = connection.ops.quote_name(ClinicalThresholds._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {select_list(ClinicalThresholds)} FROM {table} WHERE {table}.id = %s", [THRESHOLDS_ID])  # noqa: S608
-        row = cursor.fetchone()
-    return instances_from(row, ClinicalThresholds)[0].as_rules() if row else None
+    yet (a report never creates it)."""
+    row = ClinicalThresholds.objects.filter(pk=THRESHOLDS_ID).first()
+    return row.as_rules() if row else None
 
 
 def current_thresholds() -> rules.Thresholds:
@@ -383,8 +379,5 @@ class ComplianceDay(models.Model):
 
 
 class BoardGeneration(SiteGeneration):
-    """Moved on by every write to what the observation board reads: sessions, rides home,
-    check-ins, observations, discharges, vitals readings, prescriber overrides, patients' names,
-    chair names and the protocols' checkpoints (migration 0005). ``selectors_board`` keeps the
-    day's facts under it; what the clock changes (minutes since the dose, checkpoints falling
-    due) is worked out on every request."""
+    """No longer read: the observation board is computed from the live records on every
+    request (``monitoring.day``)."""

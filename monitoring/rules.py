@@ -6,7 +6,7 @@ prescribing information, NEWS2 score-3 bands and the ACC/AHA blood-pressure cate
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 
 # --- Thresholds -----------------------------------------------------------------------
@@ -157,8 +157,15 @@ def devices_for_dose(dose_mg: Decimal | int, t: Thresholds = DEFAULTS) -> int | 
     return int(dose / t.device_mg)
 
 
-def next_device_allowed_at(last_device_at: dt.datetime, t: Thresholds = DEFAULTS) -> dt.datetime:
-    return last_device_at + dt.timedelta(minutes=t.device_rest_minutes)
+def next_device_at(
+    *, devices_planned: int | None, given_at: Sequence[dt.datetime], t: Thresholds = DEFAULTS
+) -> dt.datetime | None:
+    """When the next nasal spray device may be given: the rest period after the last one given.
+    None when there is no next device (none given yet: the first starts the dose; or every
+    planned device given)."""
+    if not given_at or len(given_at) >= (devices_planned or 0):
+        return None
+    return given_at[-1] + dt.timedelta(minutes=t.device_rest_minutes)
 
 
 def iv_total_mg(weight_kg: Decimal, mg_per_kg: Decimal) -> Decimal:

@@ -1,5 +1,7 @@
-"""Every write of the session day. Keyword-only; each runs in one transaction. Services
-re-check the clinical rules themselves: a view (or a forged POST) cannot skip them."""
+"""Every write of the session day. Keyword-only; each runs in one transaction and writes its
+own audit row (``request``, when given, adds the address and path the write came from).
+Services re-check the clinical rules themselves, with the day of ``monitoring.day``: a view
+(or a forged POST) cannot skip them."""
 
 import datetime as dt
 from contextlib import nullcontext
@@ -11,10 +13,13 @@ from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
+from clinic.audit import audit_record
+from clinic.models import AuditAction
 from scheduling.models import Drug, Session, SessionStatus, TransportArrangement
 from scheduling.services import session_alert
 
 from . import rules
+from .day import load_day, session_drug
 from .models import (
     AdverseEvent,
     CheckIn,
@@ -28,6 +33,8 @@ from .models import (
     VitalsReading,
     current_thresholds,
 )
+
+__all__ = ["session_drug"]  # re-exported: the demo data asks services for a session's drug
 
 READING_FIELDS = tuple(rules.PHYSIOLOGICAL_LIMITS)
 
@@ -58,6 +65,10 @@ def session_url(session: Session) -> str:
     return reverse("monitoring:session-day", args=[session.pk])
 
 
+def _audit(action: str, obj, *, session: Session, user, request, summary: dict | None = None) -> None:
+    audit_record(action=action, request=request, user=user, obj=obj, patient=session.patient_id, summary=summary)
+
+
 # --- Check-in -------------------------------------------------------------------------
 
 
@@ -70,6 +81,7 @@ def session_check_in(
     checklist: dict[str, bool],
     transport: dict | None = None,
     notes: str = "",
+    request=None,
 ) -> CheckIn:
     """Record arrival and the pre-dose checklist; a booked session becomes checked in.
 
@@ -92,7 +104,8 @@ def session_check_in(
     values["transport_confirmed"] = values["transport_confirmed"] and ride_confirmed
     values["rems_enrolment_checked"] = values["rems_enrolment_checked"] and session.patient.is_rems_enrolled
     checkin = CheckIn.objects.filter(session=session).first()
-    if checkin is None:
+    creating = checkin is None
+    if creating:
         if session.status != SessionStatus.BOOKED:
             session.check_transition(SessionStatus.CHECKED_IN)
         checkin = CheckIn(session=session, checked_in_by=user, arrived_at=arrived_at)
@@ -105,6 +118,7 @@ def session_check_in(
     checkin.save()
     if session.status == SessionStatus.BOOKED:
         _move_status(session, SessionStatus.CHECKED_IN)
+    _audit(AuditAction.CREATE if creating else AuditAction.UPDATE, checkin, session=session, user=user, request=request)
     return checkin
 
 
@@ -182,6 +196,7 @@ def vitals_record(
     notes: str = "",
     t: rules.Thresholds | None = None,
     locked: bool = False,
+    request=None,
 ) -> VitalsReading:
     """Save a reading. Impossible values are refused; values past an alert threshold are
     saved, flagged and raise a staff alert. ``t``: the thresholds when the caller has them.
@@ -196,7 +211,7 @@ def vitals_record(
         _check_recordable(session, kind, checkpoint_minute)
         _validate_values(values)
         with transaction.atomic(savepoint=False):
-            return _save_reading(
+            reading = _save_reading(
                 session=session,
                 user=user,
                 kind=kind,
@@ -206,10 +221,14 @@ def vitals_record(
                 notes=notes,
                 t=t,
             )
+            _audit(AuditAction.CREATE, reading, session=session, user=user, request=request)
+    return reading
 
 
 @transaction.atomic
-def vitals_correct(*, reading: VitalsReading, user, values: dict, reason: str, notes: str = "") -> VitalsReading:
+def vitals_correct(
+    *, reading: VitalsReading, user, values: dict, reason: str, notes: str = "", request=None
+) -> VitalsReading:
     """A new reading that supersedes ``reading``; the old one stays, marked as corrected."""
     _require(user, "monitoring.record_vitals")
     if not reason.strip():
@@ -220,7 +239,7 @@ def vitals_correct(*, reading: VitalsReading, user, values: dict, reason: str, n
     _validate_values(values)
     try:
         with transaction.atomic():
-            return _save_reading(
+            new = _save_reading(
                 session=session,
                 user=user,
                 kind=reading.kind,
@@ -233,57 +252,20 @@ def vitals_correct(*, reading: VitalsReading, user, values: dict, reason: str, n
             )
     except IntegrityError:
         raise ValidationError("This reading has already been corrected.", code="already_corrected") from None
+    _audit(AuditAction.CREATE, new, session=session, user=user, request=request, summary={"corrects": reading.pk})
+    return new
 
 
 # --- Pre-dose gate and override -------------------------------------------------------
 
 
-def effective_readings(session: Session) -> list[VitalsReading]:
-    return list(VitalsReading.objects.filter(session=session, superseded_by__isnull=True).order_by("taken_at", "pk"))
-
-
-def latest_of_kind(readings, kind: str) -> VitalsReading | None:
-    matching = [r for r in readings if r.kind == kind]
-    return matching[-1] if matching else None
-
-
-def predose_state(session: Session, *, readings, checkin, overrides, t: rules.Thresholds):
-    """(blocks, override): the reasons dosing is blocked, and the prescriber override that
-    lifts them (None when there is none for the current pre-dose reading)."""
-    predose = latest_of_kind(readings, ReadingKind.PRE_DOSE)
-    missing = checkin.checklist_missing() if checkin else ["patient not checked in"]
-    blocks = rules.predose_blocks(
-        checklist_missing=missing,
-        systolic=predose.systolic if predose else None,
-        diastolic=predose.diastolic if predose else None,
-        t=t,
-    )
-    override = next(
-        (
-            o
-            for o in reversed(overrides)
-            if o.kind == PrescriberOverride.Kind.PRE_DOSE and o.reading_id == (predose.pk if predose else None)
-        ),
-        None,
-    )
-    return blocks, override
-
-
 def dosing_blocks(session: Session, t: rules.Thresholds | None = None) -> list[str]:
-    """Blocks still standing after any override (the override lifts everything it saw;
-    a pre-dose reading is always needed)."""
-    t = t or current_thresholds()
-    readings = effective_readings(session)
-    checkin = CheckIn.objects.filter(session=session).first()
-    overrides = list(PrescriberOverride.objects.filter(session=session))
-    blocks, override = predose_state(session, readings=readings, checkin=checkin, overrides=overrides, t=t)
-    if override is None:
-        return blocks
-    return [b for b in blocks if b not in override.blocks]
+    """What still blocks dosing, as stored now (see ``SessionDay.dosing_blocks``)."""
+    return load_day(session.pk, t=t).dosing_blocks
 
 
 @transaction.atomic
-def predose_override(*, session: Session, user, reason: str) -> PrescriberOverride:
+def predose_override(*, session: Session, user, reason: str, request=None) -> PrescriberOverride:
     """A prescriber lifts the current pre-dose block with a written reason."""
     _require(user, "monitoring.override_block")
     if not reason.strip():
@@ -291,33 +273,34 @@ def predose_override(*, session: Session, user, reason: str) -> PrescriberOverri
     session = _lock(session)
     if session.status != SessionStatus.CHECKED_IN:
         raise ValidationError("Only a checked-in patient waiting for a dose can be overridden.", code="status")
-    blocks = dosing_blocks(session)
-    predose = latest_of_kind(effective_readings(session), ReadingKind.PRE_DOSE)
-    if predose is None:
+    day = load_day(session.pk)
+    if day.predose_reading is None:
         raise ValidationError("Record pre-dose vitals first.", code="no_predose")
-    if not blocks:
+    if not day.dosing_blocks:
         raise ValidationError("Dosing is not blocked.", code="not_blocked")
-    return PrescriberOverride.objects.create(
+    override = PrescriberOverride.objects.create(
         session=session,
         kind=PrescriberOverride.Kind.PRE_DOSE,
-        reading=predose,
-        blocks=blocks,
+        reading=day.predose_reading,
+        blocks=day.dosing_blocks,
         reason=reason.strip(),
         prescriber=user,
     )
+    _audit(AuditAction.CREATE, override, session=session, user=user, request=request)
+    return override
 
 
 @transaction.atomic
-def discharge_vitals_override(*, session: Session, user, reason: str) -> PrescriberOverride:
+def discharge_vitals_override(*, session: Session, user, reason: str, request=None) -> PrescriberOverride:
     """A prescriber accepts an out-of-range before-discharge reading with a written reason."""
     _require(user, "monitoring.override_block")
     if not reason.strip():
         raise ValidationError({"reason": ValidationError("Write the reason for the override.", code="reason")})
     session = _lock(session)
-    reading = latest_of_kind(effective_readings(session), ReadingKind.DISCHARGE)
+    reading = load_day(session.pk).discharge_reading
     if reading is None or not reading.flags:
         raise ValidationError("There is no out-of-range before-discharge reading to override.", code="not_blocked")
-    return PrescriberOverride.objects.create(
+    override = PrescriberOverride.objects.create(
         session=session,
         kind=PrescriberOverride.Kind.DISCHARGE_VITALS,
         reading=reading,
@@ -325,6 +308,8 @@ def discharge_vitals_override(*, session: Session, user, reason: str) -> Prescri
         reason=reason.strip(),
         prescriber=user,
     )
+    _audit(AuditAction.CREATE, override, session=session, user=user, request=request)
+    return override
 
 
 # --- Dose -----------------------------------------------------------------------------
@@ -334,12 +319,6 @@ def _start_observation(session: Session, started_at: dt.datetime) -> Observation
     observation = Observation.objects.create(session=session, started_at=started_at)
     _move_status(session, SessionStatus.IN_OBSERVATION)
     return observation
-
-
-def session_drug(session: Session) -> str:
-    if session.course_id and session.course.protocol_id:
-        return session.course.protocol.drug
-    return Drug.ESKETAMINE
 
 
 @transaction.atomic
@@ -352,6 +331,7 @@ def dose_record(
     lot_number: str = "",
     weight_kg: Decimal | None = None,
     mg_per_kg: Decimal | None = None,
+    request=None,
 ) -> DoseRecord:
     """Start dosing: the first device (esketamine) or the infusion start (IV ketamine)
     begins the observation. Refused while a pre-dose block stands."""
@@ -361,10 +341,10 @@ def dose_record(
         session.check_transition(SessionStatus.IN_OBSERVATION)
         raise ValidationError("Check the patient in first.", code="status")
     t = current_thresholds()
-    blocks = dosing_blocks(session, t)
-    if blocks:
-        raise ValidationError("Dosing blocked: " + "; ".join(blocks) + ".", code="blocked")
-    drug = session_drug(session)
+    day = load_day(session.pk, t=t)
+    if day.dosing_blocks:
+        raise ValidationError("Dosing blocked: " + "; ".join(day.dosing_blocks) + ".", code="blocked")
+    drug = day.drug
     dose = DoseRecord(session=session, drug=drug, dose_mg=dose_mg, recorded_by=user, lot_number=lot_number.strip())
     if drug == Drug.ESKETAMINE:
         devices = rules.devices_for_dose(dose_mg, t)
@@ -385,11 +365,12 @@ def dose_record(
     if dose.is_esketamine:
         DeviceAdministration.objects.create(dose=dose, number=1, administered_at=started_at, recorded_by=user)
     _start_observation(session, started_at)
+    _audit(AuditAction.CREATE, dose, session=session, user=user, request=request)
     return dose
 
 
 @transaction.atomic
-def dose_device_record(*, session: Session, user, administered_at: dt.datetime) -> DeviceAdministration:
+def dose_device_record(*, session: Session, user, administered_at: dt.datetime, request=None) -> DeviceAdministration:
     """The next esketamine device, at least the rest period after the previous one."""
     _require(user, "monitoring.record_vitals")
     session = _lock(session)
@@ -400,20 +381,24 @@ def dose_device_record(*, session: Session, user, administered_at: dt.datetime) 
     if len(devices) >= (dose.devices_planned or 0):
         raise ValidationError("All devices for this dose are recorded.", code="complete")
     t = current_thresholds()
-    allowed_at = rules.next_device_allowed_at(devices[-1].administered_at, t)
+    allowed_at = rules.next_device_at(
+        devices_planned=dose.devices_planned, given_at=[d.administered_at for d in devices], t=t
+    )
     if administered_at < allowed_at:
         local = allowed_at.astimezone(session.chair.site.tzinfo)
         raise ValidationError(
             f"Wait {t.device_rest_minutes} minutes between devices: the next device is due from {local:%H:%M:%S}.",
             code="rest",
         )
-    return DeviceAdministration.objects.create(
+    device = DeviceAdministration.objects.create(
         dose=dose, number=len(devices) + 1, administered_at=administered_at, recorded_by=user
     )
+    _audit(AuditAction.CREATE, device, session=session, user=user, request=request)
+    return device
 
 
 @transaction.atomic
-def dose_infusion_end(*, session: Session, user, ended_at: dt.datetime) -> DoseRecord:
+def dose_infusion_end(*, session: Session, user, ended_at: dt.datetime, request=None) -> DoseRecord:
     _require(user, "monitoring.record_vitals")
     session = _lock(session)
     dose = DoseRecord.objects.filter(session=session, drug=Drug.IV_KETAMINE).first()
@@ -423,6 +408,7 @@ def dose_infusion_end(*, session: Session, user, ended_at: dt.datetime) -> DoseR
         raise ValidationError("The infusion cannot end before it started.", code="order")
     dose.infusion_end = ended_at
     dose.save(update_fields=["infusion_end"])
+    _audit(AuditAction.UPDATE, dose, session=session, user=user, request=request)
     return dose
 
 
@@ -440,6 +426,7 @@ def adverse_event_record(
     onset_at: dt.datetime,
     serious: bool = False,
     description: str = "",
+    request=None,
 ) -> AdverseEvent:
     _require(user, "monitoring.record_vitals")
     session = _lock(session)
@@ -466,45 +453,11 @@ def adverse_event_record(
             audience="nurse",
             url=session_url(session),
         )
+    _audit(AuditAction.CREATE, event, session=session, user=user, request=request)
     return event
 
 
 # --- Discharge ------------------------------------------------------------------------
-
-
-def discharge_gate_for(session: Session, *, readiness: dict, pickup_name: str, now: dt.datetime | None = None):
-    """The discharge gate from what is stored (plus the form's readiness and pick-up)."""
-    t = current_thresholds()
-    observation = Observation.objects.filter(session=session).first()
-    readings = effective_readings(session)
-    overrides = list(PrescriberOverride.objects.filter(session=session))
-    return gate_from(
-        session=session,
-        observation=observation,
-        readings=readings,
-        overrides=overrides,
-        readiness=readiness,
-        pickup_name=pickup_name,
-        now=now or timezone.now(),
-        t=t,
-    )
-
-
-def gate_from(*, session, observation, readings, overrides, readiness, pickup_name, now, t) -> rules.DischargeGate:
-    reading = latest_of_kind(readings, ReadingKind.DISCHARGE)
-    overridden = reading is not None and any(
-        o.kind == PrescriberOverride.Kind.DISCHARGE_VITALS and o.reading_id == reading.pk for o in overrides
-    )
-    return rules.discharge_gate(
-        started_at=observation.started_at if observation else None,
-        now=now,
-        discharge_reading_flags=reading.flags if reading else None,
-        vitals_overridden=overridden,
-        readiness=readiness,
-        pickup_name=pickup_name,
-        tzinfo=session.chair.site.tzinfo,
-        t=t,
-    )
 
 
 class DischargeRefused(ValidationError):
@@ -526,6 +479,7 @@ def observation_discharge(
     picked_up_at: dt.datetime | None = None,
     would_have_been_ready_at: dt.datetime | None = None,
     notes: str = "",
+    request=None,
 ) -> Discharge:
     """Discharge the patient when every condition holds, checked here on the server."""
     _require(user, "monitoring.record_vitals")
@@ -533,17 +487,18 @@ def observation_discharge(
     now = timezone.now()
     if session.status != SessionStatus.IN_OBSERVATION:
         session.check_transition(SessionStatus.DISCHARGED)
-    gate = discharge_gate_for(
-        session, readiness={"alert": alert, "oriented": oriented, "steady": steady}, pickup_name=picked_up_by, now=now
+    day = load_day(session.pk, now=now)
+    gate = day.discharge_gate(
+        readiness={"alert": alert, "oriented": oriented, "steady": steady}, pickup_name=picked_up_by
     )
     if not gate.ok:
         raise DischargeRefused(gate)
-    observation = Observation.objects.get(session=session)
+    observation = day.observation
     if would_have_been_ready_at is not None and not observation.started_at <= would_have_been_ready_at <= now:
         raise ValidationError(
             {"would_have_been_ready_at": ValidationError("Give a time between the first dose and now.", code="ready")}
         )
-    arrangement = TransportArrangement.objects.filter(session=session).first()
+    arrangement = day.transport
     matches = arrangement is not None and arrangement.name.strip().lower() == picked_up_by.strip().lower()
     try:
         with transaction.atomic():
@@ -564,6 +519,7 @@ def observation_discharge(
     except IntegrityError:
         raise ValidationError("The patient has already been discharged.", code="already") from None
     _move_status(session, SessionStatus.DISCHARGED)
+    _audit(AuditAction.CREATE, discharge, session=session, user=user, request=request)
     return discharge
 
 
@@ -571,7 +527,9 @@ def observation_discharge(
 
 
 @transaction.atomic
-def rems_mark_submitted(*, session: Session, user, submitted_on: dt.date, reference: str = "") -> RemsSubmission:
+def rems_mark_submitted(
+    *, session: Session, user, submitted_on: dt.date, reference: str = "", request=None
+) -> RemsSubmission:
     _require(user, "monitoring.submit_rems")
     if session.status != SessionStatus.DISCHARGED:
         raise ValidationError("The monitoring record is complete only after discharge.", code="not_discharged")
@@ -582,4 +540,5 @@ def rems_mark_submitted(*, session: Session, user, submitted_on: dt.date, refere
     )
     if not created:
         raise ValidationError("This record is already marked as submitted.", code="already")
+    _audit(AuditAction.CREATE, submission, session=session, user=user, request=request)
     return submission

@@ -11,7 +11,8 @@ from django.utils import timezone
 from scheduling.models import Drug, Session, SessionStatus
 from scheduling.services import session_alert
 
-from . import rules, selectors
+from . import rules
+from .day import day_sessions, session_days
 from .models import current_thresholds
 
 
@@ -21,24 +22,23 @@ def _url(name: str, session: Session) -> str:
 
 def scan_observations(now: dt.datetime, t: rules.Thresholds) -> int:
     raised = 0
-    sessions = selectors.session_queryset().filter(status=SessionStatus.IN_OBSERVATION)
-    for session in sessions:
-        day = selectors.build_day(session, t=t, now=now)
+    sessions = day_sessions().filter(status=SessionStatus.IN_OBSERVATION)
+    for day in session_days(sessions, t=t, now=now):
+        session = day.session
         where = f"{session.patient.full_name}, {session.chair}"
-        tz = session.chair.site.tzinfo
         for checkpoint in day.overdue:
             raised += _nurse_alert(
                 session,
                 kind="checkpoint_overdue",
                 dedupe_key=f"overdue:session:{session.pk}:checkpoint:{checkpoint.key}",
-                message=f"{checkpoint.label} overdue (due {checkpoint.due_at.astimezone(tz):%H:%M}): {where}",
+                message=f"{checkpoint.label} overdue (due {checkpoint.due_at.astimezone(day.tz):%H:%M}): {where}",
             )
-        if now > session.planned_end:
+        if day.past_planned_end:
             raised += _nurse_alert(
                 session,
                 kind="observation_past_end",
                 dedupe_key=f"past_end:session:{session.pk}",
-                message=f"Observation past its planned end ({session.planned_end.astimezone(tz):%H:%M}): {where}",
+                message=f"Observation past its planned end ({session.planned_end.astimezone(day.tz):%H:%M}): {where}",
             )
     return raised
 
@@ -64,22 +64,21 @@ def scan_rems(now: dt.datetime, t: rules.Thresholds) -> int:
     raised = 0
     since = now - dt.timedelta(days=t.rems_window_days + 7)
     sessions = (
-        Session.objects.filter(status=SessionStatus.DISCHARGED, start__gte=since, rems_submission__isnull=True)
+        day_sessions()
+        .filter(status=SessionStatus.DISCHARGED, start__gte=since, rems_submission__isnull=True)
         .filter(Q(course__isnull=True) | Q(course__protocol__drug=Drug.ESKETAMINE))
-        .select_related("chair__site", "patient")
     )
-    for session in sessions:
-        tz = session.chair.site.tzinfo
-        treated = session.start.astimezone(tz).date()
-        today = now.astimezone(tz).date()
-        if not rules.rems_needs_warning(treatment_date=treated, today=today, t=t):
+    for day in session_days(sessions, t=t, now=now):
+        session = day.session
+        today = now.astimezone(day.tz).date()
+        if not day.rems_needs_warning(today):
             continue
-        left = rules.rems_days_left(treatment_date=treated, today=today, t=t)
+        left = day.rems_days_left(today)
         raised += session_alert(
             session,
             kind="rems_due",
             dedupe_key=f"rems:session:{session.pk}",
-            message=f"REMS monitoring record for {session.patient.full_name} ({treated:%Y-%m-%d}) "
+            message=f"REMS monitoring record for {session.patient.full_name} ({day.treatment_date:%Y-%m-%d}) "
             + (f"due in {left} day{'s' if left != 1 else ''}" if left >= 0 else "overdue"),
             severity="warning",
             audience="administrator",

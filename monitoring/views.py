@@ -7,7 +7,7 @@ from django.views.decorators.http import require_POST
 
 from clinic.audit import audit_record
 from clinic.models import AuditAction, Site
-from clinic.selectors import all_sites, site_options_html, site_with_id
+from clinic.selectors import all_sites, site_with_id
 from scheduling.models import Session
 
 from . import charts, rules, selectors, selectors_board, services
@@ -41,7 +41,7 @@ def _board_sites(request) -> tuple[Site, list[Site]]:
 def board(request):
     site, sites = _board_sites(request)
     ctx = selectors_board.board(site=site)
-    ctx.update(site=site, sites=sites, site_options=site_options_html(sites, site.pk))
+    ctx.update(site=site, sites=sites)
     response = render(request, "monitoring/board.html", ctx)
     # Audited once the page is rendered: the audit trail's append lock is held from here to the
     # end of the request, so it covers the insert and the commit, not the rendering.
@@ -83,12 +83,12 @@ def _render_day(request, session, status=200, **forms):
         "session": day.session,
         "patient": day.session.patient,
         "readings": selectors.all_readings(session),
-        "events": list(session.adverse_events.select_related("recorded_by")),
-        "devices": list(day.dose.devices.all()) if day.dose else [],
+        "events": list(day.session.adverse_events.all()),
+        "devices": day.devices,
         "chart": charts.observation_chart(day.readings, day.t, day.observation),
         "checkin_form": forms.get("checkin_form") or CheckInForm(initial=initial_checkin),
         "vitals_form": forms.get("vitals_form")
-        or VitalsForm(checkpoints=selectors.checkpoint_choices(day.session, day.t), initial={"checkpoint": next_key}),
+        or VitalsForm(checkpoints=day.checkpoint_choices(), initial={"checkpoint": next_key}),
         "override_form": forms.get("override_form") or OverrideForm(),
         "dose_form": forms.get("dose_form") or DoseForm(initial={"dose_mg": session.planned_dose_mg}),
         "event_form": forms.get("event_form") or AdverseEventForm(),
@@ -102,18 +102,9 @@ def _render_day(request, session, status=200, **forms):
         "correction": forms.get("correction"),
         "errors": forms.get("errors", []),
         "discharge_missing": forms.get("discharge_missing"),
-        "next_device_at": _next_device_at(day),
+        "next_device_at": day.next_device_at,
     }
     return render(request, "monitoring/session_day.html", ctx, status=status)
-
-
-def _next_device_at(day):
-    if not day.dose or not day.dose.is_esketamine:
-        return None
-    devices = list(day.dose.devices.all())
-    if len(devices) >= (day.dose.devices_planned or 0):
-        return None
-    return rules.next_device_allowed_at(devices[-1].administered_at, day.t)
 
 
 def _done(request, session, message):
@@ -156,10 +147,10 @@ def check_in(request, pk):
                 checklist=form.checklist(),
                 transport=form.transport(),
                 notes=form.cleaned_data["notes"],
+                request=request,
             )
         except ValidationError as exc:
             return _render_day(request, session, checkin_form=form, errors=_errors(exc))
-        audit_record(action=AuditAction.CREATE, request=request, obj=checkin, patient=session.patient_id)
         missing = checkin.checklist_missing()
         if missing:
             messages.warning(request, "Checklist incomplete: " + "; ".join(missing) + ".")
@@ -198,10 +189,10 @@ def vitals_record(request, pk):
                 notes=form.cleaned_data["notes"],
                 t=t,
                 locked=True,
+                request=request,
             )
         except ValidationError as exc:
             return _render_day(request, session, vitals_form=form, errors=_apply_errors(form, exc))
-        audit_record(action=AuditAction.CREATE, request=request, obj=reading, patient=session.patient_id)
         if reading.flags:
             messages.warning(request, "Reading saved and flagged: " + ", ".join(f["label"] for f in reading.flags))
             return redirect("monitoring:session-day", pk=session.pk)
@@ -216,22 +207,16 @@ def vitals_correct(request, pk, reading_pk):
     form = CorrectionForm(request.POST)
     if form.is_valid():
         try:
-            new = services.vitals_correct(
+            services.vitals_correct(
                 reading=reading,
                 user=request.user,
                 values=form.values(),
                 reason=form.cleaned_data["reason"],
                 notes=form.cleaned_data["notes"],
+                request=request,
             )
         except ValidationError as exc:
             return _render_day(request, session, correction=(reading.pk, form), errors=_apply_errors(form, exc))
-        audit_record(
-            action=AuditAction.CREATE,
-            request=request,
-            obj=new,
-            summary={"corrects": reading.pk},
-            patient=session.patient_id,
-        )
         return _done(request, session, "Correction saved; the original reading stays on the record.")
     return _render_day(request, session, correction=(reading.pk, form))
 
@@ -242,10 +227,11 @@ def predose_override(request, pk):
     form = OverrideForm(request.POST)
     if form.is_valid():
         try:
-            override = services.predose_override(session=session, user=request.user, reason=form.cleaned_data["reason"])
+            services.predose_override(
+                session=session, user=request.user, reason=form.cleaned_data["reason"], request=request
+            )
         except ValidationError as exc:
             return _render_day(request, session, override_form=form, errors=_apply_errors(form, exc))
-        audit_record(action=AuditAction.CREATE, request=request, obj=override, patient=session.patient_id)
         return _done(request, session, "Override recorded: dosing may start.")
     return _render_day(request, session, override_form=form)
 
@@ -256,12 +242,11 @@ def discharge_override(request, pk):
     form = OverrideForm(request.POST)
     if form.is_valid():
         try:
-            override = services.discharge_vitals_override(
-                session=session, user=request.user, reason=form.cleaned_data["reason"]
+            services.discharge_vitals_override(
+                session=session, user=request.user, reason=form.cleaned_data["reason"], request=request
             )
         except ValidationError as exc:
             return _render_day(request, session, errors=_apply_errors(form, exc))
-        audit_record(action=AuditAction.CREATE, request=request, obj=override, patient=session.patient_id)
         return _done(request, session, "Before-discharge vitals accepted by prescriber override.")
     return _render_day(request, session, errors=["Write the reason for the override."])
 
@@ -273,7 +258,7 @@ def dose_record(request, pk):
     if form.is_valid():
         data = form.cleaned_data
         try:
-            dose = services.dose_record(
+            services.dose_record(
                 session=session,
                 user=request.user,
                 dose_mg=data["dose_mg"] or session.planned_dose_mg,
@@ -281,10 +266,10 @@ def dose_record(request, pk):
                 weight_kg=data["weight_kg"],
                 mg_per_kg=data["mg_per_kg"],
                 started_at=local_datetime(data["started_at"], session=session),
+                request=request,
             )
         except ValidationError as exc:
             return _render_day(request, session, dose_form=form, errors=_apply_errors(form, exc))
-        audit_record(action=AuditAction.CREATE, request=request, obj=dose, patient=session.patient_id)
         return _done(request, session, "Dosing started: the observation has begun.")
     return _render_day(request, session, dose_form=form)
 
@@ -299,10 +284,10 @@ def device_record(request, pk):
                 session=session,
                 user=request.user,
                 administered_at=local_datetime(form.cleaned_data["administered_at"], session=session),
+                request=request,
             )
         except ValidationError as exc:
             return _render_day(request, session, errors=_errors(exc))
-        audit_record(action=AuditAction.CREATE, request=request, obj=device, patient=session.patient_id)
         return _done(request, session, f"Device {device.number} recorded.")
     return _render_day(request, session, errors=["Enter a valid time."])
 
@@ -313,14 +298,14 @@ def infusion_end(request, pk):
     form = DeviceForm(request.POST)
     if form.is_valid():
         try:
-            dose = services.dose_infusion_end(
+            services.dose_infusion_end(
                 session=session,
                 user=request.user,
                 ended_at=local_datetime(form.cleaned_data["administered_at"], session=session),
+                request=request,
             )
         except ValidationError as exc:
             return _render_day(request, session, errors=_errors(exc))
-        audit_record(action=AuditAction.UPDATE, request=request, obj=dose, patient=session.patient_id)
         return _done(request, session, "Infusion end recorded.")
     return _render_day(request, session, errors=["Enter a valid time."])
 
@@ -332,7 +317,7 @@ def adverse_event(request, pk):
     if form.is_valid():
         data = form.cleaned_data
         try:
-            event = services.adverse_event_record(
+            services.adverse_event_record(
                 session=session,
                 user=request.user,
                 kind=data["kind"],
@@ -341,10 +326,10 @@ def adverse_event(request, pk):
                 description=data["description"],
                 action_taken=data["action_taken"],
                 onset_at=local_datetime(data["onset"], session=session),
+                request=request,
             )
         except ValidationError as exc:
             return _render_day(request, session, event_form=form, errors=_apply_errors(form, exc))
-        audit_record(action=AuditAction.CREATE, request=request, obj=event, patient=session.patient_id)
         return _done(request, session, "Adverse event recorded.")
     return _render_day(request, session, event_form=form)
 
@@ -357,7 +342,7 @@ def discharge(request, pk):
         return _render_day(request, session, discharge_form=form)
     data = form.cleaned_data
     try:
-        record = services.observation_discharge(
+        services.observation_discharge(
             session=session,
             user=request.user,
             alert=data["alert"],
@@ -367,12 +352,12 @@ def discharge(request, pk):
             picked_up_relationship=data["picked_up_relationship"],
             would_have_been_ready_at=local_datetime(data["would_have_been_ready"], session=session, default_now=False),
             notes=data["notes"],
+            request=request,
         )
     except services.DischargeRefused as exc:
         return _render_day(request, session, discharge_form=form, discharge_missing=list(exc.gate.missing))
     except ValidationError as exc:
         return _render_day(request, session, discharge_form=form, errors=_apply_errors(form, exc))
-    audit_record(action=AuditAction.CREATE, request=request, obj=record, patient=session.patient_id)
     return _done(request, session, f"{session.patient.full_name} is discharged.")
 
 
@@ -403,17 +388,17 @@ def rems_submit(request, pk):
     form = RemsSubmittedForm(request.POST)
     if form.is_valid():
         try:
-            submission = services.rems_mark_submitted(
+            services.rems_mark_submitted(
                 session=session,
                 user=request.user,
                 submitted_on=form.cleaned_data["submitted_on"],
                 reference=form.cleaned_data["reference"],
+                request=request,
             )
         except ValidationError as exc:
             for message in _apply_errors(form, exc):
                 form.add_error(None, message)
         else:
-            audit_record(action=AuditAction.CREATE, request=request, obj=submission, patient=session.patient_id)
             messages.success(request, "REMS monitoring record marked as submitted.")
             return redirect("monitoring:rems-record", pk=session.pk)
     record = selectors.rems_record(session)

@@ -2,8 +2,7 @@ import datetime as dt
 
 import pytest
 import time_machine
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
+from django.db import reset_queries
 from django.urls import reverse
 
 from clinic.models import Chair, StaffAlert
@@ -57,7 +56,16 @@ def test_the_board_shows_open_nurse_alerts(client_for, nurse, site):
     assert "Scheduler task" not in page
 
 
-def test_the_board_for_twenty_chairs_issues_a_fixed_number_of_queries(client_for, nurse, site, make_session):
+# Per board request, whatever the number of chairs and sessions: the session and the signed-in
+# user with their access, the sites, the thresholds, the sessions with their day's records,
+# their readings, their overrides, the open alerts, and the page view's audit row (two
+# statements); in tests the request's transaction is a savepoint and its release.
+BOARD_QUERIES = 12
+
+
+def test_the_board_for_twenty_chairs_issues_a_fixed_number_of_queries(
+    client_for, nurse, site, make_session, django_assert_max_num_queries
+):
     for n in range(7, 21):
         Chair.objects.create(site=site, name=f"Chair {n}")
     chairs = list(site.chairs.all())
@@ -73,26 +81,40 @@ def test_the_board_for_twenty_chairs_issues_a_fixed_number_of_queries(client_for
     def count_queries():
         with time_machine.travel(DAY_START + dt.timedelta(minutes=30), tick=False):
             client.get(reverse("monitoring:board"))  # warm the session and permission caches
-            with CaptureQueriesContext(connection) as ctx:
+            # A request empties the query log as it starts: counted from an empty log, every
+            # statement of the request is captured.
+            reset_queries()
+            with django_assert_max_num_queries(BOARD_QUERIES) as ctx:
                 response = client.get(reverse("monitoring:board"))
         assert response.status_code == 200
-        return ctx.captured_queries
+        return [q["sql"] for q in ctx.captured_queries], response.content.decode()
 
     fill(chairs[:2])
-    few = count_queries()
+    few, page = count_queries()
+    assert page.count("Dosing blocked") == 2
     fill(chairs[2:])
     assert len(chairs) == 20
-    many = count_queries()
-    assert len(many) == len(few), [q["sql"][:120] for q in many]
+    many, page = count_queries()
+    assert page.count("Dosing blocked") == 20
+    assert len(many) == len(few), many
 
 
-def test_the_board_takes_the_same_decisions_as_the_session_day(
-    nurse, prescriber, site, make_session, run_to_observation, run_to_discharge
+def _rows(page: str) -> dict[str, str]:
+    """Each table row of the board by the link to its session day."""
+    rows = {}
+    for chunk in page.split('<tr class="status-')[1:]:
+        row = chunk.split("</tr>")[0]
+        href = row.split('<a href="')[1].split('"')[0]
+        rows[href] = row
+    return rows
+
+
+def test_the_board_shows_each_sessions_day_as_its_session_page_does(
+    client, nurse, prescriber, site, make_session, run_to_observation, run_to_discharge
 ):
-    """The board reads plain rows; the session-day page reads model objects. Both must agree on
-    every session whatever its state."""
-    from monitoring import selectors, selectors_board
-    from monitoring.models import ClinicalThresholds, VitalsReading
+    """Sessions in every state of the day: the board's row and the session-day page show the
+    same decisions."""
+    from monitoring.models import VitalsReading
     from tests.monitoring.conftest import CHECKLIST_ALL
 
     for n in range(7, 12):
@@ -144,45 +166,78 @@ def test_the_board_takes_the_same_decisions_as_the_session_day(
     with time_machine.travel(DAY_START + dt.timedelta(minutes=179), tick=False):
         services.discharge_vitals_override(session=accepted, user=prescriber, reason="Baseline SpO2 91 on air")
     discharged = run_to_discharge(new())
+    sessions = [
+        no_ride,
+        incomplete,
+        high_bp,
+        overridden,
+        ready,
+        overdue,
+        corrected,
+        in_range,
+        out_of_range,
+        accepted,
+        discharged,
+    ]
 
-    board = selectors_board.board(site=site, now=later)
-    t = ClinicalThresholds.current().as_rules()
-    days = {
-        s.pk: selectors.build_day(s, t=t, now=later)
-        for s in selectors.session_queryset().filter(chair__site=site).order_by("start", "chair__name")
-    }
-    assert [row["url"] for row in board["rows"]] == [reverse("monitoring:session-day", args=[pk]) for pk in days]
-    for row, day in zip(board["rows"], days.values(), strict=True):
-        status = day.session.status
-        in_observation = status == "in_observation"
-        check = day.next_checkpoint if in_observation else None
-        latest = day.latest_reading
-        assert row["status"] == status
-        assert row["dosing_blocked"] == (bool(day.dosing_blocks) and status == "checked_in")
-        assert row["since_dose"] == (f"{day.minutes_since_dose} min" if in_observation else "–")
-        assert (row["check_label"], row["check_status"]) == ((check.label, check.status) if check else ("", ""))
-        assert row["gate_missing"] == (day.board_gate.missing if day.board_gate else None)
-        assert row["flags"] == (latest.flags if latest else [])
-        assert row["vitals"].startswith(f"{latest.systolic}/{latest.diastolic} ·" if latest else "")
-        assert bool(row["discharged"]) == (day.discharge is not None)
-        assert row["ride_unconfirmed"] == (not day.transport_confirmed)
-
-    # The states above are the ones meant: the comparison is not vacuous.
-    row = {r["url"]: r for r in board["rows"]}
+    for s in sessions:
+        s.refresh_from_db()
+    with time_machine.travel(later, tick=False):
+        client.force_login(nurse)
+        rows = _rows(client.get(reverse("monitoring:board")).content.decode())
+        pages = {s.pk: client.get(reverse("monitoring:session-day", args=[s.pk])).content.decode() for s in sessions}
 
     def row_of(session):
-        return row[reverse("monitoring:session-day", args=[session.pk])]
+        return rows[reverse("monitoring:session-day", args=[session.pk])]
 
-    assert row_of(no_ride)["ride_unconfirmed"] and row_of(no_ride)["status"] == "booked"
-    assert [row_of(s)["dosing_blocked"] for s in (incomplete, high_bp, overridden, ready)] == [True, True, False, False]
-    assert (row_of(overdue)["check_label"], row_of(overdue)["check_status"]) == ("40-minute check", "overdue")
-    assert row_of(corrected)["vitals"].startswith("128/82 ·") and row_of(corrected)["flags"] == []
-    assert row_of(in_range)["gate_missing"] == ()
-    assert row_of(out_of_range)["gate_missing"] == (
-        "Before-discharge vitals out of range (Low SpO2): take a new reading or ask a prescriber to override",
-    )
-    assert row_of(accepted)["gate_missing"] == ()
-    assert row_of(discharged)["discharged"] == "11:16"
+    assert len(rows) == len(sessions)
+    for s in sessions:
+        row, page = row_of(s), pages[s.pk]
+        assert ("Dosing blocked" in row) == (s.status == "checked_in" and 'id="dosing-blocked"' in page), s
+
+    # Booked, no ride: nothing to decide on the board yet.
+    assert "Booked" in row_of(no_ride) and "Dosing blocked" not in row_of(no_ride)
+    assert "none recorded" in pages[no_ride.pk]  # the ride home
+    # Dosing: blocked by the checklist or the BP, lifted by an override, or free to start.
+    assert [("Dosing blocked" in row_of(s)) for s in (incomplete, high_bp, overridden, ready)] == [
+        True,
+        True,
+        False,
+        False,
+    ]
+    assert "Pre-dose checklist: no food for the last 2 hours" in pages[incomplete.pk]
+    assert "No pre-dose vitals recorded yet" in pages[incomplete.pk]
+    assert "BP 152/82 is above 140/90" in pages[high_bp.pk]
+    assert "Repeat BP 138/86" in pages[overridden.pk] and "dosing may start" in pages[overridden.pk]
+    assert "Pre-dose checks passed: dosing may start." in pages[ready.pk]
+    # Observation: minutes since the dose and the next checkpoint.
+    assert "50 min" in row_of(overdue) and "50 minutes ago" in pages[overdue.pk]
+    assert "40-minute check 12:50" in row_of(overdue) and "Overdue" in row_of(overdue)
+    assert "Before-discharge check 14:00" in row_of(corrected) and "Overdue" not in row_of(corrected)
+    # A corrected reading is replaced by its correction.
+    assert "128/82 ·" in row_of(corrected) and "218/82" not in row_of(corrected)
+    assert "badge flag" not in row_of(corrected)
+    # The discharge gate as stored: the 120 minutes and the before-discharge vitals.
+    assert "Ready for discharge checks" in row_of(in_range)
+    message = "Before-discharge vitals out of range (Low SpO2): take a new reading or ask a prescriber to override"
+    assert message in row_of(out_of_range) and message in pages[out_of_range.pk]
+    assert "Low SpO2" in row_of(out_of_range) and "flag-critical" in row_of(out_of_range)
+    assert "Ready for discharge checks" in row_of(accepted) and message not in pages[accepted.pk]
+    assert "Baseline SpO2 91 on air" in pages[accepted.pk]
+    assert "120 minutes of observation end at 14:10" in row_of(overdue)
+    assert "120 minutes of observation end at 14:10" in pages[overdue.pk]
+    # Discharged.
+    assert "Discharged 11:16" in row_of(discharged) and "Discharged at 11:16" in pages[discharged.pk]
+
+
+def test_a_ride_not_confirmed_is_shown_while_the_patient_is_observed(client_for, nurse, session, run_to_observation):
+    from scheduling.models import TransportArrangement
+
+    run_to_observation(session)
+    TransportArrangement.objects.filter(session=session).update(status="unconfirmed")
+    with time_machine.travel(DAY_START + dt.timedelta(minutes=62), tick=False):
+        page = client_for(nurse).get(reverse("monitoring:board")).content.decode()
+    assert "Ride home not confirmed" in _rows(page)[reverse("monitoring:session-day", args=[session.pk])]
 
 
 def test_the_site_pickers_of_board_and_reports_list_every_site_and_mark_the_one_shown(

@@ -1,20 +1,17 @@
-"""The board's facts kept under their site's board generation: an unchanged board reads no
-session, reading or override, the clock still moves what depends on it, and every kind of
-write the board reads is on the next board. Changes are made with queryset updates (no
-signals) where they can be: the PostgreSQL triggers are what moves the generation on."""
+"""The board shows what is stored now: every kind of write the board reads is on the next
+board, and the clock moves what depends on it. Changes are made with queryset updates (no
+signals, no service) where they can be, as a script or another process would make them."""
 
 import datetime as dt
 
 import pytest
 import time_machine
-from django.core.cache import cache
 from django.urls import reverse
 
 from clinic.models import Chair, Patient, Site, StaffAlert
 from monitoring import services
-from monitoring.models import BoardGeneration, Observation
+from monitoring.models import Observation
 from scheduling.models import Course, Protocol, Session, TransportArrangement
-from tests.conftest import statements
 from tests.monitoring.conftest import DAY_START, NORMAL
 
 pytestmark = pytest.mark.django_db
@@ -33,24 +30,14 @@ def _board(client) -> str:
         return client.get(BOARD).content.decode()
 
 
-def test_an_unchanged_board_reads_no_session_and_the_clock_still_counts(client_for, nurse, observed):
+def test_the_clock_moves_the_minutes_since_the_dose(client_for, nurse, observed):
     client = client_for(nurse)
     with time_machine.travel(AT, tick=False):
-        client.get(BOARD)  # the session's first request stores its activity time
-        cache.clear()
-        with statements() as computed:
-            first = client.get(BOARD).content.decode()
-        with statements() as cached:
-            client.get(BOARD)
+        first = client.get(BOARD).content.decode()
     with time_machine.travel(AT + dt.timedelta(minutes=3), tick=False):
         later = client.get(BOARD).content.decode()
     assert "52 min" in first
     assert "55 min" in later
-    # One query for the generation instead of five: sessions, their day's records, readings,
-    # overrides and the open alerts.
-    assert len(cached) == len(computed) - 5
-    assert any("monitoring_vitalsreading" in sql for sql in computed)
-    assert not any("monitoring_vitalsreading" in sql for sql in cached)
 
 
 def _protocol_checkpoints(s):
@@ -108,10 +95,8 @@ def test_a_change_is_on_the_next_board(client_for, nurse, site, observed, name):
     page = _board(client)
     assert before in page
     assert after not in page
-    generation_before = BoardGeneration.of(site)
     with time_machine.travel(AT - dt.timedelta(minutes=1), tick=False):
         change(observed, nurse)
-    assert BoardGeneration.of(site) > generation_before
     assert after in _board(client)
 
 
@@ -119,9 +104,7 @@ def test_alerts_raised_acknowledged_and_removed_are_on_the_next_board(client_for
     client = client_for(nurse)
     assert "Oxygen low in chair 2" not in _board(client)
     other = Site.objects.create(name="Westside", time_zone="America/New_York")  # after the board's site
-    generation = BoardGeneration.of(site)
     StaffAlert.objects.create(kind="test", audience="nurse", site=other, message="Not here", dedupe_key="b0")
-    assert BoardGeneration.of(site) == generation  # another site's alert keeps this board
     StaffAlert.objects.create(
         kind="test", audience="nurse", site=site, message="Oxygen low in chair 2", dedupe_key="b1"
     )

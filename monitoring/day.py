@@ -1,0 +1,494 @@
+"""A session's day, decided in one place.
+
+``SessionDay`` takes one session read by ``day_sessions()`` (or ``rems_sessions()``) and says
+what its day allows: the effective readings after corrections, whether dosing may start or
+what blocks it, the checkpoints and the next one, the discharge gate, the minutes since the
+dose, the ride home, the next nasal device and the REMS monitoring record. The clinical rules
+themselves are the pure functions of ``monitoring.rules``; this module only feeds them what
+was stored. The observation board, the session-day page, the staff alerts, the services'
+own checks and the compliance report all read a session's day from here."""
+
+import dataclasses
+import datetime as dt
+from collections.abc import Callable, Iterable
+from functools import cached_property
+
+from django.db.models import Min, Prefetch, QuerySet
+from django.utils import timezone
+
+from clinic.rules import CONCOMITANT_MEDICINE_FIELDS
+from scheduling.models import Drug, Session, SessionStatus
+
+from . import rules
+from .models import PrescriberOverride, ReadingKind, VitalsReading, current_thresholds
+
+PRE_DOSE_STATUSES = (SessionStatus.BOOKED, SessionStatus.CHECKED_IN)
+# The discharge gate as the board and the session page show it: what the stored record still
+# lacks. Readiness and the person taking the patient home are confirmed in the discharge form.
+_STORED_READINESS = dict.fromkeys(rules.READINESS_LABELS, True)
+_STORED_PICKUP = "-"
+
+
+# --- The read -------------------------------------------------------------------------
+
+
+def day_sessions() -> QuerySet[Session]:
+    """Sessions with everything their day needs, in three queries for any number of them:
+    the sessions with their one-to-one records, the effective readings (oldest first,
+    corrected ones left out) and the prescriber overrides (oldest first)."""
+    readings = Prefetch(
+        "readings",
+        queryset=VitalsReading.objects.filter(superseded_by__isnull=True).order_by("taken_at", "pk"),
+        to_attr="effective_readings",
+    )
+    overrides = Prefetch(
+        "overrides", queryset=PrescriberOverride.objects.order_by("created_at", "pk"), to_attr="override_list"
+    )
+    return Session.objects.select_related(
+        "chair__site",
+        "patient",
+        "course__protocol",
+        "transport",
+        "checkin",
+        "dose",
+        "observation__discharge",
+    ).prefetch_related(readings, overrides)
+
+
+def rems_sessions() -> QuerySet[Session]:
+    """``day_sessions()`` with what the session page and the REMS record also show: who checked
+    the patient in and discharged them, the REMS submission, the adverse events and the nasal
+    devices (two queries more, whatever the number of sessions)."""
+    return (
+        day_sessions()
+        .select_related("checkin__checked_in_by", "observation__discharge__discharged_by", "rems_submission")
+        .prefetch_related("adverse_events", "dose__devices")
+    )
+
+
+def load_day(
+    session_pk: int,
+    *,
+    t: rules.Thresholds | None = None,
+    now: dt.datetime | None = None,
+    sessions: QuerySet[Session] | None = None,
+) -> "SessionDay":
+    """The day of one session as stored now, read from ``sessions`` (``day_sessions()`` unless
+    given); ``Session.DoesNotExist`` when there is none."""
+    session = (day_sessions() if sessions is None else sessions).get(pk=session_pk)
+    return SessionDay(session, t=t or current_thresholds(), now=now or timezone.now())
+
+
+def _one(obj, name):
+    """A reverse one-to-one loaded by select_related, or None when there is no row."""
+    try:
+        return getattr(obj, name)
+    except obj.__class__._meta.get_field(name).related_model.DoesNotExist:
+        return None
+
+
+def latest_of_kind(readings: Iterable[VitalsReading], kind: str) -> VitalsReading | None:
+    matching = [r for r in readings if r.kind == kind]
+    return matching[-1] if matching else None
+
+
+def session_drug(session: Session) -> str:
+    """The drug of the session's protocol (esketamine for a session booked without a course)."""
+    if session.course_id and session.course.protocol_id:
+        return session.course.protocol.drug
+    return Drug.ESKETAMINE
+
+
+def checkpoint_minutes(session: Session, t: rules.Thresholds) -> list[int]:
+    protocol_minutes = session.course.protocol.checkpoint_minutes if session.course_id else None
+    return rules.observation_checkpoint_minutes(protocol_minutes, t)
+
+
+def checkpoint_choices(session: Session, t: rules.Thresholds) -> list[tuple[str, str]]:
+    """(key, label) of the readings a nurse may take now: the pre-dose reading before dosing,
+    then the observation checkpoints and an extra reading. Needs the session's observation
+    (and course protocol) loaded with it."""
+    if session.status == SessionStatus.CHECKED_IN:
+        return [(rules.PRE_DOSE, "Pre-dose")]
+    observation = _one(session, "observation")
+    schedule = (
+        rules.checkpoint_schedule(started_at=observation.started_at, minutes=checkpoint_minutes(session, t), t=t)
+        if observation
+        else []
+    )
+    return [(key, label) for key, label, _ in schedule] + [(rules.EXTRA, "Extra reading")]
+
+
+# --- The day --------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(eq=False)
+class SessionDay:
+    """One session's day at ``now`` under the thresholds ``t``. Every answer is worked out
+    from the session as loaded (no query), once, when first asked."""
+
+    session: Session
+    t: rules.Thresholds
+    now: dt.datetime
+
+    def __post_init__(self):
+        session = self.session
+        self.checkin = _one(session, "checkin")
+        self.dose = _one(session, "dose")
+        self.observation = _one(session, "observation")
+        self.transport = _one(session, "transport")
+        self.discharge = _one(self.observation, "discharge") if self.observation else None
+        self.readings: list[VitalsReading] = session.effective_readings
+        self.overrides: list[PrescriberOverride] = session.override_list
+        self.tz = session.chair.site.tzinfo
+
+    # What was given and read
+
+    @property
+    def status(self) -> str:
+        return self.session.status
+
+    @cached_property
+    def drug(self) -> str:
+        return session_drug(self.session)
+
+    @property
+    def is_esketamine(self) -> bool:
+        return self.drug == Drug.ESKETAMINE
+
+    @property
+    def latest_reading(self) -> VitalsReading | None:
+        return self.readings[-1] if self.readings else None
+
+    @cached_property
+    def predose_reading(self) -> VitalsReading | None:
+        return latest_of_kind(self.readings, ReadingKind.PRE_DOSE)
+
+    @cached_property
+    def discharge_reading(self) -> VitalsReading | None:
+        return latest_of_kind(self.readings, ReadingKind.DISCHARGE)
+
+    @property
+    def transport_confirmed(self) -> bool:
+        return self.transport is not None and self.transport.is_confirmed
+
+    @property
+    def ride_unconfirmed(self) -> bool:
+        return not self.transport_confirmed
+
+    # Dosing
+
+    @cached_property
+    def _predose_override_in_force(self) -> PrescriberOverride | None:
+        """The newest pre-dose override given for the current pre-dose reading: a newer
+        reading needs a new decision."""
+        reading_pk = self.predose_reading.pk if self.predose_reading else None
+        return next(
+            (
+                o
+                for o in reversed(self.overrides)
+                if o.kind == PrescriberOverride.Kind.PRE_DOSE and o.reading_id == reading_pk
+            ),
+            None,
+        )
+
+    @cached_property
+    def predose_override(self) -> PrescriberOverride | None:
+        """The override shown on the page: the one in force before dosing, the first one given
+        once dosing has started."""
+        if self.status in PRE_DOSE_STATUSES:
+            return self._predose_override_in_force
+        return next((o for o in self.overrides if o.kind == PrescriberOverride.Kind.PRE_DOSE), None)
+
+    @cached_property
+    def dosing_blocks(self) -> list[str]:
+        """Why the nurse may not dose yet, after any prescriber override (which lifts every
+        block it saw; a pre-dose reading is always needed). Empty once dosing has started."""
+        if self.status not in PRE_DOSE_STATUSES:
+            return []
+        predose = self.predose_reading
+        blocks = rules.predose_blocks(
+            checklist_missing=self.checkin.checklist_missing() if self.checkin else ["patient not checked in"],
+            systolic=predose.systolic if predose else None,
+            diastolic=predose.diastolic if predose else None,
+            t=self.t,
+        )
+        override = self._predose_override_in_force
+        return [b for b in blocks if override is None or b not in override.blocks]
+
+    @property
+    def dosing_blocked(self) -> bool:
+        """A checked-in patient waiting for a dose who may not be dosed yet."""
+        return self.status == SessionStatus.CHECKED_IN and bool(self.dosing_blocks)
+
+    @cached_property
+    def devices(self) -> list:
+        return list(self.dose.devices.all()) if self.dose else []
+
+    @cached_property
+    def next_device_at(self) -> dt.datetime | None:
+        """When the next nasal device may be given, or None when none is left to give."""
+        if not self.dose or not self.dose.is_esketamine:
+            return None
+        return rules.next_device_at(
+            devices_planned=self.dose.devices_planned, given_at=[d.administered_at for d in self.devices], t=self.t
+        )
+
+    # Observation
+
+    @property
+    def in_observation(self) -> bool:
+        return self.status == SessionStatus.IN_OBSERVATION and self.observation is not None
+
+    @property
+    def minutes_since_dose(self) -> int | None:
+        return rules.minutes_between(self.observation.started_at if self.observation else None, self.now)
+
+    @cached_property
+    def checkpoint_minutes(self) -> list[int]:
+        return checkpoint_minutes(self.session, self.t)
+
+    @cached_property
+    def checkpoints(self) -> list[rules.Checkpoint]:
+        if self.observation is None:
+            return []
+        return rules.checkpoint_states(
+            started_at=self.observation.started_at,
+            minutes=self.checkpoint_minutes,
+            done_keys={r.checkpoint_key for r in self.readings},
+            now=self.now,
+            t=self.t,
+        )
+
+    @property
+    def next_checkpoint(self) -> rules.Checkpoint | None:
+        return rules.next_checkpoint(self.checkpoints)
+
+    @property
+    def overdue(self) -> list[rules.Checkpoint]:
+        return rules.overdue_checkpoints(self.checkpoints)
+
+    @property
+    def past_planned_end(self) -> bool:
+        return self.now > self.session.planned_end
+
+    def checkpoint_choices(self) -> list[tuple[str, str]]:
+        return checkpoint_choices(self.session, self.t)
+
+    # Discharge
+
+    @cached_property
+    def discharge_override(self) -> PrescriberOverride | None:
+        """The prescriber's acceptance of the current before-discharge reading, if given."""
+        reading = self.discharge_reading
+        if reading is None:
+            return None
+        return next(
+            (
+                o
+                for o in self.overrides
+                if o.kind == PrescriberOverride.Kind.DISCHARGE_VITALS and o.reading_id == reading.pk
+            ),
+            None,
+        )
+
+    def discharge_gate(self, *, readiness: dict, pickup_name: str) -> rules.DischargeGate:
+        """The discharge gate from what is stored, with the nurse's readiness check and the
+        person taking the patient home as given."""
+        reading = self.discharge_reading
+        return rules.discharge_gate(
+            started_at=self.observation.started_at if self.observation else None,
+            now=self.now,
+            discharge_reading_flags=reading.flags if reading else None,
+            vitals_overridden=self.discharge_override is not None,
+            readiness=readiness,
+            pickup_name=pickup_name,
+            tzinfo=self.tz,
+            t=self.t,
+        )
+
+    @cached_property
+    def board_gate(self) -> rules.DischargeGate | None:
+        """What the stored record still lacks before discharge (patients in observation)."""
+        if not self.in_observation:
+            return None
+        return self.discharge_gate(readiness=_STORED_READINESS, pickup_name=_STORED_PICKUP)
+
+    # REMS
+
+    def rems_record(self, *, today: dt.date, first_treatment: bool) -> "RemsRecord":
+        """The REMS monitoring record assembled from what the nurses entered. Needs the
+        session read by ``rems_sessions()``."""
+        return RemsRecord(
+            session=self.session,
+            fields=_rems_fields(self, first_treatment=first_treatment),
+            submission=_one(self.session, "rems_submission"),
+            treatment_date=self.treatment_date,
+            days_left=self.rems_days_left(today),
+        )
+
+    @property
+    def treatment_date(self) -> dt.date:
+        return self.session.local_start().date()
+
+    def rems_days_left(self, today: dt.date) -> int:
+        """Days left to submit the REMS monitoring record (negative once overdue)."""
+        return rules.rems_days_left(treatment_date=self.treatment_date, today=today, t=self.t)
+
+    def rems_needs_warning(self, today: dt.date) -> bool:
+        return rules.rems_needs_warning(treatment_date=self.treatment_date, today=today, t=self.t)
+
+
+def session_days(sessions: Iterable[Session], *, t: rules.Thresholds, now: dt.datetime) -> list[SessionDay]:
+    return [SessionDay(s, t=t, now=now) for s in sessions]
+
+
+# --- REMS monitoring record -----------------------------------------------------------
+
+
+@dataclasses.dataclass
+class RemsRecord:
+    session: Session
+    fields: list
+    submission: object
+    treatment_date: dt.date
+    days_left: int
+
+    @property
+    def missing(self) -> list[str]:
+        return rules.rems_missing(self.fields)
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing
+
+    def sections(self) -> list[tuple[str, list]]:
+        out: dict[str, list] = {}
+        for f in self.fields:
+            out.setdefault(f.section, []).append(f)
+        return list(out.items())
+
+
+def _bp(reading) -> str | None:
+    return f"{reading.systolic}/{reading.diastolic}" if reading else None
+
+
+def _name(user) -> str | None:
+    return (user.get_full_name() or user.get_username()) if user else None
+
+
+def _rems_fields(day: SessionDay, *, first_treatment: bool) -> list[rules.RemsField]:
+    session, t = day.session, day.t
+    patient = session.patient
+    checkin, dose, discharge = day.checkin, day.dose, day.discharge
+    readings = day.readings
+    events = list(session.adverse_events.all())
+    predose, before_discharge = day.predose_reading, day.discharge_reading
+    minutes = day.checkpoint_minutes
+    first_minute = min(minutes) if minutes else None
+    mid = next((r for r in readings if r.kind == ReadingKind.CHECKPOINT and r.checkpoint_minute == first_minute), None)
+    started = day.observation.started_at if day.observation else None
+    event_kinds = {e.kind for e in events}
+    serious = [f"{e.get_kind_display()} ({e.get_severity_display().lower()})" for e in events if e.serious]
+    clinician = discharge.discharged_by if discharge else (checkin.checked_in_by if checkin else None)
+    dose_mg = dose.dose_mg if dose else None
+    S = rules.RemsField
+    yn = rules.yes_no
+    return [
+        S("Patient", "Patient name", patient.full_name),
+        S("Patient", "Date of birth", patient.date_of_birth),
+        S("Patient", "Sex", patient.get_sex_display()),
+        S("Patient", "First treatment", yn(first_treatment)),
+        S("Patient", "Enrolled in REMS", f"Yes ({patient.rems_enrollment_id})" if patient.is_rems_enrolled else None),
+        *[
+            S(
+                "Concomitant medicines",
+                str(patient._meta.get_field(name).verbose_name).capitalize(),
+                yn(getattr(patient, name)),
+            )
+            for name in CONCOMITANT_MEDICINE_FIELDS
+        ],
+        S("Treatment", "Monitoring clinician", _name(clinician)),
+        S("Treatment", "Site", session.chair.site.name),
+        S("Treatment", "Treatment date", day.treatment_date),
+        S("Treatment", "Dose", f"{dose_mg.normalize():f} mg" if dose_mg is not None else None),
+        S("Treatment", "Lot number", dose.lot_number if dose else None),
+        S(
+            "Monitoring",
+            "Total minutes from first device to end of monitoring",
+            rules.minutes_between(started, discharge.discharged_at if discharge else None),
+        ),
+        S(
+            "Monitoring",
+            "Minutes until the patient would have been ready to leave",
+            rules.minutes_between(started, discharge.would_have_been_ready_at if discharge else None),
+        ),
+        S(
+            "Monitoring",
+            "Vital signs in range before dosing",
+            yn(not rules.bp_above_predose_limit(predose.systolic, predose.diastolic, t) and not predose.flags)
+            if predose
+            else None,
+        ),
+        S(
+            "Monitoring",
+            "Vital signs in range before discharge",
+            yn(not before_discharge.flags) if before_discharge else None,
+        ),
+        S("Monitoring", "BP before dosing", _bp(predose)),
+        S("Monitoring", f"BP at {first_minute} minutes" if first_minute else "BP after dosing", _bp(mid)),
+        S("Monitoring", "BP before discharge", _bp(before_discharge)),
+        S("Monitoring", "Pulse oximetry done", yn(bool(readings)) if readings else None),
+        S(
+            "Events",
+            "Sedation",
+            yn(any(r.moaas < 5 for r in readings) or "sedation" in event_kinds) if readings else None,
+        ),
+        S(
+            "Events",
+            "Dissociation",
+            yn(any(r.dissociation for r in readings) or "dissociation" in event_kinds) if readings else None,
+        ),
+        S("Events", "Respiratory depression", yn("respiratory_depression" in event_kinds) if discharge else None),
+        S("Events", "Serious adverse events", ("; ".join(serious) or "None") if discharge else None),
+    ]
+
+
+def first_discharge_starts(patient_ids) -> dict[int, dt.datetime]:
+    """Each patient's earliest discharged session start: a session is the patient's first
+    treatment when no discharged session started before it."""
+    rows = (
+        Session.objects.filter(patient_id__in=set(patient_ids), status=SessionStatus.DISCHARGED)
+        .values("patient_id")
+        .annotate(first=Min("start"))
+        .values_list("patient_id", "first")
+    )
+    return dict(rows)
+
+
+def is_first_treatment(session: Session, firsts: dict[int, dt.datetime]) -> bool:
+    """No discharged session of the patient started before ``session`` (``firsts``: from
+    ``first_discharge_starts``)."""
+    first = firsts.get(session.patient_id)
+    return first is None or first >= session.start
+
+
+def rems_records(
+    sessions: Iterable[Session],
+    *,
+    today_for: Callable[[Session], dt.date],
+    t: rules.Thresholds | None = None,
+    now: dt.datetime | None = None,
+) -> list[RemsRecord]:
+    """REMS records of ``sessions`` (from ``rems_sessions()``) in two queries more, whatever
+    their number: the thresholds (unless given) and each patient's first discharged session."""
+    sessions = list(sessions)
+    if not sessions:
+        return []
+    t = t or current_thresholds()
+    now = now or timezone.now()
+    firsts = first_discharge_starts(s.patient_id for s in sessions)
+    return [
+        SessionDay(s, t=t, now=now).rems_record(today=today_for(s), first_treatment=is_first_treatment(s, firsts))
+        for s in sessions
+    ]
