@@ -8,7 +8,7 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
-from clinic.models import Chair, Patient, Site, SiteGeneration
+from clinic.models import Chair, Patient, Site
 
 
 class Drug(models.TextChoices):
@@ -257,9 +257,3 @@ class Reminder(models.Model):
 
     def __str__(self):
         return f"{self.kind} reminder for session {self.session_id} ({self.status})"
-
-
-class ScheduleGeneration(SiteGeneration):
-    """Moved on by every write to what the day and week grids show: sessions, rides home,
-    patients' names, chairs, opening hours, closures and the site's time zone (migration 0006).
-    ``selectors.schedule_page`` keeps the grids under it."""
