@@ -1,31 +1,32 @@
 """Compliance report for administrators: one site, one date range (the site's local days,
 both inclusive). Each section is a ``Table`` (what the page and its CSV show) with a bar
-chart drawn server-side as SVG geometry (no script, no inline style)."""
+chart as geometry; the templates draw both (``monitoring/_report_sections.html``).
+
+Every table is computed from the live data (``selectors_reports``), in a fixed number of
+queries whatever the period's size. The page keeps a computed report for a few seconds
+(``REPORT_CACHE_SECONDS``) and prints when it was computed; the CSV downloads always compute."""
 
 import dataclasses
 import datetime as dt
-import hashlib
 import statistics
 from collections import Counter
 from functools import cached_property
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count
-from django.template.loader import render_to_string
-from django.utils import timezone
-from django.utils.safestring import SafeString, mark_safe
+from django.utils import formats, timezone
 from django.utils.text import Truncator
 
-from clinic.selectors import escaped, printed
-from scheduling.models import Drug, SessionStatus
+from scheduling.models import SessionStatus
 
-from . import report_days, rules, selectors_reports
+from . import rules, selectors, selectors_reports
 from .models import AdverseEvent, PrescriberOverride, ReadingKind, stored_thresholds
 
 CHART_WIDTH = 560
 BAR_HEIGHT = 22
 LABEL_WIDTH = 170
+LABEL_CHARS = 26
 
 
 @dataclasses.dataclass
@@ -36,12 +37,28 @@ class Bar:
     width: float
     text_x: float
 
+    @property
+    def short_label(self) -> str:
+        """The label cut to ``LABEL_CHARS`` characters with an ellipsis; a shorter one as it is."""
+        return self.label if len(self.label) <= LABEL_CHARS else Truncator(self.label).chars(LABEL_CHARS)
+
+    @property
+    def text_y(self) -> int:
+        return self.y + 16
+
 
 @dataclasses.dataclass
 class Chart:
     bars: list[Bar]
     height: int
     unit: str = ""
+    width: int = CHART_WIDTH
+    label_width: int = LABEL_WIDTH
+    bar_height: int = BAR_HEIGHT
+
+    @property
+    def label_x(self) -> int:
+        return self.label_width - 6
 
 
 @dataclasses.dataclass
@@ -52,17 +69,12 @@ class Table:
     rows: list[list]
     chart: Chart | None = None
     note: str = ""
+    # The rows as the page shows them, each value localized as a Django template prints it;
+    # worked out once, so a report kept for a few seconds is not localized again per page.
+    shown_rows: list[list[str]] = dataclasses.field(init=False, repr=False)
 
-    @cached_property
-    def body_html(self) -> SafeString:
-        """The rows as escaped HTML, each value shown as the template would show it (localized);
-        printing them value by value in the template was most of the page's rendering time."""
-        rows = ("".join(f"<td>{printed(value)}</td>" for value in row) for row in self.rows)
-        return mark_safe("".join(f"<tr>{cells}</tr>" for cells in rows))  # noqa: S308 - every value escaped
-
-    @cached_property
-    def chart_svg(self) -> str:
-        return bar_chart_svg(self.chart, self.title) if self.chart else ""
+    def __post_init__(self):
+        self.shown_rows = [[formats.localize(value) for value in row] for row in self.rows]
 
 
 def bar_chart(pairs: list[tuple[str, float]], unit: str = "") -> Chart | None:
@@ -78,46 +90,30 @@ def bar_chart(pairs: list[tuple[str, float]], unit: str = "") -> Chart | None:
     return Chart(bars, 12 + len(pairs) * (BAR_HEIGHT + 6), unit)
 
 
-def _short(label: str) -> str:
-    """The label cut to 26 characters with an ellipsis; a shorter one as it is."""
-    return label if len(label) <= 26 else Truncator(label).chars(26)
-
-
-def bar_chart_svg(chart: Chart, title: str) -> SafeString:
-    """The chart as escaped inline SVG (no script, no inline style). Built here rather than by
-    a template: its bars were most of the page's rendering time."""
-    unit = escaped(chart.unit)
-    bars = "\n".join(
-        f'<text x="{LABEL_WIDTH - 6}" y="{bar.y + 16}" text-anchor="end" font-size="12" fill="#212529">'
-        f"{escaped(_short(bar.label))}<title>{escaped(bar.label)}</title></text>\n"
-        f'<rect x="{LABEL_WIDTH}" y="{bar.y}" width="{escaped(bar.width)}" height="{BAR_HEIGHT}" fill="#0d6efd" rx="2">'
-        f"<title>{escaped(bar.label)}: {escaped(bar.value)} {unit}</title></rect>\n"
-        f'<text x="{escaped(bar.text_x)}" y="{bar.y + 16}" font-size="12" fill="#212529">{escaped(bar.value)}</text>'
-        for bar in chart.bars
-    )
-    return mark_safe(  # noqa: S308 - every value escaped above
-        f'<svg class="report-chart" role="img" aria-label="{escaped(title)} chart" width="{CHART_WIDTH}" '
-        f'height="{chart.height}" viewBox="0 0 {CHART_WIDTH} {chart.height}" xmlns="http://www.w3.org/2000/svg">\n'
-        f"{bars}\n</svg>"
-    )
-
-
 def thresholds() -> rules.Thresholds:
     """The administrator's thresholds, without creating the row on a read."""
     return stored_thresholds() or rules.DEFAULTS
 
 
+def local_range(site, date_from: dt.date, date_to: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """From the start of ``date_from`` to the end of ``date_to``, the site's local days."""
+    tz = site.tzinfo
+    start = timezone.make_aware(dt.datetime.combine(date_from, dt.time.min), tz)
+    end = timezone.make_aware(dt.datetime.combine(date_to + dt.timedelta(days=1), dt.time.min), tz)
+    return start, end
+
+
 class Period:
     """One site's local days from ``date_from`` to ``date_to``; each read is made once, when a
-    table first needs it, so one table (a CSV download) reads only what it shows and a kept
-    report reads none of them."""
+    table first needs it, so one table (a CSV download) reads only what it shows."""
 
     def __init__(self, site, date_from: dt.date, date_to: dt.date, t: rules.Thresholds | None = None):
         self.site = site
         if t is not None:
             self.t = t
         self.date_from, self.date_to = date_from, date_to
-        self.start, self.end = report_days.local_range(site, date_from, date_to)
+        self.start, self.end = local_range(site, date_from, date_to)
+        self.now = timezone.now()
         self.today = site.local_today()
 
     @cached_property
@@ -125,15 +121,12 @@ class Period:
         return thresholds()
 
     @cached_property
-    def days(self) -> dict[dt.date, report_days.DaySummary]:
-        return report_days.period_days(self.site, self.date_from, self.date_to, now=timezone.now())
+    def status_counts(self) -> list[selectors_reports.StatusCount]:
+        return selectors_reports.status_counts(self.site, self.start, self.end, now=self.now)
 
     @cached_property
-    def total(self) -> report_days.DaySummary:
-        total = report_days.DaySummary()
-        for day in self.days.values():
-            total.add(day)
-        return total
+    def discharged(self) -> list[selectors_reports.DischargedSession]:
+        return selectors_reports.discharged_sessions(self.site, self.start, self.end)
 
     @cached_property
     def protocols(self) -> dict:
@@ -141,32 +134,15 @@ class Period:
 
     def required_minutes(self, protocol: int | None) -> tuple[int, ...]:
         """The checkpoints required of a session of ``protocol`` (None: outside a course)."""
-        minutes = self.protocols.get(protocol, (None, None))[0] if protocol is not None else None
+        minutes = self.protocols.get(protocol) if protocol is not None else None
         return tuple(rules.observation_checkpoint_minutes(minutes, self.t))
-
-    def drug(self, protocol: int | None) -> str | None:
-        return self.protocols.get(protocol, (None, None))[1] if protocol is not None else None
-
-    def rems_complete(self, protocol: int | None, readings: frozenset, state: str) -> bool:
-        """Whether a REMS record not yet submitted is complete: ``state`` (``report_days``) says
-        every other field is, and a reading was taken at the protocol's first checkpoint."""
-        return state == report_days.READY and selectors_reports.has_after_dosing_bp(
-            readings, self.required_minutes(protocol)
-        )
-
-    @property
-    def rems_window_first_day(self) -> dt.date:
-        """The earliest treatment day whose REMS record is not overdue today:
-        ``rules.rems_days_left`` is 0 on that day and negative on the days before."""
-        return self.today - dt.timedelta(days=self.t.rems_window_days)
 
 
 def sessions_by_week(period: Period) -> Table:
     statuses = list(SessionStatus)
     weeks: dict[dt.date, Counter] = {}
-    for day, summary in period.days.items():
-        for (status, _due), n in summary.statuses.items():
-            weeks.setdefault(day - dt.timedelta(days=day.weekday()), Counter())[status] += n
+    for row in period.status_counts:
+        weeks.setdefault(row.day - dt.timedelta(days=row.day.weekday()), Counter())[row.status] += row.sessions
     rows = [[week, *(by[s.value] for s in statuses), sum(by.values())] for week, by in sorted(weeks.items())]
     return Table(
         "sessions-by-week",
@@ -178,10 +154,13 @@ def sessions_by_week(period: Period) -> Table:
 
 
 def no_show_rate(period: Period) -> Table:
-    # Only sessions whose day has come count: a booking next week cannot be a no-show yet.
-    due = {status: n for (status, due), n in period.total.statuses.items() if due and status != SessionStatus.CANCELLED}
+    # Only sessions whose time has come count: a booking next week cannot be a no-show yet.
+    due = Counter()
+    for row in period.status_counts:
+        if row.status != SessionStatus.CANCELLED:
+            due[row.status] += row.due
     total = sum(due.values())
-    no_shows = due.get(SessionStatus.NO_SHOW.value, 0)
+    no_shows = due[SessionStatus.NO_SHOW.value]
     rate = round(100 * no_shows / total, 1) if total else 0.0
     return Table(
         "no-show-rate",
@@ -196,7 +175,11 @@ def observation_length(period: Period) -> Table:
     t = period.t
     # A session is discharged exactly when it has a discharge record (``services.discharge``
     # writes both, and a discharged session changes status no more).
-    minutes = sorted(period.total.lengths.elements())
+    minutes = sorted(
+        round(s.observation_length.total_seconds() / 60, 1)
+        for s in period.discharged
+        if s.observation_length is not None
+    )
     minimum = t.observation_minimum_minutes
     under = sum(1 for m in minutes if m < minimum)
     row = [len(minutes), *([minutes[0], statistics.median(minutes), minutes[-1]] if minutes else ["", "", ""]), under]
@@ -218,8 +201,8 @@ def observation_length(period: Period) -> Table:
 def checkpoint_completeness(period: Period) -> Table:
     # Sessions alike (same checkpoints required, same readings) are judged once.
     alike: Counter = Counter()
-    for (protocol, have, _rems), n in period.total.discharged.items():
-        alike[(period.required_minutes(protocol), have)] += n
+    for session in period.discharged:
+        alike[(period.required_minutes(session.protocol_id), session.readings)] += 1
     complete = 0
     missing_counts: dict[str, int] = {}
     total = 0
@@ -247,14 +230,8 @@ def checkpoint_completeness(period: Period) -> Table:
 
 
 def adverse_events(period: Period) -> Table:
-    site, start, end = period.site, period.start, period.end
-    counts = (
-        AdverseEvent.objects.filter(session__chair__site=site, session__start__gte=start, session__start__lt=end)
-        .values("kind", "severity")
-        .annotate(n=Count("id"))
-    )
     by_kind: dict[str, dict[str, int]] = {}
-    for row in counts:
+    for row in selectors_reports.adverse_event_counts(period.site, period.start, period.end):
         by_kind.setdefault(row["kind"], {})[row["severity"]] = row["n"]
     severities = list(AdverseEvent.Severity)
     rows = [
@@ -272,22 +249,7 @@ def adverse_events(period: Period) -> Table:
 
 
 def overrides(period: Period) -> Table:
-    site, start, end = period.site, period.start, period.end
-    # Plain columns, not model objects: a long period can hold many overrides.
-    qs = (
-        PrescriberOverride.objects.filter(session__chair__site=site, session__start__gte=start, session__start__lt=end)
-        .order_by("created_at", "pk")
-        .values_list(
-            "created_at",
-            "session__patient__mrn",
-            "kind",
-            "blocks",
-            "reason",
-            "prescriber__first_name",
-            "prescriber__last_name",
-            "prescriber__username",
-        )
-    )
+    site = period.site
     kinds = dict(PrescriberOverride.Kind.choices)
     rows = [
         [
@@ -298,7 +260,9 @@ def overrides(period: Period) -> Table:
             reason,
             f"{first_name} {last_name}".strip() or username,
         ]
-        for created_at, mrn, kind, blocks, reason, first_name, last_name, username in qs
+        for created_at, mrn, kind, blocks, reason, first_name, last_name, username in (
+            selectors_reports.override_rows(site, period.start, period.end)
+        )
     ]
     counts = {kind.label: 0 for kind in PrescriberOverride.Kind}
     for row in rows:
@@ -316,22 +280,28 @@ REMS_STATES = ("Submitted", "Complete, not submitted", "Incomplete", "Overdue (p
 
 
 def rems_states(period: Period) -> Table:
-    other_drugs = {d.value for d in Drug if d != Drug.ESKETAMINE}
+    """The REMS records of the esketamine sessions discharged in the period, by state. Whether
+    a record is submitted, or past its window (``rules.rems_days_left``), is known from its
+    day; only the records still open are assembled (``selectors.rems_records``, the one judge
+    of completeness), so the cost follows the window, not the period."""
+    t, today = period.t, period.today
     counts = dict.fromkeys(REMS_STATES, 0)
-    window_first_day = period.rems_window_first_day
-    for day, summary in period.days.items():
-        for (protocol, have, rems), n in summary.discharged.items():
-            if period.drug(protocol) in other_drugs:
-                continue
-            if rems == report_days.SUBMITTED:
-                state = REMS_STATES[0]
-            elif day < window_first_day:
+    open_days = []
+    for day in selectors_reports.rems_days(period.site, period.start, period.end):
+        counts[REMS_STATES[0]] += day.submitted
+        if rules.rems_days_left(treatment_date=day.day, today=today, t=t) < 0:
+            counts[REMS_STATES[3]] += day.unsubmitted
+        elif day.unsubmitted:
+            open_days.append(day.day)
+    if open_days:
+        first_open, _ = local_range(period.site, min(open_days), min(open_days))
+        sessions = selectors_reports.unsubmitted_rems_sessions(period.site, max(first_open, period.start), period.end)
+        for record in selectors.rems_records(sessions, today_for=lambda _session: today, t=t):
+            if record.days_left < 0:
                 state = REMS_STATES[3]
-            elif period.rems_complete(protocol, have, rems):
-                state = REMS_STATES[1]
             else:
-                state = REMS_STATES[2]
-            counts[state] += n
+                state = REMS_STATES[1] if record.complete else REMS_STATES[2]
+            counts[state] += 1
     return Table(
         "rems",
         "REMS monitoring records by state",
@@ -352,20 +322,19 @@ BUILDERS = {
     "rems": rems_states,
 }
 SECTIONS = tuple(BUILDERS)
-# Kept only to bound memory: a report kept under its key is never wrong for that key.
-REPORT_CACHE_SECONDS = 3600
 
 
 @dataclasses.dataclass
 class Report:
-    """Every table of the report, and the page's sections showing them."""
+    """Every table of the report, as computed at ``as_of``."""
 
     tables: list[Table]
     query: str  # the site and period, as the sections' CSV links ask for them
+    as_of: dt.datetime  # when the figures were computed, on the site's clock
 
-    @cached_property
-    def html(self) -> SafeString:
-        return render_to_string("monitoring/_report_sections.html", {"tables": self.tables, "query": self.query})
+    @property
+    def as_of_time(self) -> dt.time:
+        return self.as_of.time()
 
 
 def report_table(*, site, date_from: dt.date, date_to: dt.date, slug: str) -> Table:
@@ -374,25 +343,17 @@ def report_table(*, site, date_from: dt.date, date_to: dt.date, slug: str) -> Ta
 
 
 def compliance_report(*, site, date_from: dt.date, date_to: dt.date) -> Report:
-    """Every table of the report and the page's sections.
-
-    The report is kept in the process's cache, rendered, when every day of the period is
-    stored (``report_days.stored_fingerprint``), under those days' generations, the digest of
-    the thresholds and protocols read in the same query, and today: the triggers move a day's
-    generation with every write any table shows for it, so a report computed after reading the
-    fingerprint holds at least what it names and keeping it under that fingerprint never hides
-    a change. A kept report is then one query. A day still to compute (cleared, new, or past a
-    booking's start) means computing the report; the next one is kept."""
-    period = Period(site, date_from, date_to)
-    query = urlencode({"site": site.pk, "date_from": date_from.isoformat(), "date_to": date_to.isoformat()})
-    fingerprint = report_days.stored_fingerprint(site, date_from, date_to, now=timezone.now())
-    if fingerprint is None:
-        return Report([BUILDERS[slug](period) for slug in SECTIONS], query)
-    what = (site.pk, site.time_zone, date_from, date_to, period.today)
-    key = "compliance-report:" + hashlib.sha256(repr((what, fingerprint)).encode()).hexdigest()
-    report = cache.get(key)
+    """Every table of the report, computed from the live data, or the copy computed less than
+    ``REPORT_CACHE_SECONDS`` ago for the same site, period and site's day (the page prints
+    its time, so nobody takes it for live; 0 computes every page)."""
+    seconds = settings.REPORT_CACHE_SECONDS
+    key = f"compliance-report:{site.pk}:{site.time_zone}:{date_from}:{date_to}:{site.local_today()}"
+    report = cache.get(key) if seconds else None
     if report is None:
-        report = Report([BUILDERS[slug](period) for slug in SECTIONS], query)
-        report.html  # noqa: B018 - kept rendered: the page then prints it as it is
-        cache.set(key, report, REPORT_CACHE_SECONDS)
+        period = Period(site, date_from, date_to)
+        query = urlencode({"site": site.pk, "date_from": date_from.isoformat(), "date_to": date_to.isoformat()})
+        as_of = timezone.localtime(period.now, site.tzinfo)
+        report = Report([BUILDERS[slug](period) for slug in SECTIONS], query, as_of)
+        if seconds:
+            cache.set(key, report, seconds)
     return report

@@ -1,65 +1,64 @@
-"""Reads for the compliance report: plain rows for one site and period, in a fixed number of
-queries whatever the period's size. Counting them by day is ``monitoring.report_days``, the
-tables ``monitoring.reports``."""
+"""Reads for the compliance report: one site and period, each in a fixed number of queries
+whatever the period's size (the tables are ``monitoring.reports``)."""
 
 import dataclasses
 import datetime as dt
 
-from django.db.models import BooleanField, Case, Count, DurationField, ExpressionWrapper, F, Min, Value, When
+from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, QuerySet
 from django.db.models.functions import TruncDate
 
-from clinic.models import Patient
-from scheduling.models import Protocol, Session, SessionStatus
+from scheduling.models import Drug, Protocol, Session, SessionStatus
 
-from . import rules
-from .models import ReadingKind, VitalsReading
+from . import selectors
+from .models import AdverseEvent, PrescriberOverride, ReadingKind, VitalsReading
 
 # The readings a report requires of a session; extra readings never make a record complete.
 REQUIRED_KINDS = (ReadingKind.PRE_DOSE, ReadingKind.CHECKPOINT, ReadingKind.DISCHARGE)
+# The sessions that have a REMS monitoring record: esketamine, or given outside a course.
+HAS_REMS_RECORD = Q(course__isnull=True) | Q(course__protocol__drug=Drug.ESKETAMINE)
 
 
-def sessions_in(site, start: dt.datetime, end: dt.datetime):
+def sessions_in(site, start: dt.datetime, end: dt.datetime) -> QuerySet:
     return Session.objects.filter(chair__site=site, start__gte=start, start__lt=end).order_by()
 
 
-def protocols() -> dict[int, tuple[tuple[int, ...] | None, str]]:
-    """Each protocol's checkpoint minutes (decoded once) and drug, by primary key."""
-    return {
-        pk: (tuple(int(m) for m in minutes) if minutes else None, drug)
-        for pk, minutes, drug in Protocol.objects.order_by().values_list("pk", "checkpoint_minutes", "drug")
-    }
+def protocols() -> dict[int, list | None]:
+    """Each protocol's checkpoint minutes, by primary key."""
+    return dict(Protocol.objects.order_by().values_list("pk", "checkpoint_minutes"))
 
 
-def status_counts(site, start: dt.datetime, end: dt.datetime, *, now: dt.datetime) -> list[dict]:
-    """Sessions counted by the site's local day, status and whether their time has come
-    (``due``), with the earliest start of each group, in one query."""
-    return list(
+@dataclasses.dataclass(frozen=True)
+class StatusCount:
+    day: dt.date  # the site's local day
+    status: str
+    sessions: int
+    due: int  # of them, those whose start has come
+
+
+def status_counts(site, start: dt.datetime, end: dt.datetime, *, now: dt.datetime) -> list[StatusCount]:
+    """Sessions counted by the site's local day and status, in one query."""
+    rows = (
         sessions_in(site, start, end)
-        .annotate(
-            day=TruncDate("start", tzinfo=site.tzinfo),
-            due=Case(When(start__lt=now, then=Value(True)), default=Value(False), output_field=BooleanField()),
-        )
-        .values("day", "status", "due")
-        .annotate(n=Count("id"), first_start=Min("start"))
+        .annotate(day=TruncDate("start", tzinfo=site.tzinfo))
+        .values("day", "status")
+        .annotate(n=Count("id"), due=Count("id", filter=Q(start__lt=now)))
         .order_by()
     )
+    return [StatusCount(row["day"], row["status"], row["n"], row["due"]) for row in rows]
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class DischargedSession:
     pk: int
-    day: dt.date  # the site's local day of the session
-    # The protocol whose checkpoints and drug apply: None for a session outside a course.
+    # The protocol whose checkpoints apply: None for a session outside a course.
     protocol_id: int | None
-    rems_submitted: bool
     observation_length: dt.timedelta | None  # from the start of observation to discharge
-    readings: set  # (kind, checkpoint minute or None) of the effective required readings
+    readings: frozenset  # (kind, checkpoint minute or None) of the required readings taken
 
 
 def discharged_sessions(site, start: dt.datetime, end: dt.datetime) -> list[DischargedSession]:
     """The sessions discharged in the period with the (kind, minute) of their required
-    readings and the length of their observation, in two queries: the readings, and the
-    sessions as plain values (no dates to convert)."""
+    readings and the length of their observation, in two queries."""
     discharged = sessions_in(site, start, end).filter(status=SessionStatus.DISCHARGED)
     # Corrected readings are not left out: a correction keeps the kind and checkpoint minute of
     # the reading it supersedes (``services.vitals_correct``), so the (kind, minute) pairs of a
@@ -75,134 +74,72 @@ def discharged_sessions(site, start: dt.datetime, end: dt.datetime) -> list[Disc
     for session_id, kind, minute in readings:
         have.setdefault(session_id, set()).add((kind, minute if kind == checkpoint else None))
     rows = discharged.annotate(
-        day=TruncDate("start", tzinfo=site.tzinfo),
         length=ExpressionWrapper(
             F("observation__discharge__discharged_at") - F("observation__started_at"), output_field=DurationField()
         ),
-    ).values_list("pk", "day", "course__protocol_id", "rems_submission", "length")
-    return [
-        DischargedSession(
-            pk,
-            day,
-            protocol_id,
-            rems_submitted=submission is not None,
-            observation_length=length,
-            readings=have.get(pk, set()),
-        )
-        for pk, day, protocol_id, submission, length in rows
-    ]
+    ).values_list("pk", "course__protocol_id", "length")
+    return [DischargedSession(pk, protocol_id, length, frozenset(have.get(pk, ()))) for pk, protocol_id, length in rows]
 
 
-_PERSON = ("first_name", "last_name", "username")
+def _with_rems_record(sessions: QuerySet, site, start: dt.datetime, end: dt.datetime) -> QuerySet:
+    """Of ``sessions``, those discharged in the period that have a REMS monitoring record."""
+    return sessions.filter(
+        HAS_REMS_RECORD, chair__site=site, start__gte=start, start__lt=end, status=SessionStatus.DISCHARGED
+    ).order_by()
 
 
-def _person_name(row: dict, prefix: str) -> str | None:
-    """``_name`` of the user whose fields ``row`` holds under ``prefix`` (None without one)."""
-    if row[f"{prefix}id"] is None:
-        return None
-    full = f"{row[prefix + 'first_name']} {row[prefix + 'last_name']}".strip()
-    return full or row[prefix + "username"]
+@dataclasses.dataclass(frozen=True)
+class RemsDay:
+    day: dt.date  # the site's local day: the records' treatment date
+    submitted: int
+    unsubmitted: int
 
 
-def has_after_dosing_bp(readings: set, minutes: tuple[int, ...]) -> bool:
-    """The REMS form's "BP after dosing": among a session's (kind, minute) readings, one at the
-    first of the checkpoints it requires."""
-    return (ReadingKind.CHECKPOINT, min(minutes) if minutes else None) in readings
-
-
-def rems_ready(sessions: list[DischargedSession], *, site) -> dict[int, bool]:
-    """Whether the REMS record of each of ``sessions`` (discharged, at ``site``) has every field
-    but the after-dosing BP, in two queries whatever their number, from plain rows. That one
-    depends on the checkpoints required (``has_after_dosing_bp``), which the protocol and the
-    thresholds decide when a report is read.
-
-    The fields of ``selectors.rems_record`` that can be empty (each with its value, or ``True``
-    where the value is always given when its source exists), judged by ``rules.rems_missing``, with
-    the readings already loaded by ``discharged_sessions``. Only the required kinds are loaded:
-    "pulse oximetry done" and the events fields then read "no reading" for a session with extra
-    readings only, which is incomplete anyway for want of its pre-dose reading."""
-    by_pk = {s.pk: s for s in sessions}
-    if not by_pk:
-        return {}
-    clinician = "observation__discharge__discharged_by__"
-    checker = "checkin__checked_in_by__"
+def rems_days(site, start: dt.datetime, end: dt.datetime) -> list[RemsDay]:
+    """The REMS records of the period's discharged sessions, submitted or not, counted by the
+    site's local day, in one query."""
     rows = (
-        Session.objects.filter(pk__in=by_pk)
-        .values(
-            "pk",
-            "patient_id",
-            "checkin__id",
-            "dose__id",
-            "dose__dose_mg",
-            "dose__lot_number",
-            "observation__id",
-            "observation__started_at",
-            "observation__discharge__id",
-            "observation__discharge__discharged_at",
-            "observation__discharge__would_have_been_ready_at",
-            f"{clinician}id",
-            *(clinician + f for f in _PERSON),
-            f"{checker}id",
-            *(checker + f for f in _PERSON),
+        _with_rems_record(Session.objects, site, start, end)
+        .annotate(day=TruncDate("start", tzinfo=site.tzinfo))
+        .values("day")
+        .annotate(
+            submitted=Count("id", filter=Q(rems_submission__isnull=False)),
+            unsubmitted=Count("id", filter=Q(rems_submission__isnull=True)),
         )
         .order_by()
     )
-    # The patients apart: joined to these few sessions, PostgreSQL would hash the whole table.
-    rows = list(rows)
-    patients = {
-        pk: (sex, enrollment_id, enrollment_date)
-        for pk, sex, enrollment_id, enrollment_date in Patient.objects.filter(
-            pk__in={row["patient_id"] for row in rows}
-        )
+    return [RemsDay(row["day"], row["submitted"], row["unsubmitted"]) for row in rows]
+
+
+def unsubmitted_rems_sessions(site, start: dt.datetime, end: dt.datetime) -> QuerySet:
+    """The discharged sessions from ``start`` to ``end`` whose REMS record is still to submit,
+    with everything the record shows (``selectors.rems_sessions``)."""
+    return _with_rems_record(selectors.rems_sessions(), site, start, end).filter(rems_submission__isnull=True)
+
+
+def adverse_event_counts(site, start: dt.datetime, end: dt.datetime) -> QuerySet:
+    """Adverse events of the period's sessions counted by kind and severity (rows ``kind``, ``severity``, ``n``)."""
+    return (
+        AdverseEvent.objects.filter(session__chair__site=site, session__start__gte=start, session__start__lt=end)
+        .values("kind", "severity")
+        .annotate(n=Count("id"))
         .order_by()
-        .values_list("pk", "sex", "rems_enrollment_id", "rems_enrollment_date")
-    }
-    sexes = dict(Patient._meta.get_field("sex").flatchoices)
-    S = rules.RemsField
-    out = {}
-    for row in rows:
-        session = by_pk[row["pk"]]
-        sex, enrollment_id, enrollment_date = patients[row["patient_id"]]
-        own = session.readings
-        has_predose = (ReadingKind.PRE_DOSE, None) in own
-        has_before_discharge = (ReadingKind.DISCHARGE, None) in own
-        observed = row["observation__id"] is not None
-        discharged = observed and row["observation__discharge__id"] is not None
-        started = row["observation__started_at"] if observed else None
-        enrolled = bool(enrollment_id and enrollment_date)
-        dosed = row["dose__id"] is not None
-        if discharged:
-            who = _person_name(row, clinician)
-        else:
-            who = _person_name(row, checker) if row["checkin__id"] is not None else None
-        fields = [
-            S("Patient", "Sex", str(sexes.get(sex, sex))),
-            S("Patient", "Enrolled in REMS", True if enrolled else None),
-            S("Treatment", "Monitoring clinician", who),
-            S("Treatment", "Site", site.name),
-            S("Treatment", "Dose", True if dosed and row["dose__dose_mg"] is not None else None),
-            S("Treatment", "Lot number", row["dose__lot_number"] if dosed else None),
-            S(
-                "Monitoring",
-                "Total minutes from first device to end of monitoring",
-                rules.minutes_between(started, row["observation__discharge__discharged_at"] if discharged else None),
-            ),
-            S(
-                "Monitoring",
-                "Minutes until the patient would have been ready to leave",
-                rules.minutes_between(
-                    started, row["observation__discharge__would_have_been_ready_at"] if discharged else None
-                ),
-            ),
-            S("Monitoring", "Vital signs in range before dosing", True if has_predose else None),
-            S("Monitoring", "Vital signs in range before discharge", True if has_before_discharge else None),
-            S("Monitoring", "BP before dosing", True if has_predose else None),
-            S("Monitoring", "BP before discharge", True if has_before_discharge else None),
-            S("Monitoring", "Pulse oximetry done", True if own else None),
-            S("Events", "Sedation", True if own else None),
-            S("Events", "Dissociation", True if own else None),
-            S("Events", "Respiratory depression", True if discharged else None),
-            S("Events", "Serious adverse events", True if discharged else None),
-        ]
-        out[row["pk"]] = not rules.rems_missing(fields)
-    return out
+    )
+
+
+def override_rows(site, start: dt.datetime, end: dt.datetime) -> QuerySet:
+    """The period's prescriber overrides, oldest first, as plain columns (a long period can hold many)."""
+    return (
+        PrescriberOverride.objects.filter(session__chair__site=site, session__start__gte=start, session__start__lt=end)
+        .order_by("created_at", "pk")
+        .values_list(
+            "created_at",
+            "session__patient__mrn",
+            "kind",
+            "blocks",
+            "reason",
+            "prescriber__first_name",
+            "prescriber__last_name",
+            "prescriber__username",
+        )
+    )

@@ -6,17 +6,29 @@ import io
 
 import pytest
 import time_machine
+from django.db import connection
+from django.template import Context, Template, engines
 from django.urls import reverse
 
 from clinic.models import AuditEvent
 from monitoring import services
-from monitoring.models import AdverseEvent, ComplianceDay, PrescriberOverride
+from monitoring.models import AdverseEvent, ClinicalThresholds, DoseRecord, PrescriberOverride
+from scheduling import services as scheduling_services
+from scheduling.models import Protocol
 from tests import factories
 from tests.monitoring.conftest import DAY_START, NORMAL
 
 pytestmark = pytest.mark.django_db
 DOSED = DAY_START + dt.timedelta(minutes=10)
 PERIOD = {"date_from": "2026-11-01", "date_to": "2026-11-30"}
+TODAY = DAY_START + dt.timedelta(days=2)  # 2026-11-19, 09:00
+LONG_PERIOD = {"date_from": "2026-10-01", "date_to": "2026-11-30"}
+
+
+@pytest.fixture(autouse=True)
+def _every_page_computed(settings):
+    """Each page computes the report (the copy kept for a few seconds: test_report_fresh.py)."""
+    settings.REPORT_CACHE_SECONDS = 0
 
 
 @pytest.fixture
@@ -54,6 +66,12 @@ def report(client, **params):
 
 def table(response, slug):
     return next(t for t in response.context["tables"] if t.slug == slug)
+
+
+def tables(client, site, period=LONG_PERIOD):
+    response = report(client, site=site.pk, **period)
+    assert response.status_code == 200
+    return {t.slug: t.rows for t in response.context["tables"]}
 
 
 @time_machine.travel(DAY_START + dt.timedelta(days=2), tick=False)
@@ -157,8 +175,6 @@ def test_the_report_runs_a_fixed_number_of_queries_and_sorts_rems_records_by_sta
     client = client_for(administrator)
     with time_machine.travel(DAY_START + dt.timedelta(days=2), tick=False):
         report(client, site=site.pk, **PERIOD)  # warm the session and permission caches
-        # The most a report does: no day stored yet, every past day computed and stored.
-        ComplianceDay.objects.all().delete()
         with django_assert_max_num_queries(40) as few:
             report(client, site=site.pk, **PERIOD)
     # Three more discharged sessions: two this week (in their REMS window), one twelve days back.
@@ -178,10 +194,11 @@ def test_the_report_runs_a_fixed_number_of_queries_and_sorts_rems_records_by_sta
     assert table(response, "checkpoint-completeness").rows[0][:3] == [4, 4, 100.0]
 
 
-def test_the_reports_rems_completeness_agrees_with_the_assembled_records(make_session, run_to_discharge, site, nurse):
-    from monitoring import report_days, reports, selectors, selectors_reports
-    from monitoring.models import Discharge, DoseRecord, VitalsReading
-    from scheduling.models import Protocol
+def test_the_reports_rems_completeness_agrees_with_the_assembled_records(
+    client_for, administrator, make_session, run_to_discharge, site, nurse
+):
+    from monitoring import reports, selectors, selectors_reports
+    from monitoring.models import Discharge, VitalsReading
 
     at_30 = Protocol.objects.create(name="Esketamine at 30", slug="esk-30", drug="esketamine", checkpoint_minutes=[30])
     sessions = []
@@ -208,13 +225,16 @@ def test_the_reports_rems_completeness_agrees_with_the_assembled_records(make_se
         selectors.rems_sessions().filter(pk__in=[s.pk for s in sessions]), today_for=lambda s: DAY_START.date(), t=t
     )
     expected = {r.session.pk: r.complete for r in records}
-    states = report_days.rems_state_of(discharged, site=site)
-    assert {s.pk: period.rems_complete(s.protocol_id, frozenset(s.readings), states[s.pk]) for s in discharged} == (
-        expected
-    )
     assert expected[complete.pk] and expected[user_without_name.pk]
     assert not any(expected[s.pk] for s in (no_lot, not_ready, not_enrolled, no_mid))
-    assert report_days.rems_state_of([], site=site) == {}
+    with time_machine.travel(DAY_START + dt.timedelta(hours=8), tick=False):
+        response = report(client_for(administrator), site=site.pk, date_from="2026-11-07", date_to="2026-11-17")
+    assert dict(table(response, "rems").rows) == {
+        "Submitted": 0,
+        "Complete, not submitted": sum(expected.values()),
+        "Incomplete": len(expected) - sum(expected.values()),
+        "Overdue (past the window, not submitted)": 0,
+    }
 
 
 def test_a_rems_record_is_overdue_from_the_day_after_its_window_closes(
@@ -237,23 +257,128 @@ def test_a_chart_is_escaped_svg_with_long_labels_shortened():
     from monitoring import reports
 
     chart = reports.bar_chart([("<b>Label longer than twenty-six characters</b>", 3), ("Short", 1.5)], "sessions")
-    svg = reports.bar_chart_svg(chart, "Tom & Jerry")
+    svg = (
+        engines["jinja2"].get_template("monitoring/report_chart.html").render({"chart": chart, "title": "Tom & Jerry"})
+    )
     assert svg.startswith('<svg class="report-chart" role="img" aria-label="Tom &amp; Jerry chart"')
     assert "<b>" not in svg
     assert ">&lt;b&gt;Label longer than twen…<title>&lt;b&gt;Label longer" in svg
     short_bar = '<rect x="170" y="34" width="165.0" height="22" fill="#0d6efd" rx="2"><title>Short: 1.5 sessions'
     assert short_bar in svg
-    assert reports.Table("t", "T", [], [], None).chart_svg == ""
+    sections = engines["jinja2"].get_template("monitoring/report_sections.html")
+    assert "<svg" not in sections.render({"tables": [reports.Table("t", "T", [], [], None)], "query": ""})
 
 
 def test_table_rows_are_shown_as_the_template_would_show_each_value():
-    from django.template import Context, Template
-
     from monitoring import reports
 
     rows = [[dt.date(2026, 11, 2), 3, 14.3, "<b>BP</b> & pulse", ""], [dt.date(2026, 11, 9), 0, 0.0, "", 126.0]]
     table = reports.Table("t", "T", ["a", "b", "c", "d", "e"], rows)
     loop = Template("{% for row in rows %}<tr>{% for cell in row %}<td>{{ cell }}</td>{% endfor %}</tr>{% endfor %}")
     expected = loop.render(Context({"rows": rows}))
-    assert table.body_html == expected
+    page = engines["jinja2"].get_template("monitoring/report_sections.html").render({"tables": [table], "query": ""})
+    assert f"<tbody>{expected}</tbody>" in page
     assert "&lt;b&gt;BP&lt;/b&gt; &amp; pulse" in expected
+
+
+@time_machine.travel(TODAY, tick=False)
+def test_the_figures_of_weeks_of_sessions(client_for, administrator, weeks_of_sessions, site):
+    figures = tables(client_for(administrator), site)
+    assert figures["no-show-rate"] == [[7, 1, 14.3]]
+    assert figures["observation-length"][0][:4] == [6, 126.0, 126.0, 126.0]
+    assert figures["rems"] == [
+        ["Submitted", 0],
+        ["Complete, not submitted", 3],
+        ["Incomplete", 0],
+        ["Overdue (past the window, not submitted)", 3],
+    ]
+
+
+@time_machine.travel(TODAY, tick=False)
+def test_changes_made_through_the_services_show_on_the_next_report(
+    client_for, administrator, weeks_of_sessions, make_session, site
+):
+    client = client_for(administrator)
+    tables(client, site)
+    old = weeks_of_sessions[20]
+    services.rems_mark_submitted(session=old, user=administrator, submitted_on=TODAY.date())
+    after = tables(client, site)
+    assert dict(after["rems"])["Submitted"] == 1
+    assert dict(after["rems"])["Overdue (past the window, not submitted)"] == 2
+
+    # A booking left open on a past day and then marked as a no-show.
+    missed = make_session(factories.make_patient(site=site), start=DAY_START - dt.timedelta(days=15))
+    tables(client, site)
+    scheduling_services.session_mark_no_show(session=missed, version=missed.version)
+    assert tables(client, site)["no-show-rate"] == [[8, 2, 25.0]]
+
+
+@time_machine.travel(TODAY, tick=False)
+def test_a_moved_session_is_counted_in_its_new_week(client_for, administrator, make_session, site, patient):
+    client = client_for(administrator)
+    booked = make_session(patient, start=DAY_START - dt.timedelta(days=10))
+    assert tables(client, site)["sessions-by-week"] == [[dt.date(2026, 11, 2), 1, 0, 0, 0, 0, 0, 1]]
+    tomorrow = TODAY + dt.timedelta(days=1)
+    scheduling_services.session_move(session=booked, start=tomorrow, chair=booked.chair, version=booked.version)
+    assert tables(client, site)["sessions-by-week"] == [[dt.date(2026, 11, 16), 1, 0, 0, 0, 0, 0, 1]]
+
+
+@time_machine.travel(TODAY, tick=False)
+def test_a_course_moved_to_another_protocol_is_judged_by_its_checkpoints(
+    client_for, administrator, weeks_of_sessions, site
+):
+    client = client_for(administrator)
+    assert tables(client, site)["checkpoint-completeness"][0][:3] == [6, 5, 83.3]
+    session = weeks_of_sessions[3]
+    at_90 = Protocol.objects.create(name="Checks at 90", slug="esk-90", drug="esketamine", checkpoint_minutes=[90])
+    session.course.protocol = at_90
+    session.course.save()
+    row = tables(client, site)["checkpoint-completeness"][0]
+    assert row[:3] == [6, 4, 66.7] and "90-minute check: 1" in row[3]
+
+
+@time_machine.travel(TODAY, tick=False)
+def test_protocol_and_threshold_changes_apply_to_past_days(client_for, administrator, weeks_of_sessions, site):
+    client = client_for(administrator)
+    row = tables(client, site)["checkpoint-completeness"][0]
+    assert row[:3] == [6, 5, 83.3] and row[3] == "30-minute check: 1"  # its 40-minute reading does not count
+    protocol = weeks_of_sessions[9].course.protocol
+    protocol.checkpoint_minutes = [40]
+    protocol.save()
+    assert tables(client, site)["checkpoint-completeness"][0][:3] == [6, 6, 100.0]
+    thresholds = ClinicalThresholds.objects.get(pk=1)
+    thresholds.observation_minimum_minutes = 130
+    thresholds.save()
+    assert tables(client, site)["observation-length"][0][-1] == 6  # 126 minutes, under 130
+
+
+@time_machine.travel(TODAY, tick=False)
+def test_a_rems_record_changed_from_its_patient_or_dose_changes_its_state(
+    client_for, administrator, weeks_of_sessions, site
+):
+    client = client_for(administrator)
+    assert dict(tables(client, site)["rems"])["Complete, not submitted"] == 3
+    in_window = weeks_of_sessions[3]
+    patient = in_window.patient
+    patient.rems_enrollment_id = ""
+    patient.save()
+    rems = dict(tables(client, site)["rems"])
+    assert (rems["Complete, not submitted"], rems["Incomplete"]) == (2, 1)
+
+    other = weeks_of_sessions[1]
+    DoseRecord.objects.filter(session=other).update(lot_number="")
+    rems = dict(tables(client, site)["rems"])
+    assert (rems["Complete, not submitted"], rems["Incomplete"]) == (1, 2)
+
+
+@time_machine.travel(TODAY, tick=False)
+def test_a_change_made_with_the_triggers_switched_off_shows_too(client_for, administrator, weeks_of_sessions, site):
+    """As a bulk load does: the report reads the sessions themselves."""
+    client = client_for(administrator)
+    assert tables(client, site)["no-show-rate"] == [[7, 1, 14.3]]
+    session = weeks_of_sessions[20]
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL session_replication_role = replica")
+        cursor.execute("UPDATE scheduling_session SET status = 'no_show' WHERE id = %s", [session.pk])
+        cursor.execute("SET LOCAL session_replication_role = DEFAULT")
+    assert tables(client, site)["no-show-rate"] == [[7, 2, 28.6]]
