@@ -14,6 +14,7 @@ from clinic.models import Patient
 from . import rules
 from .forms import phase_specs
 from .models import Course, Protocol, Session, SessionStatus, TransportArrangement
+from .reminders_plan import reminders_sync
 from .services import SiteCalendar, check_patient
 
 # (MRN, protocol slug, weekdays, local start time, chair number, ride confirmed?)
@@ -121,12 +122,6 @@ def seed(stdout) -> None:
                 confirmed_at=now if confirmed else None,
                 confirmed_by=scheduler if confirmed else None,
             )
-            _sync_reminders(session)
+            reminders_sync(session=session)
             booked += 1
     stdout.write(f"Scheduling demo data: {booked} sessions booked.")
-
-
-def _sync_reminders(session) -> None:
-    from .reminders import reminders_sync
-
-    reminders_sync(session=session)

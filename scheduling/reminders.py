@@ -1,14 +1,8 @@
-"""Patient reminder rows: created when a session is booked, re-timed when it moves, skipped
-(with the reason) when it is cancelled, marked no-show, or cannot be delivered.
-
-``reminders_sync`` is the one entry point for the booking, move, cancel and no-show
-services. It is safe to call any number of times. Rows that are ``sending``, ``sent`` or
-``failed`` are never changed here: a message that went out stays recorded once, and the send
-task re-checks the session before it sends, so a row claimed just before a cancellation is
-skipped there instead.
+"""Sending patient reminders: the message content, claiming due rows, sending them through
+the clinic's channels, and recovering rows a stopped worker left behind. Which rows a session
+needs is planned in reminders_plan; the rules are in rules_reminders.
 """
 
-import base64
 import dataclasses
 import datetime as dt
 import functools
@@ -18,136 +12,20 @@ from enum import StrEnum
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.utils import dateformat, timezone
-from django.utils.crypto import constant_time_compare, salted_hmac
 
-from clinic.audit import audit_record
 from clinic.messaging import Outgoing, SendError, TransientSendError, batch_store, message_send
-from clinic.models import AuditAction, StaffAlert
 
 from . import rules_reminders as rules
-from .models import Reminder, Session, SessionStatus, TransportArrangement
+from .links import confirm_url
+from .models import Reminder, Session
+from .reminders_plan import reminder_kinds
 from .services import session_alert
 
 logger = logging.getLogger(__name__)
-
-# Sync only rewrites rows in these states (compare-and-set on the status).
-_REWRITABLE = (Reminder.Status.PENDING, Reminder.Status.SKIPPED)
-
-
-@functools.cache
-def _kinds_cached(specs: tuple) -> tuple[rules.ReminderKind, ...]:
-    return rules.parse_reminder_kinds([dict(spec) for spec in specs])
-
-
-def reminder_kinds() -> tuple[rules.ReminderKind, ...]:
-    """The configured reminder kinds (settings.REMINDER_KINDS)."""
-    specs = tuple(tuple(sorted(spec.items())) for spec in settings.REMINDER_KINDS)
-    return _kinds_cached(specs)
-
-
-def session_plans(*, session: Session, existing: dict | None = None, now=None) -> list[rules.Plan]:
-    """The desired state of every reminder row of ``session`` (no writes)."""
-    patient = session.patient
-    existing = existing or {}
-    now = now or timezone.now()
-    return [
-        rules.plan_reminder(
-            kind,
-            start=session.start,
-            tz=session.chair.site.tzinfo,
-            now=now,
-            session_status=session.status,
-            opted_out=patient.reminder_opt_out,
-            channel=patient.preferred_channel,
-            phone=patient.phone,
-            email=patient.email,
-            existing=existing.get(kind.name),
-        )
-        for kind in reminder_kinds()
-    ]
-
-
-@transaction.atomic
-def reminders_sync(*, session: Session) -> None:
-    """Bring the reminder rows of ``session`` in line with its current time and state."""
-    session = Session.objects.select_related("patient", "chair__site").get(pk=session.pk)
-    rows = {row.kind: row for row in Reminder.objects.filter(session=session)}
-    existing = {
-        kind: rules.Existing(status=row.status, due_at=row.due_at, skip_reason=row.skip_reason)
-        for kind, row in rows.items()
-    }
-    channel = session.patient.preferred_channel if session.patient.preferred_channel != "none" else ""
-    to_create = []
-    for plan in session_plans(session=session, existing=existing):
-        row = rows.get(plan.kind)
-        if row is None:
-            to_create.append(
-                Reminder(
-                    session=session,
-                    kind=plan.kind,
-                    channel=channel,
-                    due_at=plan.due_at,
-                    status=plan.status,
-                    skip_reason=plan.skip_reason,
-                )
-            )
-            continue
-        if row.status not in _REWRITABLE:
-            continue
-        if (row.status, row.due_at, row.skip_reason, row.channel) == (
-            plan.status,
-            plan.due_at,
-            plan.skip_reason,
-            channel,
-        ):
-            continue
-        # Compare-and-set: a tick that claimed the row a moment ago wins; its send task
-        # re-checks the session before sending.
-        Reminder.objects.filter(pk=row.pk, status=row.status).update(
-            status=plan.status, due_at=plan.due_at, skip_reason=plan.skip_reason, channel=channel
-        )
-    if to_create:
-        # A concurrent sync may have created the same (session, kind): the unique constraint
-        # keeps one row and the other insert is dropped.
-        Reminder.objects.bulk_create(to_create, ignore_conflicts=True)
-
-
-# --- The confirmation link ------------------------------------------------------------
-# A short token (it has to fit in a 160-character SMS): the session id and a truncated
-# HMAC of it. Links stay valid until the session starts; the confirm page checks that and
-# the session's state on every request, so the token itself carries no expiry.
-
-_TOKEN_SALT = "scheduling.confirm-link"  # noqa: S105 (a salt, not a secret)
-
-
-def _token_mac(value: str) -> str:
-    digest = salted_hmac(_TOKEN_SALT, value, algorithm="sha256").digest()[:12]
-    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
-
-
-def confirm_token(session_id: int) -> str:
-    value = format(session_id, "x")
-    return f"{value}-{_token_mac(value)}"
-
-
-def confirm_token_session_id(token: str) -> int | None:
-    """The session id a token was made for, or None when it was not made by us."""
-    value, _, mac = token.partition("-")
-    if not value or len(token) > 64 or not constant_time_compare(mac, _token_mac(value)):
-        return None
-    try:
-        return int(value, 16)
-    except ValueError:
-        return None
-
-
-def confirm_url(session_id: int) -> str:
-    path = reverse("confirm:session", args=[confirm_token(session_id)])
-    return settings.PUBLIC_BASE_URL.rstrip("/") + path
 
 
 # --- Message content ------------------------------------------------------------------
@@ -436,14 +314,14 @@ def _outgoing(row: dict, channel: str) -> Outgoing:
 
 
 def _skip_reason(row: dict, now: dt.datetime) -> str:
-    reason = rules.session_problem(row["session_status"])
-    if not reason and row["start"] <= now:
-        reason = rules.REASON_STARTED
-    if not reason and (row["opted_out"] or row["channel"] == "none"):
-        reason = rules.REASON_OPTED_OUT
-    if not reason:
-        reason = rules.address_problem(channel=row["channel"], phone=row["phone"], email=row["email"])
-    return reason
+    return rules.skip_reason(
+        session_status=row["session_status"],
+        opted_out=row["opted_out"],
+        channel=row["channel"],
+        phone=row["phone"],
+        email=row["email"],
+        started=row["start"] <= now,
+    )
 
 
 def _deliver_one(row: dict) -> tuple[Outcome, int]:
@@ -498,80 +376,3 @@ def reminder_retry(*, reminder: Reminder) -> bool:
         )
         == 1
     )
-
-
-# --- Rides still unconfirmed ----------------------------------------------------------
-
-
-def rides_unconfirmed_alert(*, now: dt.datetime | None = None) -> int:
-    """Raise one scheduler alert per booked session starting within RIDE_CHECK_HOURS_BEFORE
-    whose ride home is missing or unconfirmed. Idempotent; returns the number raised."""
-    now = now or timezone.now()
-    horizon = now + dt.timedelta(hours=settings.RIDE_CHECK_HOURS_BEFORE)
-    already = StaffAlert.objects.filter(kind="ride_unconfirmed", session_id__isnull=False).values("session_id")
-    sessions = (
-        Session.objects.filter(status=SessionStatus.BOOKED, start__gt=now, start__lte=horizon)
-        .filter(Q(transport__isnull=True) | Q(transport__status=TransportArrangement.Status.UNCONFIRMED))
-        .exclude(pk__in=already)
-        .select_related("chair__site", "patient")
-    )
-    raised = 0
-    for session in sessions:
-        raised += session_alert(
-            session,
-            kind="ride_unconfirmed",
-            dedupe_key=f"ride-unconfirmed:session:{session.pk}",
-            message=f"No confirmed ride home for {session.patient.full_name} on "
-            f"{session.local_start():%a %d %b %H:%M}.",
-            severity="warning",
-            audience="scheduler",
-            url=_safe_reverse("scheduling:session-detail", session.pk),
-        )
-    return raised
-
-
-# --- The patient's answer through the link --------------------------------------------
-
-
-def confirm_session_for_token(token: str, *, now: dt.datetime | None = None) -> tuple[Session | None, str]:
-    """The session a confirmation link may act on, or (None, why-not). Links work while the
-    session is booked and has not started; tampered tokens name no session at all."""
-    session_id = confirm_token_session_id(token)
-    if session_id is None:
-        return None, "invalid"
-    session = Session.objects.select_related("chair__site", "patient").filter(pk=session_id).first()
-    if session is None:
-        return None, "invalid"
-    if session.status in (SessionStatus.CANCELLED, SessionStatus.NO_SHOW):
-        return None, "cancelled"
-    if session.status != SessionStatus.BOOKED or session.start <= (now or timezone.now()):
-        return None, "expired"
-    return session, ""
-
-
-@transaction.atomic
-def transport_confirm_by_patient(*, session: Session, name: str, phone: str, request=None) -> TransportArrangement:
-    """The patient confirms they are coming and who drives them home. Creates the transport
-    arrangement when missing; an empty ``phone`` keeps the one already recorded. Audited as
-    a patient action."""
-    session = Session.objects.select_for_update().get(pk=session.pk)
-    transport, created = TransportArrangement.objects.select_for_update().get_or_create(session=session)
-    before = {field: getattr(transport, field) for field in ("kind", "name", "phone", "status")}
-    if name and name != transport.name:
-        transport.kind = TransportArrangement.Kind.ESCORT
-        transport.name = name
-    transport.phone = phone or transport.phone
-    transport.status = TransportArrangement.Status.CONFIRMED_PATIENT
-    transport.confirmed_at = timezone.now()
-    transport.confirmed_by = None
-    transport.save()
-    changed = sorted(field for field, value in before.items() if getattr(transport, field) != value)
-    audit_record(
-        action=AuditAction.CREATE if created else AuditAction.UPDATE,
-        request=request,
-        obj=transport,
-        patient=session.patient_id,
-        actor="patient",
-        summary={"attendance": "confirmed", "fields": changed, "via": "reminder link"},
-    )
-    return transport

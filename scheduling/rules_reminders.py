@@ -117,6 +117,22 @@ def session_problem(status: str) -> str:
     }.get(status, "")
 
 
+def skip_reason(
+    *, session_status: str, opted_out: bool, channel: str, phone: str, email: str, started: bool = False
+) -> str:
+    """Why no reminder goes to this patient for this session ('' when one does): the session's
+    state, then (when sending) whether it is already under way, the patient's opt-out, then the
+    address for their channel. Planning and sending both ask this."""
+    reason = session_problem(session_status)
+    if not reason and started:
+        reason = REASON_STARTED
+    if not reason and (opted_out or channel == "none"):
+        reason = REASON_OPTED_OUT
+    if not reason:
+        reason = address_problem(channel=channel, phone=phone, email=email)
+    return reason
+
+
 def plan_reminder(
     kind: ReminderKind,
     *,
@@ -137,11 +153,7 @@ def plan_reminder(
     is skipped as too late, except the same-day note, which goes out at once when the session
     is booked (or moved) on the day itself before it starts."""
     due = due_at(kind, start=start, tz=tz)
-    reason = session_problem(session_status)
-    if not reason and (opted_out or channel == "none"):
-        reason = REASON_OPTED_OUT
-    if not reason:
-        reason = address_problem(channel=channel, phone=phone, email=email)
+    reason = skip_reason(session_status=session_status, opted_out=opted_out, channel=channel, phone=phone, email=email)
     if not reason and due >= start:
         reason = REASON_NOT_BEFORE_START
     if not reason and due <= now:

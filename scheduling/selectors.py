@@ -13,6 +13,7 @@ from django.utils import dateformat, timezone
 from clinic.models import Chair, Closure, OpeningHours, Site
 from clinic.selectors import all_sites, site_with_id
 
+from .links import confirm_token_session_id
 from .models import Course, Session, SessionStatus, TransportArrangement
 
 DEFAULT_OPEN, DEFAULT_CLOSE = dt.time(8), dt.time(18)
@@ -359,3 +360,19 @@ def session_for_page(pk) -> QuerySet[Session]:
     return Session.objects.select_related(
         "patient", "chair__site", "course__protocol", "transport", "transport__confirmed_by", "replaces__chair__site"
     ).filter(pk=pk)
+
+
+def confirm_session_for_token(token: str, *, now: dt.datetime | None = None) -> tuple[Session | None, str]:
+    """The session a confirmation link may act on, or (None, why-not). Links work while the
+    session is booked and has not started; tampered tokens name no session at all."""
+    session_id = confirm_token_session_id(token)
+    if session_id is None:
+        return None, "invalid"
+    session = Session.objects.select_related("chair__site", "patient").filter(pk=session_id).first()
+    if session is None:
+        return None, "invalid"
+    if session.status in (SessionStatus.CANCELLED, SessionStatus.NO_SHOW):
+        return None, "cancelled"
+    if session.status != SessionStatus.BOOKED or session.start <= (now or timezone.now()):
+        return None, "expired"
+    return session, ""

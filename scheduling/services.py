@@ -1,4 +1,5 @@
-"""Writes to courses, sessions and rides home. Keyword-only; each runs in one transaction.
+"""Writes to courses, sessions and rides home. Keyword-only; each runs in one transaction and
+writes the audit row of what it changed (``request``, when given, adds the address and page).
 
 Booking checks every rule first and explains a refusal in the clinic's words; the
 PostgreSQL exclusion constraints (migration 0003) catch two bookings racing for the same
@@ -8,15 +9,20 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, OperationalError, transaction
+from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
 
-from clinic.models import Chair, Closure, OpeningHours, Patient, Site
+from clinic.audit import audit_record
+from clinic.models import AuditAction, Chair, Closure, OpeningHours, Patient, Site, StaffAlert
 from clinic.services import alert_raise
 
 from . import rules
 from .models import Course, Drug, Protocol, Session, SessionStatus, TransportArrangement
+from .reminders_plan import reminders_sync
 
 ERRORS = {
     "in_past": "This time has already passed: choose a time in the future.",
@@ -42,12 +48,6 @@ ERRORS = {
 
 def _error(code: str, **params) -> ValidationError:
     return ValidationError(ERRORS[code], code=code, params=params)
-
-
-def _sync_reminders(session: Session) -> None:
-    from .reminders import reminders_sync
-
-    reminders_sync(session=session)
 
 
 # --- Checks ---------------------------------------------------------------------------
@@ -145,6 +145,31 @@ def slot_problems(
     return problems
 
 
+def first_free_chair(
+    *,
+    patient: Patient,
+    preferred: Chair,
+    chairs: list[Chair],
+    start: dt.datetime,
+    end: dt.datetime,
+    calendar: SiteCalendar,
+    exclude_pks: tuple[int, ...] = (),
+) -> tuple[Chair | None, list[ValidationError]]:
+    """The chair a session from ``start`` to ``end`` goes in: ``preferred`` when it is free,
+    else the first free one of ``chairs`` (in their order). Returns (that chair, []), or (None,
+    the problems of the preferred chair) when none is free."""
+    preferred_problems = None
+    for chair in [preferred] + [c for c in chairs if c.pk != preferred.pk]:
+        problems = slot_problems(
+            patient=patient, chair=chair, start=start, end=end, calendar=calendar, exclude_pks=exclude_pks
+        )
+        if not problems:
+            return chair, []
+        if preferred_problems is None:
+            preferred_problems = problems
+    return None, preferred_problems or []
+
+
 def _raise_first(problems: list[ValidationError]) -> None:
     if problems:
         raise ValidationError(problems)
@@ -218,11 +243,38 @@ def session_book(
     planned_dose_mg: Decimal,
     phase_name: str = "",
     sequence: int = 1,
+    user=None,
+    request=None,
+) -> Session:
+    """Book one session of a course in a chair."""
+    session = _session_book(
+        course=course,
+        chair=chair,
+        start=start,
+        minutes=minutes,
+        planned_dose_mg=planned_dose_mg,
+        phase_name=phase_name,
+        sequence=sequence,
+    )
+    audit_record(action=AuditAction.CREATE, request=request, user=user, obj=session, summary={"course": course.pk})
+    return session
+
+
+@transaction.atomic  # a savepoint: a course's booking that fails leaves the others in place
+def _session_book(
+    *,
+    course: Course,
+    chair: Chair,
+    start: dt.datetime,
+    minutes: int,
+    planned_dose_mg: Decimal,
+    phase_name: str = "",
+    sequence: int = 1,
     replaces: Session | None = None,
     calendar: SiteCalendar | None = None,
     check_patient_first: bool = True,
 ) -> Session:
-    """Book one session of a course in a chair."""
+    """Book one session (not audited: the caller audits the booking it is part of)."""
     patient = course.patient
     if check_patient_first:
         check_patient(patient=patient, protocol=course.protocol, course=course)
@@ -242,7 +294,7 @@ def session_book(
     )
     _save_guarded(session, calendar=calendar)
     _transport_from_escort(session)
-    _sync_reminders(session)
+    reminders_sync(session=session)
     return session
 
 
@@ -270,6 +322,7 @@ def course_confirm(
     preferred_chair: Chair | None,
     bookings: list[PlannedBooking],
     user,
+    request=None,
 ) -> Course:
     """Create the course and book all its sessions, or nothing.
 
@@ -292,7 +345,7 @@ def course_confirm(
     errors: dict[str, list] = {}
     for index, booking in enumerate(bookings):
         try:
-            session_book(
+            _session_book(
                 course=course,
                 chair=booking.chair,
                 start=booking.start,
@@ -307,6 +360,13 @@ def course_confirm(
             errors[str(index)] = exc.error_list
     if errors:
         raise ValidationError(errors)  # rolls back the course and every session booked above
+    audit_record(
+        action=AuditAction.CREATE,
+        request=request,
+        user=user,
+        obj=course,
+        summary={"protocol": protocol.slug, "sessions": len(bookings)},
+    )
     return course
 
 
@@ -321,6 +381,12 @@ def _lock(session: Session, version: int | None) -> Session:
     return locked
 
 
+def _audit_change(session: Session, action: str, *, user, request, **summary) -> None:
+    audit_record(
+        action=AuditAction.UPDATE, request=request, user=user, obj=session, summary={"action": action, **summary}
+    )
+
+
 def _touch(session: Session, status: str | None = None) -> None:
     session.version += 1
     if status:
@@ -329,7 +395,9 @@ def _touch(session: Session, status: str | None = None) -> None:
 
 
 @transaction.atomic
-def session_move(*, session: Session, start: dt.datetime, chair: Chair, version: int | None, user=None) -> Session:
+def session_move(
+    *, session: Session, start: dt.datetime, chair: Chair, version: int | None, user=None, request=None
+) -> Session:
     """Move a booked session to a new time and/or chair; the booking checks apply."""
     session = _lock(session, version)
     if session.status != SessionStatus.BOOKED:
@@ -347,35 +415,38 @@ def session_move(*, session: Session, start: dt.datetime, chair: Chair, version:
     session.start, session.planned_end, session.chair = start, end, chair
     _touch(session)
     _save_guarded(session, calendar=calendar)
-    _sync_reminders(session)
+    reminders_sync(session=session)
+    _audit_change(session, "move", user=user, request=request, chair=chair.pk)
     return session
 
 
 @transaction.atomic
-def session_cancel(*, session: Session, reason: str, version: int | None, user=None) -> Session:
+def session_cancel(*, session: Session, reason: str, version: int | None, user=None, request=None) -> Session:
     session = _lock(session, version)
     session.check_transition(SessionStatus.CANCELLED)
     session.cancel_reason = reason.strip()[:255]
     _touch(session, SessionStatus.CANCELLED)
     session.save()
-    _sync_reminders(session)
+    reminders_sync(session=session)
+    _audit_change(session, "cancel", user=user, request=request)
     return session
 
 
 @transaction.atomic
-def session_mark_no_show(*, session: Session, version: int | None, user=None) -> Session:
+def session_mark_no_show(*, session: Session, version: int | None, user=None, request=None) -> Session:
     session = _lock(session, version)
     session.check_transition(SessionStatus.NO_SHOW)
     if session.start > timezone.now():
         raise _error("no_show_too_early")
     _touch(session, SessionStatus.NO_SHOW)
     session.save()
-    _sync_reminders(session)
+    reminders_sync(session=session)
+    _audit_change(session, "no_show", user=user, request=request)
     return session
 
 
 @transaction.atomic
-def course_replan(*, course: Course, missed: Session, user=None) -> list[Session]:
+def course_replan(*, course: Course, missed: Session, user=None, request=None) -> list[Session]:
     """Make up a missed or cancelled session without restarting the course.
 
     A replacement session is booked at the first allowed day (not before tomorrow, and the
@@ -429,13 +500,20 @@ def course_replan(*, course: Course, missed: Session, user=None) -> list[Session
     moving = tuple(s.pk for s in following)
 
     def free_chair(preferred: Chair, start: dt.datetime, end: dt.datetime) -> Chair:
-        for chair in [preferred] + [c for c in chairs if c.pk != preferred.pk]:
-            problems = slot_problems(
-                patient=course.patient, chair=chair, start=start, end=end, calendar=calendar, exclude_pks=moving
+        chair, _ = first_free_chair(
+            patient=course.patient,
+            preferred=preferred,
+            chairs=chairs,
+            start=start,
+            end=end,
+            calendar=calendar,
+            exclude_pks=moving,
+        )
+        if chair is None:
+            raise _error(
+                "no_free_chair", range=rules.time_range(start, end, tz), date=f"{start.astimezone(tz):%a %d %b}"
             )
-            if not problems:
-                return chair
-        raise _error("no_free_chair", range=rules.time_range(start, end, tz), date=f"{start.astimezone(tz):%a %d %b}")
+        return chair
 
     # Later sessions first: each only moves forward, so it never lands on one not yet moved.
     changed: list[Session] = []
@@ -448,11 +526,11 @@ def course_replan(*, course: Course, missed: Session, user=None) -> list[Session
         session.start, session.planned_end = start, end
         _touch(session)
         _save_guarded(session, calendar=calendar)
-        _sync_reminders(session)
+        reminders_sync(session=session)
         changed.append(session)
     start = rules.local_datetime(new_dates[0], items[0].at, tz)
     end = rules.session_end(start, items[0].minutes)
-    replacement = session_book(
+    replacement = _session_book(
         course=course,
         chair=free_chair(missed.chair, start, end),
         start=start,
@@ -464,7 +542,15 @@ def course_replan(*, course: Course, missed: Session, user=None) -> list[Session
         calendar=calendar,
         check_patient_first=False,
     )
-    return [replacement, *reversed(changed)]
+    result = [replacement, *reversed(changed)]
+    audit_record(
+        action=AuditAction.UPDATE,
+        request=request,
+        user=user,
+        obj=course,
+        summary={"action": "replan", "missed": missed.pk, "sessions": [s.pk for s in result]},
+    )
+    return result
 
 
 # --- Ride home ------------------------------------------------------------------------
@@ -481,6 +567,7 @@ def transport_record(
     booking_reference: str = "",
     confirmed: bool,
     user,
+    request=None,
 ) -> TransportArrangement:
     """Record who takes the patient home; ``confirmed`` means staff confirmed it with them."""
     arrangement, _ = TransportArrangement.objects.select_for_update().get_or_create(session=session)
@@ -498,6 +585,7 @@ def transport_record(
         arrangement.confirmed_at = None
         arrangement.confirmed_by = None
     arrangement.save()
+    _audit_change(session, "transport", user=user, request=request)
     return arrangement
 
 
@@ -518,3 +606,64 @@ def session_alert(
         url=url,
     )
     return created
+
+
+# --- Rides still unconfirmed ----------------------------------------------------------
+
+
+def rides_unconfirmed_alert(*, now: dt.datetime | None = None) -> int:
+    """Raise one scheduler alert per booked session starting within RIDE_CHECK_HOURS_BEFORE
+    whose ride home is missing or unconfirmed. Idempotent; returns the number raised."""
+    now = now or timezone.now()
+    horizon = now + dt.timedelta(hours=settings.RIDE_CHECK_HOURS_BEFORE)
+    already = StaffAlert.objects.filter(kind="ride_unconfirmed", session_id__isnull=False).values("session_id")
+    sessions = (
+        Session.objects.filter(status=SessionStatus.BOOKED, start__gt=now, start__lte=horizon)
+        .filter(Q(transport__isnull=True) | Q(transport__status=TransportArrangement.Status.UNCONFIRMED))
+        .exclude(pk__in=already)
+        .select_related("chair__site", "patient")
+    )
+    raised = 0
+    for session in sessions:
+        raised += session_alert(
+            session,
+            kind="ride_unconfirmed",
+            dedupe_key=f"ride-unconfirmed:session:{session.pk}",
+            message=f"No confirmed ride home for {session.patient.full_name} on "
+            f"{session.local_start():%a %d %b %H:%M}.",
+            severity="warning",
+            audience="scheduler",
+            url=reverse("scheduling:session-detail", args=[session.pk]),
+        )
+    return raised
+
+
+# --- The patient's answer through the link --------------------------------------------
+
+
+@transaction.atomic
+def transport_confirm_by_patient(*, session: Session, name: str, phone: str, request=None) -> TransportArrangement:
+    """The patient confirms they are coming and who drives them home. Creates the transport
+    arrangement when missing; an empty ``phone`` keeps the one already recorded. Audited as
+    a patient action."""
+    session = Session.objects.select_for_update().get(pk=session.pk)
+    transport, created = TransportArrangement.objects.select_for_update().get_or_create(session=session)
+    before = {field: getattr(transport, field) for field in ("kind", "name", "phone", "status")}
+    if name and name != transport.name:
+        transport.kind = TransportArrangement.Kind.ESCORT
+        transport.name = name
+    transport.phone = phone or transport.phone
+    transport.status = TransportArrangement.Status.CONFIRMED_PATIENT
+    transport.confirmed_at = timezone.now()
+    transport.confirmed_by = None
+    transport.save()
+    changed = sorted(field for field, value in before.items() if getattr(transport, field) != value)
+    audit_record(
+        action=AuditAction.CREATE if created else AuditAction.UPDATE,
+        request=request,
+        obj=transport,
+        patient=session.patient_id,
+        actor="patient",
+        summary={"attendance": "confirmed", "fields": changed, "via": "reminder link"},
+    )
+    return transport

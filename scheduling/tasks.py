@@ -12,7 +12,7 @@ from celery import shared_task
 from django.conf import settings
 from django.db import transaction
 
-from . import reminders
+from . import reminders, services
 
 logger = logging.getLogger(__name__)
 
@@ -81,4 +81,4 @@ def reminder_send(self, reminder_id: int) -> str:
 @shared_task(name="scheduling.tasks.rides_unconfirmed_check", ignore_result=True)
 def rides_unconfirmed_check() -> int:
     with transaction.atomic():
-        return reminders.rides_unconfirmed_alert()
+        return services.rides_unconfirmed_alert()

@@ -135,14 +135,11 @@ def _preview_rows(*, patient, site, setup, proposals) -> list[dict]:
     calendar = services.SiteCalendar.load(site, start=setup["start_date"])
     rows = []
     for p in proposals:
-        chosen, problems, note = preferred, None, ""
-        for chair in [preferred] + [c for c in chairs if c.pk != preferred.pk]:
-            found = services.slot_problems(patient=patient, chair=chair, start=p.start, end=p.end, calendar=calendar)
-            if problems is None:
-                problems = found
-            if not found:
-                chosen, problems = chair, []
-                break
+        note = ""
+        chosen, problems = services.first_free_chair(
+            patient=patient, preferred=preferred, chairs=chairs, start=p.start, end=p.end, calendar=calendar
+        )
+        chosen = chosen or preferred
         if chosen.pk != preferred.pk:
             note = f"{preferred.name} is taken: {chosen.name} offered."
         if p.moved_from:
@@ -259,6 +256,7 @@ def _course_confirm(request, *, patient, site, setup, chairs):
             preferred_chair=setup["chair"],
             bookings=bookings,
             user=request.user,
+            request=request,
         )
     except ValidationError as exc:
         problems = [[] for _ in formset.forms]
@@ -269,12 +267,6 @@ def _course_confirm(request, *, patient, site, setup, chairs):
         else:
             messages.error(request, " ".join(exc.messages))
         return _render_preview(request, patient=patient, site=site, setup=setup, formset=formset, problems=problems)
-    audit_record(
-        action=AuditAction.CREATE,
-        request=request,
-        obj=course,
-        summary={"protocol": course.protocol.slug, "sessions": len(bookings)},
-    )
     messages.success(request, f"Course started: {len(bookings)} sessions booked for {patient.full_name}.")
     return redirect(course)
 
@@ -305,16 +297,10 @@ def course_replan(request, pk):
     course = get_object_or_404(Course, pk=pk)
     missed = get_object_or_404(Session, pk=request.POST.get("session") or 0, course=course)
     try:
-        changed = services.course_replan(course=course, missed=missed, user=request.user)
+        changed = services.course_replan(course=course, missed=missed, user=request.user, request=request)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
         return redirect(course)
-    audit_record(
-        action=AuditAction.UPDATE,
-        request=request,
-        obj=course,
-        summary={"action": "replan", "missed": missed.pk, "sessions": [s.pk for s in changed]},
-    )
     replacement = changed[0]
     moved = len(changed) - 1
     messages.success(
@@ -366,8 +352,7 @@ def session_detail(request, pk):
     return response
 
 
-def _done(request, session: Session, action: str, message: str, **summary):
-    audit_record(action=AuditAction.UPDATE, request=request, obj=session, summary={"action": action, **summary})
+def _done(request, session: Session, message: str):
     messages.success(request, message)
     return redirect("scheduling:session-detail", session.pk)
 
@@ -386,12 +371,13 @@ def session_move(request, pk):
                 chair=form.cleaned_data["chair"],
                 version=form.cleaned_data["version"],
                 user=request.user,
+                request=request,
             )
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
             when = f"{moved.local_start():%a %d %b %H:%M}"
-            return _done(request, moved, "move", f"Session moved to {when}, {moved.chair.name}.", chair=moved.chair_id)
+            return _done(request, moved, f"Session moved to {when}, {moved.chair.name}.")
     return _render_session(request, session, move_form=form)
 
 
@@ -404,12 +390,16 @@ def session_cancel(request, pk):
     if form.is_valid():
         try:
             services.session_cancel(
-                session=session, reason=form.cleaned_data["reason"], version=form.cleaned_data["version"]
+                session=session,
+                reason=form.cleaned_data["reason"],
+                version=form.cleaned_data["version"],
+                user=request.user,
+                request=request,
             )
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
-            return _done(request, session, "cancel", "Session cancelled. Reminders for it will not be sent.")
+            return _done(request, session, "Session cancelled. Reminders for it will not be sent.")
     return _render_session(request, session, cancel_form=form)
 
 
@@ -422,11 +412,13 @@ def session_no_show(request, pk):
     try:
         if not form.is_valid():
             raise ValidationError("The page was incomplete: reload it and try again.", code="stale")
-        services.session_mark_no_show(session=session, version=form.cleaned_data["version"])
+        services.session_mark_no_show(
+            session=session, version=form.cleaned_data["version"], user=request.user, request=request
+        )
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
         return redirect("scheduling:session-detail", session.pk)
-    return _done(request, session, "no_show", "Marked as no-show. You can re-plan the course from the course page.")
+    return _done(request, session, "Marked as no-show. You can re-plan the course from the course page.")
 
 
 @login_required
@@ -446,7 +438,8 @@ def session_transport(request, pk):
             booking_reference=d["booking_reference"],
             confirmed=d["confirmed"],
             user=request.user,
+            request=request,
         )
         label = "confirmed" if d["confirmed"] else "saved (not yet confirmed)"
-        return _done(request, session, "transport", f"Ride home {label}.")
+        return _done(request, session, f"Ride home {label}.")
     return _render_session(request, session, transport_form=form)

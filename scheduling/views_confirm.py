@@ -19,7 +19,7 @@ from django.views.decorators.http import require_http_methods
 from clinic import rules as clinic_rules
 from clinic.audit import client_ip
 
-from . import reminders
+from . import selectors, services
 from .models import TransportArrangement
 
 RATE_WINDOW_SECONDS = 600
@@ -94,7 +94,7 @@ def _session_for(request, token):
     """(session, None) for a link that may act, else (None, the friendly refusal page)."""
     if _rate_limited(request, token):
         return None, _unavailable(request, "busy", 429)
-    session, problem = reminders.confirm_session_for_token(token)
+    session, problem = selectors.confirm_session_for_token(token)
     if session is None:
         return None, _unavailable(request, problem, 404 if problem == "invalid" else 410)
     return session, None
@@ -109,7 +109,7 @@ def confirm_session(request, token):
     transport = TransportArrangement.objects.filter(session=session).first()
     form = RideForm(request.POST or None, transport=transport)
     if request.method == "POST" and form.is_valid():
-        reminders.transport_confirm_by_patient(
+        services.transport_confirm_by_patient(
             session=session, name=form.cleaned_data["name"], phone=form.cleaned_data["phone"], request=request
         )
         return redirect("confirm:done", token=token)

@@ -9,8 +9,8 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
+from scheduling.links import confirm_token
 from scheduling.models import Course, Protocol, Session
-from scheduling.reminders import confirm_token
 from tests import factories
 
 ROLES = ("anonymous", "scheduler", "nurse", "prescriber", "administrator", "inactive")

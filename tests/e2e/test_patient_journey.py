@@ -9,7 +9,7 @@ import time_machine
 from django.utils import timezone
 
 from clinic.models import Chair, OutboxMessage
-from scheduling import reminders
+from scheduling import reminders, reminders_plan
 from scheduling.models import Reminder, Session
 from tests import factories
 from tests.e2e.conftest import DESKTOP, PHONE, axe_violations, login
@@ -29,7 +29,7 @@ def reminded_session(site):
         planned_end=start + dt.timedelta(minutes=150),
         planned_dose_mg=56,
     )
-    reminders.reminders_sync(session=session)
+    reminders_plan.reminders_sync(session=session)
     due = Reminder.objects.get(session=session, kind="24h")
     with time_machine.travel(due.due_at + dt.timedelta(seconds=30), tick=False):
         for reminder_id in reminders.reminders_claim_due():

@@ -3,7 +3,7 @@
 import datetime as dt
 
 from scheduling.models import Session
-from scheduling.reminders import reminders_sync
+from scheduling.reminders_plan import reminders_sync
 
 
 def book(patient, site, start, *, sync=True, **kwargs) -> Session:

@@ -7,8 +7,8 @@ import time_machine
 from django.core.cache import cache
 
 from clinic.models import AuditEvent
+from scheduling.links import confirm_token
 from scheduling.models import TransportArrangement
-from scheduling.reminders import confirm_token
 
 from .reminder_helpers import book
 

@@ -9,8 +9,9 @@ import pytest
 from django.conf import settings
 from django.template.loader import render_to_string
 
+from scheduling.links import confirm_url
 from scheduling.models import Reminder
-from scheduling.reminders import SMS_MAX_CHARS, confirm_url, reminder_message
+from scheduling.reminders import SMS_MAX_CHARS, reminder_message
 
 from .reminder_helpers import book
 

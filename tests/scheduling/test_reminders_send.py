@@ -11,7 +11,7 @@ from django.db import connection, transaction
 
 from clinic.celery import app
 from clinic.models import OutboxMessage, StaffAlert
-from scheduling import reminders, tasks
+from scheduling import links, reminders, reminders_plan, tasks
 from scheduling.models import Reminder, Session, TransportArrangement
 
 from .reminder_helpers import book
@@ -88,7 +88,7 @@ def test_tick_twice_sends_once(patient, site, eager, django_capture_on_commit_ca
     assert (row.status, row.channel) == ("sent", "sms")
     message = OutboxMessage.objects.get(reference=f"reminder:{row.pk}")
     assert (message.channel, message.to) == ("sms", patient.phone)
-    assert reminders.confirm_url(session.pk) in message.body
+    assert links.confirm_url(session.pk) in message.body
 
 
 def test_it_sends_by_email_when_the_patient_prefers_it(patient, site, eager, django_capture_on_commit_callbacks):
@@ -105,7 +105,7 @@ def test_it_sends_by_email_when_the_patient_prefers_it(patient, site, eager, dja
 def test_cancelled_session_gets_nothing(patient, site, eager, django_capture_on_commit_callbacks):
     session = book(patient, site, START)
     Session.objects.filter(pk=session.pk).update(status="cancelled", cancel_reason="patient called")
-    reminders.reminders_sync(session=session)
+    reminders_plan.reminders_sync(session=session)
     with time_machine.travel(START - dt.timedelta(minutes=1), tick=False):
         assert run_tick(django_capture_on_commit_callbacks) == 0
     assert not OutboxMessage.objects.exists()
@@ -322,7 +322,7 @@ def test_a_group_sends_each_reminder_once_by_its_patients_channel(site, eager, s
     assert len(outbox) == OutboxMessage.objects.count() == 4
     email = outbox[f"reminder:{row[sessions[1].pk].pk}"]
     assert (email.channel, email.to, email.backend) == ("email", by_email.email, "clinic.messaging.OutboxEmailBackend")
-    assert email.subject and reminders.confirm_url(sessions[1].pk) in email.html_body
+    assert email.subject and links.confirm_url(sessions[1].pk) in email.html_body
     sms = outbox[f"reminder:{row[sessions[0].pk].pk}"]
     assert (sms.channel, sms.to, sms.backend) == ("sms", by_sms.phone, "clinic.messaging.OutboxSmsBackend")
 

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from scheduling import rules_reminders as rules
 from scheduling.models import Reminder, Session
-from scheduling.reminders import reminders_sync
+from scheduling.reminders_plan import reminders_sync
 
 pytestmark = pytest.mark.django_db
 

@@ -24,7 +24,7 @@ from kombu import Connection
 from clinic.celery import app
 from clinic.messaging import OutboxSmsBackend
 from clinic.models import OutboxMessage
-from scheduling import reminders
+from scheduling import reminders, reminders_plan
 from scheduling.models import Reminder, Session
 from tests import factories
 
@@ -129,7 +129,7 @@ def test_a_due_reminder_goes_out_once_through_a_real_worker(broker, workers, pat
         planned_end=start + dt.timedelta(hours=2),
         planned_dose_mg=56,
     )
-    reminders.reminders_sync(session=session)
+    reminders_plan.reminders_sync(session=session)
     Reminder.objects.filter(session=session, kind="24h").update(
         status="pending", skip_reason="", due_at=timezone.now() - dt.timedelta(minutes=1)
     )
