@@ -2,6 +2,7 @@
 
 from django.templatetags.static import static
 from django.urls import reverse
+from django.utils.timezone import localtime
 from jinja2 import Environment
 
 
@@ -9,5 +10,5 @@ def environment(**options) -> Environment:
     # Always escaped, whatever the options say (Django's backend passes autoescape=True).
     options.pop("autoescape", None)
     env = Environment(autoescape=True, **options)
-    env.globals.update(static=static, url=reverse)
+    env.globals.update(static=static, url=reverse, localtime=localtime)
     return env

@@ -240,10 +240,10 @@ def test_each_row_shows_the_event_escaped_in_the_clinic_time_zone(client_for, ad
         f"      <td>nurse{role}</td>\n"
         '      <td><span class="badge text-bg-light border">Update</span></td>\n'
         f"      <td>patient #{patient.pk}</td>\n"
-        f'      <td><a href="{access}">O&#x27;Brien &lt;b&gt;, Zoë</a> '
+        f'      <td><a href="{access}">O&#39;Brien &lt;b&gt;, Zoë</a> '
         '<span class="text-muted small">MRN555003</span></td>\n'
     ) in page
-    assert '<span class="me-2"><strong>fields</strong>: [&#x27;phone&#x27;]</span>' in page
+    assert '<span class="me-2"><strong>fields</strong>: [&#39;phone&#39;]</span>' in page
     assert '<span class="me-2"><strong>count</strong>: 3</span>' in page
     assert '<span class="me-2"><strong>note</strong>: &lt;i&gt;x&lt;/i&gt;</span>' in page
     # No user, not staff: a dash and the actor's badge; no patient: an empty cell.
