@@ -9,7 +9,7 @@ from django.utils import timezone
 from clinic.models import StaffAlert
 from scheduling.models import SessionStatus
 
-from .day import day_sessions, session_days
+from .day import board_sessions, session_days
 from .models import current_thresholds
 
 OPEN_ALERTS_SHOWN = 20
@@ -25,7 +25,7 @@ def board(*, site, now: dt.datetime | None = None) -> dict:
     today = now.astimezone(site.tzinfo).date()
     day_start = dt.datetime.combine(today, dt.time.min, tzinfo=site.tzinfo)
     sessions = (
-        day_sessions()
+        board_sessions()
         .filter(chair__site=site, start__gte=day_start, start__lt=day_start + dt.timedelta(days=1))
         .exclude(status=SessionStatus.CANCELLED)
         .order_by("start", "chair__name")
@@ -34,7 +34,7 @@ def board(*, site, now: dt.datetime | None = None) -> dict:
         Q(site=site) | Q(site__isnull=True)
     )
     return {
-        "days": session_days(sessions, t=t, now=now),
+        "days": session_days(sessions, t=t, now=now, tz=site.tzinfo),
         "alerts": list(alerts[:OPEN_ALERTS_SHOWN]),
         "today": today,
         "now": now,
