@@ -9,7 +9,6 @@ from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
-from django.template import engines
 
 from clinic.audit import audit_record
 from clinic.models import AuditAction, Site
@@ -51,20 +50,15 @@ class ReportFilterForm(forms.Form):
 
 
 class ReportSections:
-    """The report's sections rendered with Django's Jinja2 backend (autoescaped), for
-    ``{% include sections %}`` in the page's Django template (the include tag prints what any
-    object's render() returns). Measured on eight weeks of one site (1,700 sessions, 40
-    overrides, seven charts), min-median of 50 renders over several runs: 4.1-4.5 ms in the
-    Django template language, 0.8-1.8 ms in Jinja2. A page whose report was computed seconds
-    ago (``REPORT_CACHE_SECONDS``) spends most of its own time here."""
-
-    template_name = "monitoring/report_sections.html"
+    """The report's sections (``Report.sections_html``, rendered by a Jinja2 template) for
+    ``{% include sections %}`` in the page's Django template: the include tag prints what any
+    object's render() returns."""
 
     def __init__(self, report: reports.Report):
-        self.context = {"tables": report.tables, "query": report.query}
+        self.report = report
 
     def render(self, context=None) -> str:
-        return engines["jinja2"].get_template(self.template_name).render(self.context)
+        return self.report.sections_html
 
 
 def _form(request, sites: list[Site]) -> ReportFilterForm:
