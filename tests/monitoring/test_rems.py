@@ -2,6 +2,7 @@ import datetime as dt
 
 import pytest
 import time_machine
+from django.db import reset_queries
 from django.urls import reverse
 
 from monitoring.models import RemsSubmission
@@ -75,12 +76,15 @@ def test_the_worklist_tells_a_first_treatment_from_a_later_one_in_fixed_queries(
     url = reverse("monitoring:rems-worklist")
     with time_machine.travel(DAY_START + dt.timedelta(days=2), tick=False):
         client.get(url)  # warm the session and permission caches
+        reset_queries()  # a request empties the query log as it starts: count from an empty log
         with django_assert_max_num_queries(30) as few:
             client.get(url)
+        few = len(few.captured_queries)  # read now: the next request empties the log it is read from
     later_start = DAY_START + dt.timedelta(days=1)
     later = run_to_discharge(make_session(patient, start=later_start), dosed_at=later_start)
     with time_machine.travel(DAY_START + dt.timedelta(days=2), tick=False):
-        with django_assert_max_num_queries(len(few.captured_queries)):
+        reset_queries()
+        with django_assert_max_num_queries(few):
             response = client.get(url)
     first = {r.session.pk: {f.label: f.value for f in r.fields} for r in response.context["records"]}
     assert first[discharged.pk]["First treatment"] == "Yes"

@@ -396,3 +396,96 @@ def test_each_role_holds_its_session_day_permissions(personas, role, perms):
         ).values_list("codename", flat=True)
     )
     assert granted == perms
+
+
+# Per session-day request, whatever the number of readings, corrections, devices and events:
+# the session and the signed-in user with their access, the session with its chair, site and
+# patient, the thresholds, the session with its day's records, its effective readings, its
+# overrides, its adverse events, its devices, every reading with who recorded it, the page
+# view's audit row (two statements); in tests the request's savepoint and its release.
+SESSION_DAY_QUERIES = 15
+
+
+def test_the_session_day_page_issues_a_fixed_number_of_queries(
+    client, nurse, session, run_to_observation, django_assert_max_num_queries
+):
+    from django.db import reset_queries
+
+    run_to_observation(session)
+    page = url("session-day", session)
+    now = DAY_START + dt.timedelta(minutes=60)
+
+    def count_queries():
+        with time_machine.travel(now, tick=False):
+            client.force_login(nurse)
+            client.get(page)  # warm the session and permission caches
+            reset_queries()  # a request empties the query log as it starts: count from an empty log
+            with django_assert_max_num_queries(SESSION_DAY_QUERIES) as ctx:
+                response = client.get(page)
+        assert response.status_code == 200
+        return [q["sql"] for q in ctx.captured_queries]
+
+    few = count_queries()
+    with time_machine.travel(now - dt.timedelta(minutes=10), tick=False):
+        services.dose_device_record(session=session, user=nurse, administered_at=now - dt.timedelta(minutes=10))
+        for systolic in (131, 133, 135):
+            services.vitals_record(session=session, user=nurse, kind="extra", values={**NORMAL, "systolic": systolic})
+        services.vitals_correct(
+            reading=VitalsReading.objects.filter(session=session, kind="extra").first(),
+            user=nurse,
+            values=NORMAL,
+            reason="Wrong cuff size",
+        )
+        services.adverse_event_record(
+            session=session, user=nurse, kind="nausea_vomiting", severity="mild", action_taken="Bowl", onset_at=now
+        )
+    many = count_queries()
+    assert len(many) == len(few), many
+    assert VitalsReading.objects.filter(session=session).count() == 5
+
+
+def test_every_write_of_the_session_day_audits_itself_in_its_service(nurse, prescriber, administrator, session):
+    """Called from a task or the shell, a service still writes its audit row: who, what, which
+    patient."""
+    at = AT_0905
+    with time_machine.travel(at, tick=False):
+        checked_in(session, nurse)
+        checkin = CheckIn.objects.get(session=session)
+        high = services.vitals_record(session=session, user=nurse, kind="pre_dose", values={**NORMAL, "systolic": 150})
+        corrected = services.vitals_correct(
+            reading=high, user=nurse, values={**NORMAL, "systolic": 152}, reason="Typed 150 instead of 152"
+        )
+        override = services.predose_override(session=session, user=prescriber, reason="Repeat BP 138/86")
+        dose = services.dose_record(session=session, user=nurse, dose_mg=56, lot_number="LOT42", started_at=at)
+        event = services.adverse_event_record(
+            session=session, user=nurse, kind="nausea_vomiting", severity="mild", action_taken="Bowl", onset_at=at
+        )
+    with time_machine.travel(at + dt.timedelta(minutes=5), tick=False):
+        device = services.dose_device_record(session=session, user=nurse, administered_at=at + dt.timedelta(minutes=5))
+    with time_machine.travel(at + dt.timedelta(minutes=118), tick=False):
+        services.vitals_record(session=session, user=nurse, kind="discharge", values=NORMAL)
+    with time_machine.travel(at + dt.timedelta(minutes=121), tick=False):
+        discharge = services.observation_discharge(
+            session=session, user=nurse, alert=True, oriented=True, steady=True, picked_up_by="Jordan Example"
+        )
+        session.refresh_from_db()
+        submission = services.rems_mark_submitted(session=session, user=administrator, submitted_on=at.date())
+    expected = [
+        (checkin, "create", nurse, {}),
+        (high, "create", nurse, {}),
+        (corrected, "create", nurse, {"corrects": high.pk}),
+        (override, "create", prescriber, {}),
+        (dose, "create", nurse, {}),
+        (event, "create", nurse, {}),
+        (device, "create", nurse, {}),
+        (discharge, "create", nurse, {}),
+        (submission, "create", administrator, {}),
+    ]
+    for obj, action, user, summary in expected:
+        event_row = AuditEvent.objects.get(object_type=obj._meta.model_name, object_id=str(obj.pk))
+        assert (event_row.action, event_row.user, event_row.patient_id, event_row.summary) == (
+            action,
+            user,
+            session.patient_id,
+            summary,
+        ), obj
