@@ -1,6 +1,6 @@
 """Compliance report for administrators: one site, one date range (the site's local days,
 both inclusive). Each section is a ``Table`` (what the page and its CSV show) with a bar
-chart as geometry; the templates draw both (``monitoring/_report_sections.html``).
+chart as geometry; a template draws both (``templates/jinja2/monitoring/report_sections.html``).
 
 Every table is computed from the live data (``selectors_reports``), in a fixed number of
 queries whatever the period's size. The page keeps a computed report for a few seconds
