@@ -40,7 +40,7 @@ def _get_session(pk) -> Session:
 # --- Schedule pages -------------------------------------------------------------------
 
 
-class JinjaPartial:
+class _JinjaPartial:
     """A partial rendered with Django's Jinja2 backend (autoescaped), for ``{% include partial %}``
     in a Django template: the include tag accepts any object with a render() method and prints
     what it returns."""
@@ -53,12 +53,12 @@ class JinjaPartial:
         return engines["jinja2"].get_template(self.template_name).render(self.context)
 
 
-def grid_table(grid: selectors.Grid) -> JinjaPartial:
+def _grid_table(grid: selectors.Grid) -> _JinjaPartial:
     """The grid's table, in Jinja2: a week is some 300 sessions in 1,700 cells. Measured on a
     week of 288 sessions in 84 columns and 20 rows, building the grid included, min-median of
     60 runs: this template 4.0-6.6 ms; the same template in the Django template language
     20-25 ms; the HTML strings it replaced 1.7-3.5 ms."""
-    return JinjaPartial("scheduling/_grid_table.html", {"grid": grid})
+    return _JinjaPartial("scheduling/_grid_table.html", {"grid": grid})
 
 
 def _schedule_context(site, *, first_day: dt.date, days: int, step: int, today: dt.date) -> dict:
@@ -68,7 +68,7 @@ def _schedule_context(site, *, first_day: dt.date, days: int, step: int, today: 
         "tz": site.tzinfo,
         "today": today,
         "grid": grid,
-        "grid_table": grid_table(grid),
+        "grid_table": _grid_table(grid),
         "cancelled": cancelled,
     }
 
