@@ -95,13 +95,13 @@ def board_sessions() -> QuerySet[Session]:
 
 
 def rems_sessions() -> QuerySet[Session]:
-    """``day_sessions()`` with what the session page and the REMS record also show: who checked
-    the patient in and discharged them, the REMS submission, the adverse events and the nasal
-    devices (two queries more, whatever the number of sessions)."""
+    """``day_sessions()`` with what the REMS record also shows: who checked the patient in and
+    discharged them, the REMS submission and the adverse events (one query more, whatever the
+    number of sessions)."""
     return (
         day_sessions()
         .select_related("checkin__checked_in_by", "observation__discharge__discharged_by", "rems_submission")
-        .prefetch_related("adverse_events", "dose__devices")
+        .prefetch_related("adverse_events")
     )
 
 

@@ -68,8 +68,10 @@ def session_for_reading(pk: int) -> tuple[Session, rules.Thresholds] | None:
 
 
 def session_day(session_pk: int, *, now: dt.datetime | None = None) -> SessionDay:
-    """The day of one session for its page (``Session.DoesNotExist`` when there is none)."""
-    return load_day(session_pk, now=now or timezone.now(), sessions=rems_sessions())
+    """The day of one session for its page, with its REMS record's facts and its nasal devices
+    (``Session.DoesNotExist`` when there is none)."""
+    sessions = rems_sessions().prefetch_related("dose__devices")
+    return load_day(session_pk, now=now or timezone.now(), sessions=sessions)
 
 
 def all_readings(session: Session) -> list[VitalsReading]:
