@@ -1,5 +1,7 @@
-"""The Jinja2 environment of the few partials rendered with Django's Jinja2 backend."""
+"""The Jinja2 environment of the few row-heavy partials rendered with Django's Jinja2 backend,
+and the objects that put such a partial inside a page written in the Django template language."""
 
+from django.template import engines
 from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.timezone import localtime
@@ -12,3 +14,30 @@ def environment(**options) -> Environment:
     env = Environment(autoescape=True, **options)
     env.globals.update(static=static, url=reverse, localtime=localtime)
     return env
+
+
+class Partial:
+    """A template of templates/jinja2/ with its context, printed in a Django template by
+    ``{% include partial %}``: the include tag accepts any object with a render() method and
+    prints what it returns (here autoescaped by Jinja2)."""
+
+    def __init__(self, template_name: str, context: dict):
+        self.template_name = template_name
+        self.context = context
+
+    def render(self, context=None) -> str:
+        return self.rendered()
+
+    def rendered(self) -> str:
+        return engines["jinja2"].get_template(self.template_name).render(self.context)
+
+
+class Rendered:
+    """HTML a ``Partial`` rendered earlier (a report kept for a few seconds), for
+    ``{% include rendered %}``."""
+
+    def __init__(self, html: str):
+        self.html = html
+
+    def render(self, context=None) -> str:
+        return self.html

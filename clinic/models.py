@@ -6,7 +6,7 @@ import zoneinfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import connection, models
+from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
@@ -46,34 +46,6 @@ class Weekday(models.IntegerChoices):
     FRIDAY = 4, "Friday"
     SATURDAY = 5, "Saturday"
     SUNDAY = 6, "Sunday"
-
-
-class SiteGeneration(models.Model):
-    """A counter per site that PostgreSQL triggers move on with every write to what one page
-    reads (each concrete counter's migration lists the writes). A copy of the page computed
-    after reading value N is right for as long as the counter stays at N
-    (``clinic.selectors.cached_per_generation``)."""
-
-    # No foreign key constraint: a counter may outlive its site's chairs and opening hours.
-    site = models.OneToOneField(
-        Site, on_delete=models.DO_NOTHING, primary_key=True, db_constraint=False, related_name="+"
-    )
-    generation = models.PositiveBigIntegerField(default=0)
-
-    class Meta:
-        abstract = True
-
-    def __str__(self):
-        return f"{self._meta.verbose_name} of site {self.site_id}: {self.generation}"
-
-    @classmethod
-    def of(cls, site) -> int:
-        """The site's current value (0 before the first write). A plain statement: the pages
-        that keep a copy read it on every request."""
-        with connection.cursor() as cursor:
-            cursor.execute(f"SELECT generation FROM {cls._meta.db_table} WHERE site_id = %s", [site.pk])  # noqa: S608
-            row = cursor.fetchone()
-        return row[0] if row else 0
 
 
 class OpeningHours(models.Model):

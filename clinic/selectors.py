@@ -1,20 +1,11 @@
-from collections.abc import Callable
-from html import escape
-
-from django.core.cache import cache
 from django.core.paginator import Page, Paginator
-from django.db import connection
 from django.db.models import Count, Q, QuerySet, Value, Window
 from django.db.models.functions import Coalesce
-from django.urls import reverse
-from django.utils.formats import localize
-from django.utils.safestring import SafeString, mark_safe
 
-from .models import Patient, Site, SiteGeneration
+from .models import Patient, Site
 
 # The columns the patient list shows (templates/clinic/patient_list.html).
 LIST_FIELDS = ["mrn", "first_name", "last_name", "date_of_birth", "phone", "rems_enrollment_id"]
-_ID_PLACEHOLDER = 987654321
 
 
 def _search_condition(query: str) -> Q:
@@ -88,59 +79,3 @@ def site_with_id(sites: list[Site], site_id) -> Site | None:
     text = str(site_id or "")
     wanted = int(text) if text.isdecimal() else None
     return next((site for site in sites if site.pk == wanted), None)
-
-
-def site_options_html(sites: list[Site], selected) -> SafeString:
-    """The options of a site picker, ``selected`` (a site's id, as a number or as the text of
-    a form value) marked: built here because the template spent ten times as long on them."""
-    selected = str(selected)
-    return mark_safe(  # noqa: S308 - the name is escaped, the id is a number
-        "".join(
-            f'<option value="{int(site.pk)}"{" selected" if str(site.pk) == selected else ""}>{escaped(site)}</option>'
-            for site in sites
-        )
-    )
-
-
-def url_for_pk(viewname: str, *, escaped: bool = True) -> Callable[[int], str]:
-    """``reverse(viewname, args=[pk])`` (escaped for HTML unless ``escaped=False``), for a
-    page of rows at the cost of a single reverse()."""
-    head, _, tail = reverse(viewname, args=[_ID_PLACEHOLDER]).partition(str(_ID_PLACEHOLDER))
-    if escaped:
-        head, tail = escape(head), escape(tail)
-    return lambda pk: f"{head}{int(pk)}{tail}"
-
-
-def escaped(value) -> str:
-    """What django.utils.html.escape returns, without its lazy-string wrapper, for pages that
-    escape a thousand values a request."""
-    return escape(str(value))
-
-
-def printed(value) -> str:
-    """``value`` as the template language prints a variable: localized, then escaped."""
-    if isinstance(value, str):
-        return escape(value)
-    if isinstance(value, int):  # bool too: localize() gives str() of both (no thousand separator)
-        return str(value)
-    return escape(str(localize(value)))
-
-
-# Kept only to bound memory: what is stored under a generation is never wrong for that generation.
-GENERATION_CACHE_SECONDS = 3600
-
-
-def cached_per_generation(counter: type[SiteGeneration], site, key: str, compute: Callable[[], object]):
-    """``compute()``, kept in the process's cache under ``key`` and the site's current value of
-    ``counter``. The counter is read first (one query): what is computed after reading value N
-    holds at least every write up to N, so keeping it under N never hides a change, and the
-    first request after a write computes it again. SQLite has no triggers to move the counters:
-    there ``compute()`` runs on every request."""
-    if connection.vendor != "postgresql":
-        return compute()
-    key = f"{key}:{site.pk}:{counter.of(site)}"
-    value = cache.get(key)
-    if value is None:
-        value = compute()
-        cache.set(key, value, GENERATION_CACHE_SECONDS)
-    return value

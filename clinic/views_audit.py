@@ -11,13 +11,13 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.template import engines
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from . import selectors_audit, services
 from .audit import audit_record
 from .forms_audit import AuditFilterForm
+from .jinja2 import Partial
 from .models import AuditAction, Patient
 
 EXPORT_COLUMNS = (
@@ -38,12 +38,11 @@ EXPORT_COLUMNS = (
 )
 
 
-def _rows(events, *, patient_column: bool = True) -> str:
+def _rows(events, *, patient_column: bool = True) -> Partial:
     """The table rows of a page of events, rendered by the Jinja2 backend (autoescaped):
     measured in process for 50 rows, 14.2 ms with the Django template language against 6.3 ms
     (templates/jinja2/clinic/audit_rows.html); the rows were most of the page's time."""
-    template = engines["jinja2"].get_template("clinic/audit_rows.html")
-    return template.render({"events": events, "patient_column": patient_column})
+    return Partial("clinic/audit_rows.html", {"events": events, "patient_column": patient_column})
 
 
 def _query_without_cursor(request) -> str:

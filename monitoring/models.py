@@ -9,7 +9,6 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from clinic.models import SiteGeneration
 from scheduling.models import Drug, Session
 
 from . import rules
@@ -350,34 +349,3 @@ class RemsSubmission(models.Model):
 
     def __str__(self):
         return f"REMS form for session {self.session_id} submitted {self.submitted_on}"
-
-
-class ComplianceDay(models.Model):
-    """What the compliance report counts for one site's local day, stored so a report over
-    weeks reads a row per day instead of every session and reading again.
-
-    PostgreSQL triggers (migration 0003) bump ``generation`` and clear ``summary`` whenever a
-    session of the day or what its REMS record is filled in from changes; the
-    report recomputes a cleared day and stores it only if ``generation`` is still the one it
-    read (``monitoring.report_days``). A summary also goes stale on its own when a session's
-    start time passes (it is then counted as due): ``valid_until`` is the first such start
-    after the summary was computed. Thresholds, protocols and REMS windows are applied when
-    the report is read, so changing them needs no rebuild."""
-
-    site = models.ForeignKey("clinic.Site", on_delete=models.CASCADE, related_name="+")
-    day = models.DateField()
-    generation = models.PositiveIntegerField(default=0)
-    summary = models.JSONField(null=True, blank=True)
-    # None: nothing left to come due (a day that is over, or one whose sessions all started).
-    valid_until = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["site", "day"], name="compliance_day_unique")]
-
-    def __str__(self):
-        return f"{self.site_id} {self.day} (generation {self.generation})"
-
-
-class BoardGeneration(SiteGeneration):
-    """No longer read: the observation board is computed from the live records on every
-    request (``monitoring.day``)."""

@@ -3,10 +3,10 @@ from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
-from django.template import engines
 from django.views.decorators.http import require_POST
 
 from clinic.audit import audit_record
+from clinic.jinja2 import Partial
 from clinic.models import AuditAction, Site
 from clinic.selectors import all_sites, site_with_id
 from scheduling.models import Session
@@ -37,19 +37,6 @@ def _board_sites(request) -> tuple[Site, list[Site]]:
     return site_with_id(sites, request.GET.get("site")) or sites[0], sites
 
 
-class _JinjaPartial:
-    """A partial rendered with Django's Jinja2 backend (autoescaped), for ``{% include partial %}``
-    in a Django template: the include tag accepts any object with a render() method and prints
-    what it returns."""
-
-    def __init__(self, template_name: str, context: dict):
-        self.template_name = template_name
-        self.context = context
-
-    def render(self, context=None) -> str:
-        return engines["jinja2"].get_template(self.template_name).render(self.context)
-
-
 def _board_context(site) -> dict:
     """The board of ``site`` with its rows as a Jinja2 partial: every tablet asks for the board
     every five seconds. Measured with 40 sessions in four states, mean of 30 renders on a
@@ -57,7 +44,7 @@ def _board_context(site) -> dict:
     third of the request; the rows in this Jinja2 template 2.4 ms (5.5 ms under heavier load)."""
     ctx = selectors_board.board(site=site)
     ctx["site"] = site
-    ctx["board_rows"] = _JinjaPartial("monitoring/_board_rows.html", {"days": ctx["days"], "tz": site.tzinfo})
+    ctx["board_rows"] = Partial("monitoring/_board_rows.html", {"days": ctx["days"], "tz": site.tzinfo})
     return ctx
 
 

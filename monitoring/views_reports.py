@@ -11,6 +11,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import render
 
 from clinic.audit import audit_record
+from clinic.jinja2 import Rendered
 from clinic.models import AuditAction, Site
 from clinic.selectors import all_sites, site_with_id
 
@@ -49,18 +50,6 @@ class ReportFilterForm(forms.Form):
         return data
 
 
-class ReportSections:
-    """The report's sections (``Report.sections_html``, rendered by a Jinja2 template) for
-    ``{% include sections %}`` in the page's Django template: the include tag prints what any
-    object's render() returns."""
-
-    def __init__(self, report: reports.Report):
-        self.report = report
-
-    def render(self, context=None) -> str:
-        return self.report.sections_html
-
-
 def _form(request, sites: list[Site]) -> ReportFilterForm:
     site = sites[0] if sites else None
     today = site.local_today() if site else dt.date.today()  # noqa: DTZ011  (no site: nothing to report)
@@ -85,7 +74,7 @@ def reports_page(request):
         "sites": sites,
         "picked_site": site_with_id(sites, form["site"].value()),
         "report": report,
-        "sections": ReportSections(report) if report else None,
+        "sections": Rendered(report.sections_html) if report else None,
         "report_cache_seconds": settings.REPORT_CACHE_SECONDS,
         "tables": report.tables if report else [],
     }

@@ -1,8 +1,6 @@
 """No GET changes data: every URL, for every persona, leaves the row counts (and the latest
-update stamps) of the app's tables as they were. The audit trail is one table a read may add
-to; the compliance report's stored days (what the sessions already say, counted per day by the
-report that first reads them) are the other. Sessions and lockout bookkeeping belong to signing
-in, not to the page."""
+update stamps) of the app's tables as they were. The audit trail is the one table a read may
+add to. Sessions and lockout bookkeeping belong to signing in, not to the page."""
 
 import pytest
 from django.apps import apps
@@ -12,7 +10,7 @@ from django.urls import reverse
 from tests.test_access_matrix import EXPECTED, ROLES, all_url_names, world  # noqa: F401  (world is a fixture)
 
 APP_LABELS = ("clinic", "scheduling", "monitoring", "auth")
-NOT_CHECKED = {"clinic.auditevent", "monitoring.complianceday"}
+NOT_CHECKED = {"clinic.auditevent"}
 
 
 def snapshot():
