@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from . import rules
 from .models import EscortContact, Patient
+from .text import strip_invisible
 
 
 class DateInput(forms.DateInput):
@@ -114,3 +115,14 @@ EscortFormSet = forms.inlineformset_factory(
 
 class PatientSearchForm(forms.Form):
     q = forms.CharField(label="Name or MRN", required=False, max_length=80)
+
+
+class VisibleTextMixin:
+    """For any form: the invisible format characters (``clinic.text``) are taken out of every
+    text value it cleans, so what the next page shows is what a person sees typed."""
+
+    def _clean_fields(self):
+        super()._clean_fields()
+        for name, value in list(self.cleaned_data.items()):
+            if isinstance(value, str):
+                self.cleaned_data[name] = strip_invisible(value)
