@@ -6,7 +6,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from clinic.audit import audit_record
-from clinic.jinja2 import Partial
+from clinic.jinja2 import Partial, url_with_pk
 from clinic.models import AuditAction, Site
 from clinic.selectors import all_sites, site_with_id
 from scheduling.models import Session
@@ -44,7 +44,10 @@ def _board_context(site) -> dict:
     third of the request; the rows in this Jinja2 template 2.4 ms (5.5 ms under heavier load)."""
     ctx = selectors_board.board(site=site)
     ctx["site"] = site
-    ctx["board_rows"] = Partial("monitoring/_board_rows.html", {"days": ctx["days"], "tz": site.tzinfo})
+    ctx["board_rows"] = Partial(
+        "monitoring/_board_rows.html",
+        {"days": ctx["days"], "tz": site.tzinfo, "day_url": url_with_pk("monitoring:session-day")},
+    )
     return ctx
 
 

@@ -400,10 +400,11 @@ def test_each_role_holds_its_session_day_permissions(personas, role, perms):
 
 # Per session-day request, whatever the number of readings, corrections, devices and events:
 # the session and the signed-in user with their access, the session with its chair, site and
-# patient, the thresholds, the session with its day's records, its effective readings, its
-# overrides, its adverse events, its devices, every reading with who recorded it, the page
-# view's audit row (two statements); in tests the request's savepoint and its release.
-SESSION_DAY_QUERIES = 15
+# patient, the thresholds, the session with its course and protocol, its ride, check-in,
+# observation and dose, its effective readings, its overrides, its REMS submission, its adverse
+# events, its devices, every reading with who recorded it, the page view's audit row (two
+# statements); in tests the request's savepoint and its release.
+SESSION_DAY_QUERIES = 20
 
 
 def test_the_session_day_page_issues_a_fixed_number_of_queries(
