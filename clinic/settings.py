@@ -147,9 +147,8 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache ----------------------------------------------------------------------------
-# In each process's memory. It holds the day and week grids and the board's facts, each under
-# its site's generation counter (clinic.selectors.cached_per_generation), so a worker never
-# serves one computed before a change; a restart only empties it.
+# In each process's memory: computed compliance reports for REPORT_CACHE_SECONDS and the
+# patient link's rate-limit counts. Pages read the database on every request.
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
