@@ -27,9 +27,33 @@ class Protocol(models.Model):
     )
     notes = models.TextField(blank=True)
     active = models.BooleanField(default=True)
+    # Dosing the session day enforces (monitoring): esketamine doses from the list, the first
+    # dose of a course the first-dose amount unless a prescriber overrides; IV ketamine by weight
+    # within the mg/kg range.
+    allowed_doses_mg = models.JSONField(
+        "allowed doses (mg)", default=list, blank=True, help_text="Esketamine doses a nurse may give, e.g. [56, 84]."
+    )
+    first_dose_mg = models.DecimalField(
+        "first dose of a course (mg)",
+        max_digits=6,
+        decimal_places=1,
+        null=True,
+        blank=True,
+        help_text="Empty: any allowed dose. A different first dose needs a prescriber override.",
+    )
+    mg_per_kg_min = models.DecimalField("lowest mg/kg", max_digits=4, decimal_places=2, null=True, blank=True)
+    mg_per_kg_max = models.DecimalField("highest mg/kg", max_digits=4, decimal_places=2, null=True, blank=True)
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(mg_per_kg_min__isnull=True)
+                | models.Q(mg_per_kg_max__isnull=True)
+                | models.Q(mg_per_kg_min__lte=models.F("mg_per_kg_max")),
+                name="protocol_mg_per_kg_range",
+            ),
+        ]
 
     def __str__(self):
         return self.name
