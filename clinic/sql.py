@@ -10,15 +10,14 @@ from django.db import connection
 CHAIN_LOCK_KEY = 0x41554454
 
 # Lock and head in one statement (the function takes a transaction-level advisory lock, then
-# reads the head with a fresh snapshot): the audit row of every staff page went from three
-# statements to two (docs/performance-history.md, "the audit row in two statements instead of
-# three").
+# reads the head with a fresh snapshot): the audit row of every staff page takes two statements
+# instead of three (docs/performance-ledger.md).
 _HEAD_SQL = "SELECT clinic_audit_chain_head(%s)"
 # The same, and the transaction commits without waiting for the disk flush if it has changed
 # nothing so far (no transaction id assigned yet): a page view whose only write is its audit
 # row. Measured against each page's own baseline: the patient search 1.86x -> 1.62x, the
-# filtered audit page 2.02x -> 1.61x (docs/performance-history.md, "Page views commit without
-# waiting for the disk"). In the same statement, so the choice costs no round trip.
+# filtered audit page 2.02x -> 1.61x (docs/performance-ledger.md). In the same statement, so
+# the choice costs no round trip.
 _HEAD_SQL_VIEW = (
     "SELECT clinic_audit_chain_head(%s), set_config('synchronous_commit', "
     "CASE WHEN pg_current_xact_id_if_assigned() IS NULL THEN 'off' "
