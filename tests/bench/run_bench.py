@@ -196,8 +196,8 @@ def sign_in(plans: list[dict], users: int) -> None:
 
 def count_queries(plans: list[dict]) -> dict:
     """Queries per request of each page, run once through the test client on the same
-    database (third request: caches and the thresholds row are warm, and the compliance
-    report, which is kept once every day of its period is stored, is read from the cache).
+    database (third request: the thresholds row is warm, and the compliance report is the
+    copy computed by the first request, as under load within REPORT_CACHE_SECONDS).
     Also keeps the slowest query with its plan."""
     from django.contrib.auth import get_user_model
     from django.db import connection
