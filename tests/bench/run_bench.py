@@ -515,6 +515,7 @@ def main() -> None:
         meta = json.loads((OUT / f"loaded-{args.db}.json").read_text())
         if meta["scale"] != scale.name:
             raise SystemExit(f"{args.db} holds scale {meta['scale']!r}: run with --scale {meta['scale']}")
+        call_command("migrate", verbosity=0)  # the code may have moved on since the load
     else:
         meta = load_data(args, scale)
         if args.load_only:
