@@ -1,8 +1,11 @@
+import datetime as dt
+
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import HTML, Column, Fieldset, Layout, Row
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.http import QueryDict
 from django.utils import timezone
 
 from . import rules
@@ -17,7 +20,58 @@ class DateInput(forms.DateInput):
         super().__init__(format="%Y-%m-%d", **kwargs)
 
 
-class PatientForm(forms.ModelForm):
+class VisibleTextMixin:
+    """For any form: the invisible format characters (``clinic.text``) are taken out of every
+    text value it is given, before any field or ``clean_<field>`` method reads it, and out of
+    every text value it cleans, so what the next page shows is what a person sees typed (and a
+    maximum length counts the characters a person sees)."""
+
+    def __init__(self, data=None, *args, **kwargs):
+        super().__init__(_visible(data), *args, **kwargs)
+
+    def _clean_fields(self):
+        super()._clean_fields()
+        for name, value in list(self.cleaned_data.items()):
+            if isinstance(value, str):
+                self.cleaned_data[name] = strip_invisible(value)
+
+
+def _visible(data):
+    """A copy of submitted form data without invisible format characters in its values."""
+    if data is None:
+        return None
+    if isinstance(data, QueryDict):
+        visible = QueryDict(mutable=True)
+        for key, values in data.lists():
+            visible.setlist(key, [strip_invisible(v) if isinstance(v, str) else v for v in values])
+        return visible
+    return {key: strip_invisible(v) if isinstance(v, str) else v for key, v in data.items()}
+
+
+class BoundedDateField(forms.DateField):
+    """A date that means something to the clinic: from ``rules.EARLIEST_DATE`` to
+    ``years_ahead`` years after today (the clinic's today, when the form is cleaned). A year
+    such as 0001 or 9999 is refused beside the field instead of reaching a date sum."""
+
+    def __init__(self, *, years_ahead: int = 2, **kwargs):
+        self.years_ahead = years_ahead
+        kwargs.setdefault("widget", DateInput())
+        super().__init__(**kwargs)
+
+    def latest(self) -> dt.date:
+        today = timezone.localdate()
+        try:
+            return today.replace(year=today.year + self.years_ahead)
+        except ValueError:  # 29 February
+            return today.replace(year=today.year + self.years_ahead, day=28)
+
+    def validate(self, value):
+        super().validate(value)
+        if value is not None:
+            rules.validate_date_between(value, rules.EARLIEST_DATE, self.latest())
+
+
+class PatientForm(VisibleTextMixin, forms.ModelForm):
     class Meta:
         model = Patient
         fields = [
@@ -84,6 +138,13 @@ class PatientForm(forms.ModelForm):
         rules.validate_date_of_birth(dob, timezone.localdate(), settings.MINIMUM_PATIENT_AGE)
         return dob
 
+    def clean_rems_enrollment_date(self):
+        enrolled_on = self.cleaned_data["rems_enrollment_date"]
+        if enrolled_on:
+            dob = self.cleaned_data.get("date_of_birth")
+            rules.validate_rems_enrollment_date(enrolled_on, timezone.localdate(), dob)
+        return enrolled_on
+
     def clean(self):
         data = super().clean()
         channel = data.get("preferred_channel")
@@ -99,7 +160,7 @@ class PatientForm(forms.ModelForm):
         return data
 
 
-class EscortContactForm(forms.ModelForm):
+class EscortContactForm(VisibleTextMixin, forms.ModelForm):
     class Meta:
         model = EscortContact
         fields = ["name", "phone", "relationship", "is_emergency_contact"]
@@ -109,20 +170,13 @@ class EscortContactForm(forms.ModelForm):
 
 
 EscortFormSet = forms.inlineformset_factory(
-    Patient, EscortContact, form=EscortContactForm, extra=1, can_delete=True, max_num=10
+    Patient, EscortContact, form=EscortContactForm, extra=1, can_delete=True, max_num=10, validate_max=True
 )
 
 
-class PatientSearchForm(forms.Form):
+class PatientSearchForm(VisibleTextMixin, forms.Form):
     q = forms.CharField(label="Name or MRN", required=False, max_length=80)
 
 
-class VisibleTextMixin:
-    """For any form: the invisible format characters (``clinic.text``) are taken out of every
-    text value it cleans, so what the next page shows is what a person sees typed."""
-
-    def _clean_fields(self):
-        super()._clean_fields()
-        for name, value in list(self.cleaned_data.items()):
-            if isinstance(value, str):
-                self.cleaned_data[name] = strip_invisible(value)
+class LockoutUnlockForm(VisibleTextMixin, forms.Form):
+    username = forms.CharField(max_length=150)

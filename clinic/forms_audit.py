@@ -1,12 +1,13 @@
 from django import forms
 from django.core.exceptions import ValidationError
 
+from .forms import BoundedDateField, VisibleTextMixin
 from .models import AuditAction
 
 
-class AuditFilterForm(forms.Form):
-    date_from = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+class AuditFilterForm(VisibleTextMixin, forms.Form):
+    date_from = BoundedDateField(label="From", required=False)
+    date_to = BoundedDateField(label="To", required=False)
     username = forms.CharField(label="User name", required=False, max_length=150)
     patient = forms.CharField(label="Patient (MRN or name)", required=False, max_length=100)
     action = forms.ChoiceField(label="Action", required=False, choices=[("", "Any action"), *AuditAction.choices])

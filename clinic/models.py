@@ -7,10 +7,12 @@ import zoneinfo
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models.functions import Length
+from django.db.models.lookups import LessThanOrEqual
 from django.urls import reverse
 from django.utils import timezone
 
-from . import rules
+from . import fields, rules
 
 
 def validate_time_zone(value: str) -> None:
@@ -19,10 +21,10 @@ def validate_time_zone(value: str) -> None:
 
 
 class Site(models.Model):
-    name = models.CharField(max_length=120, unique=True)
-    time_zone = models.CharField(max_length=64, default="America/New_York", validators=[validate_time_zone])
-    phone = models.CharField(max_length=32, blank=True)
-    address = models.CharField(max_length=255, blank=True)
+    name = fields.CharField(max_length=120, unique=True)
+    time_zone = fields.CharField(max_length=64, default="America/New_York", validators=[validate_time_zone])
+    phone = fields.CharField(max_length=32, blank=True)
+    address = fields.CharField(max_length=255, blank=True)
 
     class Meta:
         ordering = ["name"]
@@ -73,7 +75,7 @@ class OpeningHours(models.Model):
 class Closure(models.Model):
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="closures")
     date = models.DateField()
-    reason = models.CharField(max_length=120, blank=True)
+    reason = fields.CharField(max_length=120, blank=True)
 
     class Meta:
         ordering = ["date"]
@@ -85,7 +87,7 @@ class Closure(models.Model):
 
 class Chair(models.Model):
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="chairs")
-    name = models.CharField(max_length=60)
+    name = fields.CharField(max_length=60)
     active = models.BooleanField(default=True)
 
     class Meta:
@@ -109,20 +111,20 @@ class Channel(models.TextChoices):
 
 
 class Patient(models.Model):
-    mrn = models.CharField("MRN", max_length=20, unique=True, validators=[rules.validate_mrn])
-    first_name = models.CharField(max_length=80)
-    last_name = models.CharField(max_length=80)
+    mrn = fields.CharField("MRN", max_length=20, unique=True, validators=[rules.validate_mrn])
+    first_name = fields.CharField(max_length=80)
+    last_name = fields.CharField(max_length=80)
     date_of_birth = models.DateField()
-    sex = models.CharField(max_length=1, choices=Sex.choices)
-    phone = models.CharField(max_length=20, blank=True, help_text="Stored in international (E.164) form.")
-    email = models.EmailField(blank=True)
-    preferred_channel = models.CharField(
+    sex = fields.CharField(max_length=1, choices=Sex.choices)
+    phone = fields.CharField(max_length=20, blank=True, help_text="Stored in international (E.164) form.")
+    email = fields.EmailField(blank=True)
+    preferred_channel = fields.CharField(
         "preferred reminder channel", max_length=8, choices=Channel.choices, default=Channel.SMS
     )
     reminder_opt_out = models.BooleanField("opted out of reminders", default=False)
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="patients", null=True, blank=True)
 
-    rems_enrollment_id = models.CharField("REMS enrolment id", max_length=40, blank=True)
+    rems_enrollment_id = fields.CharField("REMS enrolment id", max_length=40, blank=True)
     rems_enrollment_date = models.DateField("REMS enrolment date", null=True, blank=True)
 
     # Contraindications (any one blocks esketamine/ketamine treatment).
@@ -139,7 +141,9 @@ class Patient(models.Model):
     takes_opioids = models.BooleanField("opioids", default=False)
     takes_psychostimulants = models.BooleanField("psychostimulants", default=False)
     takes_maois = models.BooleanField("MAOIs", default=False)
-    caution_prescriber_note = models.TextField("prescriber note on cautions", blank=True)
+    caution_prescriber_note = fields.TextField(
+        "prescriber note on cautions", blank=True, max_length=rules.NOTE_MAX_LENGTH
+    )
 
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
@@ -149,6 +153,20 @@ class Patient(models.Model):
         indexes = [
             # Patient search: WHERE last_name ILIKE 'x%' ORDER BY last_name, first_name
             models.Index(fields=["last_name", "first_name"], name="patient_name_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(date_of_birth__gte=rules.EARLIEST_DATE), name="patient_birth_date_sane"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(rems_enrollment_date__isnull=True)
+                | models.Q(rems_enrollment_date__gte=models.F("date_of_birth")),
+                name="patient_rems_enrolment_after_birth",
+            ),
+            models.CheckConstraint(
+                condition=LessThanOrEqual(Length("caution_prescriber_note"), rules.NOTE_MAX_LENGTH),
+                name="patient_caution_note_length",
+            ),
         ]
         permissions = [("manage_patients", "Can register and edit patients")]
 
@@ -176,9 +194,9 @@ class Patient(models.Model):
 
 class EscortContact(models.Model):
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="escorts")
-    name = models.CharField(max_length=120)
-    phone = models.CharField(max_length=20)
-    relationship = models.CharField(max_length=60)
+    name = fields.CharField(max_length=120)
+    phone = fields.CharField(max_length=20)
+    relationship = fields.CharField(max_length=60)
     is_emergency_contact = models.BooleanField(default=False)
 
     class Meta:

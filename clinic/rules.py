@@ -9,6 +9,14 @@ from django.core.exceptions import ValidationError
 
 MRN_RE = re.compile(r"^[A-Z0-9]{6,12}$")
 
+# The earliest date any record of the clinic can carry (a birth, an enrolment, a report's
+# first day): older dates are typing mistakes such as 0001-01-01.
+EARLIEST_DATE = dt.date(1900, 1, 1)
+# The longest free-text note a patient record keeps (characters).
+NOTE_MAX_LENGTH = 2000
+# How far back a page number of a list may go: past it, the list shows its last page.
+MAX_PAGE_NUMBER = 100_000
+
 CONTRAINDICATION_FIELDS = (
     "aneurysmal_vascular_disease",
     "intracerebral_haemorrhage",
@@ -83,6 +91,8 @@ def age_on(date_of_birth: dt.date, today: dt.date) -> int:
 
 
 def validate_date_of_birth(date_of_birth: dt.date, today: dt.date, minimum_age: int) -> None:
+    if date_of_birth < EARLIEST_DATE:
+        raise ValidationError("Check the date of birth: the patient would be over 120.", code="dob_implausible")
     if date_of_birth > today:
         raise ValidationError("Date of birth cannot be in the future.", code="dob_future")
     if age_on(date_of_birth, today) < minimum_age:
@@ -91,6 +101,36 @@ def validate_date_of_birth(date_of_birth: dt.date, today: dt.date, minimum_age: 
         )
     if age_on(date_of_birth, today) > 120:
         raise ValidationError("Check the date of birth: the patient would be over 120.", code="dob_implausible")
+
+
+def validate_rems_enrollment_date(enrolled_on: dt.date, today: dt.date, date_of_birth: dt.date | None) -> None:
+    """A REMS enrolment happened: not in the future, not before the patient was born."""
+    if enrolled_on > today:
+        raise ValidationError("The REMS enrolment date cannot be in the future.", code="rems_date_future")
+    if enrolled_on < EARLIEST_DATE or (date_of_birth and enrolled_on < date_of_birth):
+        raise ValidationError(
+            "Check the REMS enrolment date: it is before the patient was born.", code="rems_date_implausible"
+        )
+
+
+def validate_date_between(value: dt.date, earliest: dt.date, latest: dt.date) -> None:
+    """A date typed into a filter or a report: inside [earliest, latest], both inclusive."""
+    if not earliest <= value <= latest:
+        raise ValidationError(
+            "Enter a date between %(earliest)s and %(latest)s.",
+            code="date_out_of_range",
+            params={"earliest": earliest.isoformat(), "latest": latest.isoformat()},
+        )
+
+
+def page_number(value, last: int = MAX_PAGE_NUMBER) -> int:
+    """The page a list's ``?page=`` asks for, as a number from 1 to ``last``: 1 for anything
+    that is not a whole number, ``last`` for a number past it."""
+    try:
+        number = int(str(value).strip())
+    except (TypeError, ValueError):
+        return 1
+    return min(max(number, 1), last)
 
 
 @dataclass(frozen=True)

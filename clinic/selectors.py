@@ -2,6 +2,7 @@ from django.core.paginator import Page, Paginator
 from django.db.models import Count, Q, QuerySet, Value, Window
 from django.db.models.functions import Coalesce
 
+from . import rules
 from .models import Patient, Site
 
 # The columns the patient list shows (templates/clinic/patient_list.html).
@@ -51,13 +52,11 @@ def patient_page(query: str, number) -> Page:
     number of matches (``COUNT(*) OVER ()``): one statement instead of a count and a page (the
     patient list is searched all day). Without one, the list walks the name index for its page
     and counting all patients separately is cheaper; that, and a page number past the last
-    page, go through ``Paginator`` as usual."""
+    page, go through ``Paginator`` as usual. The number is bounded first (``rules.page_number``):
+    ``?page=99999999999999999999`` is the last page, not an offset past what PostgreSQL counts."""
     query = (query or "").strip()
-    try:
-        number = int(number)
-    except (TypeError, ValueError):
-        number = 1
-    if query and number >= 1:
+    number = rules.page_number(number)
+    if query:
         start = (number - 1) * PATIENTS_PER_PAGE
         matches = patient_search(query).annotate(matches=Window(Count("*")))
         patients = list(matches[start : start + PATIENTS_PER_PAGE])

@@ -72,7 +72,7 @@ def audit_filter(
     conditions = []
     if date_from:
         conditions.append(("created_at", "gte", _local_midnight(date_from)))
-    if date_to:
+    if date_to and date_to < dt.date.max:  # the last day there is has no day after it
         conditions.append(("created_at", "lt", _local_midnight(date_to + dt.timedelta(days=1))))
     if username:
         conditions.append(("username", "exact", username))
@@ -120,10 +120,11 @@ def decode_cursor(value: str | None) -> tuple[dt.datetime, int] | None:
         raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
         stamp, pk = raw.split("|")
         created_at = dt.datetime.fromisoformat(stamp)
-        if created_at.tzinfo is None:
+        pk = int(pk)
+        if created_at.tzinfo is None or not 0 < pk < 2**63:
             return None
-        return created_at, int(pk)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+        return created_at.astimezone(dt.UTC), pk
+    except (ValueError, OverflowError, binascii.Error, UnicodeDecodeError):
         return None
 
 

@@ -4,6 +4,7 @@ from django.contrib.auth.decorators import login_required, permission_required
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 from kombu import Connection
 
@@ -112,7 +113,16 @@ def alert_acknowledge(request, pk):
         messages.success(request, "Alert acknowledged.")
     else:
         messages.info(request, "Someone else already acknowledged this alert.")
-    return redirect(request.POST.get("next") or "clinic:alerts")
+    return redirect(_next_page(request, "clinic:alerts"))
+
+
+def _next_page(request, default: str) -> str:
+    """The page a form asked to go back to (``next``), when it is a page of this site."""
+    wanted = request.POST.get("next", "")
+    safe = len(wanted) <= 2000 and url_has_allowed_host_and_scheme(
+        wanted, {request.get_host()}, require_https=request.is_secure()
+    )
+    return wanted if wanted and safe else reverse(default)
 
 
 def permission_denied(request, exception=None):

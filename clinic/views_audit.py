@@ -11,11 +11,13 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from . import selectors_audit, services
 from .audit import audit_record
+from .forms import LockoutUnlockForm
 from .forms_audit import AuditFilterForm
 from .jinja2 import Partial
 from .models import AuditAction, Patient
@@ -111,6 +113,10 @@ def _export_rows(qs):
 @permission_required("clinic.view_auditevent", raise_exception=True)
 def audit_export(request):
     form = AuditFilterForm(request.GET or None)
+    if form.is_bound and not form.is_valid():
+        # The report page shows the same filters with their errors beside them; an export of
+        # every event instead of the ones asked for would not be what was asked.
+        return redirect(f"{reverse('clinic:audit')}?{request.GET.urlencode()}")
     qs = selectors_audit.audit_events(**form.filters())
     audit_record(action=AuditAction.EXPORT, request=request, object_type="audit_report", summary=form.summary())
     response = StreamingHttpResponse(_export_rows(qs), content_type="text/csv; charset=utf-8")
@@ -151,7 +157,11 @@ def audit_lockouts(request):
 @require_POST
 @permission_required("auth.change_user", raise_exception=True)
 def audit_unlock(request):
-    username = request.POST.get("username", "")[:150]
+    form = LockoutUnlockForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose a locked-out user name from the list.")
+        return redirect("clinic:audit-lockouts")
+    username = form.cleaned_data["username"]
     if services.lockout_lift(username=username, request=request):
         messages.success(request, f"{username} may sign in again.")
     else:

@@ -11,6 +11,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import render
 
 from clinic.audit import audit_record
+from clinic.forms import BoundedDateField
 from clinic.jinja2 import Rendered
 from clinic.models import AuditAction, Site
 from clinic.selectors import all_sites, site_with_id
@@ -25,8 +26,8 @@ class ReportFilterForm(forms.Form):
     the choice reads nothing more."""
 
     site = forms.TypedChoiceField()
-    date_from = forms.DateField(label="From", widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(label="To", widget=forms.DateInput(attrs={"type": "date"}))
+    date_from = BoundedDateField(label="From")
+    date_to = BoundedDateField(label="To")
 
     error_messages = {
         "dates_reversed": "The start date is after the end date.",
