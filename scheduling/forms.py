@@ -7,7 +7,9 @@ from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Column, Layout, Row
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
+from clinic.forms import VisibleTextMixin
 from clinic.models import Chair, Site, Weekday
 
 from . import rules
@@ -28,16 +30,40 @@ class TimeInput(forms.TimeInput):
         super().__init__(format="%H:%M", **kwargs)
 
 
+class SessionDateField(forms.DateField):
+    """A day a session can be on: from today (``today``, the site's, set by the form) up to
+    the booking horizon. Year 9999 or 0001 is a typing mistake, told beside the field."""
+
+    default_error_messages = {"out_of_range": "Choose a day from %(first)s up to %(last)s."}
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("widget", DateInput())
+        super().__init__(**kwargs)
+        self.today: dt.date | None = None
+
+    def validate(self, value):
+        super().validate(value)
+        if value in self.empty_values:
+            return
+        today = self.today or timezone.localdate()
+        if not rules.bookable_day(value, today):
+            raise ValidationError(
+                self.error_messages["out_of_range"],
+                code="out_of_range",
+                params={"first": f"{today:%d %b %Y}", "last": f"{rules.booking_horizon(today):%d %b %Y}"},
+            )
+
+
 class ChairChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj):
         return obj.name
 
 
-class CourseSetupForm(forms.Form):
+class CourseSetupForm(VisibleTextMixin, forms.Form):
     """Step 1 of the course wizard: what the scheduler wants."""
 
     protocol = forms.ModelChoiceField(queryset=Protocol.objects.filter(active=True))
-    start_date = forms.DateField(widget=DateInput())
+    start_date = SessionDateField()
     weekdays = forms.TypedMultipleChoiceField(
         choices=Weekday.choices,
         coerce=int,
@@ -55,6 +81,7 @@ class CourseSetupForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.site = site
         self.fields["chair"].queryset = Chair.objects.filter(site=site, active=True).order_by("name")
+        self.fields["start_date"].today = site.local_today()
         self.helper = FormHelper()
         self.helper.form_tag = False
         self.helper.layout = Layout(
@@ -93,6 +120,7 @@ def phase_specs(protocol: Protocol) -> list[rules.PhaseSpec]:
             sessions=p.sessions,
             interval_weeks=p.interval_weeks,
             min_days_between=p.min_days_between,
+            order=p.order,
         )
         for p in protocol.phases.all()
     ]
@@ -100,33 +128,32 @@ def phase_specs(protocol: Protocol) -> list[rules.PhaseSpec]:
 
 class ProposalRowForm(forms.Form):
     """One proposed session in the preview: the scheduler may change its day, time or chair,
-    or leave it out."""
+    or leave it out. Its phase, length and dose are not fields: the confirm step generates the
+    proposal again from the protocol and books each row with its proposal's phase."""
 
     include = forms.BooleanField(
         required=False, initial=True, label="Book", widget=forms.CheckboxInput(attrs={"class": "form-check-input"})
     )
-    date = forms.DateField(widget=DateInput())
+    date = SessionDateField()
     time = forms.TimeField(widget=TimeInput())
     chair = ChairChoiceField(
         queryset=Chair.objects.none(), widget=forms.Select(attrs={"class": "form-select form-select-sm"})
     )
-    phase_name = forms.CharField(widget=forms.HiddenInput, required=False)
-    dose_mg = forms.DecimalField(widget=forms.HiddenInput, max_digits=6, decimal_places=1)
-    minutes = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
-    sequence = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
 
-    def __init__(self, *args, chairs=None, **kwargs):
+    def __init__(self, *args, chairs=None, today: dt.date | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["chair"].queryset = chairs if chairs is not None else Chair.objects.none()
+        self.fields["date"].today = today
 
 
 class BaseProposalFormSet(forms.BaseFormSet):
-    def __init__(self, *args, chairs=None, **kwargs):
+    def __init__(self, *args, chairs=None, today: dt.date | None = None, **kwargs):
         self.chairs = chairs
+        self.today = today
         super().__init__(*args, **kwargs)
 
     def get_form_kwargs(self, index):
-        return {**super().get_form_kwargs(index), "chairs": self.chairs}
+        return {**super().get_form_kwargs(index), "chairs": self.chairs, "today": self.today}
 
 
 ProposalFormSet = forms.formset_factory(ProposalRowForm, formset=BaseProposalFormSet, extra=0, max_num=200)
@@ -139,7 +166,7 @@ class VersionForm(forms.Form):
 
 
 class SessionMoveForm(VersionForm):
-    date = forms.DateField(widget=DateInput())
+    date = SessionDateField()
     time = forms.TimeField(widget=TimeInput())
     chair = ChairChoiceField(queryset=Chair.objects.none())
 
@@ -147,16 +174,17 @@ class SessionMoveForm(VersionForm):
         super().__init__(*args, **kwargs)
         self.site = site
         self.fields["chair"].queryset = Chair.objects.filter(site=site, active=True).order_by("name")
+        self.fields["date"].today = site.local_today()
 
     def start(self) -> dt.datetime:
         return rules.local_datetime(self.cleaned_data["date"], self.cleaned_data["time"], self.site.tzinfo)
 
 
-class SessionCancelForm(VersionForm):
+class SessionCancelForm(VisibleTextMixin, VersionForm):
     reason = forms.CharField(max_length=255, widget=forms.TextInput(attrs={"placeholder": "e.g. patient unwell"}))
 
 
-class TransportForm(forms.ModelForm):
+class TransportForm(VisibleTextMixin, forms.ModelForm):
     confirmed = forms.BooleanField(
         required=False, label="Confirmed with the patient or driver", help_text="Leave unticked if still to check."
     )

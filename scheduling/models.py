@@ -103,6 +103,9 @@ class Course(models.Model):
 
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="courses")
     protocol = models.ForeignKey(Protocol, on_delete=models.PROTECT, related_name="courses")
+    # Copied from the protocol on every save, so the database can hold one active course per
+    # patient and drug (course_one_active_per_drug).
+    drug = models.CharField(max_length=20, choices=Drug.choices, editable=False)
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="courses")
     preferred_chair = models.ForeignKey(Chair, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     start_date = models.DateField()
@@ -118,9 +121,21 @@ class Course(models.Model):
 
     class Meta:
         ordering = ["-start_date"]
+        constraints = [
+            # Two active courses of one drug would book doses on top of each other.
+            models.UniqueConstraint(
+                fields=["patient", "drug"], condition=models.Q(status="active"), name="course_one_active_per_drug"
+            ),
+        ]
 
     def __str__(self):
         return f"{self.protocol} for {self.patient}"
+
+    def save(self, *args, **kwargs):
+        self.drug = self.protocol.drug
+        if kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "drug"}
+        super().save(*args, **kwargs)
 
     def get_absolute_url(self):
         return reverse("scheduling:course-detail", args=[self.pk])

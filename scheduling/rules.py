@@ -10,6 +10,7 @@ import zoneinfo
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TypeVar
 
 # How far the generator looks for an open day before giving up on one session.
 MAX_SHIFT_DAYS = 14
@@ -33,6 +34,7 @@ class PhaseSpec:
     sessions: int | None = None
     interval_weeks: int = 1
     min_days_between: int = 2
+    order: int = 0  # the phase's place in its protocol: the booking reads its length and dose by it
 
     @property
     def total_sessions(self) -> int:
@@ -53,6 +55,7 @@ class Proposal:
     dose_mg: Decimal
     min_days_between: int
     moved_from: dt.date | None = None  # the preferred date, when a closure or the gap moved it
+    phase_order: int = 0
 
 
 def local_datetime(day: dt.date, at: dt.time, tz: zoneinfo.ZoneInfo) -> dt.datetime:
@@ -191,6 +194,7 @@ def generate_schedule(
                         dose_mg=phase.dose_mg,
                         min_days_between=phase.min_days_between,
                         moved_from=preferred if day != preferred else None,
+                        phase_order=phase.order,
                     )
                 )
                 previous = day
@@ -240,3 +244,46 @@ def replan_dates(
 def time_range(start: dt.datetime, end: dt.datetime, tz: zoneinfo.ZoneInfo) -> str:
     """ "09:00-11:45" in the clinic's zone."""
     return f"{start.astimezone(tz):%H:%M}-{end.astimezone(tz):%H:%M}"
+
+
+# --- Bounds and spacing -----------------------------------------------------------------
+
+T = TypeVar("T")
+
+# Sessions are booked at most this many years ahead; a date further out is a typing mistake.
+BOOKING_YEARS_AHEAD = 2
+# The schedule pages show days from this many years back up to the booking horizon.
+VIEW_YEARS_BACK = 10
+
+
+def _years_from(day: dt.date, years: int) -> dt.date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February in a year without one
+        return day.replace(year=day.year + years, day=28)
+
+
+def booking_horizon(today: dt.date) -> dt.date:
+    """The last day a session may be booked on."""
+    return _years_from(today, BOOKING_YEARS_AHEAD)
+
+
+def bookable_day(day: dt.date, today: dt.date) -> bool:
+    """A session may be booked on ``day``: from today up to the booking horizon."""
+    return today <= day <= booking_horizon(today)
+
+
+def viewable_day(day: dt.date, today: dt.date) -> bool:
+    """The schedule pages may show ``day``: up to VIEW_YEARS_BACK back, up to the booking horizon ahead."""
+    return _years_from(today, -VIEW_YEARS_BACK) <= day <= booking_horizon(today)
+
+
+def too_close(day: dt.date, others: Iterable[tuple[dt.date, T]], min_days_between: int) -> T | None:
+    """The first of ``others`` (local date, item) whose dose would fall fewer than
+    ``min_days_between`` days from a dose on ``day`` (the same day counts), else None.
+
+    With the default gap of 2 days, Monday and Wednesday are allowed, Monday and Tuesday are not."""
+    for other_day, item in sorted(others, key=lambda pair: pair[0]):
+        if abs((day - other_day).days) < min_days_between:
+            return item
+    return None

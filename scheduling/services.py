@@ -21,7 +21,7 @@ from clinic.models import AuditAction, Chair, Closure, OpeningHours, Patient, Si
 from clinic.services import alert_raise
 
 from . import rules
-from .models import Course, Drug, Protocol, Session, SessionStatus, TransportArrangement
+from .models import Course, Drug, Protocol, ProtocolPhase, Session, SessionStatus, TransportArrangement
 from .reminders_plan import reminders_sync
 
 ERRORS = {
@@ -43,6 +43,11 @@ ERRORS = {
     "no_free_chair": "No chair is free %(range)s on %(date)s.",
     "no_sessions": "Choose at least one session to book.",
     "protocol_empty": "This protocol has no phases: an administrator must set it up first.",
+    "phase_unknown": "This session's phase is not part of %(protocol)s: show the proposed sessions again.",
+    "course_active": "%(patient)s already has an active %(drug)s course (%(protocol)s, from %(date)s): "
+    "stop it before starting another.",
+    "dose_too_close": "Too close to %(patient)s's session on %(other)s: doses must be at least %(days)s days apart.",
+    "too_far": "Sessions can be booked up to %(years)s years ahead, until %(last)s.",
 }
 
 
@@ -79,11 +84,30 @@ class SiteCalendar:
         return f"{hours[0]:%H:%M}-{hours[1]:%H:%M}" if hours else "closed"
 
 
+def active_course(*, patient: Patient, drug: str) -> Course | None:
+    """The patient's active course of this drug, if any (there is at most one)."""
+    active = Course.objects.filter(patient=patient, drug=drug, status=Course.Status.ACTIVE)
+    return active.select_related("protocol").first()
+
+
+def _course_active_error(patient: Patient, existing: Course) -> ValidationError:
+    return _error(
+        "course_active",
+        patient=patient.full_name,
+        drug=existing.get_drug_display().lower(),
+        protocol=existing.protocol.name,
+        date=f"{existing.start_date:%a %d %b %Y}",
+    )
+
+
 def check_patient(*, patient: Patient, protocol: Protocol, course: Course | None = None) -> None:
     """Refuse treatment for a patient who is discharged from the course, ineligible, or (for
-    esketamine) not enrolled in REMS."""
+    esketamine) not enrolled in REMS; without ``course`` (a new course), refuse a patient who
+    already has an active course of the protocol's drug."""
     if course is not None and course.status != Course.Status.ACTIVE:
         raise _error("patient_discharged", patient=patient.full_name, status=course.get_status_display().lower())
+    if course is None and (existing := active_course(patient=patient, drug=protocol.drug)):
+        raise _course_active_error(patient, existing)
     screening = patient.screening()
     if not screening.eligible:
         raise _error("patient_ineligible", patient=patient.full_name, reasons="; ".join(screening.reasons))
@@ -100,15 +124,21 @@ def slot_problems(
     calendar: SiteCalendar,
     exclude_pks: tuple[int, ...] = (),
     now: dt.datetime | None = None,
+    min_days_between: int | None = None,
 ) -> list[ValidationError]:
-    """Every reason this slot cannot be booked (empty when it can)."""
+    """Every reason this slot cannot be booked (empty when it can). With ``min_days_between``,
+    a dose of the patient's (any course) fewer days away is one of them."""
     now = now or timezone.now()
     tz = calendar.site.tzinfo
     local = start.astimezone(tz)
     span = rules.time_range(start, end, tz)
     problems = []
+    today = now.astimezone(tz).date()
     if start < now:
         problems.append(_error("in_past"))
+    elif not rules.bookable_day(local.date(), today):
+        last = rules.booking_horizon(today)
+        problems.append(_error("too_far", years=rules.BOOKING_YEARS_AHEAD, last=f"{last:%a %d %b %Y}"))
     code = rules.opening_problem(
         start, end, opening_hours=calendar.opening_hours, closures=calendar.closures.keys(), tz=tz
     )
@@ -142,7 +172,28 @@ def slot_problems(
                 chair=busy.chair.name,
             )
         )
+    if min_days_between and (near := _dose_too_close(patient, start, min_days_between, tz, others)):
+        problems.append(
+            _error(
+                "dose_too_close",
+                patient=patient.full_name,
+                other=f"{near.start.astimezone(tz):%a %d %b %Y at %H:%M}",
+                days=min_days_between,
+            )
+        )
     return problems
+
+
+def _dose_too_close(patient: Patient, start: dt.datetime, min_days_between: int, tz, others) -> Session | None:
+    """The patient's nearest planned or given dose (any course) closer than the gap, if any.
+    Cancelled sessions and no-shows gave no dose."""
+    margin = dt.timedelta(days=min_days_between + 1)
+    near = others.filter(patient=patient, start__gt=start - margin, start__lt=start + margin).exclude(
+        status=SessionStatus.NO_SHOW
+    )
+    return rules.too_close(
+        start.astimezone(tz).date(), [(s.start.astimezone(tz).date(), s) for s in near], min_days_between
+    )
 
 
 def first_free_chair(
@@ -154,6 +205,7 @@ def first_free_chair(
     end: dt.datetime,
     calendar: SiteCalendar,
     exclude_pks: tuple[int, ...] = (),
+    min_days_between: int | None = None,
 ) -> tuple[Chair | None, list[ValidationError]]:
     """The chair a session from ``start`` to ``end`` goes in: ``preferred`` when it is free,
     else the first free one of ``chairs`` (in their order). Returns (that chair, []), or (None,
@@ -161,7 +213,13 @@ def first_free_chair(
     preferred_problems = None
     for chair in [preferred] + [c for c in chairs if c.pk != preferred.pk]:
         problems = slot_problems(
-            patient=patient, chair=chair, start=start, end=end, calendar=calendar, exclude_pks=exclude_pks
+            patient=patient,
+            chair=chair,
+            start=start,
+            end=end,
+            calendar=calendar,
+            exclude_pks=exclude_pks,
+            min_days_between=min_days_between,
         )
         if not problems:
             return chair, []
@@ -233,28 +291,57 @@ def _transport_from_escort(session: Session) -> TransportArrangement:
 # --- Booking --------------------------------------------------------------------------
 
 
+def _lock_patient(patient: Patient) -> None:
+    """Bookings of one patient wait for each other: the gap between doses is measured in the
+    clinic's local days, which no database constraint compares, so the check and the save
+    must not interleave with another booking of the same patient."""
+    list(Patient.objects.select_for_update().filter(pk=patient.pk).values_list("pk", flat=True))
+
+
+def _course_phase(course: Course, phase: ProtocolPhase | None) -> ProtocolPhase:
+    """``phase`` when it belongs to the course's protocol, else refused; without it, the first phase."""
+    if phase is None:
+        phase = course.protocol.phases.order_by("order").first()
+        if phase is None:
+            raise _error("protocol_empty")
+    elif phase.protocol_id != course.protocol_id:
+        raise _error("phase_unknown", protocol=course.protocol.name)
+    return phase
+
+
+def _phase_gap(session: Session) -> int:
+    """The minimum days between doses for a booked session: its phase's, else the default."""
+    if session.course_id:
+        phase = session.course.protocol.phases.filter(name=session.phase_name).first()
+        if phase is not None:
+            return phase.min_days_between
+    return ProtocolPhase._meta.get_field("min_days_between").default
+
+
 @transaction.atomic
 def session_book(
     *,
     course: Course,
     chair: Chair,
     start: dt.datetime,
-    minutes: int,
-    planned_dose_mg: Decimal,
-    phase_name: str = "",
+    phase: ProtocolPhase | None = None,
     sequence: int = 1,
     user=None,
     request=None,
 ) -> Session:
-    """Book one session of a course in a chair."""
+    """Book one session of a course in a chair. Its length, planned dose and gap from other
+    doses are those of ``phase`` (the protocol's first phase when not given), never a caller's."""
+    phase = _course_phase(course, phase)
+    _lock_patient(course.patient)
     session = _session_book(
         course=course,
         chair=chair,
         start=start,
-        minutes=minutes,
-        planned_dose_mg=planned_dose_mg,
-        phase_name=phase_name,
+        minutes=phase.session_minutes,
+        planned_dose_mg=phase.default_dose_mg,
+        phase_name=phase.name,
         sequence=sequence,
+        min_days_between=phase.min_days_between,
     )
     audit_record(action=AuditAction.CREATE, request=request, user=user, obj=session, summary={"course": course.pk})
     return session
@@ -268,19 +355,26 @@ def _session_book(
     start: dt.datetime,
     minutes: int,
     planned_dose_mg: Decimal,
-    phase_name: str = "",
-    sequence: int = 1,
+    phase_name: str,
+    sequence: int,
+    min_days_between: int,
     replaces: Session | None = None,
     calendar: SiteCalendar | None = None,
     check_patient_first: bool = True,
 ) -> Session:
-    """Book one session (not audited: the caller audits the booking it is part of)."""
+    """Book one session (not audited: the caller audits the booking it is part of). The caller
+    holds the patient's lock and passes the length and dose it read from the protocol or from
+    the session being made up."""
     patient = course.patient
     if check_patient_first:
         check_patient(patient=patient, protocol=course.protocol, course=course)
     calendar = calendar or SiteCalendar.load(chair.site)
     end = rules.session_end(start, minutes)
-    _raise_first(slot_problems(patient=patient, chair=chair, start=start, end=end, calendar=calendar))
+    _raise_first(
+        slot_problems(
+            patient=patient, chair=chair, start=start, end=end, calendar=calendar, min_days_between=min_days_between
+        )
+    )
     session = Session(
         course=course,
         patient=patient,
@@ -300,13 +394,12 @@ def _session_book(
 
 @dataclass(frozen=True)
 class PlannedBooking:
-    """One row of a course preview the scheduler confirmed."""
+    """One row of a course preview the scheduler confirmed: when, where and which phase of the
+    protocol. The session's length and dose are read from that phase when it is booked."""
 
     start: dt.datetime
     chair: Chair
-    minutes: int
-    dose_mg: Decimal
-    phase_name: str
+    phase_order: int
     sequence: int
 
 
@@ -328,10 +421,16 @@ def course_confirm(
 
     Raises ValidationError with ``error_dict`` mapping the row index (as a string) to that
     row's problems, so the preview can show each problem beside its row."""
+    _lock_patient(patient)
     check_patient(patient=patient, protocol=protocol)
     if not bookings:
         raise _error("no_sessions")
-    course = Course.objects.create(
+    phases = {p.order: p for p in protocol.phases.all()}
+    if not phases:
+        raise _error("protocol_empty")
+    if any(b.phase_order not in phases for b in bookings):
+        raise _error("phase_unknown", protocol=protocol.name)
+    course = Course(
         patient=patient,
         protocol=protocol,
         site=site,
@@ -341,18 +440,28 @@ def course_confirm(
         start_time=start_time,
         created_by=user,
     )
+    try:
+        with transaction.atomic():
+            course.save()
+    except IntegrityError as exc:  # another writer started one in between
+        if "course_one_active_per_drug" not in str(exc):
+            raise
+        existing = active_course(patient=patient, drug=protocol.drug)
+        raise (_course_active_error(patient, existing) if existing else _error("stale")) from exc
     calendar = SiteCalendar.load(site, start=start_date)
     errors: dict[str, list] = {}
     for index, booking in enumerate(bookings):
+        phase = phases[booking.phase_order]
         try:
             _session_book(
                 course=course,
                 chair=booking.chair,
                 start=booking.start,
-                minutes=booking.minutes,
-                planned_dose_mg=booking.dose_mg,
-                phase_name=booking.phase_name,
+                minutes=phase.session_minutes,
+                planned_dose_mg=phase.default_dose_mg,
+                phase_name=phase.name,
                 sequence=booking.sequence,
+                min_days_between=phase.min_days_between,
                 calendar=calendar,
                 check_patient_first=False,
             )
@@ -398,10 +507,12 @@ def _touch(session: Session, status: str | None = None) -> None:
 def session_move(
     *, session: Session, start: dt.datetime, chair: Chair, version: int | None, user=None, request=None
 ) -> Session:
-    """Move a booked session to a new time and/or chair; the booking checks apply."""
+    """Move a booked session to a new time and/or chair; the booking checks apply, the gap
+    from the patient's other doses included. The session keeps its length."""
     session = _lock(session, version)
     if session.status != SessionStatus.BOOKED:
         raise _error("not_movable", status=session.get_status_display().lower())
+    _lock_patient(session.patient)
     if session.course_id:
         check_patient(patient=session.patient, protocol=session.course.protocol, course=session.course)
     minutes = int((session.planned_end - session.start).total_seconds() // 60)
@@ -409,7 +520,13 @@ def session_move(
     calendar = SiteCalendar.load(chair.site)
     _raise_first(
         slot_problems(
-            patient=session.patient, chair=chair, start=start, end=end, calendar=calendar, exclude_pks=(session.pk,)
+            patient=session.patient,
+            chair=chair,
+            start=start,
+            end=end,
+            calendar=calendar,
+            exclude_pks=(session.pk,),
+            min_days_between=_phase_gap(session),
         )
     )
     session.start, session.planned_end, session.chair = start, end, chair
@@ -463,6 +580,7 @@ def course_replan(*, course: Course, missed: Session, user=None, request=None) -
     existing = Session.objects.filter(replaces=missed).first()
     if existing:
         raise _error("already_replanned", date=f"{existing.local_start():%a %d %b}")
+    _lock_patient(course.patient)
     check_patient(patient=course.patient, protocol=course.protocol, course=course)
     site, tz = course.site, course.site.tzinfo
     now = timezone.now()
@@ -499,8 +617,8 @@ def course_replan(*, course: Course, missed: Session, user=None, request=None) -
     chairs = list(Chair.objects.filter(site=site, active=True).order_by("name"))
     moving = tuple(s.pk for s in following)
 
-    def free_chair(preferred: Chair, start: dt.datetime, end: dt.datetime) -> Chair:
-        chair, _ = first_free_chair(
+    def free_chair(preferred: Chair, start: dt.datetime, end: dt.datetime, gap: int) -> Chair:
+        chair, problems = first_free_chair(
             patient=course.patient,
             preferred=preferred,
             chairs=chairs,
@@ -508,8 +626,13 @@ def course_replan(*, course: Course, missed: Session, user=None, request=None) -
             end=end,
             calendar=calendar,
             exclude_pks=moving,
+            min_days_between=gap,
         )
         if chair is None:
+            # A patient problem (another dose too close, the booking horizon) holds for every chair.
+            patient_wide = [p for p in problems if p.code in ("dose_too_close", "too_far")]
+            if patient_wide:
+                raise ValidationError(patient_wide)
             raise _error(
                 "no_free_chair", range=rules.time_range(start, end, tz), date=f"{start.astimezone(tz):%a %d %b}"
             )
@@ -522,7 +645,7 @@ def course_replan(*, course: Course, missed: Session, user=None, request=None) -
             continue
         start = rules.local_datetime(day, item.at, tz)
         end = rules.session_end(start, item.minutes)
-        session.chair = free_chair(session.chair, start, end)
+        session.chair = free_chair(session.chair, start, end, item.min_days_between)
         session.start, session.planned_end = start, end
         _touch(session)
         _save_guarded(session, calendar=calendar)
@@ -532,12 +655,13 @@ def course_replan(*, course: Course, missed: Session, user=None, request=None) -
     end = rules.session_end(start, items[0].minutes)
     replacement = _session_book(
         course=course,
-        chair=free_chair(missed.chair, start, end),
+        chair=free_chair(missed.chair, start, end, items[0].min_days_between),
         start=start,
         minutes=items[0].minutes,
         planned_dose_mg=missed.planned_dose_mg,
         phase_name=missed.phase_name,
         sequence=missed.sequence,
+        min_days_between=items[0].min_days_between,
         replaces=missed,
         calendar=calendar,
         check_patient_first=False,

@@ -2,7 +2,7 @@ import datetime as dt
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -124,7 +124,13 @@ def _preview_rows(*, patient, site, setup, proposals) -> list[dict]:
     for p in proposals:
         note = ""
         chosen, problems = services.first_free_chair(
-            patient=patient, preferred=preferred, chairs=chairs, start=p.start, end=p.end, calendar=calendar
+            patient=patient,
+            preferred=preferred,
+            chairs=chairs,
+            start=p.start,
+            end=p.end,
+            calendar=calendar,
+            min_days_between=p.min_days_between,
         )
         chosen = chosen or preferred
         if chosen.pk != preferred.pk:
@@ -138,10 +144,6 @@ def _preview_rows(*, patient, site, setup, proposals) -> list[dict]:
                     "date": p.date,
                     "time": p.start.time().replace(tzinfo=None),
                     "chair": chosen.pk,
-                    "phase_name": p.phase_name,
-                    "dose_mg": p.dose_mg,
-                    "minutes": int((p.end - p.start).total_seconds() // 60),
-                    "sequence": p.sequence,
                 },
                 "problems": [m for e in problems for m in e.messages],
                 "note": note,
@@ -150,10 +152,9 @@ def _preview_rows(*, patient, site, setup, proposals) -> list[dict]:
     return rows
 
 
-def _render_preview(request, *, patient, site, setup, formset, problems=None, notes=None):
-    rows = list(
-        zip(formset.forms, problems or [[]] * len(formset.forms), notes or [""] * len(formset.forms), strict=True)
-    )
+def _render_preview(request, *, patient, site, setup, formset, proposals, problems=None, notes=None):
+    count = len(formset.forms)
+    rows = list(zip(formset.forms, proposals, problems or [[]] * count, notes or [""] * count, strict=True))
     ctx = {
         "patient": patient,
         "site": site,
@@ -164,6 +165,23 @@ def _render_preview(request, *, patient, site, setup, formset, problems=None, no
         "rows": rows,
     }
     return render(request, "scheduling/course_preview.html", ctx)
+
+
+def _preview(request, *, patient, site, setup, proposals, chairs):
+    rows = _preview_rows(patient=patient, site=site, setup=setup, proposals=proposals)
+    formset = forms.ProposalFormSet(
+        initial=[r["initial"] for r in rows], prefix="rows", chairs=chairs, today=site.local_today()
+    )
+    return _render_preview(
+        request,
+        patient=patient,
+        site=site,
+        setup=setup,
+        formset=formset,
+        proposals=proposals,
+        problems=[r["problems"] for r in rows],
+        notes=[r["note"] for r in rows],
+    )
 
 
 @login_required
@@ -197,40 +215,36 @@ def course_create(request):
             setup_form.add_error(None, str(exc))
         else:
             chairs = Chair.objects.filter(site=site, active=True).order_by("name")
+            args = {"patient": patient, "site": site, "setup": setup, "proposals": proposals, "chairs": chairs}
             if step == "confirm":
-                return _course_confirm(request, patient=patient, site=site, setup=setup, chairs=chairs)
-            rows = _preview_rows(patient=patient, site=site, setup=setup, proposals=proposals)
-            formset = forms.ProposalFormSet(initial=[r["initial"] for r in rows], prefix="rows", chairs=chairs)
-            return _render_preview(
-                request,
-                patient=patient,
-                site=site,
-                setup=setup,
-                formset=formset,
-                problems=[r["problems"] for r in rows],
-                notes=[r["note"] for r in rows],
-            )
+                return _course_confirm(request, **args)
+            return _preview(request, **args)
     if request.method == "GET":
         audit_record(action=AuditAction.VIEW, request=request, obj=patient, summary={"page": "course-create"})
     ctx = {"patient": patient, "form": setup_form, "screening": patient.screening(), "tz": site.tzinfo}
+    if setup_form.has_error(NON_FIELD_ERRORS, "course_active"):
+        ctx["active_course"] = services.active_course(patient=patient, drug=setup_form.cleaned_data["protocol"].drug)
     return render(request, "scheduling/course_form.html", ctx)
 
 
-def _course_confirm(request, *, patient, site, setup, chairs):
-    formset = forms.ProposalFormSet(request.POST, prefix="rows", chairs=chairs)
+def _course_confirm(request, *, patient, site, setup, proposals, chairs):
+    """Book the ticked rows. Each row is the proposal of the same place, generated again from
+    the protocol: its phase (so its length and dose) is the protocol's, whatever was posted."""
+    formset = forms.ProposalFormSet(request.POST, prefix="rows", chairs=chairs, today=site.local_today())
+    if formset.total_form_count() != len(proposals):
+        messages.error(request, "The proposed sessions have changed: check them again, then confirm.")
+        return _preview(request, patient=patient, site=site, setup=setup, proposals=proposals, chairs=chairs)
     if not formset.is_valid():
-        return _render_preview(request, patient=patient, site=site, setup=setup, formset=formset)
+        return _render_preview(request, patient=patient, site=site, setup=setup, formset=formset, proposals=proposals)
     kept = [(i, f.cleaned_data) for i, f in enumerate(formset.forms) if f.cleaned_data.get("include")]
     bookings = [
         services.PlannedBooking(
             start=rules.local_datetime(d["date"], d["time"], site.tzinfo),
             chair=d["chair"],
-            minutes=d["minutes"],
-            dose_mg=d["dose_mg"],
-            phase_name=d["phase_name"],
+            phase_order=proposals[i].phase_order,
             sequence=n,
         )
-        for n, (_, d) in enumerate(kept, start=1)
+        for n, (i, d) in enumerate(kept, start=1)
     ]
     try:
         course = services.course_confirm(
@@ -253,7 +267,15 @@ def _course_confirm(request, *, patient, site, setup, chairs):
             messages.error(request, "Nothing was booked: fix the sessions marked below, or untick them.")
         else:
             messages.error(request, " ".join(exc.messages))
-        return _render_preview(request, patient=patient, site=site, setup=setup, formset=formset, problems=problems)
+        return _render_preview(
+            request,
+            patient=patient,
+            site=site,
+            setup=setup,
+            formset=formset,
+            proposals=proposals,
+            problems=problems,
+        )
     messages.success(request, f"Course started: {len(bookings)} sessions booked for {patient.full_name}.")
     return redirect(course)
 

@@ -33,16 +33,8 @@ def make_course(patient, user, *, slug="esketamine-trd", site=None, **kwargs) ->
 
 
 def book(course, chair, start, **kwargs):
-    phase = course.protocol.phases.first()
-    return services.session_book(
-        course=course,
-        chair=chair,
-        start=start,
-        minutes=phase.session_minutes,
-        planned_dose_mg=phase.default_dose_mg,
-        phase_name=phase.name,
-        **kwargs,
-    )
+    """Book with the length and dose of the protocol's first phase (or ``phase=``)."""
+    return services.session_book(course=course, chair=chair, start=start, **kwargs)
 
 
 def chair(site, n: int):

@@ -20,8 +20,6 @@ def test_it_audits_a_booking_made_outside_a_page(course, site, scheduler):
         course=course,
         chair=chair(site, 1),
         start=at(MONDAY, 9),
-        minutes=135,
-        planned_dose_mg=56,
         user=scheduler,
     )
     event = AuditEvent.objects.get(action="create", object_type="session", object_id=str(session.pk))
@@ -94,9 +92,7 @@ def test_starting_a_course_from_the_shell_is_audited(patient, site, scheduler, f
             services.PlannedBooking(
                 start=at(MONDAY + dt.timedelta(days=3 * n), 9),
                 chair=chair(site, 1),
-                minutes=phase.session_minutes,
-                dose_mg=phase.default_dose_mg,
-                phase_name=phase.name,
+                phase_order=phase.order,
                 sequence=n + 1,
             )
             for n in range(2)
