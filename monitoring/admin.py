@@ -38,6 +38,7 @@ class ClinicalThresholdsAdmin(admin.ModelAdmin):
                 ]
             },
         ),
+        ("Clinical times", {"fields": ["checkin_window_minutes", "late_entry_window_minutes"]}),
         ("REMS monitoring record", {"fields": ["rems_window_days", "rems_warning_day", "updated_at"]}),
     ]
 

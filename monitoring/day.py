@@ -22,6 +22,7 @@ from scheduling.models import Drug, Session, SessionStatus, TransportArrangement
 from . import rules
 from .models import (
     CheckIn,
+    DeviceAdministration,
     Discharge,
     DoseRecord,
     Observation,
@@ -122,6 +123,8 @@ def rems_sessions() -> QuerySet[Session]:
             observations=Observation.objects.select_related("discharge__discharged_by"),
         ),
         "dose",
+        # The record lists the devices whose time was entered afterwards (a few, if any).
+        Prefetch("dose__devices", DeviceAdministration.objects.filter(late_entry=True), to_attr="late_devices"),
         "rems_submission",
         "adverse_events",
     )
@@ -456,6 +459,30 @@ def _name(user) -> str | None:
     return (user.get_full_name() or user.get_username()) if user else None
 
 
+def late_entries(day: SessionDay) -> list[str]:
+    """The clinical times of the day entered afterwards, with when they were entered."""
+    tz = day.tz
+
+    def at(moment, entered=None) -> str:
+        text = f"at {moment.astimezone(tz):%H:%M}"
+        return f"{text} (entered {entered.astimezone(tz):%H:%M})" if entered else text
+
+    entries = []
+    checkin, dose = day.checkin, day.dose
+    if checkin and checkin.arrival_late_entry:
+        entries.append(f"Arrival {at(checkin.arrived_at, checkin.created_at)}")
+    if dose and dose.infusion_start_late_entry:
+        entries.append(f"Infusion start {at(dose.infusion_start, dose.created_at)}")
+    if dose and dose.infusion_end_late_entry:
+        entries.append(f"Infusion end {at(dose.infusion_end)}")
+    for device in getattr(dose, "late_devices", ()) if dose else ():
+        entries.append(f"Device {device.number} {at(device.administered_at, device.recorded_at)}")
+    for reading in day.readings:
+        if reading.late_entry:
+            entries.append(f"{reading.label} reading {at(reading.taken_at, reading.recorded_at)}")
+    return entries
+
+
 def _rems_fields(day: SessionDay, *, first_treatment: bool) -> list[rules.RemsField]:
     session, t = day.session, day.t
     patient = session.patient
@@ -530,6 +557,7 @@ def _rems_fields(day: SessionDay, *, first_treatment: bool) -> list[rules.RemsFi
         ),
         S("Events", "Respiratory depression", yn("respiratory_depression" in event_kinds) if discharge else None),
         S("Events", "Serious adverse events", ("; ".join(serious) or "None") if discharge else None),
+        S("Record", "Times entered afterwards (late entries)", "; ".join(late_entries(day)) or "None", required=False),
     ]
 
 

@@ -17,12 +17,13 @@ class LocalTimeField(forms.TimeField):
     widget = forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
 
 
-def local_datetime(value: dt.time | None, *, session, default_now: bool = True) -> dt.datetime | None:
-    """The time on the session's local day as an aware datetime; empty means now."""
+def local_datetime(value: dt.time | None, *, session) -> dt.datetime | None:
+    """The latest moment up to now showing ``value`` on the site's clock (a time typed just after
+    midnight for 23:55 is yesterday evening); None when empty: the service records now. Whether
+    the time may be recorded is the services' decision (``rules.entered_time_error``)."""
     if value is None:
-        return timezone.now() if default_now else None
-    tz = session.chair.site.tzinfo
-    return dt.datetime.combine(session.local_start().date(), value, tzinfo=tz)
+        return None
+    return rules.wall_time_before(value, now=timezone.now(), tz=session.chair.site.tzinfo)
 
 
 class CheckInForm(forms.Form):
@@ -113,8 +114,12 @@ class DeviceForm(forms.Form):
     administered_at = LocalTimeField(label="Time", required=False, help_text="Empty = now.")
 
 
+class InfusionEndForm(forms.Form):
+    ended_at = LocalTimeField(label="End time", required=False, help_text="Empty = now.")
+
+
 class AdverseEventForm(forms.ModelForm):
-    onset = LocalTimeField(label="Onset", required=False, help_text="Empty = now.")
+    onset_at = LocalTimeField(label="Onset", required=False, help_text="Empty = now.")
 
     class Meta:
         model = AdverseEvent
@@ -128,7 +133,7 @@ class DischargeForm(forms.Form):
     steady = forms.BooleanField(label="Steady on their feet", required=False)
     picked_up_by = forms.CharField(label="Taken home by", max_length=120, required=False)
     picked_up_relationship = forms.CharField(label="Relationship", max_length=60, required=False)
-    would_have_been_ready = LocalTimeField(
+    would_have_been_ready_at = LocalTimeField(
         label="Would have been ready to leave at",
         required=False,
         help_text="Had there been no 2-hour minimum (the REMS form asks).",

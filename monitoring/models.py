@@ -64,6 +64,16 @@ class ClinicalThresholds(models.Model):
     rems_warning_day = models.PositiveSmallIntegerField(
         "REMS reminder on day", default=D.rems_warning_day, help_text="Administrators are alerted from this day on."
     )
+    late_entry_window_minutes = models.PositiveSmallIntegerField(
+        "late-entry window (minutes)",
+        default=D.late_entry_window_minutes,
+        help_text="A nurse may enter a clinical time this far before now; it is marked as a late entry.",
+    )
+    checkin_window_minutes = models.PositiveSmallIntegerField(
+        "check-in opens (minutes before the session)",
+        default=D.checkin_window_minutes,
+        help_text="Check-in is possible from this long before the session starts, on the session's day.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -109,6 +119,7 @@ def current_thresholds() -> rules.Thresholds:
 class CheckIn(models.Model):
     session = models.OneToOneField(Session, on_delete=models.PROTECT, related_name="checkin")
     arrived_at = models.DateTimeField()
+    arrival_late_entry = models.BooleanField(default=False, help_text="The arrival time was entered afterwards.")
     checked_in_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     no_food_2h = models.BooleanField("no food for the last 2 hours", default=False)
     no_liquids_30min = models.BooleanField("no liquids for the last 30 minutes", default=False)
@@ -153,6 +164,7 @@ class VitalsReading(models.Model):
     kind = models.CharField(max_length=12, choices=ReadingKind.choices)
     checkpoint_minute = models.PositiveSmallIntegerField(null=True, blank=True)
     taken_at = models.DateTimeField()
+    late_entry = models.BooleanField(default=False, help_text="The time taken was entered afterwards.")
     systolic = models.PositiveSmallIntegerField("systolic BP (mmHg)")
     diastolic = models.PositiveSmallIntegerField("diastolic BP (mmHg)")
     heart_rate = models.PositiveSmallIntegerField("heart rate (/min)")
@@ -221,7 +233,9 @@ class DoseRecord(models.Model):
     weight_kg = models.DecimalField("weight (kg)", max_digits=5, decimal_places=1, null=True, blank=True)
     mg_per_kg = models.DecimalField("mg/kg", max_digits=4, decimal_places=2, null=True, blank=True)
     infusion_start = models.DateTimeField(null=True, blank=True)
+    infusion_start_late_entry = models.BooleanField(default=False)
     infusion_end = models.DateTimeField(null=True, blank=True)
+    infusion_end_late_entry = models.BooleanField(default=False)
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -237,7 +251,9 @@ class DeviceAdministration(models.Model):
     dose = models.ForeignKey(DoseRecord, on_delete=models.PROTECT, related_name="devices")
     number = models.PositiveSmallIntegerField()
     administered_at = models.DateTimeField()
+    late_entry = models.BooleanField(default=False, help_text="The time was entered afterwards.")
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["dose", "number"]
@@ -309,6 +325,7 @@ class AdverseEvent(models.Model):
     severity = models.CharField(max_length=10, choices=Severity.choices)
     serious = models.BooleanField("serious (report to the REMS programme)", default=False)
     onset_at = models.DateTimeField()
+    late_entry = models.BooleanField(default=False, help_text="The onset time was entered afterwards.")
     action_taken = models.TextField()
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     recorded_at = models.DateTimeField(default=timezone.now)

@@ -32,9 +32,15 @@ class Thresholds:
     default_checkpoint_minutes: tuple[int, ...] = (40,)
     rems_window_days: int = 7
     rems_warning_day: int = 5
+    late_entry_window_minutes: int = 15  # an earlier time than now may be typed this far back
+    checkin_window_minutes: int = 120  # check-in opens this long before the session starts
 
 
 DEFAULTS = Thresholds()
+
+# The clocks of a tablet and the server may differ by this much: a time typed this far ahead of
+# the server's clock is accepted (as now), and only a time earlier than this is a late entry.
+CLOCK_SKEW = dt.timedelta(minutes=2)
 
 # Values outside these limits cannot be a real measurement: they are refused, not flagged.
 PHYSIOLOGICAL_LIMITS = {
@@ -143,6 +149,84 @@ def predose_blocks(
             "a prescriber must override with a written reason"
         )
     return blocks
+
+
+# --- Clinical times -------------------------------------------------------------------
+
+
+def wall_time_before(value: dt.time, *, now: dt.datetime, tz: dt.tzinfo) -> dt.datetime:
+    """The latest moment at or before ``now`` (plus the clock skew) that shows ``value`` on a
+    clock in ``tz``: a nurse typing 23:55 just after midnight means yesterday evening."""
+    local_now = (now + CLOCK_SKEW).astimezone(tz)
+    candidate = dt.datetime.combine(local_now.date(), value, tzinfo=tz)
+    if candidate > local_now:
+        candidate = dt.datetime.combine(local_now.date() - dt.timedelta(days=1), value, tzinfo=tz)
+    return candidate
+
+
+@dataclasses.dataclass(frozen=True)
+class TimeError:
+    code: str
+    message: str
+
+
+def _hm(moment: dt.datetime, tz: dt.tzinfo | None) -> str:
+    return f"{moment.astimezone(tz):%H:%M}" if tz else f"{moment:%H:%M}"
+
+
+def entered_time_error(
+    entered: dt.datetime,
+    *,
+    now: dt.datetime,
+    checked_in_at: dt.datetime | None,
+    discharged_at: dt.datetime | None,
+    window_minutes: int,
+    not_before: Sequence[tuple[dt.datetime | None, str]] = (),
+    tz: dt.tzinfo | None = None,
+) -> TimeError | None:
+    """Why a clinical time a nurse entered cannot be recorded, or None when it can.
+
+    Clinical times are the server's clock: a time up to ``CLOCK_SKEW`` ahead of ``now`` counts as
+    now; an earlier time only inside the late-entry window (``window_minutes``), never before the
+    check-in, never after the discharge, and never before any of ``not_before`` (moment, what it
+    is: "the first device"). A moment of None in ``not_before`` is left out."""
+    if entered > now + CLOCK_SKEW:
+        return TimeError("future", f"The time cannot be later than now ({_hm(now, tz)}).")
+    if discharged_at is not None and entered > discharged_at:
+        return TimeError("after_discharge", f"The patient was discharged at {_hm(discharged_at, tz)}.")
+    earliest = now - dt.timedelta(minutes=window_minutes)
+    if entered < earliest:
+        return TimeError(
+            "too_late",
+            f"A time more than {window_minutes} minutes ago cannot be entered (earliest {_hm(earliest, tz)}): "
+            "leave the time empty for now, or add an addendum with the reason.",
+        )
+    if checked_in_at is not None and entered < checked_in_at:
+        return TimeError("before_check_in", f"The patient arrived at {_hm(checked_in_at, tz)}: enter a later time.")
+    for moment, label in not_before:
+        if moment is not None and entered < moment:
+            return TimeError("order", f"The time cannot be before {label} ({_hm(moment, tz)}).")
+    return None
+
+
+def is_late_entry(entered: dt.datetime, *, now: dt.datetime) -> bool:
+    """A time entered for an event earlier than now (beyond the clock skew): marked as late."""
+    return entered < now - CLOCK_SKEW
+
+
+def checkin_time_error(
+    *, now: dt.datetime, session_start: dt.datetime, tz: dt.tzinfo, window_minutes: int
+) -> TimeError | None:
+    """Why a session cannot be checked in at ``now``: only on the session's local day, and from
+    ``window_minutes`` before its start."""
+    if now.astimezone(tz).date() != session_start.astimezone(tz).date():
+        return TimeError(
+            "other_day", f"This session is booked for {session_start.astimezone(tz):%a %d %b}: check in on that day."
+        )
+    opens = session_start - dt.timedelta(minutes=window_minutes)
+    if now < opens:
+        return TimeError("too_early", f"Check-in for this session opens at {_hm(opens, tz)}.")
+    return None
 
 
 # --- Dose -----------------------------------------------------------------------------

@@ -52,7 +52,7 @@ def session_for_reading(pk: int) -> tuple[Session, rules.Thresholds] | None:
     )
     found = list(
         Session.objects.select_for_update(of=("self",))
-        .select_related("chair__site", "course__protocol", "observation")
+        .select_related("chair__site", "course__protocol", "checkin", "observation__discharge")
         .annotate(thresholds_row=Subquery(thresholds))
         .filter(pk=pk)
     )

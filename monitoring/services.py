@@ -7,7 +7,7 @@ import datetime as dt
 from contextlib import nullcontext
 from decimal import Decimal
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.urls import reverse
@@ -40,8 +40,58 @@ READING_FIELDS = tuple(rules.PHYSIOLOGICAL_LIMITS)
 
 
 def _lock(session: Session) -> Session:
-    """Re-read the session under a row lock so two nurses' clicks are applied one at a time."""
-    return Session.objects.select_for_update(of=("self",)).select_related("chair__site").get(pk=session.pk)
+    """Re-read the session under a row lock so two nurses' clicks are applied one at a time, with
+    its check-in and observation (the bounds of every clinical time entered)."""
+    return (
+        Session.objects.select_for_update(of=("self",))
+        .select_related("chair__site", "checkin", "observation__discharge")
+        .get(pk=session.pk)
+    )
+
+
+def _one(obj, name):
+    """A one-to-one read with select_related, or None when there is no row."""
+    try:
+        return getattr(obj, name)
+    except obj.__class__._meta.get_field(name).related_model.DoesNotExist:
+        return None
+
+
+def _entered_time(
+    entered: dt.datetime | None,
+    *,
+    session: Session,
+    field: str,
+    now: dt.datetime,
+    t: rules.Thresholds,
+    not_before: tuple = (),
+    after_check_in: bool = True,
+) -> tuple[dt.datetime, bool]:
+    """The clinical time to record and whether it is a late entry: ``entered`` when the rules of
+    ``rules.entered_time_error`` accept it (else a refusal on ``field``), now when not given."""
+    if entered is None:
+        return now, False
+    checkin = _one(session, "checkin") if after_check_in else None
+    observation = _one(session, "observation")
+    discharge = _one(observation, "discharge") if observation else None
+    error = rules.entered_time_error(
+        entered,
+        now=now,
+        checked_in_at=checkin.arrived_at if checkin else None,
+        discharged_at=discharge.discharged_at if discharge else None,
+        window_minutes=t.late_entry_window_minutes,
+        not_before=not_before,
+        tz=session.chair.site.tzinfo,
+    )
+    if error:
+        raise ValidationError({field: ValidationError(error.message, code=error.code)})
+    return entered, rules.is_late_entry(entered, now=now)
+
+
+def _late(**times) -> dict | None:
+    """The audit summary of a write whose times were entered afterwards: {what: when}."""
+    late = {name: moment.astimezone(dt.UTC).isoformat() for name, (moment, is_late) in times.items() if is_late}
+    return {"late_entry": late} if late else None
 
 
 def _move_status(session: Session, to: str) -> None:
@@ -77,18 +127,49 @@ def session_check_in(
     *,
     session: Session,
     user,
-    arrived_at: dt.datetime,
     checklist: dict[str, bool],
+    arrived_at: dt.datetime | None = None,
     transport: dict | None = None,
     notes: str = "",
     request=None,
 ) -> CheckIn:
     """Record arrival and the pre-dose checklist; a booked session becomes checked in.
 
+    Check-in happens on the session's local day, from the clinic's check-in window before its
+    start; the arrival is now, or a time inside the late-entry window (marked as late). An
+    update of the checklist keeps the arrival unless a time is given.
+
     ``transport`` (name, phone, relationship) records the ride home now when it was not
     confirmed beforehand; without a confirmed ride the checklist stays incomplete."""
     _require(user, "monitoring.record_vitals")
     session = _lock(session)
+    now = timezone.now()
+    t = current_thresholds()
+    tz = session.chair.site.tzinfo
+    checkin = _one(session, "checkin")
+    creating = checkin is None
+    if creating:
+        if session.status != SessionStatus.BOOKED:
+            session.check_transition(SessionStatus.CHECKED_IN)
+        error = rules.checkin_time_error(
+            now=now, session_start=session.start, tz=tz, window_minutes=t.checkin_window_minutes
+        )
+        if error:
+            raise ValidationError({NON_FIELD_ERRORS: ValidationError(error.message, code=error.code)})
+    elif session.status not in (SessionStatus.BOOKED, SessionStatus.CHECKED_IN):
+        raise ValidationError("The checklist cannot change once dosing has started.", code="dosing_started")
+    arrival = late = None
+    if creating or arrived_at is not None:
+        opens = session.start - dt.timedelta(minutes=t.checkin_window_minutes)
+        arrival, late = _entered_time(
+            arrived_at,
+            session=session,
+            field="arrived_at",
+            now=now,
+            t=t,
+            after_check_in=False,
+            not_before=((opens, "the opening of check-in"),),
+        )
     if transport and transport.get("name"):
         arrangement, _ = TransportArrangement.objects.get_or_create(session=session)
         arrangement.kind = transport.get("kind") or arrangement.kind
@@ -96,29 +177,33 @@ def session_check_in(
         arrangement.phone = transport.get("phone", "")
         arrangement.relationship = transport.get("relationship", "")
         arrangement.status = TransportArrangement.Status.CONFIRMED_STAFF
-        arrangement.confirmed_at = timezone.now()
+        arrangement.confirmed_at = now
         arrangement.confirmed_by = user
         arrangement.save()
     ride_confirmed = TransportArrangement.objects.filter(session=session).exclude(status="unconfirmed").exists()
     values = {name: bool(checklist.get(name)) for name in CheckIn.CHECKLIST}
     values["transport_confirmed"] = values["transport_confirmed"] and ride_confirmed
     values["rems_enrolment_checked"] = values["rems_enrolment_checked"] and session.patient.is_rems_enrolled
-    checkin = CheckIn.objects.filter(session=session).first()
-    creating = checkin is None
     if creating:
-        if session.status != SessionStatus.BOOKED:
-            session.check_transition(SessionStatus.CHECKED_IN)
-        checkin = CheckIn(session=session, checked_in_by=user, arrived_at=arrived_at)
-    elif session.status not in (SessionStatus.BOOKED, SessionStatus.CHECKED_IN):
-        raise ValidationError("The checklist cannot change once dosing has started.", code="dosing_started")
-    checkin.arrived_at = arrived_at
+        checkin = CheckIn(session=session, checked_in_by=user, created_at=now)
+    if arrival is not None:
+        checkin.arrived_at, checkin.arrival_late_entry = arrival, late
     checkin.notes = notes
     for name, value in values.items():
         setattr(checkin, name, value)
+    checkin.full_clean(exclude=["session", "checked_in_by"], validate_unique=False, validate_constraints=False)
     checkin.save()
     if session.status == SessionStatus.BOOKED:
         _move_status(session, SessionStatus.CHECKED_IN)
-    _audit(AuditAction.CREATE if creating else AuditAction.UPDATE, checkin, session=session, user=user, request=request)
+    summary = _late(arrived_at=(arrival, late)) if arrival is not None else None
+    _audit(
+        AuditAction.CREATE if creating else AuditAction.UPDATE,
+        checkin,
+        session=session,
+        user=user,
+        request=request,
+        summary=summary,
+    )
     return checkin
 
 
@@ -132,6 +217,17 @@ def _validate_values(values: dict) -> None:
         errors[field] = "Enter a value."
     if errors:
         raise ValidationError({field: ValidationError(msg, code="out_of_range") for field, msg in errors.items()})
+
+
+def _validate_text(**fields) -> None:
+    """Refuse free text longer than its model field allows, beside the field."""
+    errors = {}
+    for name, (value, model) in fields.items():
+        limit = model._meta.get_field(name).max_length
+        if limit and value and len(value) > limit:
+            errors[name] = ValidationError(f"Keep this under {limit} characters.", code="max_length")
+    if errors:
+        raise ValidationError(errors)
 
 
 def _alert_for_reading(reading: VitalsReading, session: Session) -> None:
@@ -208,20 +304,41 @@ def vitals_record(
     _require(user, "monitoring.record_vitals")
     with nullcontext() if locked else transaction.atomic():
         session = session if locked else _lock(session)
+        now = timezone.now()
+        t = t or current_thresholds()
         _check_recordable(session, kind, checkpoint_minute)
+        observation = _one(session, "observation")
+        after_dose = kind in (ReadingKind.CHECKPOINT, ReadingKind.DISCHARGE) and observation is not None
+        taken_at, late = _entered_time(
+            taken_at,
+            session=session,
+            field="taken_at",
+            now=now,
+            t=t,
+            not_before=((observation.started_at, "the start of the dose"),) if after_dose else (),
+        )
         _validate_values(values)
+        _validate_text(notes=(notes, VitalsReading))
         with transaction.atomic(savepoint=False):
             reading = _save_reading(
                 session=session,
                 user=user,
                 kind=kind,
                 checkpoint_minute=checkpoint_minute,
-                taken_at=taken_at or timezone.now(),
+                taken_at=taken_at,
                 values=values,
                 notes=notes,
                 t=t,
+                late_entry=late,
             )
-            _audit(AuditAction.CREATE, reading, session=session, user=user, request=request)
+            _audit(
+                AuditAction.CREATE,
+                reading,
+                session=session,
+                user=user,
+                request=request,
+                summary=_late(taken_at=(taken_at, late)),
+            )
     return reading
 
 
@@ -234,6 +351,10 @@ def vitals_correct(
     if not reason.strip():
         raise ValidationError({"reason": ValidationError("Say why the reading is corrected.", code="reason")})
     session = _lock(reading.session)
+    if session.status == SessionStatus.DISCHARGED:
+        raise ValidationError(
+            "The patient has been discharged: add an addendum with the reason instead.", code="discharged"
+        )
     if VitalsReading.objects.filter(supersedes=reading).exists():
         raise ValidationError("This reading has already been corrected.", code="already_corrected")
     _validate_values(values)
@@ -247,6 +368,7 @@ def vitals_correct(
                 taken_at=reading.taken_at,
                 values=values,
                 notes=notes,
+                late_entry=reading.late_entry,
                 supersedes=reading,
                 correction_reason=reason.strip(),
             )
@@ -327,7 +449,7 @@ def dose_record(
     session: Session,
     user,
     dose_mg: Decimal,
-    started_at: dt.datetime,
+    started_at: dt.datetime | None = None,
     lot_number: str = "",
     weight_kg: Decimal | None = None,
     mg_per_kg: Decimal | None = None,
@@ -340,10 +462,20 @@ def dose_record(
     if session.status != SessionStatus.CHECKED_IN:
         session.check_transition(SessionStatus.IN_OBSERVATION)
         raise ValidationError("Check the patient in first.", code="status")
+    now = timezone.now()
     t = current_thresholds()
-    day = load_day(session.pk, t=t)
+    day = load_day(session.pk, t=t, now=now)
     if day.dosing_blocks:
         raise ValidationError("Dosing blocked: " + "; ".join(day.dosing_blocks) + ".", code="blocked")
+    predose = day.predose_reading
+    started_at, late = _entered_time(
+        started_at,
+        session=session,
+        field="started_at",
+        now=now,
+        t=t,
+        not_before=((predose.taken_at if predose else None, "the pre-dose reading"),),
+    )
     drug = day.drug
     dose = DoseRecord(session=session, drug=drug, dose_mg=dose_mg, recorded_by=user, lot_number=lot_number.strip())
     if drug == Drug.ESKETAMINE:
@@ -360,55 +492,106 @@ def dose_record(
             raise ValidationError("Enter the weight and the mg/kg dose.", code="iv_fields")
         dose.weight_kg, dose.mg_per_kg = weight_kg, mg_per_kg
         dose.dose_mg = rules.iv_total_mg(weight_kg, mg_per_kg)
-        dose.infusion_start = started_at
+        dose.infusion_start, dose.infusion_start_late_entry = started_at, late
+    dose.created_at = now
     dose.save()
     if dose.is_esketamine:
-        DeviceAdministration.objects.create(dose=dose, number=1, administered_at=started_at, recorded_by=user)
+        DeviceAdministration.objects.create(
+            dose=dose, number=1, administered_at=started_at, late_entry=late, recorded_by=user, recorded_at=now
+        )
     _start_observation(session, started_at)
-    _audit(AuditAction.CREATE, dose, session=session, user=user, request=request)
+    _audit(
+        AuditAction.CREATE,
+        dose,
+        session=session,
+        user=user,
+        request=request,
+        summary=_late(started_at=(started_at, late)),
+    )
     return dose
 
 
 @transaction.atomic
-def dose_device_record(*, session: Session, user, administered_at: dt.datetime, request=None) -> DeviceAdministration:
-    """The next esketamine device, at least the rest period after the previous one."""
+def dose_device_record(
+    *, session: Session, user, administered_at: dt.datetime | None = None, request=None
+) -> DeviceAdministration:
+    """The next esketamine device, at least the rest period after the previous one, during the
+    observation (after discharge a late fact is an addendum)."""
     _require(user, "monitoring.record_vitals")
     session = _lock(session)
+    if session.status == SessionStatus.DISCHARGED:
+        raise ValidationError(
+            {
+                "administered_at": ValidationError(
+                    "The patient has been discharged: add an addendum with the reason instead.", code="discharged"
+                )
+            }
+        )
     dose = DoseRecord.objects.filter(session=session, drug=Drug.ESKETAMINE).first()
-    if dose is None:
+    if dose is None or session.status != SessionStatus.IN_OBSERVATION:
         raise ValidationError("Record the first device first.", code="no_dose")
     devices = list(dose.devices.all())
     if len(devices) >= (dose.devices_planned or 0):
         raise ValidationError("All devices for this dose are recorded.", code="complete")
+    now = timezone.now()
     t = current_thresholds()
+    administered_at, late = _entered_time(administered_at, session=session, field="administered_at", now=now, t=t)
     allowed_at = rules.next_device_at(
         devices_planned=dose.devices_planned, given_at=[d.administered_at for d in devices], t=t
     )
     if administered_at < allowed_at:
         local = allowed_at.astimezone(session.chair.site.tzinfo)
         raise ValidationError(
-            f"Wait {t.device_rest_minutes} minutes between devices: the next device is due from {local:%H:%M:%S}.",
-            code="rest",
+            {
+                "administered_at": ValidationError(
+                    f"Wait {t.device_rest_minutes} minutes between devices: "
+                    f"the next device is due from {local:%H:%M:%S}.",
+                    code="rest",
+                )
+            }
         )
     device = DeviceAdministration.objects.create(
-        dose=dose, number=len(devices) + 1, administered_at=administered_at, recorded_by=user
+        dose=dose,
+        number=len(devices) + 1,
+        administered_at=administered_at,
+        late_entry=late,
+        recorded_by=user,
+        recorded_at=now,
     )
-    _audit(AuditAction.CREATE, device, session=session, user=user, request=request)
+    _audit(
+        AuditAction.CREATE,
+        device,
+        session=session,
+        user=user,
+        request=request,
+        summary=_late(administered_at=(administered_at, late)),
+    )
     return device
 
 
 @transaction.atomic
-def dose_infusion_end(*, session: Session, user, ended_at: dt.datetime, request=None) -> DoseRecord:
+def dose_infusion_end(*, session: Session, user, ended_at: dt.datetime | None = None, request=None) -> DoseRecord:
     _require(user, "monitoring.record_vitals")
     session = _lock(session)
     dose = DoseRecord.objects.filter(session=session, drug=Drug.IV_KETAMINE).first()
-    if dose is None or dose.infusion_end is not None:
+    if dose is None or dose.infusion_end is not None or session.status != SessionStatus.IN_OBSERVATION:
         raise ValidationError("There is no running infusion.", code="no_infusion")
+    now = timezone.now()
+    ended_at, late = _entered_time(
+        ended_at,
+        session=session,
+        field="ended_at",
+        now=now,
+        t=current_thresholds(),
+        not_before=((dose.infusion_start, "the infusion start"),),
+    )
     if ended_at <= dose.infusion_start:
-        raise ValidationError("The infusion cannot end before it started.", code="order")
-    dose.infusion_end = ended_at
-    dose.save(update_fields=["infusion_end"])
-    _audit(AuditAction.UPDATE, dose, session=session, user=user, request=request)
+        raise ValidationError({"ended_at": ValidationError("The infusion cannot end before it started.", code="order")})
+    dose.infusion_end, dose.infusion_end_late_entry = ended_at, late
+    dose.save(update_fields=["infusion_end", "infusion_end_late_entry"])
+    _audit(
+        AuditAction.UPDATE, dose, session=session, user=user, request=request, summary=_late(ended_at=(ended_at, late))
+    )
     return dose
 
 
@@ -423,7 +606,7 @@ def adverse_event_record(
     kind: str,
     severity: str,
     action_taken: str,
-    onset_at: dt.datetime,
+    onset_at: dt.datetime | None = None,
     serious: bool = False,
     description: str = "",
     request=None,
@@ -432,16 +615,22 @@ def adverse_event_record(
     session = _lock(session)
     if session.status not in (SessionStatus.CHECKED_IN, SessionStatus.IN_OBSERVATION):
         raise ValidationError("Adverse events are recorded during the session.", code="status")
-    event = AdverseEvent.objects.create(
+    now = timezone.now()
+    onset_at, late = _entered_time(onset_at, session=session, field="onset_at", now=now, t=current_thresholds())
+    event = AdverseEvent(
         session=session,
         kind=kind,
         severity=severity,
         serious=serious,
         action_taken=action_taken,
         onset_at=onset_at,
+        late_entry=late,
         description=description,
         recorded_by=user,
+        recorded_at=now,
     )
+    event.full_clean(exclude=["session", "recorded_by"], validate_constraints=False)
+    event.save()
     if serious or severity == AdverseEvent.Severity.SEVERE:
         session_alert(
             session,
@@ -453,7 +642,9 @@ def adverse_event_record(
             audience="nurse",
             url=session_url(session),
         )
-    _audit(AuditAction.CREATE, event, session=session, user=user, request=request)
+    _audit(
+        AuditAction.CREATE, event, session=session, user=user, request=request, summary=_late(onset_at=(onset_at, late))
+    )
     return event
 
 

@@ -19,6 +19,7 @@ from .forms import (
     DeviceForm,
     DischargeForm,
     DoseForm,
+    InfusionEndForm,
     OverrideForm,
     RemsSubmittedForm,
     VitalsForm,
@@ -105,6 +106,8 @@ def _render_day(request, session, status=200, **forms):
         "override_form": forms.get("override_form") or OverrideForm(),
         "dose_form": forms.get("dose_form") or DoseForm(initial={"dose_mg": session.planned_dose_mg}),
         "event_form": forms.get("event_form") or AdverseEventForm(),
+        "device_form": forms.get("device_form") or DeviceForm(),
+        "infusion_form": forms.get("infusion_form") or InfusionEndForm(),
         "discharge_form": forms.get("discharge_form")
         or DischargeForm(
             initial={
@@ -163,7 +166,7 @@ def check_in(request, pk):
                 request=request,
             )
         except ValidationError as exc:
-            return _render_day(request, session, checkin_form=form, errors=_errors(exc))
+            return _render_day(request, session, checkin_form=form, errors=_apply_errors(form, exc))
         missing = checkin.checklist_missing()
         if missing:
             messages.warning(request, "Checklist incomplete: " + "; ".join(missing) + ".")
@@ -172,6 +175,7 @@ def check_in(request, pk):
 
 
 def _apply_errors(form, exc: ValidationError) -> list[str]:
+    """A service's refusal beside the form's fields (its other messages above the form)."""
     if hasattr(exc, "error_dict"):
         for field, errs in exc.error_dict.items():
             form.add_error(field if field in form.fields else None, errs)
@@ -274,7 +278,7 @@ def dose_record(request, pk):
             services.dose_record(
                 session=session,
                 user=request.user,
-                dose_mg=data["dose_mg"] or session.planned_dose_mg,
+                dose_mg=session.planned_dose_mg if data["dose_mg"] is None else data["dose_mg"],
                 lot_number=data["lot_number"],
                 weight_kg=data["weight_kg"],
                 mg_per_kg=data["mg_per_kg"],
@@ -300,27 +304,27 @@ def device_record(request, pk):
                 request=request,
             )
         except ValidationError as exc:
-            return _render_day(request, session, errors=_errors(exc))
+            return _render_day(request, session, device_form=form, errors=_apply_errors(form, exc))
         return _done(request, session, f"Device {device.number} recorded.")
-    return _render_day(request, session, errors=["Enter a valid time."])
+    return _render_day(request, session, device_form=form)
 
 
 @_action()
 def infusion_end(request, pk):
     session = _get_session(pk)
-    form = DeviceForm(request.POST)
+    form = InfusionEndForm(request.POST)
     if form.is_valid():
         try:
             services.dose_infusion_end(
                 session=session,
                 user=request.user,
-                ended_at=local_datetime(form.cleaned_data["administered_at"], session=session),
+                ended_at=local_datetime(form.cleaned_data["ended_at"], session=session),
                 request=request,
             )
         except ValidationError as exc:
-            return _render_day(request, session, errors=_errors(exc))
+            return _render_day(request, session, infusion_form=form, errors=_apply_errors(form, exc))
         return _done(request, session, "Infusion end recorded.")
-    return _render_day(request, session, errors=["Enter a valid time."])
+    return _render_day(request, session, infusion_form=form)
 
 
 @_action()
@@ -338,7 +342,7 @@ def adverse_event(request, pk):
                 serious=data["serious"],
                 description=data["description"],
                 action_taken=data["action_taken"],
-                onset_at=local_datetime(data["onset"], session=session),
+                onset_at=local_datetime(data["onset_at"], session=session),
                 request=request,
             )
         except ValidationError as exc:
@@ -363,7 +367,7 @@ def discharge(request, pk):
             steady=data["steady"],
             picked_up_by=data["picked_up_by"],
             picked_up_relationship=data["picked_up_relationship"],
-            would_have_been_ready_at=local_datetime(data["would_have_been_ready"], session=session, default_now=False),
+            would_have_been_ready_at=local_datetime(data["would_have_been_ready_at"], session=session),
             notes=data["notes"],
             request=request,
         )

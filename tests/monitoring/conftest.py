@@ -40,9 +40,15 @@ def make_session(site, protocol, administrator):
 
     def build(patient, *, chair=None, start=DAY_START, dose="56", ride="confirmed", protocol_=None, **kwargs):
         chair = chair or site.chairs.first()
-        course = Course.objects.create(
+        protocol_ = protocol_ or protocol
+        # A patient has one active course per drug: a later session of the same protocol joins it.
+        course = Course.objects.filter(patient=patient, status="active", protocol=protocol_).first()
+        Course.objects.filter(patient=patient, status="active", protocol__drug=protocol_.drug).exclude(
+            pk=course.pk if course else None
+        ).update(status="completed")
+        course = course or Course.objects.create(
             patient=patient,
-            protocol=protocol_ or protocol,
+            protocol=protocol_,
             site=site,
             start_date=start.date(),
             weekdays=[start.weekday()],
@@ -95,7 +101,7 @@ def run_to_observation(nurse):
 
     def run(session, dosed_at=DAY_START + dt.timedelta(minutes=10)):
         with time_machine.travel(dosed_at - dt.timedelta(minutes=8), tick=False):
-            services.session_check_in(session=session, user=nurse, arrived_at=dosed_at, checklist=CHECKLIST_ALL)
+            services.session_check_in(session=session, user=nurse, checklist=CHECKLIST_ALL)
             services.vitals_record(session=session, user=nurse, kind="pre_dose", values=NORMAL)
         with time_machine.travel(dosed_at, tick=False):
             services.dose_record(session=session, user=nurse, dose_mg=56, lot_number="LOT42", started_at=dosed_at)

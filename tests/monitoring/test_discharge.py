@@ -48,7 +48,7 @@ def test_discharge_at_119_minutes_is_refused_and_says_when_120_end(client_for, n
 
 def test_discharge_at_120_minutes_is_allowed_when_the_rest_holds(client_for, nurse, observed):
     with time_machine.travel(DOSED + dt.timedelta(minutes=120), tick=False):
-        response = client_for(nurse).post(url("discharge", observed), {**READY, "would_have_been_ready": "10:45"})
+        response = client_for(nurse).post(url("discharge", observed), {**READY, "would_have_been_ready_at": "10:45"})
     assert response.status_code == 302
     discharge = Discharge.objects.get(observation__session=observed)
     assert discharge.picked_up_by == "Jordan Example" and discharge.matches_arrangement

@@ -216,7 +216,16 @@ def test_the_reports_rems_completeness_agrees_with_the_assembled_records(
     nurse.save()
     # A corrected reading still counts, through the reading that supersedes it.
     corrected = VitalsReading.objects.get(session=complete, kind="checkpoint")
-    services.vitals_correct(reading=corrected, user=nurse, values=NORMAL, reason="Typed in the wrong field")
+    VitalsReading.objects.create(  # a correction made before the discharge (none is taken after it)
+        session=complete,
+        kind=corrected.kind,
+        checkpoint_minute=corrected.checkpoint_minute,
+        taken_at=corrected.taken_at,
+        recorded_by=nurse,
+        supersedes=corrected,
+        correction_reason="Typed in the wrong field",
+        **NORMAL,
+    )
     t = reports.thresholds()
     period = reports.Period(site, DAY_START.date() - dt.timedelta(days=10), DAY_START.date(), t)
     discharged = selectors_reports.discharged_sessions(site, period.start, period.end)
