@@ -184,6 +184,14 @@ class SessionCancelForm(VisibleTextMixin, VersionForm):
     reason = forms.CharField(max_length=255, widget=forms.TextInput(attrs={"placeholder": "e.g. patient unwell"}))
 
 
+class CourseStopForm(VisibleTextMixin, forms.Form):
+    reason = forms.CharField(
+        label="Why is the course stopping?",
+        max_length=200,
+        widget=forms.TextInput(attrs={"placeholder": "e.g. course complete, switched treatment"}),
+    )
+
+
 class TransportForm(VisibleTextMixin, forms.ModelForm):
     confirmed = forms.BooleanField(
         required=False, label="Confirmed with the patient or driver", help_text="Leave unticked if still to check."

@@ -48,6 +48,7 @@ ERRORS = {
     "stop it before starting another.",
     "dose_too_close": "Too close to %(patient)s's session on %(other)s: doses must be at least %(days)s days apart.",
     "too_far": "Sessions can be booked up to %(years)s years ahead, until %(last)s.",
+    "course_not_active": "This course is already %(status)s.",
 }
 
 
@@ -675,6 +676,35 @@ def course_replan(*, course: Course, missed: Session, user=None, request=None) -
         summary={"action": "replan", "missed": missed.pk, "sessions": [s.pk for s in result]},
     )
     return result
+
+
+@transaction.atomic
+def course_stop(*, course: Course, reason: str, user=None, request=None) -> list[Session]:
+    """Stop an active course: its sessions still to come are cancelled (with the reason), and
+    the patient can start another course of the drug. Returns the cancelled sessions."""
+    course = Course.objects.select_for_update().get(pk=course.pk)
+    if course.status != Course.Status.ACTIVE:
+        raise _error("course_not_active", status=course.get_status_display().lower())
+    reason = reason.strip()
+    course.status = Course.Status.STOPPED
+    course.save(update_fields=["status"])
+    upcoming = list(
+        Session.objects.select_for_update().filter(course=course, status=SessionStatus.BOOKED, start__gt=timezone.now())
+    )
+    max_reason = Session._meta.get_field("cancel_reason").max_length
+    for session in upcoming:
+        session.cancel_reason = f"Course stopped: {reason}"[:max_reason]
+        _touch(session, SessionStatus.CANCELLED)
+        session.save()
+        reminders_sync(session=session)
+    audit_record(
+        action=AuditAction.UPDATE,
+        request=request,
+        user=user,
+        obj=course,
+        summary={"action": "stop", "reason": reason, "cancelled": [s.pk for s in upcoming]},
+    )
+    return upcoming
 
 
 # --- Ride home ------------------------------------------------------------------------

@@ -11,6 +11,7 @@ urlpatterns = [
     path("courses/new/", views.course_create, name="course-create"),
     path("courses/<int:pk>/", views.course_detail, name="course-detail"),
     path("courses/<int:pk>/replan/", views.course_replan, name="course-replan"),
+    path("courses/<int:pk>/stop/", views.course_stop, name="course-stop"),
     path("sessions/<int:pk>/", views.session_detail, name="session-detail"),
     path("sessions/<int:pk>/move/", views.session_move, name="session-move"),
     path("sessions/<int:pk>/cancel/", views.session_cancel, name="session-cancel"),

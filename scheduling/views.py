@@ -280,10 +280,7 @@ def _course_confirm(request, *, patient, site, setup, proposals, chairs):
     return redirect(course)
 
 
-@login_required
-@permission_required(VIEW, raise_exception=True)
-def course_detail(request, pk):
-    course = get_object_or_404(Course.objects.select_related("patient", "protocol", "site", "preferred_chair"), pk=pk)
+def _render_course(request, course: Course, stop_form=None, status=200):
     sessions = selectors.course_timeline(course)
     replaced = {s.replaces_id for s in sessions if s.replaces_id}
     ctx = {
@@ -293,8 +290,20 @@ def course_detail(request, pk):
         "replaced": replaced,
         "now": timezone.now(),
         "can_replan": course.status == Course.Status.ACTIVE,
+        "stop_form": stop_form or forms.CourseStopForm(),
     }
-    response = render(request, "scheduling/course_detail.html", ctx)
+    return render(request, "scheduling/course_detail.html", ctx, status=status)
+
+
+def _get_course(pk) -> Course:
+    return get_object_or_404(Course.objects.select_related("patient", "protocol", "site", "preferred_chair"), pk=pk)
+
+
+@login_required
+@permission_required(VIEW, raise_exception=True)
+def course_detail(request, pk):
+    course = _get_course(pk)
+    response = _render_course(request, course)
     audit_record(action=AuditAction.VIEW, request=request, obj=course)
     return response
 
@@ -302,9 +311,30 @@ def course_detail(request, pk):
 @login_required
 @require_POST
 @permission_required(BOOK, raise_exception=True)
+def course_stop(request, pk):
+    course = _get_course(pk)
+    form = forms.CourseStopForm(request.POST)
+    if form.is_valid():
+        try:
+            cancelled = services.course_stop(
+                course=course, reason=form.cleaned_data["reason"], user=request.user, request=request
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            n = len(cancelled)
+            messages.success(request, f"Course stopped; {n} session{'s' if n != 1 else ''} still to come cancelled.")
+            return redirect(course)
+    return _render_course(request, course, stop_form=form)
+
+
+@login_required
+@require_POST
+@permission_required(BOOK, raise_exception=True)
 def course_replan(request, pk):
     course = get_object_or_404(Course, pk=pk)
-    missed = get_object_or_404(Session, pk=request.POST.get("session") or 0, course=course)
+    session_id = request.POST.get("session", "")
+    missed = get_object_or_404(Session, pk=session_id if session_id.isdigit() else 0, course=course)
     try:
         changed = services.course_replan(course=course, missed=missed, user=request.user, request=request)
     except ValidationError as exc:
