@@ -5,10 +5,16 @@ import datetime as dt
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models.functions import Length
+from django.db.models.lookups import LessThanOrEqual
 from django.urls import reverse
 from django.utils import timezone
 
+from clinic import fields
 from clinic.models import Chair, Patient, Site
+
+# Longest protocol notes an administrator may write (checked by forms and the database).
+PROTOCOL_NOTES_MAX = 2000
 
 
 class Drug(models.TextChoices):
@@ -17,15 +23,15 @@ class Drug(models.TextChoices):
 
 
 class Protocol(models.Model):
-    name = models.CharField(max_length=120, unique=True)
+    name = fields.CharField(max_length=120, unique=True)
     slug = models.SlugField(max_length=60, unique=True)
     drug = models.CharField(max_length=20, choices=Drug.choices)
-    indication = models.CharField(max_length=200, blank=True)
+    indication = fields.CharField(max_length=200, blank=True)
     requires_rems = models.BooleanField("requires REMS enrolment", default=True)
     checkpoint_minutes = models.JSONField(
         default=list, blank=True, help_text="Observation checkpoints after dosing, in minutes, e.g. [40]."
     )
-    notes = models.TextField(blank=True)
+    notes = fields.TextField(blank=True, max_length=PROTOCOL_NOTES_MAX)
     active = models.BooleanField(default=True)
     # Dosing the session day enforces (monitoring): esketamine doses from the list, the first
     # dose of a course the first-dose amount unless a prescriber overrides; IV ketamine by weight
@@ -53,6 +59,9 @@ class Protocol(models.Model):
                 | models.Q(mg_per_kg_min__lte=models.F("mg_per_kg_max")),
                 name="protocol_mg_per_kg_range",
             ),
+            models.CheckConstraint(
+                condition=LessThanOrEqual(Length("notes"), PROTOCOL_NOTES_MAX), name="protocol_notes_max_length"
+            ),
         ]
 
     def __str__(self):
@@ -67,7 +76,7 @@ class ProtocolPhase(models.Model):
 
     protocol = models.ForeignKey(Protocol, on_delete=models.CASCADE, related_name="phases")
     order = models.PositiveSmallIntegerField()
-    name = models.CharField(max_length=60)
+    name = fields.CharField(max_length=60)
     weeks = models.PositiveSmallIntegerField(null=True, blank=True)
     sessions = models.PositiveSmallIntegerField(null=True, blank=True)
     sessions_per_week = models.PositiveSmallIntegerField(default=1)
@@ -169,11 +178,11 @@ class Session(models.Model):
     start = models.DateTimeField()
     planned_end = models.DateTimeField()
     planned_dose_mg = models.DecimalField(max_digits=6, decimal_places=1)
-    phase_name = models.CharField(max_length=60, blank=True)
+    phase_name = fields.CharField(max_length=60, blank=True)
     sequence = models.PositiveSmallIntegerField(default=1, help_text="1 for the first session of the course.")
     status = models.CharField(max_length=16, choices=SessionStatus.choices, default=SessionStatus.BOOKED)
     status_changed_at = models.DateTimeField(default=timezone.now)
-    cancel_reason = models.CharField(max_length=255, blank=True)
+    cancel_reason = fields.CharField(max_length=255, blank=True)
     # Set on the session booked by a re-plan to make up a missed or cancelled one.
     replaces = models.OneToOneField("self", on_delete=models.PROTECT, null=True, blank=True, related_name="replacement")
     # Bumped on every change; forms carry it so a stale form is refused.
@@ -244,10 +253,10 @@ class TransportArrangement(models.Model):
 
     session = models.OneToOneField(Session, on_delete=models.CASCADE, related_name="transport")
     kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.ESCORT)
-    name = models.CharField("driver or service name", max_length=120, blank=True)
-    phone = models.CharField(max_length=20, blank=True)
-    relationship = models.CharField(max_length=60, blank=True)
-    booking_reference = models.CharField(max_length=60, blank=True)
+    name = fields.CharField("driver or service name", max_length=120, blank=True)
+    phone = fields.CharField(max_length=20, blank=True)
+    relationship = fields.CharField(max_length=60, blank=True)
+    booking_reference = fields.CharField(max_length=60, blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.UNCONFIRMED)
     confirmed_at = models.DateTimeField(null=True, blank=True)
     confirmed_by = models.ForeignKey(

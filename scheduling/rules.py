@@ -273,9 +273,14 @@ def bookable_day(day: dt.date, today: dt.date) -> bool:
     return today <= day <= booking_horizon(today)
 
 
+def viewable_range(today: dt.date) -> tuple[dt.date, dt.date]:
+    """The first and last day the schedule pages show: VIEW_YEARS_BACK back, up to the booking horizon."""
+    return _years_from(today, -VIEW_YEARS_BACK), booking_horizon(today)
+
+
 def viewable_day(day: dt.date, today: dt.date) -> bool:
-    """The schedule pages may show ``day``: up to VIEW_YEARS_BACK back, up to the booking horizon ahead."""
-    return _years_from(today, -VIEW_YEARS_BACK) <= day <= booking_horizon(today)
+    first, last = viewable_range(today)
+    return first <= day <= last
 
 
 def too_close(day: dt.date, others: Iterable[tuple[dt.date, T]], min_days_between: int) -> T | None:

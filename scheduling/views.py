@@ -19,11 +19,21 @@ VIEW = "scheduling.view_schedule"
 BOOK = "scheduling.book_session"
 
 
-def _date_param(value, default: dt.date) -> dt.date:
+def _date_param(request, name: str, today: dt.date) -> dt.date:
+    """The day a schedule page shows: the query parameter when it is a day the pages cover,
+    else today (with a note when the day was out of range)."""
+    value = request.GET.get(name)
     try:
-        return dt.date.fromisoformat(value) if value else default
+        day = dt.date.fromisoformat(value) if value else today
     except ValueError:
-        return default
+        return today
+    if not rules.viewable_day(day, today):
+        first, last = rules.viewable_range(today)
+        messages.warning(
+            request, f"The schedule shows days from {first:%d %b %Y} up to {last:%d %b %Y}: showing today."
+        )
+        return today
+    return day
 
 
 def _get_site(request):
@@ -65,7 +75,7 @@ def _schedule_context(site, *, first_day: dt.date, days: int, step: int, today: 
 def day(request):
     site = _get_site(request)
     today = site.local_today()
-    date = _date_param(request.GET.get("date"), today)
+    date = _date_param(request, "date", today)
     ctx = _schedule_context(site, first_day=date, days=1, step=15, today=today)
     ctx.update(date=date, prev=date - dt.timedelta(days=1), next=date + dt.timedelta(days=1))
     response = render(request, "scheduling/day.html", ctx)
@@ -80,7 +90,7 @@ def day(request):
 def week(request):
     site = _get_site(request)
     today = site.local_today()
-    start = _date_param(request.GET.get("start"), today)
+    start = _date_param(request, "start", today)
     start -= dt.timedelta(days=start.weekday())
     ctx = _schedule_context(site, first_day=start, days=7, step=30, today=today)
     ctx.update(start=start, prev=start - dt.timedelta(days=7), next=start + dt.timedelta(days=7))

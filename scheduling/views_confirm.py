@@ -18,6 +18,7 @@ from django.views.decorators.http import require_http_methods
 
 from clinic import rules as clinic_rules
 from clinic.audit import client_ip
+from clinic.forms import VisibleTextMixin
 
 from . import selectors, services
 from .models import TransportArrangement
@@ -25,7 +26,7 @@ from .models import TransportArrangement
 RATE_WINDOW_SECONDS = 600
 
 
-class RideForm(forms.Form):
+class RideForm(VisibleTextMixin, forms.Form):
     name = forms.CharField(label="Who is driving you home?", max_length=120, required=False)
     phone = forms.CharField(label="Their phone number", max_length=32, required=False)
 
