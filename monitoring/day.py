@@ -11,9 +11,11 @@ own checks and the compliance report all read a session's day from here."""
 import dataclasses
 import datetime as dt
 from collections.abc import Callable, Iterable
+from decimal import Decimal
 from functools import cached_property
 
-from django.db.models import Min, Prefetch, QuerySet
+from django.db.models import Count, F, Min, OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from clinic.rules import CONCOMITANT_MEDICINE_FIELDS
@@ -98,9 +100,21 @@ def board_sessions() -> QuerySet[Session]:
     """``day_sessions()`` with only the columns the observation board uses (of a site's
     sessions: the site's time zone is given to their days), and without the dose. Measured with
     40 sessions: the read and the days in 12-14 ms instead of 28-32 ms with every column."""
+    devices_given = (
+        DeviceAdministration.objects.filter(dose__session_id=OuterRef("pk"))
+        .values("dose__session_id")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
     return (
         Session.objects.select_related("chair", "patient", "course__protocol")
         .only(*_BOARD_COLUMNS)
+        # The discharge gate's devices, in the sessions' own read (no query per session).
+        .annotate(
+            board_devices_planned=F("dose__devices_planned"),
+            board_dosing_stopped=F("dose__stopped_cause"),
+            board_devices_given=Coalesce(Subquery(devices_given), 0),
+        )
         .prefetch_related(
             *_day_reads(
                 checkins=CheckIn.objects.only("session_id", *CheckIn.CHECKLIST),
@@ -306,6 +320,63 @@ class SessionDay:
         return list(self.dose.devices.all()) if self.dose else []
 
     @cached_property
+    def dose_plan(self) -> rules.DosePlan:
+        """The doses the session's protocol allows (none set without a course)."""
+        if not self.session.course_id:
+            return rules.DosePlan()
+        protocol = self.session.course.protocol
+        return rules.DosePlan(
+            allowed_doses_mg=tuple(Decimal(str(d)) for d in protocol.allowed_doses_mg or ()),
+            first_dose_mg=protocol.first_dose_mg,
+            mg_per_kg_min=protocol.mg_per_kg_min,
+            mg_per_kg_max=protocol.mg_per_kg_max,
+        )
+
+    @cached_property
+    def first_of_course(self) -> bool:
+        """No other session of the course has been dosed (one query, asked before dosing only)."""
+        if not self.session.course_id:
+            return False
+        return (
+            not DoseRecord.objects.filter(session__course_id=self.session.course_id)
+            .exclude(session_id=self.session.pk)
+            .exists()
+        )
+
+    @property
+    def first_dose_rule_applies(self) -> bool:
+        """The dose must be the protocol's first dose unless a prescriber overrides."""
+        return self.is_esketamine and self.dose_plan.first_dose_mg is not None and self.first_of_course
+
+    @cached_property
+    def first_dose_override(self) -> PrescriberOverride | None:
+        return next((o for o in self.overrides if o.kind == PrescriberOverride.Kind.FIRST_DOSE), None)
+
+    @cached_property
+    def device_progress(self) -> rules.Devices | None:
+        """The nasal devices recorded against the planned ones (None: no esketamine dose). The
+        board reads the counts with its sessions (``board_sessions``), the other pages the
+        devices themselves."""
+        session = self.session
+        if hasattr(session, "board_devices_planned"):
+            if session.board_devices_planned is None:
+                return None
+            return rules.Devices(
+                planned=session.board_devices_planned,
+                given=session.board_devices_given,
+                stopped_early=bool(session.board_dosing_stopped),
+            )
+        dose = self.dose
+        if dose is None or not dose.is_esketamine:
+            return None
+        return rules.device_progress(
+            planned=dose.devices_planned or 0,
+            given_at=[d.administered_at for d in self.devices],
+            stopped_early=bool(dose.stopped_cause),
+            t=self.t,
+        )
+
+    @cached_property
     def next_device_at(self) -> dt.datetime | None:
         """When the next nasal device may be given, or None when none is left to give."""
         if not self.dose or not self.dose.is_esketamine:
@@ -384,6 +455,7 @@ class SessionDay:
             readiness=readiness,
             pickup_name=pickup_name,
             tzinfo=self.tz,
+            devices=self.device_progress,
             t=self.t,
         )
 

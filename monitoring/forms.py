@@ -8,7 +8,7 @@ from django.utils import timezone
 from scheduling.models import TransportArrangement
 
 from . import rules
-from .models import AdverseEvent, CheckIn, ReadingKind
+from .models import NOTE_MAX, AdverseEvent, CheckIn, ReadingKind, StopCause
 
 
 class LocalTimeField(forms.TimeField):
@@ -105,7 +105,7 @@ class OverrideForm(forms.Form):
 class DoseForm(forms.Form):
     dose_mg = forms.DecimalField(label="Dose (mg)", max_digits=6, decimal_places=1, min_value=0, required=False)
     lot_number = forms.CharField(max_length=40, required=False)
-    weight_kg = forms.DecimalField(label="Weight (kg)", max_digits=5, decimal_places=1, min_value=20, required=False)
+    weight_kg = forms.DecimalField(label="Weight (kg)", max_digits=5, decimal_places=1, required=False)
     mg_per_kg = forms.DecimalField(label="mg/kg", max_digits=4, decimal_places=2, min_value=0, required=False)
     started_at = LocalTimeField(label="First device / infusion start", required=False, help_text="Empty = now.")
 
@@ -116,6 +116,19 @@ class DeviceForm(forms.Form):
 
 class InfusionEndForm(forms.Form):
     ended_at = LocalTimeField(label="End time", required=False, help_text="Empty = now.")
+
+
+class DoseStopForm(forms.Form):
+    cause = forms.ChoiceField(label="Dosing stopped because of", choices=StopCause.choices)
+    adverse_event = forms.TypedChoiceField(label="Adverse event", coerce=int, required=False, empty_value=None)
+    note = forms.CharField(label="Note", widget=forms.Textarea(attrs={"rows": 2}), max_length=NOTE_MAX, required=False)
+
+    def __init__(self, *args, events=(), **kwargs):
+        """``events``: the session's adverse events (as the page already read them)."""
+        super().__init__(*args, **kwargs)
+        self.fields["adverse_event"].choices = [("", "-")] + [
+            (e.pk, f"{e} at {e.onset_at.astimezone(e.session.chair.site.tzinfo):%H:%M}") for e in events
+        ]
 
 
 class AdverseEventForm(forms.ModelForm):

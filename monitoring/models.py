@@ -9,11 +9,13 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from clinic.fields import TextField
 from scheduling.models import Drug, Session
 
 from . import rules
 
 D = rules.DEFAULTS
+NOTE_MAX = 2000  # characters of a free-text note
 
 
 def default_checkpoint_minutes():
@@ -222,6 +224,11 @@ class VitalsReading(models.Model):
         return {name: getattr(self, name) for name in rules.PHYSIOLOGICAL_LIMITS}
 
 
+class StopCause(models.TextChoices):
+    ADVERSE_EVENT = "adverse_event", "an adverse event"
+    REFUSAL = "refusal", "the patient's refusal"
+
+
 class DoseRecord(models.Model):
     session = models.OneToOneField(Session, on_delete=models.PROTECT, related_name="dose")
     drug = models.CharField(max_length=20, choices=Drug.choices)
@@ -238,6 +245,31 @@ class DoseRecord(models.Model):
     infusion_end_late_entry = models.BooleanField(default=False)
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
+    # Esketamine dosing stopped before every planned device was given.
+    stopped_cause = models.CharField(
+        "dosing stopped early because of", max_length=20, choices=StopCause.choices, blank=True
+    )
+    stopped_event = models.ForeignKey(
+        "AdverseEvent", on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name="adverse event"
+    )
+    stopped_note = TextField("note", max_length=NOTE_MAX, blank=True)
+    stopped_at = models.DateTimeField(null=True, blank=True)
+    stopped_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(stopped_cause="") | models.Q(stopped_at__isnull=False, stopped_by__isnull=False),
+                name="dose_stop_has_time_and_nurse",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(stopped_cause=StopCause.ADVERSE_EVENT) | models.Q(stopped_event__isnull=False),
+                name="dose_stop_names_its_event",
+            ),
+            models.CheckConstraint(condition=models.Q(dose_mg__gt=0), name="dose_mg_positive"),
+        ]
 
     def __str__(self):
         return f"{self.get_drug_display()} {self.dose_mg} mg"
@@ -287,6 +319,7 @@ class PrescriberOverride(models.Model):
     class Kind(models.TextChoices):
         PRE_DOSE = "pre_dose", "Pre-dose block"
         DISCHARGE_VITALS = "discharge_vitals", "Before-discharge vitals"
+        FIRST_DOSE = "first_dose", "First dose of the course"
 
     session = models.ForeignKey(Session, on_delete=models.PROTECT, related_name="overrides")
     kind = models.CharField(max_length=20, choices=Kind.choices)

@@ -256,6 +256,94 @@ def iv_total_mg(weight_kg: Decimal, mg_per_kg: Decimal) -> Decimal:
     return (Decimal(weight_kg) * Decimal(mg_per_kg)).quantize(Decimal("0.1"))
 
 
+WEIGHT_LIMITS_KG = (20, 350)  # a weight outside these is a typing error
+
+
+@dataclasses.dataclass(frozen=True)
+class DosePlan:
+    """What the session's protocol allows (``scheduling.Protocol``; None without a course)."""
+
+    allowed_doses_mg: tuple[Decimal, ...] = ()
+    first_dose_mg: Decimal | None = None
+    mg_per_kg_min: Decimal | None = None
+    mg_per_kg_max: Decimal | None = None
+
+
+def _mg(value) -> str:
+    return f"{Decimal(value).normalize():f}"
+
+
+def dose_errors(
+    *,
+    esketamine: bool,
+    dose_mg: Decimal | None,
+    plan: DosePlan,
+    first_of_course: bool,
+    first_dose_overridden: bool,
+    weight_kg: Decimal | None = None,
+    mg_per_kg: Decimal | None = None,
+    t: Thresholds = DEFAULTS,
+) -> dict[str, tuple[str, str]]:
+    """Field -> (code, message) for a dose the protocol does not allow. Esketamine: a whole
+    number of devices, one of the protocol's doses, the first dose of a course the protocol's
+    first dose unless a prescriber overrode it. IV ketamine: a weight and an mg/kg inside the
+    protocol's range."""
+    errors = {}
+    if esketamine:
+        if dose_mg is None or Decimal(dose_mg) <= 0:
+            errors["dose_mg"] = ("zero", "Enter the dose: a dose of 0 mg cannot be given.")
+        elif plan.allowed_doses_mg and Decimal(dose_mg) not in {Decimal(d) for d in plan.allowed_doses_mg}:
+            allowed = " or ".join(_mg(d) for d in plan.allowed_doses_mg)
+            errors["dose_mg"] = ("not_allowed", f"This protocol allows {allowed} mg.")
+        elif devices_for_dose(dose_mg, t) is None:
+            errors["dose_mg"] = ("dose", f"An esketamine dose is a multiple of {t.device_mg} mg.")
+        elif (
+            first_of_course
+            and plan.first_dose_mg is not None
+            and Decimal(dose_mg) != Decimal(plan.first_dose_mg)
+            and not first_dose_overridden
+        ):
+            errors["dose_mg"] = (
+                "first_dose",
+                f"The first dose of a course is {_mg(plan.first_dose_mg)} mg: "
+                "another dose needs a prescriber's override with a reason.",
+            )
+        return errors
+    low, high = WEIGHT_LIMITS_KG
+    if weight_kg is None:
+        errors["weight_kg"] = ("required", "Enter the patient's weight: the dose is worked out from it.")
+    elif not low <= weight_kg <= high:
+        errors["weight_kg"] = ("weight", f"Weight must be between {low} and {high} kg.")
+    if mg_per_kg is None or mg_per_kg <= 0:
+        errors["mg_per_kg"] = ("required", "Enter the dose in mg/kg.")
+    elif (plan.mg_per_kg_min is not None and mg_per_kg < plan.mg_per_kg_min) or (
+        plan.mg_per_kg_max is not None and mg_per_kg > plan.mg_per_kg_max
+    ):
+        low_mg = _mg(plan.mg_per_kg_min) if plan.mg_per_kg_min is not None else "0"
+        high_mg = _mg(plan.mg_per_kg_max) if plan.mg_per_kg_max is not None else "any"
+        errors["mg_per_kg"] = ("not_allowed", f"This protocol's dose is {low_mg} to {high_mg} mg/kg.")
+    return errors
+
+
+@dataclasses.dataclass(frozen=True)
+class Devices:
+    """The nasal devices of an esketamine dose as recorded."""
+
+    planned: int
+    given: int
+    too_close: bool = False  # two were recorded less than the rest period apart
+    stopped_early: bool = False  # the nurse recorded why dosing stopped
+
+
+def device_progress(
+    *, planned: int, given_at: Sequence[dt.datetime], stopped_early: bool, t: Thresholds = DEFAULTS
+) -> Devices:
+    rest = dt.timedelta(minutes=t.device_rest_minutes)
+    ordered = sorted(given_at)
+    too_close = any(b - a < rest for a, b in zip(ordered, ordered[1:], strict=False))
+    return Devices(planned=planned, given=len(ordered), too_close=too_close, stopped_early=stopped_early)
+
+
 # --- Checkpoints ----------------------------------------------------------------------
 
 PRE_DOSE = "pre_dose"
@@ -362,12 +450,14 @@ def discharge_gate(
     readiness: Mapping[str, bool],
     pickup_name: str,
     tzinfo: dt.tzinfo,
+    devices: Devices | None = None,
     t: Thresholds = DEFAULTS,
 ) -> DischargeGate:
     """What still stands between the patient and going home, in the nurse's words.
 
     ``discharge_reading_flags`` is None when no before-discharge reading exists, else the
-    flags of the latest one (an empty list means within limits)."""
+    flags of the latest one (an empty list means within limits). ``devices``: the nasal devices
+    of an esketamine dose (None for an infusion)."""
     if started_at is None:
         return DischargeGate(("Dosing has not started: observation has not begun",), None)
     missing = []
@@ -376,6 +466,13 @@ def discharge_gate(
         missing.append(
             f"{t.observation_minimum_minutes} minutes of observation end at {ends_at.astimezone(tzinfo):%H:%M}"
         )
+    if devices is not None and devices.given < devices.planned and not devices.stopped_early:
+        missing.append(
+            f"Devices: {devices.given} of {devices.planned} recorded: record the next one, "
+            "or record why dosing stopped early"
+        )
+    if devices is not None and devices.too_close:
+        missing.append(f"Devices recorded less than {t.device_rest_minutes} minutes apart: review the dose record")
     if discharge_reading_flags is None:
         missing.append("No before-discharge vitals reading yet")
     elif discharge_reading_flags and not vitals_overridden:

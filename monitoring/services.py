@@ -30,6 +30,7 @@ from .models import (
     PrescriberOverride,
     ReadingKind,
     RemsSubmission,
+    StopCause,
     VitalsReading,
     current_thresholds,
 )
@@ -477,19 +478,26 @@ def dose_record(
         not_before=((predose.taken_at if predose else None, "the pre-dose reading"),),
     )
     drug = day.drug
+    esketamine = drug == Drug.ESKETAMINE
+    dose_mg, weight_kg, mg_per_kg = (Decimal(v) if v is not None else None for v in (dose_mg, weight_kg, mg_per_kg))
+    errors = rules.dose_errors(
+        esketamine=esketamine,
+        dose_mg=dose_mg,
+        plan=day.dose_plan,
+        first_of_course=day.first_of_course,
+        first_dose_overridden=day.first_dose_override is not None,
+        weight_kg=weight_kg,
+        mg_per_kg=mg_per_kg,
+        t=t,
+    )
+    if esketamine and not lot_number.strip():
+        errors["lot_number"] = ("lot", "Enter the lot number.")
+    if errors:
+        raise ValidationError({field: ValidationError(message, code=code) for field, (code, message) in errors.items()})
     dose = DoseRecord(session=session, drug=drug, dose_mg=dose_mg, recorded_by=user, lot_number=lot_number.strip())
-    if drug == Drug.ESKETAMINE:
-        devices = rules.devices_for_dose(dose_mg, t)
-        if devices is None:
-            raise ValidationError(
-                {"dose_mg": ValidationError(f"An esketamine dose is a multiple of {t.device_mg} mg.", code="dose")}
-            )
-        if not dose.lot_number:
-            raise ValidationError({"lot_number": ValidationError("Enter the lot number.", code="lot")})
-        dose.devices_planned = devices
+    if esketamine:
+        dose.devices_planned = rules.devices_for_dose(dose_mg, t)
     else:
-        if not weight_kg or not mg_per_kg:
-            raise ValidationError("Enter the weight and the mg/kg dose.", code="iv_fields")
         dose.weight_kg, dose.mg_per_kg = weight_kg, mg_per_kg
         dose.dose_mg = rules.iv_total_mg(weight_kg, mg_per_kg)
         dose.infusion_start, dose.infusion_start_late_entry = started_at, late
@@ -512,6 +520,63 @@ def dose_record(
 
 
 @transaction.atomic
+def first_dose_override(*, session: Session, user, reason: str, request=None) -> PrescriberOverride:
+    """A prescriber allows a first dose of the course other than the protocol's first dose."""
+    _require(user, "monitoring.override_block")
+    if not reason.strip():
+        raise ValidationError({"reason": ValidationError("Write the reason for the override.", code="reason")})
+    session = _lock(session)
+    if session.status not in (SessionStatus.BOOKED, SessionStatus.CHECKED_IN):
+        raise ValidationError("Dosing has started.", code="status")
+    day = load_day(session.pk)
+    if not day.first_dose_rule_applies:
+        raise ValidationError("This is not the first dose of a course with a set first dose.", code="not_first")
+    override = PrescriberOverride.objects.create(
+        session=session,
+        kind=PrescriberOverride.Kind.FIRST_DOSE,
+        blocks=[f"First dose of the course: {day.dose_plan.first_dose_mg.normalize():f} mg"],
+        reason=reason.strip(),
+        prescriber=user,
+    )
+    _audit(AuditAction.CREATE, override, session=session, user=user, request=request)
+    return override
+
+
+@transaction.atomic
+def dose_stop_early(
+    *, session: Session, user, cause: str, adverse_event_id: int | None = None, note: str = "", request=None
+) -> DoseRecord:
+    """The nurse records why esketamine dosing stopped before every planned device: an adverse
+    event of this session, or the patient's refusal. No further device is recorded after it."""
+    _require(user, "monitoring.record_vitals")
+    session = _lock(session)
+    dose = DoseRecord.objects.filter(session=session, drug=Drug.ESKETAMINE).first()
+    if dose is None or session.status != SessionStatus.IN_OBSERVATION:
+        raise ValidationError("There is no esketamine dose under way.", code="no_dose")
+    if dose.stopped_cause:
+        raise ValidationError("Dosing is already recorded as stopped.", code="already")
+    if dose.devices.count() >= (dose.devices_planned or 0):
+        raise ValidationError("Every planned device is recorded: dosing did not stop early.", code="complete")
+    if cause not in StopCause.values:
+        raise ValidationError({"cause": ValidationError("Choose why dosing stopped.", code="cause")})
+    adverse_event = (
+        AdverseEvent.objects.filter(pk=adverse_event_id, session=session).first() if adverse_event_id else None
+    )
+    if cause == StopCause.ADVERSE_EVENT and adverse_event is None:
+        raise ValidationError(
+            {"adverse_event": ValidationError("Choose the adverse event, or record it first.", code="event")}
+        )
+    _validate_text(stopped_note=(note, DoseRecord))
+    dose.stopped_cause = cause
+    dose.stopped_event = adverse_event if cause == StopCause.ADVERSE_EVENT else None
+    dose.stopped_note = note.strip()
+    dose.stopped_at, dose.stopped_by = timezone.now(), user
+    dose.save(update_fields=["stopped_cause", "stopped_event", "stopped_note", "stopped_at", "stopped_by"])
+    _audit(AuditAction.UPDATE, dose, session=session, user=user, request=request, summary={"stopped": cause})
+    return dose
+
+
+@transaction.atomic
 def dose_device_record(
     *, session: Session, user, administered_at: dt.datetime | None = None, request=None
 ) -> DeviceAdministration:
@@ -530,6 +595,8 @@ def dose_device_record(
     dose = DoseRecord.objects.filter(session=session, drug=Drug.ESKETAMINE).first()
     if dose is None or session.status != SessionStatus.IN_OBSERVATION:
         raise ValidationError("Record the first device first.", code="no_dose")
+    if dose.stopped_cause:
+        raise ValidationError("Dosing was stopped early: no further device is given.", code="stopped")
     devices = list(dose.devices.all())
     if len(devices) >= (dose.devices_planned or 0):
         raise ValidationError("All devices for this dose are recorded.", code="complete")

@@ -19,13 +19,14 @@ from .forms import (
     DeviceForm,
     DischargeForm,
     DoseForm,
+    DoseStopForm,
     InfusionEndForm,
     OverrideForm,
     RemsSubmittedForm,
     VitalsForm,
     local_datetime,
 )
-from .models import CheckIn, VitalsReading
+from .models import AdverseEvent, CheckIn, VitalsReading
 
 # --- Board ----------------------------------------------------------------------------
 
@@ -92,12 +93,13 @@ def _render_day(request, session, status=200, **forms):
     initial_checkin["rems_enrolment_checked"] = session.patient.is_rems_enrolled and initial_checkin.get(
         "rems_enrolment_checked", True
     )
+    events = list(day.session.adverse_events.all())
     ctx = {
         "day": day,
         "session": day.session,
         "patient": day.session.patient,
         "readings": selectors.all_readings(session),
-        "events": list(day.session.adverse_events.all()),
+        "events": events,
         "devices": day.devices,
         "chart": charts.observation_chart(day.readings, day.t, day.observation),
         "checkin_form": forms.get("checkin_form") or CheckInForm(initial=initial_checkin),
@@ -108,6 +110,8 @@ def _render_day(request, session, status=200, **forms):
         "event_form": forms.get("event_form") or AdverseEventForm(),
         "device_form": forms.get("device_form") or DeviceForm(),
         "infusion_form": forms.get("infusion_form") or InfusionEndForm(),
+        "stop_form": forms.get("stop_form") or DoseStopForm(events=events),
+        "first_dose_form": forms.get("first_dose_form") or OverrideForm(),
         "discharge_form": forms.get("discharge_form")
         or DischargeForm(
             initial={
@@ -307,6 +311,44 @@ def device_record(request, pk):
             return _render_day(request, session, device_form=form, errors=_apply_errors(form, exc))
         return _done(request, session, f"Device {device.number} recorded.")
     return _render_day(request, session, device_form=form)
+
+
+@_action("monitoring.override_block")
+def first_dose_override(request, pk):
+    session = _get_session(pk)
+    form = OverrideForm(request.POST)
+    if form.is_valid():
+        try:
+            services.first_dose_override(
+                session=session, user=request.user, reason=form.cleaned_data["reason"], request=request
+            )
+        except ValidationError as exc:
+            return _render_day(request, session, first_dose_form=form, errors=_apply_errors(form, exc))
+        return _done(request, session, "Override recorded: another first dose may be given.")
+    return _render_day(request, session, first_dose_form=form)
+
+
+@_action()
+def dose_stop(request, pk):
+    session = _get_session(pk)
+    form = DoseStopForm(
+        request.POST, events=AdverseEvent.objects.filter(session=session).select_related("session__chair__site")
+    )
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.dose_stop_early(
+                session=session,
+                user=request.user,
+                cause=data["cause"],
+                adverse_event_id=data["adverse_event"],
+                note=data["note"],
+                request=request,
+            )
+        except ValidationError as exc:
+            return _render_day(request, session, stop_form=form, errors=_apply_errors(form, exc))
+        return _done(request, session, "Recorded why dosing stopped early.")
+    return _render_day(request, session, stop_form=form)
 
 
 @_action()

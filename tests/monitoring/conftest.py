@@ -23,14 +23,24 @@ def _fast_password_hashing(settings):
 @pytest.fixture
 def protocol(db):
     return Protocol.objects.create(
-        name="Esketamine (session-day tests)", slug="esk-session-day-tests", drug="esketamine", checkpoint_minutes=[40]
+        name="Esketamine (session-day tests)",
+        slug="esk-session-day-tests",
+        drug="esketamine",
+        checkpoint_minutes=[40],
+        allowed_doses_mg=[56, 84],
+        first_dose_mg=56,
     )
 
 
 @pytest.fixture
 def iv_protocol(db):
     return Protocol.objects.create(
-        name="IV ketamine (session-day tests)", slug="iv-session-day-tests", drug="iv_ketamine", checkpoint_minutes=[40]
+        name="IV ketamine (session-day tests)",
+        slug="iv-session-day-tests",
+        drug="iv_ketamine",
+        checkpoint_minutes=[40],
+        mg_per_kg_min="0.5",
+        mg_per_kg_max="1.0",
     )
 
 
@@ -99,12 +109,16 @@ def run_to_observation(nurse):
 
     from monitoring import services
 
-    def run(session, dosed_at=DAY_START + dt.timedelta(minutes=10)):
+    def run(session, dosed_at=DAY_START + dt.timedelta(minutes=10), devices=None):
+        """``devices``: how many nasal devices to give, five minutes apart (every one planned)."""
         with time_machine.travel(dosed_at - dt.timedelta(minutes=8), tick=False):
             services.session_check_in(session=session, user=nurse, checklist=CHECKLIST_ALL)
             services.vitals_record(session=session, user=nurse, kind="pre_dose", values=NORMAL)
         with time_machine.travel(dosed_at, tick=False):
-            services.dose_record(session=session, user=nurse, dose_mg=56, lot_number="LOT42", started_at=dosed_at)
+            dose = services.dose_record(session=session, user=nurse, dose_mg=56, lot_number="LOT42")
+        for number in range(2, (devices or dose.devices_planned or 1) + 1):
+            with time_machine.travel(dosed_at + dt.timedelta(minutes=5 * (number - 1)), tick=False):
+                services.dose_device_record(session=session, user=nurse)
         session.refresh_from_db()
         return session
 
