@@ -23,6 +23,7 @@ from scheduling.models import Drug, Session, SessionStatus, TransportArrangement
 
 from . import rules
 from .models import (
+    Addendum,
     CheckIn,
     DeviceAdministration,
     Discharge,
@@ -141,6 +142,7 @@ def rems_sessions() -> QuerySet[Session]:
         Prefetch("dose__devices", DeviceAdministration.objects.filter(late_entry=True), to_attr="late_devices"),
         "rems_submission",
         "adverse_events",
+        Prefetch("addenda", Addendum.objects.select_related("recorded_by")),
     )
 
 
@@ -572,7 +574,7 @@ def _rems_fields(day: SessionDay, *, first_treatment: bool) -> list[rules.RemsFi
     dose_mg = dose.dose_mg if dose else None
     S = rules.RemsField
     yn = rules.yes_no
-    return [
+    fields = [
         S("Patient", "Patient name", patient.full_name),
         S("Patient", "Date of birth", patient.date_of_birth),
         S("Patient", "Sex", patient.get_sex_display()),
@@ -630,6 +632,19 @@ def _rems_fields(day: SessionDay, *, first_treatment: bool) -> list[rules.RemsFi
         S("Events", "Respiratory depression", yn("respiratory_depression" in event_kinds) if discharge else None),
         S("Events", "Serious adverse events", ("; ".join(serious) or "None") if discharge else None),
         S("Record", "Times entered afterwards (late entries)", "; ".join(late_entries(day)) or "None", required=False),
+    ]
+    return with_addenda(fields, session.addenda.all())
+
+
+def with_addenda(fields: list[rules.RemsField], addenda: Iterable[Addendum]) -> list[rules.RemsField]:
+    """Each missing field an addendum supplied, with the addendum's value (the latest one)."""
+    supplied = {a.field: a for a in addenda if a.field}
+    addendable = set(rules.rems_addendable(fields))
+    return [
+        dataclasses.replace(f, value=supplied[f.label].value, addendum=supplied[f.label])
+        if f.label in supplied and f.label in addendable
+        else f
+        for f in fields
     ]
 
 

@@ -5,6 +5,7 @@ import datetime as dt
 from django import forms
 from django.utils import timezone
 
+from clinic.forms import VisibleTextMixin
 from scheduling.models import TransportArrangement
 
 from . import rules
@@ -157,3 +158,20 @@ class DischargeForm(forms.Form):
 class RemsSubmittedForm(forms.Form):
     submitted_on = forms.DateField(label="Submitted on", widget=forms.DateInput(attrs={"type": "date"}))
     reference = forms.CharField(label="Confirmation number", max_length=60, required=False)
+
+
+class AddendumForm(VisibleTextMixin, forms.Form):
+    """A fact added after the discharge. With ``fields`` (the missing REMS record fields), it
+    supplies one of them; without, it is a late fact of the day."""
+
+    field = forms.ChoiceField(label="Missing field")
+    value = forms.CharField(label="Fact", max_length=255)
+    reason = forms.CharField(label="Why it is added afterwards", max_length=255)
+
+    def __init__(self, *args, fields=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        if fields:
+            self.fields["field"].choices = [(label, label) for label in fields]
+            self.fields["value"].label = "Value"
+        else:
+            del self.fields["field"]

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from clinic.fields import TextField
+from clinic.fields import CharField, TextField
 from scheduling.models import Drug, Session
 
 from . import rules
@@ -388,6 +388,29 @@ class Discharge(models.Model):
 
     def __str__(self):
         return f"Discharge of session {self.observation.session_id}"
+
+
+class Addendum(models.Model):
+    """A fact added to a session's record after the discharge, with who, when and why; never
+    edited. ``field``: the REMS monitoring record field it supplies (its label), or empty for a
+    late fact of the day (a device or reading remembered after the patient left)."""
+
+    session = models.ForeignKey(Session, on_delete=models.PROTECT, related_name="addenda")
+    field = CharField("REMS record field", max_length=120, blank=True)
+    value = CharField("fact", max_length=255)
+    reason = CharField("reason for adding it afterwards", max_length=255)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["recorded_at", "pk"]
+        constraints = [
+            models.CheckConstraint(condition=~models.Q(value=""), name="addendum_has_value"),
+            models.CheckConstraint(condition=~models.Q(reason=""), name="addendum_has_reason"),
+        ]
+
+    def __str__(self):
+        return f"Addendum to session {self.session_id}: {self.field or 'fact'}"
 
 
 class RemsSubmission(models.Model):

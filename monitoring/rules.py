@@ -503,6 +503,7 @@ class RemsField:
     label: str
     value: object
     required: bool = True
+    addendum: object = None  # the addendum that supplied the value, if any
 
     @property
     def missing(self) -> bool:
@@ -511,6 +512,40 @@ class RemsField:
 
 def rems_missing(fields: Iterable[RemsField]) -> list[str]:
     return [f.label for f in fields if f.missing]
+
+
+# The record's patient facts come from the patient's own record (corrected there); every other
+# missing field can be supplied by an addendum.
+REMS_PATIENT_SECTIONS = ("Patient", "Concomitant medicines")
+READY_MINUTES_LABEL = "Minutes until the patient would have been ready to leave"
+YES_NO_LABELS = ("Vital signs in range", "Pulse oximetry done", "Sedation", "Dissociation", "Respiratory depression")
+
+
+def rems_addendable(fields: Iterable[RemsField]) -> list[str]:
+    """Labels of the missing fields an addendum may supply."""
+    return [f.label for f in fields if f.missing and f.section not in REMS_PATIENT_SECTIONS]
+
+
+def rems_addendum_error(label: str, value: str, *, total_minutes: int | None) -> tuple[str, str] | None:
+    """(code, message) when ``value`` cannot be the value of the REMS field ``label``."""
+    value = value.strip()
+    if not value:
+        return "required", "Enter the value."
+    if label == READY_MINUTES_LABEL:
+        if not value.isdigit():
+            return "minutes", "Enter whole minutes after the first device, e.g. 95."
+        if total_minutes is not None and int(value) > total_minutes:
+            return "minutes", f"The patient was discharged after {total_minutes} minutes: enter at most that."
+    elif label.startswith("BP "):
+        parts = value.split("/")
+        if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+            return "bp", "Enter the blood pressure as systolic/diastolic, e.g. 132/84."
+        errors = physiological_errors({"systolic": int(parts[0]), "diastolic": int(parts[1])})
+        if errors:
+            return "bp", next(iter(errors.values()))
+    elif label.startswith(YES_NO_LABELS) and value not in ("Yes", "No"):
+        return "yes_no", "Answer Yes or No."
+    return None
 
 
 def rems_day(*, treatment_date: dt.date, today: dt.date) -> int:

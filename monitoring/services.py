@@ -19,8 +19,9 @@ from scheduling.models import Drug, Session, SessionStatus, TransportArrangement
 from scheduling.services import session_alert
 
 from . import rules
-from .day import load_day, session_drug
+from .day import load_day, rems_records, rems_sessions, session_drug
 from .models import (
+    Addendum,
     AdverseEvent,
     CheckIn,
     DeviceAdministration,
@@ -800,3 +801,43 @@ def rems_mark_submitted(
         raise ValidationError("This record is already marked as submitted.", code="already")
     _audit(AuditAction.CREATE, submission, session=session, user=user, request=request)
     return submission
+
+
+# --- Addenda --------------------------------------------------------------------------
+
+
+@transaction.atomic
+def addendum_record(*, session: Session, user, value: str, reason: str, field: str = "", request=None) -> Addendum:
+    """A fact added after the discharge, with the reason (who and when are recorded). ``field``:
+    the missing REMS monitoring record field it supplies (its label), so every record can be
+    completed; empty for a late fact of the day, shown on the session page and the record."""
+    if not (user.has_perm("monitoring.record_vitals") or user.has_perm("monitoring.submit_rems")):
+        raise PermissionDenied
+    session = _lock(session)
+    if session.status != SessionStatus.DISCHARGED:
+        raise ValidationError(
+            "Addenda are added after the discharge: record the fact on the session day.", code="not_discharged"
+        )
+    value, reason = value.strip(), reason.strip()
+    errors = {}
+    if not reason:
+        errors["reason"] = ValidationError("Say why this is added afterwards.", code="reason")
+    if field:
+        if RemsSubmission.objects.filter(session=session).exists():
+            raise ValidationError("The record has been submitted: it can no longer change.", code="submitted")
+        record = rems_records(rems_sessions().filter(pk=session.pk), today_for=lambda s: s.chair.site.local_today())[0]
+        if field not in rules.rems_addendable(record.fields):
+            errors["field"] = ValidationError("This field is not missing from the record.", code="not_missing")
+        else:
+            total = next(f.value for f in record.fields if f.label.startswith("Total minutes"))
+            error = rules.rems_addendum_error(field, value, total_minutes=total)
+            if error:
+                errors["value"] = ValidationError(error[1], code=error[0])
+    elif not value:
+        errors["value"] = ValidationError("Write the fact to add.", code="required")
+    if errors:
+        raise ValidationError(errors)
+    _validate_text(value=(value, Addendum), reason=(reason, Addendum))
+    addendum = Addendum.objects.create(session=session, field=field, value=value, reason=reason, recorded_by=user)
+    _audit(AuditAction.CREATE, addendum, session=session, user=user, request=request, summary={"field": field})
+    return addendum

@@ -13,6 +13,7 @@ from scheduling.models import Session
 
 from . import charts, rules, selectors, selectors_board, services
 from .forms import (
+    AddendumForm,
     AdverseEventForm,
     CheckInForm,
     CorrectionForm,
@@ -112,6 +113,8 @@ def _render_day(request, session, status=200, **forms):
         "infusion_form": forms.get("infusion_form") or InfusionEndForm(),
         "stop_form": forms.get("stop_form") or DoseStopForm(events=events),
         "first_dose_form": forms.get("first_dose_form") or OverrideForm(),
+        "addendum_form": forms.get("addendum_form") or AddendumForm(),
+        "addenda": list(day.session.addenda.all()),
         "discharge_form": forms.get("discharge_form")
         or DischargeForm(
             initial={
@@ -430,15 +433,70 @@ def _get_rems_session(pk) -> Session:
         raise Http404("No such session") from None
 
 
+def _render_rems(request, session, *, form=None, addendum_form=None, status=200):
+    record = selectors.rems_record(session)
+    ctx = {
+        "record": record,
+        "session": session,
+        "form": form or RemsSubmittedForm(initial={"submitted_on": session.chair.site.local_today()}),
+        "addendum_form": addendum_form or AddendumForm(fields=rules.rems_addendable(record.fields)),
+        "addenda": list(session.addenda.all()),
+    }
+    return render(request, "monitoring/rems_record.html", ctx, status=status)
+
+
 @login_required
 @permission_required("monitoring.view_reports", raise_exception=True)
 def rems_record(request, pk):
     session = _get_rems_session(pk)
-    record = selectors.rems_record(session)
-    form = RemsSubmittedForm(initial={"submitted_on": session.chair.site.local_today()})
-    response = render(request, "monitoring/rems_record.html", {"record": record, "session": session, "form": form})
+    response = _render_rems(request, session)
     audit_record(action=AuditAction.VIEW, request=request, obj=session, summary={"page": "rems-record"})
     return response
+
+
+@_action("monitoring.submit_rems")
+def rems_addendum(request, pk):
+    """Supply a missing field of the REMS record afterwards (who, when, why)."""
+    session = _get_rems_session(pk)
+    form = AddendumForm(request.POST, fields=rules.rems_addendable(selectors.rems_record(session).fields))
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.addendum_record(
+                session=session,
+                user=request.user,
+                field=data["field"],
+                value=data["value"],
+                reason=data["reason"],
+                request=request,
+            )
+        except ValidationError as exc:
+            for message in _apply_errors(form, exc):
+                form.add_error(None, message)
+        else:
+            messages.success(request, f"Addendum recorded: {data['field']}.")
+            return redirect("monitoring:rems-record", pk=session.pk)
+    return _render_rems(request, session, addendum_form=form)
+
+
+@_action()
+def session_addendum(request, pk):
+    """A fact of the day remembered after the discharge, with the reason."""
+    session = _get_session(pk)
+    form = AddendumForm(request.POST)
+    if form.is_valid():
+        try:
+            services.addendum_record(
+                session=session,
+                user=request.user,
+                value=form.cleaned_data["value"],
+                reason=form.cleaned_data["reason"],
+                request=request,
+            )
+        except ValidationError as exc:
+            return _render_day(request, session, addendum_form=form, errors=_apply_errors(form, exc))
+        return _done(request, session, "Addendum recorded.")
+    return _render_day(request, session, addendum_form=form)
 
 
 @_action("monitoring.submit_rems")
@@ -460,8 +518,7 @@ def rems_submit(request, pk):
         else:
             messages.success(request, "REMS monitoring record marked as submitted.")
             return redirect("monitoring:rems-record", pk=session.pk)
-    record = selectors.rems_record(session)
-    return render(request, "monitoring/rems_record.html", {"record": record, "session": session, "form": form})
+    return _render_rems(request, session, form=form)
 
 
 @login_required
