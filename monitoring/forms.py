@@ -27,7 +27,7 @@ def local_datetime(value: dt.time | None, *, session) -> dt.datetime | None:
     return rules.wall_time_before(value, now=timezone.now(), tz=session.chair.site.tzinfo)
 
 
-class CheckInForm(forms.Form):
+class CheckInForm(VisibleTextMixin, forms.Form):
     arrived_at = LocalTimeField(label="Arrival time", required=False, help_text="Leave empty for now.")
     no_food_2h = forms.BooleanField(label="No food for the last 2 hours", required=False)
     no_liquids_30min = forms.BooleanField(label="No liquids for the last 30 minutes", required=False)
@@ -39,7 +39,7 @@ class CheckInForm(forms.Form):
     transport_name = forms.CharField(label="Driver or ride service", max_length=120, required=False)
     transport_phone = forms.CharField(label="Phone", max_length=20, required=False)
     transport_relationship = forms.CharField(label="Relationship", max_length=60, required=False)
-    notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), max_length=NOTE_MAX, required=False)
 
     def checklist(self) -> dict[str, bool]:
         return {name: self.cleaned_data.get(name, False) for name in CheckIn.CHECKLIST}
@@ -55,7 +55,7 @@ class CheckInForm(forms.Form):
         }
 
 
-class VitalsForm(forms.Form):
+class VitalsForm(VisibleTextMixin, forms.Form):
     checkpoint = forms.ChoiceField(label="Reading for")
     taken_at = LocalTimeField(label="Time taken", required=False, help_text="Leave empty for now.")
     systolic = forms.IntegerField(label="Systolic (mmHg)", min_value=0)
@@ -66,7 +66,7 @@ class VitalsForm(forms.Form):
     moaas = forms.IntegerField(label="MOAA/S (0-5, 5 = alert)", min_value=0)
     dissociation = forms.BooleanField(label="Dissociation present", required=False)
     cadss = forms.IntegerField(label="CADSS total", min_value=0, required=False)
-    notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), max_length=NOTE_MAX, required=False)
 
     def __init__(self, *args, checkpoints=(), **kwargs):
         super().__init__(*args, **kwargs)
@@ -99,11 +99,13 @@ class CorrectionForm(VitalsForm):
             del self.fields[name]
 
 
-class OverrideForm(forms.Form):
-    reason = forms.CharField(label="Reason for the override", widget=forms.Textarea(attrs={"rows": 2}))
+class OverrideForm(VisibleTextMixin, forms.Form):
+    reason = forms.CharField(
+        label="Reason for the override", widget=forms.Textarea(attrs={"rows": 2}), max_length=NOTE_MAX
+    )
 
 
-class DoseForm(forms.Form):
+class DoseForm(VisibleTextMixin, forms.Form):
     dose_mg = forms.DecimalField(label="Dose (mg)", max_digits=6, decimal_places=1, min_value=0, required=False)
     lot_number = forms.CharField(max_length=40, required=False)
     weight_kg = forms.DecimalField(label="Weight (kg)", max_digits=5, decimal_places=1, required=False)
@@ -111,15 +113,15 @@ class DoseForm(forms.Form):
     started_at = LocalTimeField(label="First device / infusion start", required=False, help_text="Empty = now.")
 
 
-class DeviceForm(forms.Form):
+class DeviceForm(VisibleTextMixin, forms.Form):
     administered_at = LocalTimeField(label="Time", required=False, help_text="Empty = now.")
 
 
-class InfusionEndForm(forms.Form):
+class InfusionEndForm(VisibleTextMixin, forms.Form):
     ended_at = LocalTimeField(label="End time", required=False, help_text="Empty = now.")
 
 
-class DoseStopForm(forms.Form):
+class DoseStopForm(VisibleTextMixin, forms.Form):
     cause = forms.ChoiceField(label="Dosing stopped because of", choices=StopCause.choices)
     adverse_event = forms.TypedChoiceField(label="Adverse event", coerce=int, required=False, empty_value=None)
     note = forms.CharField(label="Note", widget=forms.Textarea(attrs={"rows": 2}), max_length=NOTE_MAX, required=False)
@@ -132,7 +134,7 @@ class DoseStopForm(forms.Form):
         ]
 
 
-class AdverseEventForm(forms.ModelForm):
+class AdverseEventForm(VisibleTextMixin, forms.ModelForm):
     onset_at = LocalTimeField(label="Onset", required=False, help_text="Empty = now.")
 
     class Meta:
@@ -141,7 +143,7 @@ class AdverseEventForm(forms.ModelForm):
         widgets = {"action_taken": forms.Textarea(attrs={"rows": 2})}
 
 
-class DischargeForm(forms.Form):
+class DischargeForm(VisibleTextMixin, forms.Form):
     alert = forms.BooleanField(label="Alert", required=False)
     oriented = forms.BooleanField(label="Oriented", required=False)
     steady = forms.BooleanField(label="Steady on their feet", required=False)
@@ -152,10 +154,10 @@ class DischargeForm(forms.Form):
         required=False,
         help_text="Had there been no 2-hour minimum (the REMS form asks).",
     )
-    notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), max_length=NOTE_MAX, required=False)
 
 
-class RemsSubmittedForm(forms.Form):
+class RemsSubmittedForm(VisibleTextMixin, forms.Form):
     submitted_on = forms.DateField(label="Submitted on", widget=forms.DateInput(attrs={"type": "date"}))
     reference = forms.CharField(label="Confirmation number", max_length=60, required=False)
 

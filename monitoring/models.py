@@ -7,6 +7,8 @@ import dataclasses
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Length
+from django.db.models.lookups import LessThanOrEqual
 from django.utils import timezone
 
 from clinic.fields import CharField, TextField
@@ -16,6 +18,12 @@ from . import rules
 
 D = rules.DEFAULTS
 NOTE_MAX = 2000  # characters of a free-text note
+
+
+def bounded(field: str, table: str) -> models.CheckConstraint:
+    """The database's own limit on a free-text column (a TextField's max_length is only checked
+    by forms)."""
+    return models.CheckConstraint(condition=LessThanOrEqual(Length(field), NOTE_MAX), name=f"{table}_{field}_bounded")
 
 
 def default_checkpoint_minutes():
@@ -131,7 +139,7 @@ class CheckIn(models.Model):
     rems_enrolment_checked = models.BooleanField("REMS enrolment on file", default=False)
     concomitant_medicines_reviewed = models.BooleanField("concomitant medicines reviewed", default=False)
     transport_confirmed = models.BooleanField("ride home confirmed", default=False)
-    notes = models.TextField(blank=True)
+    notes = TextField(max_length=NOTE_MAX, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     CHECKLIST = (
@@ -142,6 +150,9 @@ class CheckIn(models.Model):
         "concomitant_medicines_reviewed",
         "transport_confirmed",
     )
+
+    class Meta:
+        constraints = [bounded("notes", "checkin")]
 
     def __str__(self):
         return f"Check-in for session {self.session_id}"
@@ -175,13 +186,13 @@ class VitalsReading(models.Model):
     moaas = models.PositiveSmallIntegerField("MOAA/S (0-5)")
     dissociation = models.BooleanField("dissociation present", default=False)
     cadss = models.PositiveSmallIntegerField("CADSS total", null=True, blank=True)
-    notes = models.TextField(blank=True)
+    notes = TextField(max_length=NOTE_MAX, blank=True)
     # The flags shown when the reading was saved (thresholds in force at that time).
     flags = models.JSONField(default=list, blank=True)
     supersedes = models.OneToOneField(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="superseded_by"
     )
-    correction_reason = models.CharField(max_length=255, blank=True)
+    correction_reason = CharField(max_length=255, blank=True)
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     recorded_at = models.DateTimeField(default=timezone.now)
 
@@ -195,6 +206,7 @@ class VitalsReading(models.Model):
             models.CheckConstraint(condition=models.Q(diastolic__lt=models.F("systolic")), name="reading_dia_lt_sys"),
             models.CheckConstraint(condition=models.Q(spo2__lte=100), name="reading_spo2_le_100"),
             models.CheckConstraint(condition=models.Q(moaas__lte=5), name="reading_moaas_le_5"),
+            bounded("notes", "reading"),
         ]
         indexes = [
             # Session page and board: WHERE session_id IN (...) ORDER BY taken_at
@@ -235,7 +247,7 @@ class DoseRecord(models.Model):
     dose_mg = models.DecimalField("dose (mg)", max_digits=6, decimal_places=1)
     # Esketamine
     devices_planned = models.PositiveSmallIntegerField(null=True, blank=True)
-    lot_number = models.CharField(max_length=40, blank=True)
+    lot_number = CharField(max_length=40, blank=True)
     # IV ketamine
     weight_kg = models.DecimalField("weight (kg)", max_digits=5, decimal_places=1, null=True, blank=True)
     mg_per_kg = models.DecimalField("mg/kg", max_digits=4, decimal_places=2, null=True, blank=True)
@@ -269,6 +281,7 @@ class DoseRecord(models.Model):
                 name="dose_stop_names_its_event",
             ),
             models.CheckConstraint(condition=models.Q(dose_mg__gt=0), name="dose_mg_positive"),
+            bounded("stopped_note", "dose"),
         ]
 
     def __str__(self):
@@ -326,13 +339,16 @@ class PrescriberOverride(models.Model):
     # The reading whose values were overridden; a newer reading needs a new decision.
     reading = models.ForeignKey(VitalsReading, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     blocks = models.JSONField(default=list, help_text="The reasons that were blocking, as shown at the time.")
-    reason = models.TextField()
+    reason = TextField(max_length=NOTE_MAX)
     prescriber = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["created_at"]
-        constraints = [models.CheckConstraint(condition=~models.Q(reason=""), name="override_has_reason")]
+        constraints = [
+            models.CheckConstraint(condition=~models.Q(reason=""), name="override_has_reason"),
+            bounded("reason", "override"),
+        ]
 
     def __str__(self):
         return f"{self.get_kind_display()} override by {self.prescriber}"
@@ -354,17 +370,18 @@ class AdverseEvent(models.Model):
 
     session = models.ForeignKey(Session, on_delete=models.PROTECT, related_name="adverse_events")
     kind = models.CharField(max_length=24, choices=Kind.choices)
-    description = models.CharField(max_length=255, blank=True)
+    description = CharField(max_length=255, blank=True)
     severity = models.CharField(max_length=10, choices=Severity.choices)
     serious = models.BooleanField("serious (report to the REMS programme)", default=False)
     onset_at = models.DateTimeField()
     late_entry = models.BooleanField(default=False, help_text="The onset time was entered afterwards.")
-    action_taken = models.TextField()
+    action_taken = TextField(max_length=NOTE_MAX)
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     recorded_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["onset_at", "pk"]
+        constraints = [bounded("action_taken", "adverse_event")]
 
     def __str__(self):
         return f"{self.get_kind_display()} ({self.get_severity_display()})"
@@ -377,14 +394,17 @@ class Discharge(models.Model):
     alert = models.BooleanField(default=False)
     oriented = models.BooleanField(default=False)
     steady = models.BooleanField("steady on their feet", default=False)
-    picked_up_by = models.CharField("taken home by", max_length=120)
-    picked_up_relationship = models.CharField("relationship", max_length=60, blank=True)
+    picked_up_by = CharField("taken home by", max_length=120)
+    picked_up_relationship = CharField("relationship", max_length=60, blank=True)
     picked_up_at = models.DateTimeField()
     matches_arrangement = models.BooleanField(default=True)
     would_have_been_ready_at = models.DateTimeField(
         null=True, blank=True, help_text="When the patient would have been ready without the 2-hour minimum."
     )
-    notes = models.TextField(blank=True)
+    notes = TextField(max_length=NOTE_MAX, blank=True)
+
+    class Meta:
+        constraints = [bounded("notes", "discharge")]
 
     def __str__(self):
         return f"Discharge of session {self.observation.session_id}"
@@ -417,7 +437,7 @@ class RemsSubmission(models.Model):
     session = models.OneToOneField(Session, on_delete=models.PROTECT, related_name="rems_submission")
     submitted_on = models.DateField()
     submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    reference = models.CharField("confirmation number", max_length=60, blank=True)
+    reference = CharField("confirmation number", max_length=60, blank=True)
     recorded_at = models.DateTimeField(default=timezone.now)
 
     def __str__(self):

@@ -160,6 +160,12 @@ def session_check_in(
             raise ValidationError({NON_FIELD_ERRORS: ValidationError(error.message, code=error.code)})
     elif session.status not in (SessionStatus.BOOKED, SessionStatus.CHECKED_IN):
         raise ValidationError("The checklist cannot change once dosing has started.", code="dosing_started")
+    if transport:
+        _validate_text(
+            transport_name=(transport.get("name", ""), TransportArrangement, "name"),
+            transport_phone=(transport.get("phone", ""), TransportArrangement, "phone"),
+            transport_relationship=(transport.get("relationship", ""), TransportArrangement, "relationship"),
+        )
     arrival = late = None
     if creating or arrived_at is not None:
         opens = session.start - dt.timedelta(minutes=t.checkin_window_minutes)
@@ -222,10 +228,11 @@ def _validate_values(values: dict) -> None:
 
 
 def _validate_text(**fields) -> None:
-    """Refuse free text longer than its model field allows, beside the field."""
+    """Refuse free text longer than its model field allows, beside the form field: each keyword is
+    the form field, given (value, model) or (value, model, the model's field name)."""
     errors = {}
-    for name, (value, model) in fields.items():
-        limit = model._meta.get_field(name).max_length
+    for name, (value, model, *model_field) in fields.items():
+        limit = model._meta.get_field(model_field[0] if model_field else name).max_length
         if limit and value and len(value) > limit:
             errors[name] = ValidationError(f"Keep this under {limit} characters.", code="max_length")
     if errors:
@@ -352,6 +359,7 @@ def vitals_correct(
     _require(user, "monitoring.record_vitals")
     if not reason.strip():
         raise ValidationError({"reason": ValidationError("Say why the reading is corrected.", code="reason")})
+    _validate_text(reason=(reason.strip(), VitalsReading, "correction_reason"), notes=(notes, VitalsReading))
     session = _lock(reading.session)
     if session.status == SessionStatus.DISCHARGED:
         raise ValidationError(
@@ -394,6 +402,7 @@ def predose_override(*, session: Session, user, reason: str, request=None) -> Pr
     _require(user, "monitoring.override_block")
     if not reason.strip():
         raise ValidationError({"reason": ValidationError("Write the reason for the override.", code="reason")})
+    _validate_text(reason=(reason.strip(), PrescriberOverride))
     session = _lock(session)
     if session.status != SessionStatus.CHECKED_IN:
         raise ValidationError("Only a checked-in patient waiting for a dose can be overridden.", code="status")
@@ -420,6 +429,7 @@ def discharge_vitals_override(*, session: Session, user, reason: str, request=No
     _require(user, "monitoring.override_block")
     if not reason.strip():
         raise ValidationError({"reason": ValidationError("Write the reason for the override.", code="reason")})
+    _validate_text(reason=(reason.strip(), PrescriberOverride))
     session = _lock(session)
     reading = load_day(session.pk).discharge_reading
     if reading is None or not reading.flags:
@@ -493,6 +503,8 @@ def dose_record(
     )
     if esketamine and not lot_number.strip():
         errors["lot_number"] = ("lot", "Enter the lot number.")
+    if len(lot_number.strip()) > DoseRecord._meta.get_field("lot_number").max_length:
+        errors["lot_number"] = ("max_length", "Keep the lot number under 40 characters.")
     if errors:
         raise ValidationError({field: ValidationError(message, code=code) for field, (code, message) in errors.items()})
     dose = DoseRecord(session=session, drug=drug, dose_mg=dose_mg, recorded_by=user, lot_number=lot_number.strip())
@@ -526,6 +538,7 @@ def first_dose_override(*, session: Session, user, reason: str, request=None) ->
     _require(user, "monitoring.override_block")
     if not reason.strip():
         raise ValidationError({"reason": ValidationError("Write the reason for the override.", code="reason")})
+    _validate_text(reason=(reason.strip(), PrescriberOverride))
     session = _lock(session)
     if session.status not in (SessionStatus.BOOKED, SessionStatus.CHECKED_IN):
         raise ValidationError("Dosing has started.", code="status")
@@ -567,7 +580,7 @@ def dose_stop_early(
         raise ValidationError(
             {"adverse_event": ValidationError("Choose the adverse event, or record it first.", code="event")}
         )
-    _validate_text(stopped_note=(note, DoseRecord))
+    _validate_text(note=(note, DoseRecord, "stopped_note"))
     dose.stopped_cause = cause
     dose.stopped_event = adverse_event if cause == StopCause.ADVERSE_EVENT else None
     dose.stopped_note = note.strip()
@@ -742,6 +755,11 @@ def observation_discharge(
 ) -> Discharge:
     """Discharge the patient when every condition holds, checked here on the server."""
     _require(user, "monitoring.record_vitals")
+    _validate_text(
+        picked_up_by=(picked_up_by.strip(), Discharge),
+        picked_up_relationship=(picked_up_relationship.strip(), Discharge),
+        notes=(notes, Discharge),
+    )
     session = _lock(session)
     now = timezone.now()
     if session.status != SessionStatus.IN_OBSERVATION:
@@ -790,6 +808,7 @@ def rems_mark_submitted(
     *, session: Session, user, submitted_on: dt.date, reference: str = "", request=None
 ) -> RemsSubmission:
     _require(user, "monitoring.submit_rems")
+    _validate_text(reference=(reference, RemsSubmission))
     if session.status != SessionStatus.DISCHARGED:
         raise ValidationError("The monitoring record is complete only after discharge.", code="not_discharged")
     if submitted_on > session.chair.site.local_today():
