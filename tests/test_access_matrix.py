@@ -84,6 +84,10 @@ EXPECTED = {
             "discharge-override",
             "discharge",
             "rems-submit",
+            "dose-stop",
+            "first-dose-override",
+            "rems-addendum",
+            "session-addendum",
         )
     },
     "monitoring:vitals-correct": row(lambda w: {"pk": w["session"].pk, "reading_pk": 1}, 405, 405, 405, 405),
