@@ -50,3 +50,46 @@ def make_escort(patient: Patient, **kwargs) -> EscortContact:
     defaults = {"name": "Jordan Example", "phone": "+12125550199", "relationship": "Partner"}
     defaults.update(kwargs)
     return EscortContact.objects.create(patient=patient, **defaults)
+
+
+def make_course(patient, user, *, start_date: dt.date, slug: str = "esketamine-trd", site=None, **kwargs):
+    """A course of the protocol ``slug`` (Mondays and Thursdays at 09:00 unless given)."""
+    from scheduling.models import Course, Protocol
+
+    defaults = {"weekdays": [0, 3], "start_time": dt.time(9)}
+    defaults.update(kwargs)
+    return Course.objects.create(
+        patient=patient,
+        protocol=Protocol.objects.get(slug=slug),
+        site=site or patient.site,
+        start_date=start_date,
+        created_by=user,
+        **defaults,
+    )
+
+
+def book(course, chair, start, **kwargs):
+    """A session booked through the booking service, with the length and dose of the
+    protocol's first phase (or ``phase=``): every rule of a real booking applies."""
+    from scheduling import services
+
+    return services.session_book(course=course, chair=chair, start=start, **kwargs)
+
+
+def make_session(patient, site, start, *, sync: bool = True, chair=None, **kwargs):
+    """A session written straight to the table (no booking rule), two and a half hours long,
+    with its reminder rows planned unless ``sync=False``."""
+    from scheduling.models import Session
+    from scheduling.reminders_plan import reminders_sync
+
+    session = Session.objects.create(
+        patient=patient,
+        chair=chair or site.chairs.first(),
+        start=start,
+        planned_end=start + dt.timedelta(hours=2, minutes=30),
+        planned_dose_mg=56,
+        **kwargs,
+    )
+    if sync:
+        reminders_sync(session=session)
+    return session

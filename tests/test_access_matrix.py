@@ -61,6 +61,7 @@ EXPECTED = {
     "scheduling:course-create": row(none, 302, 403, 403, 302),  # without ?patient=: to the patient list
     "scheduling:course-detail": row(lambda w: {"pk": w["course"].pk}, 200, 200, 200, 200),
     "scheduling:course-replan": row(lambda w: {"pk": w["course"].pk}, 405, 405, 405, 405),
+    "scheduling:course-stop": row(lambda w: {"pk": w["course"].pk}, 405, 405, 405, 405),
     "scheduling:session-detail": row(lambda w: {"pk": w["session"].pk}, 200, 200, 200, 200),
     **{
         f"scheduling:{name}": row(lambda w: {"pk": w["session"].pk}, 405, 405, 405, 405)

@@ -30,11 +30,6 @@ def test_every_url_is_walked():
     assert set(all_url_names()) <= set(EXPECTED)
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.mark.django_db
 def test_no_get_changes_data(world, personas, client):  # noqa: F811
     """One world for every URL (creating it per URL would take minutes); offenders are listed."""

@@ -6,7 +6,7 @@ import pytest
 
 from clinic.models import AuditEvent, OutboxMessage
 from scheduling.models import Reminder
-from tests.scheduling.reminder_helpers import book
+from tests.factories import make_session
 
 pytestmark = pytest.mark.django_db
 
@@ -32,7 +32,7 @@ def test_it_filters_by_status(client_for, administrator, outbox_rows):
 
 
 def test_it_retries_a_failed_reminder(client_for, administrator, patient, site):
-    session = book(patient, site, dt.datetime(2030, 6, 10, 13, 0, tzinfo=dt.UTC))
+    session = make_session(patient, site, dt.datetime(2030, 6, 10, 13, 0, tzinfo=dt.UTC))
     reminder = session.reminders.get(kind="24h")
     Reminder.objects.filter(pk=reminder.pk).update(status="failed", attempts=5, last_error="gateway down")
     client = client_for(administrator)

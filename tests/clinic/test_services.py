@@ -7,7 +7,7 @@ import pytest
 from clinic import services
 from clinic.models import AuditEvent, StaffAlert
 from scheduling.models import Reminder
-from tests.scheduling.reminder_helpers import book
+from tests.factories import make_session
 
 pytestmark = pytest.mark.django_db
 
@@ -25,7 +25,7 @@ def test_an_acknowledged_alert_is_audited_once(client_for, nurse, patient):
 
 
 def test_an_outbox_retry_outside_a_request_is_audited(administrator, patient, site):
-    session = book(patient, site, dt.datetime(2030, 6, 10, 13, 0, tzinfo=dt.UTC))
+    session = make_session(patient, site, dt.datetime(2030, 6, 10, 13, 0, tzinfo=dt.UTC))
     reminder = session.reminders.get(kind="24h")
     Reminder.objects.filter(pk=reminder.pk).update(status="failed", attempts=5)
     assert services.outbox_retry(source="reminders", pk=reminder.pk, user=administrator)

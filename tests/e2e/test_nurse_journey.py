@@ -12,7 +12,7 @@ from django.utils import timezone
 from clinic.models import Chair
 from monitoring import services
 from monitoring.models import CheckIn, ReadingKind
-from scheduling.models import Course, Protocol, Session, SessionStatus, TransportArrangement
+from scheduling.models import Session, SessionStatus, TransportArrangement
 from tests import factories
 from tests.e2e.conftest import TABLET, axe_violations, login
 
@@ -29,24 +29,18 @@ def midday_site():
     return factories.make_site("Lakeside", time_zone=zone)
 
 
-def book(site, patient, chair_name, start, administrator):
-    protocol = Protocol.objects.get(slug="esketamine-trd")
-    course = Course.objects.create(
-        patient=patient,
-        protocol=protocol,
-        site=site,
-        start_date=start.date(),
-        weekdays=[start.weekday()],
-        start_time=dt.time(9),
-        created_by=administrator,
+def session_with_ride(site, patient, chair_name, start, administrator):
+    """A session of a new course with a ride confirmed by staff, written straight to the tables."""
+    course = factories.make_course(
+        patient, administrator, start_date=start.date(), site=site, weekdays=[start.weekday()]
     )
-    session = Session.objects.create(
+    session = factories.make_session(
+        patient,
+        site,
+        start,
+        sync=False,
         course=course,
-        patient=patient,
         chair=Chair.objects.get(site=site, name=chair_name),
-        start=start,
-        planned_end=start + dt.timedelta(minutes=150),
-        planned_dose_mg=56,
     )
     TransportArrangement.objects.create(
         session=session, name="Robin Lane", phone="+12125550188", relationship="Sister", status="confirmed_staff"
@@ -58,7 +52,7 @@ def book(site, patient, chair_name, start, administrator):
 def day(nurse, prescriber, administrator):
     site = midday_site()
     now = timezone.now()
-    arriving = book(
+    arriving = session_with_ride(
         site,
         factories.make_patient(site=site, first_name="Avery", last_name="Stone"),
         "Chair 1",
@@ -66,7 +60,7 @@ def day(nurse, prescriber, administrator):
         administrator,
     )
     dosed_start = now - dt.timedelta(minutes=135)
-    dosed = book(
+    dosed = session_with_ride(
         site,
         factories.make_patient(site=site, first_name="Blake", last_name="Rowe"),
         "Chair 2",

@@ -14,12 +14,6 @@ NY = zoneinfo.ZoneInfo("America/New_York")
 DAY_START = dt.datetime(2026, 11, 17, 9, 0, tzinfo=NY)
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    """The personas are created with a password; the production hasher is slow on purpose."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def protocol(db):
     return Protocol.objects.create(

@@ -7,8 +7,7 @@ import zoneinfo
 import pytest
 import time_machine
 
-from scheduling import services
-from scheduling.models import Course, Protocol
+from tests import factories
 
 NY = zoneinfo.ZoneInfo("America/New_York")
 NOW = dt.datetime(2027, 2, 26, 12, 0, tzinfo=NY)
@@ -19,22 +18,13 @@ def at(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(hour, minute), tzinfo=NY)
 
 
-def make_course(patient, user, *, slug="esketamine-trd", site=None, **kwargs) -> Course:
-    return Course.objects.create(
-        patient=patient,
-        protocol=Protocol.objects.get(slug=slug),
-        site=site or patient.site,
-        start_date=MONDAY,
-        weekdays=[0, 3],
-        start_time=dt.time(9),
-        created_by=user,
-        **kwargs,
-    )
+def make_course(patient, user, **kwargs):
+    """``factories.make_course`` starting on MONDAY unless given."""
+    kwargs.setdefault("start_date", MONDAY)
+    return factories.make_course(patient, user, **kwargs)
 
 
-def book(course, chair, start, **kwargs):
-    """Book with the length and dose of the protocol's first phase (or ``phase=``)."""
-    return services.session_book(course=course, chair=chair, start=start, **kwargs)
+book = factories.book
 
 
 def chair(site, n: int):

@@ -9,8 +9,7 @@ from django.core.cache import cache
 from clinic.models import AuditEvent
 from scheduling.links import confirm_token
 from scheduling.models import TransportArrangement
-
-from .reminder_helpers import book
+from tests.factories import make_session
 
 pytestmark = pytest.mark.django_db
 
@@ -25,7 +24,7 @@ def _fresh_rate_limit():
 
 @pytest.fixture
 def session(patient, site):
-    return book(patient, site, START)
+    return make_session(patient, site, START)
 
 
 def url(session):

@@ -12,8 +12,7 @@ from django.template.loader import render_to_string
 from scheduling.links import confirm_url
 from scheduling.models import Reminder
 from scheduling.reminders import SMS_MAX_CHARS, reminder_message
-
-from .reminder_helpers import book
+from tests.factories import make_session
 
 pytestmark = pytest.mark.django_db
 
@@ -68,7 +67,7 @@ def test_the_longest_sms_fits_with_the_default_address(context):
 @pytest.mark.parametrize("kind", ["72h", "24h", "morning"])
 @pytest.mark.parametrize("channel", ["sms", "email"])
 def test_rendered_reminders_carry_the_minimum(kind, channel, patient, site):
-    session = book(patient, site, dt.datetime(2030, 9, 30, 16, 30, tzinfo=dt.UTC))
+    session = make_session(patient, site, dt.datetime(2030, 9, 30, 16, 30, tzinfo=dt.UTC))
     reminder = Reminder.objects.get(session=session, kind=kind)
     message = reminder_message(reminder=reminder, channel=channel)
     everything = f"{message.subject}\n{message.body}\n{message.html_body}"

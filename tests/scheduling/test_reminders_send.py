@@ -13,8 +13,7 @@ from clinic.celery import app
 from clinic.models import OutboxMessage, StaffAlert
 from scheduling import links, reminders, reminders_plan, tasks
 from scheduling.models import Reminder, Session, TransportArrangement
-
-from .reminder_helpers import book
+from tests.factories import make_session
 
 pytestmark = pytest.mark.django_db
 
@@ -37,7 +36,7 @@ def run_tick(django_capture_on_commit_callbacks):
 
 
 def test_it_claims_a_due_row_once(patient, site):
-    session = book(patient, site, START)
+    session = make_session(patient, site, START)
     with time_machine.travel(DUE_24H + dt.timedelta(seconds=5), tick=False):
         first = reminders.reminders_claim_due()
         second = reminders.reminders_claim_due()
@@ -70,14 +69,14 @@ def twice_at_once(work) -> list:
 @pytest.mark.django_db(transaction=True)
 def test_two_claims_at_once_never_share_a_row(patient, site):
     for day in range(30):
-        book(patient, site, START + dt.timedelta(days=day, minutes=day))
+        make_session(patient, site, START + dt.timedelta(days=day, minutes=day))
     claimed = twice_at_once(lambda: reminders.reminders_claim_due(now=START + dt.timedelta(days=40), limit=1000))
     ids = claimed[0] + claimed[1]
     assert len(ids) == len(set(ids)) == 90
 
 
 def test_tick_twice_sends_once(patient, site, eager, django_capture_on_commit_callbacks):
-    session = book(patient, site, START)
+    session = make_session(patient, site, START)
     with time_machine.travel(DUE_24H + dt.timedelta(seconds=5), tick=False):
         assert run_tick(django_capture_on_commit_callbacks) == 2  # the 72h and the 24h reminders
         assert run_tick(django_capture_on_commit_callbacks) == 0
@@ -94,7 +93,7 @@ def test_tick_twice_sends_once(patient, site, eager, django_capture_on_commit_ca
 def test_it_sends_by_email_when_the_patient_prefers_it(patient, site, eager, django_capture_on_commit_callbacks):
     patient.preferred_channel = "email"
     patient.save()
-    session = book(patient, site, START)
+    session = make_session(patient, site, START)
     with time_machine.travel(DUE_24H, tick=False):
         run_tick(django_capture_on_commit_callbacks)
     message = OutboxMessage.objects.get(reference=f"reminder:{session.reminders.get(kind='24h').pk}")
@@ -103,7 +102,7 @@ def test_it_sends_by_email_when_the_patient_prefers_it(patient, site, eager, dja
 
 
 def test_cancelled_session_gets_nothing(patient, site, eager, django_capture_on_commit_callbacks):
-    session = book(patient, site, START)
+    session = make_session(patient, site, START)
     Session.objects.filter(pk=session.pk).update(status="cancelled", cancel_reason="patient called")
     reminders_plan.reminders_sync(session=session)
     with time_machine.travel(START - dt.timedelta(minutes=1), tick=False):
@@ -113,7 +112,7 @@ def test_cancelled_session_gets_nothing(patient, site, eager, django_capture_on_
 
 
 def test_it_rechecks_the_session_after_the_claim(patient, site, eager, django_capture_on_commit_callbacks):
-    session = book(patient, site, START)
+    session = make_session(patient, site, START)
     with time_machine.travel(DUE_24H, tick=False):
         ids = reminders.reminders_claim_due()
         Session.objects.filter(pk=session.pk).update(status="cancelled")  # cancelled between claim and send
@@ -124,7 +123,7 @@ def test_it_rechecks_the_session_after_the_claim(patient, site, eager, django_ca
 
 
 def test_it_skips_a_patient_who_opted_out_after_booking(patient, site, eager, django_capture_on_commit_callbacks):
-    session = book(patient, site, START)
+    session = make_session(patient, site, START)
     patient.reminder_opt_out = True
     patient.save()
     with time_machine.travel(DUE_24H, tick=False):
@@ -150,7 +149,7 @@ class FlakyGateway:
 def test_it_retries_a_transient_failure(patient, site, settings):
     settings.SMS_BACKEND = "tests.scheduling.test_reminders_send.FlakyGateway"
     FlakyGateway.failures = 2
-    session = book(patient, site, START)
+    session = make_session(patient, site, START)
     row = session.reminders.get(kind="24h")
     with time_machine.travel(DUE_24H, tick=False):
         reminders.reminders_claim_due()
@@ -171,7 +170,7 @@ def test_it_retries_a_transient_failure(patient, site, settings):
 def test_the_task_retries_with_a_countdown(patient, site, settings):
     settings.SMS_BACKEND = "tests.scheduling.test_reminders_send.FlakyGateway"
     FlakyGateway.failures = 1
-    session = book(patient, site, START)
+    session = make_session(patient, site, START)
     row = session.reminders.get(kind="24h")
     with time_machine.travel(DUE_24H, tick=False):
         reminders.reminders_claim_due()
@@ -185,7 +184,7 @@ def test_it_fails_after_the_limit_and_alerts(patient, site, settings):
     settings.SMS_BACKEND = "tests.scheduling.test_reminders_send.FlakyGateway"
     settings.REMINDER_MAX_ATTEMPTS = 3
     FlakyGateway.failures = 99
-    session = book(patient, site, START)
+    session = make_session(patient, site, START)
     row = session.reminders.get(kind="24h")
     with time_machine.travel(DUE_24H, tick=False):
         reminders.reminders_claim_due()
@@ -204,7 +203,7 @@ def test_the_backoff_doubles(settings):
 
 def test_it_requeues_a_row_abandoned_in_sending(patient, site, settings):
     settings.REMINDER_SENDING_TIMEOUT_MINUTES = 10
-    session = book(patient, site, START)
+    session = make_session(patient, site, START)
     with time_machine.travel(DUE_24H, tick=False):
         reminders.reminders_claim_due()
     row = session.reminders.get(kind="24h")
@@ -221,7 +220,7 @@ def test_it_requeues_a_row_abandoned_in_sending(patient, site, settings):
 
 def test_it_fails_a_row_abandoned_too_often(patient, site, settings):
     settings.REMINDER_MAX_ATTEMPTS = 1
-    session = book(patient, site, START)
+    session = make_session(patient, site, START)
     with time_machine.travel(DUE_24H, tick=False):
         reminders.reminders_claim_due()
     with time_machine.travel(DUE_24H + dt.timedelta(hours=1), tick=False):
@@ -232,7 +231,7 @@ def test_it_fails_a_row_abandoned_too_often(patient, site, settings):
 
 @pytest.mark.django_db(transaction=True)
 def test_recovery_leaves_a_row_being_sent_alone(patient, site, settings):
-    session = book(patient, site, START)
+    session = make_session(patient, site, START)
     reminders.reminders_claim_due(now=DUE_24H)
     row = session.reminders.get(kind="24h")
     locked, release = threading.Event(), threading.Event()
@@ -259,7 +258,7 @@ def test_recovery_leaves_a_row_being_sent_alone(patient, site, settings):
 
 
 def test_retry_from_the_outbox_requeues_a_failed_row(patient, site):
-    session = book(patient, site, START)
+    session = make_session(patient, site, START)
     row = session.reminders.get(kind="24h")
     Reminder.objects.filter(pk=row.pk).update(status="failed", attempts=5, last_error="boom")
     assert reminders.reminder_retry(reminder=row)
@@ -269,12 +268,12 @@ def test_retry_from_the_outbox_requeues_a_failed_row(patient, site):
 
 
 def test_it_alerts_schedulers_about_an_unconfirmed_ride(patient, site):
-    no_ride = book(patient, site, START)
-    unconfirmed = book(patient, site, START + dt.timedelta(hours=4))
+    no_ride = make_session(patient, site, START)
+    unconfirmed = make_session(patient, site, START + dt.timedelta(hours=4))
     TransportArrangement.objects.create(session=unconfirmed, name="Sam")
-    confirmed = book(patient, site, START + dt.timedelta(hours=8))
+    confirmed = make_session(patient, site, START + dt.timedelta(hours=8))
     TransportArrangement.objects.create(session=confirmed, name="Sam", status="confirmed_staff")
-    later = book(patient, site, START + dt.timedelta(days=3))
+    later = make_session(patient, site, START + dt.timedelta(days=3))
     with time_machine.travel(START - dt.timedelta(hours=12), tick=False):
         assert tasks.rides_unconfirmed_check() == 2
         assert tasks.rides_unconfirmed_check() == 0
@@ -285,7 +284,7 @@ def test_it_alerts_schedulers_about_an_unconfirmed_ride(patient, site):
 
 
 def test_schedulers_see_ride_alerts(patient, site, scheduler, nurse, client_for):
-    book(patient, site, START)
+    make_session(patient, site, START)
     with time_machine.travel(START - dt.timedelta(hours=12), tick=False):
         tasks.rides_unconfirmed_check()
     response = client_for(scheduler).get("/alerts/")
@@ -306,8 +305,10 @@ def test_a_group_sends_each_reminder_once_by_its_patients_channel(site, eager, s
     by_email.save()
     opted_out.reminder_opt_out = True
     opted_out.save()
-    sessions = [book(p, site, START + dt.timedelta(hours=3 * i)) for i, p in enumerate([by_sms, by_email, opted_out])]
-    cancelled = book(by_sms, site, START + dt.timedelta(hours=12))
+    sessions = [
+        make_session(p, site, START + dt.timedelta(hours=3 * i)) for i, p in enumerate([by_sms, by_email, opted_out])
+    ]
+    cancelled = make_session(by_sms, site, START + dt.timedelta(hours=12))
     with time_machine.travel(DUE_24H + dt.timedelta(hours=13), tick=False):
         ids = reminders.reminders_claim_due()
         Session.objects.filter(pk=cancelled.pk).update(status="cancelled")
@@ -330,7 +331,7 @@ def test_a_group_sends_each_reminder_once_by_its_patients_channel(site, eager, s
 def test_the_tick_hands_out_groups(patient, site, settings, monkeypatch, django_capture_on_commit_callbacks):
     settings.REMINDER_SEND_GROUP = 4
     for day in range(5):
-        book(patient, site, START + dt.timedelta(days=day))
+        make_session(patient, site, START + dt.timedelta(days=day))
     published = []
     monkeypatch.setattr(tasks.reminders_send, "apply_async", lambda args, **kw: published.append(args[0]))
     with time_machine.travel(START + dt.timedelta(days=3, hours=-23), tick=False):
@@ -345,7 +346,7 @@ def test_the_tick_hands_out_groups(patient, site, settings, monkeypatch, django_
 def test_a_transient_failure_in_a_group_retries_that_reminder_alone(patient, site, settings, monkeypatch):
     settings.SMS_BACKEND = "tests.scheduling.test_reminders_send.FlakyGateway"
     FlakyGateway.failures = 1
-    book(patient, site, START)
+    make_session(patient, site, START)
     retried = []
     monkeypatch.setattr(tasks.reminder_send, "apply_async", lambda args, **kw: retried.append((args, kw)))
     with time_machine.travel(DUE_24H, tick=False):
@@ -360,7 +361,7 @@ def test_a_transient_failure_in_a_group_retries_that_reminder_alone(patient, sit
 def test_two_tasks_with_the_same_group_at_once_send_each_reminder_once(patient, site, settings):
     settings.SMS_BACKEND = "clinic.messaging.OutboxSmsBackend"
     for day in range(10):
-        book(patient, site, START + dt.timedelta(days=day))
+        make_session(patient, site, START + dt.timedelta(days=day))
     ids = reminders.reminders_claim_due(now=START + dt.timedelta(days=20))
     outcomes = twice_at_once(lambda: reminders.reminders_deliver(reminder_ids=ids))
     assert len(outcomes) == 2

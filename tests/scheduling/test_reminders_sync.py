@@ -9,22 +9,11 @@ from django.utils import timezone
 from scheduling import rules_reminders as rules
 from scheduling.models import Reminder, Session
 from scheduling.reminders_plan import reminders_sync
+from tests.factories import make_session
 
 pytestmark = pytest.mark.django_db
 
 NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
-
-
-def book(patient, site, start, **kwargs) -> Session:
-    chair = site.chairs.first()
-    return Session.objects.create(
-        patient=patient,
-        chair=chair,
-        start=start,
-        planned_end=start + dt.timedelta(hours=2, minutes=30),
-        planned_dose_mg=56,
-        **kwargs,
-    )
 
 
 def rows(session) -> dict[str, Reminder]:
@@ -34,7 +23,7 @@ def rows(session) -> dict[str, Reminder]:
 @time_machine.travel(NOW, tick=False)
 def test_it_creates_one_row_per_kind_at_booking(patient, site):
     start = dt.datetime(2026, 6, 10, 13, 0, tzinfo=dt.UTC)  # 09:00 in New York
-    session = book(patient, site, start)
+    session = make_session(patient, site, start, sync=False)
     reminders_sync(session=session)
     reminders_sync(session=session)
     got = rows(session)
@@ -46,7 +35,7 @@ def test_it_creates_one_row_per_kind_at_booking(patient, site):
 
 @time_machine.travel(NOW, tick=False)
 def test_it_retimes_rows_when_the_session_moves(patient, site):
-    session = book(patient, site, dt.datetime(2026, 6, 10, 13, 0, tzinfo=dt.UTC))
+    session = make_session(patient, site, dt.datetime(2026, 6, 10, 13, 0, tzinfo=dt.UTC))
     reminders_sync(session=session)
     session.start = dt.datetime(2026, 6, 3, 13, 0, tzinfo=dt.UTC)
     session.planned_end = session.start + dt.timedelta(hours=3)
@@ -65,7 +54,7 @@ def test_it_retimes_rows_when_the_session_moves(patient, site):
 
 @time_machine.travel(NOW, tick=False)
 def test_it_skips_pending_rows_when_cancelled_but_keeps_sent_ones(patient, site):
-    session = book(patient, site, dt.datetime(2026, 6, 3, 13, 0, tzinfo=dt.UTC))
+    session = make_session(patient, site, dt.datetime(2026, 6, 3, 13, 0, tzinfo=dt.UTC))
     reminders_sync(session=session)
     Reminder.objects.filter(session=session, kind="72h").update(status="sent")
     Session.objects.filter(pk=session.pk).update(status="cancelled")
@@ -81,6 +70,6 @@ def test_it_skips_when_the_patient_cannot_be_reached(patient, site):
     patient.preferred_channel = "email"
     patient.email = ""
     patient.save()
-    session = book(patient, site, dt.datetime(2026, 6, 10, 13, 0, tzinfo=dt.UTC))
+    session = make_session(patient, site, dt.datetime(2026, 6, 10, 13, 0, tzinfo=dt.UTC))
     reminders_sync(session=session)
     assert {row.skip_reason for row in rows(session).values()} == {rules.REASON_NO_EMAIL}
