@@ -10,6 +10,7 @@ from django.db.models import Q, QuerySet
 from django.urls import reverse
 from django.utils import dateformat, timezone
 
+from clinic.jinja2 import url_with_pk
 from clinic.models import Chair, Closure, OpeningHours, Site
 from clinic.selectors import all_sites, site_with_id
 
@@ -128,7 +129,7 @@ class _Blocks:
 
     def __init__(self, tz):
         self.tz = tz
-        self.url = _url_with_pk("scheduling:session-detail")
+        self.url = url_with_pk("scheduling:session-detail")
         self.days: dict[dt.date, tuple[str, str]] = {}
         self.made: dict[int, Block] = {}
 
@@ -161,16 +162,6 @@ class _Blocks:
             ride_unconfirmed=s.transport_status == TransportArrangement.Status.UNCONFIRMED,
         )
         return block
-
-
-def _url_with_pk(viewname: str):
-    """``reverse(viewname, args=[pk])`` for every session of a week at the cost of one
-    reverse() (some 300 of them took 5-14 ms)."""
-    head, _, tail = reverse(viewname, args=[_PK_PLACEHOLDER]).partition(str(_PK_PLACEHOLDER))
-    return lambda pk: f"{head}{int(pk)}{tail}"
-
-
-_PK_PLACEHOLDER = 987654321
 
 
 def build_grid(
