@@ -813,6 +813,14 @@ def rems_mark_submitted(
         raise ValidationError("The monitoring record is complete only after discharge.", code="not_discharged")
     if submitted_on > session.chair.site.local_today():
         raise ValidationError({"submitted_on": ValidationError("The date cannot be in the future.", code="future")})
+    record = rems_records([rems_sessions().get(pk=session.pk)], today_for=lambda s: s.chair.site.local_today())[0]
+    if not record.complete:
+        raise ValidationError(
+            "The monitoring record is incomplete (missing: "
+            + ", ".join(record.missing)
+            + "): add the missing fields as addenda before marking it submitted.",
+            code="incomplete",
+        )
     submission, created = RemsSubmission.objects.get_or_create(
         session=session, defaults={"submitted_on": submitted_on, "submitted_by": user, "reference": reference}
     )

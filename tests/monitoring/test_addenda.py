@@ -54,6 +54,16 @@ def test_a_missing_field_is_added_afterwards_and_the_record_completes(client_for
     assert response.status_code == 302 and RemsSubmission.objects.filter(session=not_ready).exists()
 
 
+def test_an_incomplete_record_cannot_be_marked_submitted(client_for, administrator, not_ready):
+    with time_machine.travel(NEXT_DAY, tick=False):
+        response = client_for(administrator).post(url("rems-submit", not_ready), {"submitted_on": "2026-11-18"})
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "The monitoring record is incomplete" in page
+    assert READY_LABEL in page
+    assert not RemsSubmission.objects.filter(session=not_ready).exists()
+
+
 @pytest.mark.parametrize(
     ("data", "field", "code"),
     [

@@ -465,11 +465,19 @@ def test_every_write_of_the_session_day_audits_itself_in_its_service(nurse, pres
         )
     with time_machine.travel(at + dt.timedelta(minutes=5), tick=False):
         device = services.dose_device_record(session=session, user=nurse, administered_at=at + dt.timedelta(minutes=5))
+    with time_machine.travel(at + dt.timedelta(minutes=41), tick=False):
+        services.vitals_record(session=session, user=nurse, kind="checkpoint", checkpoint_minute=40, values=NORMAL)
     with time_machine.travel(at + dt.timedelta(minutes=118), tick=False):
         services.vitals_record(session=session, user=nurse, kind="discharge", values=NORMAL)
     with time_machine.travel(at + dt.timedelta(minutes=121), tick=False):
         discharge = services.observation_discharge(
-            session=session, user=nurse, alert=True, oriented=True, steady=True, picked_up_by="Jordan Example"
+            session=session,
+            user=nurse,
+            alert=True,
+            oriented=True,
+            steady=True,
+            picked_up_by="Jordan Example",
+            would_have_been_ready_at=at + dt.timedelta(minutes=100),
         )
         session.refresh_from_db()
         submission = services.rems_mark_submitted(session=session, user=administrator, submitted_on=at.date())
