@@ -13,7 +13,8 @@ from django.urls import reverse
 
 from clinic.models import Patient
 from monitoring.models import AdverseEvent, ClinicalThresholds, PrescriberOverride
-from scheduling.models import Protocol
+from scheduling.models import Protocol, Session
+from tests import factories
 from tests.monitoring.conftest import DAY_START
 
 pytestmark = pytest.mark.django_db
@@ -90,6 +91,24 @@ def test_an_override_and_changes_to_the_names_it_shows_appear_on_the_next_page(
 
     PrescriberOverride.objects.filter(pk=override.pk).update(reason="Reviewed again")
     assert page(kept, site)[0]["overrides"][0][4] == "Reviewed again"
+
+
+def test_a_session_given_to_another_patient_shows_them_on_the_next_page(kept, weeks_of_sessions, site, prescriber):
+    """A session moved to another patient by a plain update: the next page names the new
+    patient and counts their REMS record (this one not enrolled, so the record is incomplete)."""
+    session = weeks_of_sessions[1]
+    PrescriberOverride.objects.create(
+        session=session, kind="pre_dose", blocks=["BP 152/94"], reason="Usual BP", prescriber=prescriber
+    )
+    before = dict(page(kept, site)[0]["rems"])
+    other = factories.make_patient(site=site, rems_enrollment_id="", rems_enrollment_date=None)
+
+    Session.objects.filter(pk=session.pk).update(patient=other)
+    tables, _ = page(kept, site)
+    assert tables["overrides"][0][1] == other.mrn
+    after = dict(tables["rems"])
+    assert after["Incomplete"] == before["Incomplete"] + 1
+    assert after["Complete, not submitted"] == before["Complete, not submitted"] - 1
 
 
 def test_thresholds_and_protocols_changed_show_on_the_next_page(kept, weeks_of_sessions, site):
