@@ -6,7 +6,9 @@ import zoneinfo
 
 import pytest
 import time_machine
+from django.urls import reverse
 
+from scheduling.models import Protocol
 from tests import factories
 
 NY = zoneinfo.ZoneInfo("America/New_York")
@@ -25,6 +27,25 @@ def make_course(patient, user, **kwargs):
 
 
 book = factories.book
+
+
+def wizard_url(patient) -> str:
+    """The course wizard for ``patient``."""
+    return reverse("scheduling:course-create") + f"?patient={patient.pk}"
+
+
+def setup_data(site, slug="esketamine-mdsi", **overrides) -> dict:
+    """The wizard's first step: Mondays and Thursdays at 09:00 from MONDAY, in chair 3."""
+    data = {
+        "step": "preview",
+        "protocol": Protocol.objects.get(slug=slug).pk,
+        "start_date": MONDAY.isoformat(),
+        "weekdays": ["0", "3"],
+        "start_time": "09:00",
+        "chair": chair(site, 3).pk,
+    }
+    data.update(overrides)
+    return data
 
 
 def chair(site, n: int):

@@ -15,7 +15,7 @@ from django.urls import reverse
 
 from scheduling.links import confirm_token
 from scheduling.models import Course, Protocol, Session, SessionStatus, TransportArrangement
-from tests.scheduling.booking_helpers import MONDAY, NOW, at, book, chair
+from tests.scheduling.booking_helpers import MONDAY, NOW, at, book, chair, wizard_url
 
 pytestmark = pytest.mark.django_db
 
@@ -70,7 +70,7 @@ def test_a_course_start_out_of_range_is_refused(client_for, scheduler, site, pat
         "start_time": "09:00",
         "chair": chair(site, 3).pk,
     }
-    response = client_for(scheduler).post(reverse("scheduling:course-create") + f"?patient={patient.pk}", data)
+    response = client_for(scheduler).post(wizard_url(patient), data)
     assert response.status_code == 200
     assert response.context["form"].has_error("start_date", "out_of_range")
     assert not Course.objects.exists() and not Session.objects.exists()
@@ -78,7 +78,7 @@ def test_a_course_start_out_of_range_is_refused(client_for, scheduler, site, pat
 
 def test_a_proposed_row_moved_out_of_range_books_nothing(client_for, scheduler, site, patient, frozen_now):
     client = client_for(scheduler)
-    url = reverse("scheduling:course-create") + f"?patient={patient.pk}"
+    url = wizard_url(patient)
     setup = {
         "protocol": Protocol.objects.get(slug="esketamine-mdsi").pk,
         "start_date": MONDAY.isoformat(),

@@ -11,29 +11,12 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 
 from scheduling import services
-from scheduling.models import Course, Protocol, Session, SessionStatus
-from tests.scheduling.booking_helpers import MONDAY, at, book, chair, make_course
+from scheduling.models import Course, Session, SessionStatus
+from tests.scheduling.booking_helpers import MONDAY, at, book, chair, make_course, setup_data, wizard_url
 
 pytestmark = pytest.mark.django_db
 
 TUESDAY, WEDNESDAY, THURSDAY = (MONDAY + dt.timedelta(days=n) for n in (1, 2, 3))
-
-
-def wizard_url(patient) -> str:
-    return reverse("scheduling:course-create") + f"?patient={patient.pk}"
-
-
-def setup_data(site, slug="esketamine-mdsi", **overrides) -> dict:
-    data = {
-        "step": "preview",
-        "protocol": Protocol.objects.get(slug=slug).pk,
-        "start_date": MONDAY.isoformat(),
-        "weekdays": ["0", "3"],
-        "start_time": "09:00",
-        "chair": chair(site, 3).pk,
-    }
-    data.update(overrides)
-    return data
 
 
 def confirm_data(preview, site, **overrides) -> dict:

@@ -9,26 +9,9 @@ from django.urls import reverse
 
 from scheduling.models import Course, Protocol, Session
 from tests import factories
-from tests.scheduling.booking_helpers import MONDAY, at, book, chair, make_course
+from tests.scheduling.booking_helpers import MONDAY, at, book, chair, make_course, setup_data, wizard_url
 
 pytestmark = pytest.mark.django_db
-
-
-def wizard_url(patient) -> str:
-    return reverse("scheduling:course-create") + f"?patient={patient.pk}"
-
-
-def setup_data(site, slug="esketamine-mdsi", **overrides) -> dict:
-    data = {
-        "step": "preview",
-        "protocol": Protocol.objects.get(slug=slug).pk,
-        "start_date": MONDAY.isoformat(),
-        "weekdays": ["0", "3"],
-        "start_time": "09:00",
-        "chair": chair(site, 3).pk,
-    }
-    data.update(overrides)
-    return data
 
 
 def confirm_data(client, patient, site, **overrides) -> dict:
