@@ -159,12 +159,18 @@ def escort_rows(w: World) -> Iterator[tuple]:
         yield (i + 1, i + 1, f"Escort of {i + 1}", f"+1555{i + 1:07d}", "Partner", True)
 
 
+# The benchmark's courses all follow the esketamine protocol of the demo data
+# (``prepare.world_for``); a course stores its protocol's drug.
+PROTOCOL_DRUG = "esketamine"
+
+
 def course_rows(w: World) -> Iterator[tuple]:
     for i in range(w.scale.patients):
         yield (
             i + 1,
             i + 1,
             w.protocol_id,
+            PROTOCOL_DRUG,
             patient_site(w, i) + 1,
             w.first_day,
             [0, 3],
@@ -535,7 +541,7 @@ def tables() -> list[TableSpec]:
         ),
         TableSpec(
             "scheduling.Course",
-            cols("id patient_id protocol_id site_id start_date weekdays start_time status created_by_id created_at"),
+            cols("id patient_id protocol_id drug site_id start_date weekdays start_time status created_by_id created_at"),
             course_rows,
             lambda s: s.patients,
         ),
