@@ -167,10 +167,87 @@ def audit_record(
     return event
 
 
+# Fields whose values never enter the audit trail: a change shows as "(changed)" instead.
+SECRET_FIELD_PARTS = ("password", "secret", "token", "key")
+HIDDEN = "(hidden)"
+
+
+def is_secret_field(name: str) -> bool:
+    return any(part in name.lower() for part in SECRET_FIELD_PARTS)
+
+
+def _plain(value):
+    """A value as the audit trail stores it (JSON: numbers, text, lists)."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_plain(v) for v in value]
+    return str(value)
+
+
+def _related_label(obj) -> str:
+    content_type = getattr(obj, "content_type", None)
+    codename = getattr(obj, "codename", None)
+    if codename and content_type is not None:  # a permission: "app_label.codename"
+        return f"{content_type.app_label}.{codename}"
+    return str(obj)
+
+
+def snapshot(obj) -> dict:
+    """The field values of ``obj`` as they are in the database now (its own columns, foreign
+    keys as ids, many-to-many fields as sorted labels), for ``diff``. Secret fields are
+    replaced by a digest so a change is seen without the value being kept."""
+    fresh = type(obj)._default_manager.filter(pk=obj.pk).first() if obj.pk is not None else None
+    if fresh is None:
+        return {}
+    values = {}
+    for field in fresh._meta.concrete_fields:
+        if getattr(field, "auto_now", False):  # a time stamp of the change itself
+            continue
+        value = field.value_from_object(fresh)
+        if is_secret_field(field.name):
+            value = hashlib.sha256(str(value).encode()).hexdigest()
+        values[field.name] = _plain(value)
+    for field in fresh._meta.many_to_many:
+        related = getattr(fresh, field.name).all()
+        if field.related_model._meta.label == "auth.Permission":
+            related = related.select_related("content_type")
+        values[field.name] = sorted(_related_label(o) for o in related)
+    return values
+
+
+def diff(before: dict, after: dict) -> dict:
+    """``{field: [old, new]}`` for every field whose value differs (``None`` for a side that
+    has no such field: a created or deleted record). Secret fields read "(hidden)"."""
+    changes = {}
+    for name in sorted(set(before) | set(after)):
+        old, new = before.get(name), after.get(name)
+        if old == new:
+            continue
+        changes[name] = [HIDDEN, HIDDEN] if is_secret_field(name) else [old, new]
+    return changes
+
+
 def changed_fields(form) -> dict:
-    """Summary of a write for the audit trail: which fields changed (not their values, so
-    the audit trail does not become a second copy of the record)."""
-    return {"fields": sorted(form.changed_data)}
+    """Summary of a form's write for the audit trail: which fields changed, with their values
+    before and after (``changes``: {field: [old, new]}; secret fields hidden)."""
+    names = sorted(form.changed_data)
+    changes = {}
+    for name in names:
+        if is_secret_field(name):
+            changes[name] = [HIDDEN, HIDDEN]
+            continue
+        old = form.get_initial_for_field(form.fields[name], name)
+        new = form.cleaned_data.get(name)
+        changes[name] = [_plain(_value_of(old)), _plain(_value_of(new))]
+    return {"fields": names, "changes": changes}
+
+
+def _value_of(value):
+    if isinstance(value, list | tuple):
+        return [_value_of(v) for v in value]
+    pk = getattr(value, "pk", None)
+    return value if pk is None else pk
 
 
 @dataclass(frozen=True)

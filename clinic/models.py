@@ -218,6 +218,9 @@ class AuditAction(models.TextChoices):
     LOCKOUT = "lockout", "Lockout"
     DENIED = "denied", "Permission denied"
     UNLOCK = "unlock", "Lockout lifted"
+    PASSWORD = "password", "Password set"
+    PASSWORD_RESET = "password_reset", "Password reset link sent"
+    SECOND_FACTOR = "second_factor", "Second factor"
 
 
 class AuditEvent(models.Model):

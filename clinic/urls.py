@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from . import views, views_audit, views_outbox
+from . import views, views_account, views_audit, views_outbox
 
 clinic_patterns = [
     path("patients/", views.patient_list, name="patient-list"),
@@ -25,6 +25,27 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/", views_account.account, name="account"),
+    path("accounts/password/", views_account.PasswordChange.as_view(), name="password_change"),
+    path(
+        "accounts/password/done/",
+        auth_views.PasswordChangeDoneView.as_view(template_name="registration/password_change_done.html"),
+        name="password_change_done",
+    ),
+    path("accounts/reset/", views_account.PasswordReset.as_view(), name="password_reset"),
+    path(
+        "accounts/reset/sent/",
+        auth_views.PasswordResetDoneView.as_view(template_name="registration/password_reset_done.html"),
+        name="password_reset_done",
+    ),
+    path(
+        "accounts/reset/<uidb64>/<token>/", views_account.PasswordResetConfirm.as_view(), name="password_reset_confirm"
+    ),
+    path(
+        "accounts/reset/done/",
+        auth_views.PasswordResetCompleteView.as_view(template_name="registration/password_reset_complete.html"),
+        name="password_reset_complete",
+    ),
     path("admin/", admin.site.urls),
     path("", include((clinic_patterns, "clinic"))),
     path("", include("scheduling.urls")),
