@@ -18,6 +18,7 @@ class ProtocolPhaseInline(admin.TabularInline):
         "dosing_minutes",
         "observation_minutes",
         "turnover_minutes",
+        "review_after",
     ]
 
 

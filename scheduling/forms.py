@@ -121,6 +121,7 @@ def phase_specs(protocol: Protocol) -> list[rules.PhaseSpec]:
             interval_weeks=p.interval_weeks,
             min_days_between=p.min_days_between,
             order=p.order,
+            review_after=p.review_after,
         )
         for p in protocol.phases.all()
     ]

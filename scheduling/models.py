@@ -81,11 +81,23 @@ class ProtocolPhase(models.Model):
     sessions = models.PositiveSmallIntegerField(null=True, blank=True)
     sessions_per_week = models.PositiveSmallIntegerField(default=1)
     interval_weeks = models.PositiveSmallIntegerField(default=1)
-    min_days_between = models.PositiveSmallIntegerField(default=2)
+    # The phase's frequency is a ceiling: never two doses closer than this (defaults: 2 days
+    # twice weekly, 5 weekly, 10 every two weeks; rules.default_min_days_between).
+    min_days_between = models.PositiveSmallIntegerField(
+        "minimum days between doses",
+        default=2,
+        help_text="No two doses closer than this many days: 2 for twice weekly, 5 for weekly, 10 for every 2 weeks.",
+    )
     default_dose_mg = models.DecimalField(max_digits=6, decimal_places=1)
     dosing_minutes = models.PositiveSmallIntegerField(default=15)
     observation_minutes = models.PositiveSmallIntegerField(default=120)
     turnover_minutes = models.PositiveSmallIntegerField(default=15)
+    review_after = models.BooleanField(
+        "prescriber review when this phase ends",
+        default=False,
+        help_text="The course pauses after this phase's last session until a prescriber decides: "
+        "continue, next phase, step back to the previous frequency, or stop.",
+    )
 
     class Meta:
         ordering = ["protocol", "order"]
@@ -127,9 +139,13 @@ class Course(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     signed_off_at = models.DateTimeField(null=True, blank=True)
+    # Set while the course is paused for a prescriber's review at the end of this phase (its
+    # ``order``): no session is planned past it until the decision (CourseReview).
+    review_phase_order = models.PositiveSmallIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["-start_date"]
+        permissions = [("review_course", "Can decide a course's prescriber review")]
         constraints = [
             # Two active courses of one drug would book doses on top of each other.
             models.UniqueConstraint(
@@ -148,6 +164,30 @@ class Course(models.Model):
 
     def get_absolute_url(self):
         return reverse("scheduling:course-detail", args=[self.pk])
+
+
+class CourseReview(models.Model):
+    """A prescriber's decision at the end of a phase that requires a review."""
+
+    class Decision(models.TextChoices):
+        CONTINUE = "continue", "Continue at the same frequency"
+        NEXT = "next", "Go on to the next phase"
+        STEP_BACK = "step_back", "Step back to the previous frequency"
+        STOP = "stop", "Stop the course"
+
+    course = models.ForeignKey(Course, on_delete=models.PROTECT, related_name="reviews")
+    phase_order = models.PositiveSmallIntegerField()
+    phase_name = fields.CharField(max_length=60)
+    decision = models.CharField(max_length=12, choices=Decision.choices)
+    note = fields.CharField(max_length=500, blank=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    decided_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["decided_at"]
+
+    def __str__(self):
+        return f"{self.get_decision_display()} ({self.course})"
 
 
 class SessionStatus(models.TextChoices):

@@ -5,17 +5,32 @@ datetimes with the clinic's zone, so a 09:00 session stays 09:00 local across a
 daylight-saving change."""
 
 import datetime as dt
+import itertools
 import math
 import zoneinfo
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TypeVar
 
-# How far the generator looks for an open day before giving up on one session.
-MAX_SHIFT_DAYS = 14
+# How far ahead the generator looks for an allowed day for one session. A long closure delays
+# the sessions after it; only a site closed for all of this time refuses the course.
+SEARCH_DAYS = 3 * 366
 
 OpeningMap = Mapping[int, tuple[dt.time, dt.time]]  # weekday (0 = Monday) -> (opens, closes)
+
+WEEKDAY_NAMES = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+
+
+def default_min_days_between(sessions_per_week: int, interval_weeks: int) -> int:
+    """The minimum days between two doses of a phase unless an administrator sets another:
+    2 for two or more a week, 5 for weekly, 10 for every two weeks (7 x weeks - 4 beyond)."""
+    if sessions_per_week >= 2:
+        return 2
+    if interval_weeks <= 1:
+        return 5
+    return 7 * interval_weeks - 4
 
 
 class ScheduleError(ValueError):
@@ -35,6 +50,7 @@ class PhaseSpec:
     interval_weeks: int = 1
     min_days_between: int = 2
     order: int = 0  # the phase's place in its protocol: the booking reads its length and dose by it
+    review_after: bool = False  # the course pauses for a prescriber's review when this phase ends
 
     @property
     def total_sessions(self) -> int:
@@ -54,13 +70,62 @@ class Proposal:
     end: dt.datetime  # aware, in the clinic's zone
     dose_mg: Decimal
     min_days_between: int
-    moved_from: dt.date | None = None  # the preferred date, when a closure or the gap moved it
+    moved_from: dt.date | None = None  # the planned date, when a closure, the clock or the gap moved it
     phase_order: int = 0
+    reason: str = ""  # why it moved, in words: "moved from Mon 6 Jul: site closed"
+    review_follows: bool = False  # the last session before a prescriber's review
+
+
+# --- Local clock times ------------------------------------------------------------------
 
 
 def local_datetime(day: dt.date, at: dt.time, tz: zoneinfo.ZoneInfo) -> dt.datetime:
-    """An aware datetime for a local wall-clock time."""
-    return dt.datetime.combine(day, at, tzinfo=tz)
+    """An aware datetime for a local wall-clock time.
+
+    A time that happens twice (the night the clocks go back, e.g. 01:30 on 1 November 2026 in
+    New York) means its first occurrence (``fold=0``, before the clocks go back). A time that
+    does not exist (the night the clocks go forward) must be refused first with
+    ``clock_problem``: this function would give an instant shown at another time."""
+    return dt.datetime.combine(day, at.replace(tzinfo=None, fold=0), tzinfo=tz)
+
+
+def time_exists(day: dt.date, at: dt.time, tz: zoneinfo.ZoneInfo) -> bool:
+    """False for a wall-clock time skipped when the clocks go forward (02:30 on 8 March 2026 in New York)."""
+    local = local_datetime(day, at, tz)
+    back = local.astimezone(dt.UTC).astimezone(tz)
+    return back.replace(tzinfo=None) == local.replace(tzinfo=None)
+
+
+def time_repeated(day: dt.date, at: dt.time, tz: zoneinfo.ZoneInfo) -> bool:
+    """True for a wall-clock time that happens twice, the night the clocks go back."""
+    first = local_datetime(day, at, tz)
+    return time_exists(day, at, tz) and first.utcoffset() != first.replace(fold=1).utcoffset()
+
+
+def _clock_jump(day: dt.date, at: dt.time, tz: zoneinfo.ZoneInfo) -> str:
+    local = local_datetime(day, at, tz)
+    minutes = abs(int((local.replace(fold=1).utcoffset() - local.utcoffset()).total_seconds() // 60))
+    return "1 hour" if minutes == 60 else f"{minutes} minutes"
+
+
+def clock_problem(day: dt.date, at: dt.time, tz: zoneinfo.ZoneInfo) -> str | None:
+    """Why ``at`` on ``day`` cannot be a session's start, naming the change of clocks, or None."""
+    if time_exists(day, at, tz):
+        return None
+    return (
+        f"{at:%H:%M} does not exist on {day:%a %d %b %Y}: the clocks go forward "
+        f"{_clock_jump(day, at, tz)} that night. Choose another time."
+    )
+
+
+def clock_note(day: dt.date, at: dt.time, tz: zoneinfo.ZoneInfo) -> str:
+    """A note for a time that happens twice that night: the session is at the first one."""
+    if not time_repeated(day, at, tz):
+        return ""
+    return (
+        f"{at:%H:%M} happens twice on {day:%a %d %b %Y} (the clocks go back {_clock_jump(day, at, tz)}): "
+        "the session is at the first one."
+    )
 
 
 def session_end(start: dt.datetime, minutes: int) -> dt.datetime:
@@ -99,18 +164,240 @@ def opening_problem(
     return None
 
 
-def _pick_weekdays(weekdays: list[int], count: int) -> list[int]:
-    """The weekdays used in a week with ``count`` sessions: the first ``count`` preferred days."""
-    chosen = sorted(set(weekdays))
-    if len(chosen) < count:
-        raise ScheduleError(f"This protocol needs {count} sessions a week: choose at least {count} weekdays.")
-    if count == len(chosen):
-        return chosen
-    if count == 1:
-        return chosen[:1]
-    # Spread the sessions across the week rather than taking neighbouring days.
-    step = len(chosen) / count
-    return [chosen[int(i * step)] for i in range(count)]
+# --- The course planner -----------------------------------------------------------------
+
+
+def _monday(day: dt.date) -> dt.date:
+    return day - dt.timedelta(days=day.weekday())
+
+
+def _names(weekdays: Iterable[int]) -> str:
+    names = [WEEKDAY_NAMES[d] for d in weekdays]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def usable_weekdays(
+    weekdays: Iterable[int], at: dt.time, minutes: int, opening_hours: OpeningMap
+) -> tuple[list[int], list[str]]:
+    """The offered weekdays on which a session at ``at`` fits the opening hours, and why each
+    other one does not."""
+    usable, problems = [], []
+    start_minutes = at.hour * 60 + at.minute
+    for day in sorted(set(weekdays)):
+        hours = opening_hours.get(day)
+        if hours is None:
+            problems.append(f"the site is closed on {WEEKDAY_NAMES[day]}s")
+            continue
+        opens, closes = hours
+        end_minutes = start_minutes + minutes
+        if at < opens or end_minutes > closes.hour * 60 + closes.minute:
+            end = f"{end_minutes // 60 % 24:02d}:{end_minutes % 60:02d}"
+            problems.append(
+                f"a session {at:%H:%M}-{end} does not fit {WEEKDAY_NAMES[day]}'s hours ({opens:%H:%M}-{closes:%H:%M})"
+            )
+            continue
+        usable.append(day)
+    return usable, problems
+
+
+def choose_weekdays(usable: list[int], phase: PhaseSpec) -> list[int]:
+    """The offered weekdays a phase uses: of every set of ``sessions_per_week`` days, the one
+    whose closest two doses (this week's, and the last to next week's first) are furthest
+    apart; the earliest such set on a tie. Refused when even those are closer than the phase's
+    minimum gap."""
+    count = phase.sessions_per_week
+    if len(usable) < count:
+        raise ScheduleError(
+            f"{phase.name} needs {count} session{'s' if count != 1 else ''} a week on days the patient offered "
+            f"and the site is open: choose at least {count} such weekdays."
+        )
+    period = 7 * max(phase.interval_weeks, 1)
+    best, best_gap = None, -1
+    for combo in itertools.combinations(sorted(usable), count):
+        gaps = [b - a for a, b in itertools.pairwise(combo)] + [period - (combo[-1] - combo[0])]
+        if min(gaps) > best_gap:
+            best, best_gap = list(combo), min(gaps)
+    if best_gap < phase.min_days_between:
+        raise ScheduleError(
+            f"{phase.name} needs {count} of the offered days at least {phase.min_days_between} days apart, "
+            f"and {_names(usable)} are closer than that: offer days further apart (for example Monday and Thursday)."
+        )
+    return best
+
+
+def _closure_reasons(closures: Iterable[dt.date] | Mapping[dt.date, str]) -> dict[dt.date, str]:
+    if isinstance(closures, Mapping):
+        return dict(closures)
+    return {day: "" for day in closures}
+
+
+@dataclass
+class _Planner:
+    """State shared by the phases of one plan: the doses placed so far and the calendar."""
+
+    start_time: dt.time
+    opening_hours: OpeningMap
+    closures: dict[dt.date, str]
+    tz: zoneinfo.ZoneInfo
+    now: dt.datetime | None
+    previous: dt.date | None
+    usable: list[int]
+    week_counts: Counter
+
+    def why_not(self, day: dt.date, phase: PhaseSpec) -> str | None:
+        """Why a dose of ``phase`` cannot be on ``day``, in words, or None when it can."""
+        if self.previous is not None and day < self.previous + dt.timedelta(days=phase.min_days_between):
+            return f"{phase.min_days_between} days needed after the dose on {self.previous:%a %d %b}"
+        if day in self.closures:
+            reason = self.closures[day]
+            return f"site closed ({reason})" if reason else "site closed"
+        if not time_exists(day, self.start_time, self.tz):
+            return f"{self.start_time:%H:%M} does not exist that day (the clocks go forward)"
+        start = local_datetime(day, self.start_time, self.tz)
+        end = session_end(start, phase.session_minutes)
+        if opening_problem(start, end, opening_hours=self.opening_hours, closures=(), tz=self.tz):
+            return "outside opening hours that day"
+        if self.now is not None and start <= self.now:
+            return f"{self.start_time:%H:%M} that day has already passed"
+        if self.week_counts[_monday(day)] >= phase.sessions_per_week:
+            count = phase.sessions_per_week
+            return f"already {count} dose{'s' if count != 1 else ''} that week"
+        return None
+
+    def place(self, slot: dt.date, phase: PhaseSpec, lower: dt.date) -> tuple[dt.date, str]:
+        """The day a session planned for ``slot`` goes on, and why it moved ("" when it did not)."""
+        reason = self.why_not(slot, phase)
+        if reason is None:
+            return slot, ""
+        for shift in range(1, SEARCH_DAYS + 1):
+            day = slot + dt.timedelta(days=shift)
+            if day.weekday() in self.usable and day >= lower and self.why_not(day, phase) is None:
+                return day, reason
+        raise ScheduleError(
+            f"No day from {slot:%a %d %b %Y} for {SEARCH_DAYS // 366} years where {phase.name} can continue "
+            f"at {self.start_time:%H:%M}: check the site's closures."
+        )
+
+    def add(self, day: dt.date) -> None:
+        self.previous = day
+        self.week_counts[_monday(day)] += 1
+
+
+def _slots(first_week: dt.date, days: list[int], interval: int, not_before: dt.date):
+    """The planned days of a phase, in order: ``days`` of every ``interval``-th week."""
+    week = first_week
+    while True:
+        for weekday in days:
+            day = week + dt.timedelta(days=weekday)
+            if day >= not_before:
+                yield day
+        week += dt.timedelta(weeks=interval)
+
+
+def generate_schedule(
+    *,
+    phases: list[PhaseSpec],
+    start_date: dt.date,
+    weekdays: list[int],
+    start_time: dt.time,
+    opening_hours: OpeningMap,
+    closures: Iterable[dt.date] | Mapping[dt.date, str],
+    tz: zoneinfo.ZoneInfo,
+    now: dt.datetime | None = None,
+    after: dt.date | None = None,
+    first_sequence: int = 1,
+) -> list[Proposal]:
+    """Propose the sessions of a course (or, with ``after``, of its rest after a review).
+
+    The rules, each of which every plan keeps:
+
+    - A phase's frequency is a ceiling: never more doses in a calendar week (Monday-Sunday)
+      than its ``sessions_per_week``, never two doses closer than its ``min_days_between``
+      (the gap is measured from the dose before, whichever phase gave it). A closure makes
+      the course longer; nothing is ever compressed.
+    - Only the weekdays the patient offered, and only those open at ``start_time`` for the
+      whole session; a phase uses the offered days furthest apart (``choose_weekdays``) and a
+      session that cannot be on its planned day moves to the next offered day that keeps
+      every rule. Its ``reason`` says why, in words.
+    - Every session starts at ``start_time`` local: a day on which that time does not exist
+      (the clocks go forward) is skipped with the reason; a time that happens twice (the
+      clocks go back) is its first occurrence (``fold=0``). ``start`` is exactly the instant
+      shown, stored and reminded.
+    - With ``now``: the start date is today or later, and no session is proposed at or
+      before ``now``.
+    - Planning stops after a phase with ``review_after``: the course pauses there for a
+      prescriber's review, and its last session has ``review_follows``.
+
+    The first phase starts in the week of ``start_date``; each later phase starts
+    ``interval_weeks`` after the week of the dose before it."""
+    if not weekdays:
+        raise ScheduleError("Choose at least one weekday.")
+    today = now.astimezone(tz).date() if now is not None else None
+    if today is not None and start_date < today:
+        raise ScheduleError(f"A course cannot start in the past: choose {today:%a %d %b %Y} or later.")
+    planner = _Planner(
+        start_time=start_time,
+        opening_hours=opening_hours,
+        closures=_closure_reasons(closures),
+        tz=tz,
+        now=now,
+        previous=after,
+        usable=[],
+        week_counts=Counter([_monday(after)] if after else []),
+    )
+    proposals: list[Proposal] = []
+    for phase in phases:
+        total = phase.total_sessions
+        if total <= 0:
+            continue
+        usable, problems = usable_weekdays(weekdays, start_time, phase.session_minutes, opening_hours)
+        if len(usable) < phase.sessions_per_week and problems:
+            raise ScheduleError(f"{phase.name} cannot be planned on the days offered: {'; '.join(problems)}.")
+        interval = max(phase.interval_weeks, 1)
+        planner.usable = usable
+        previous = planner.previous
+        lower = max(start_date, today or start_date)
+        if previous is not None:
+            lower = max(lower, previous + dt.timedelta(days=phase.min_days_between))
+            first_week = _monday(previous) + dt.timedelta(weeks=interval)
+        else:
+            first_week = _monday(start_date)
+        if phase.sessions_per_week == 1:
+            # One a week: the offered day that comes first once the phase may start.
+            first = max(lower, first_week)
+            days = [min(usable, key=lambda d: (d - first.weekday()) % 7)]
+        else:
+            days = choose_weekdays(usable, phase)
+        slots = _slots(first_week, days, interval, lower)
+        for n in range(total):
+            lower = max(start_date, today or start_date)
+            if planner.previous is not None:
+                lower = max(lower, planner.previous + dt.timedelta(days=phase.min_days_between))
+            # Slots a delay has overtaken are dropped: the course grows longer instead.
+            slot = next(slots)
+            while slot < lower:
+                slot = next(slots)
+            day, reason = planner.place(slot, phase, lower)
+            planner.add(day)
+            start = local_datetime(day, start_time, tz)
+            proposals.append(
+                Proposal(
+                    sequence=first_sequence + len(proposals),
+                    phase_name=phase.name,
+                    date=day,
+                    start=start,
+                    end=session_end(start, phase.session_minutes),
+                    dose_mg=phase.dose_mg,
+                    min_days_between=phase.min_days_between,
+                    moved_from=slot if day != slot else None,
+                    phase_order=phase.order,
+                    reason=f"Moved from {slot:%a %d %b}: {reason}." if day != slot else "",
+                    review_follows=phase.review_after and n == total - 1,
+                )
+            )
+        if phase.review_after:
+            break
+    return proposals
 
 
 def _next_allowed_day(
@@ -122,86 +409,18 @@ def _next_allowed_day(
     closures: set[dt.date],
     tz: zoneinfo.ZoneInfo,
 ) -> dt.date:
-    for shift in range(MAX_SHIFT_DAYS + 1):
+    for shift in range(SEARCH_DAYS + 1):
         candidate = day + dt.timedelta(days=shift)
+        if not time_exists(candidate, at, tz):
+            continue
         start = local_datetime(candidate, at, tz)
         if opening_problem(start, session_end(start, minutes), opening_hours=opening_hours, closures=closures, tz=tz):
             continue
         return candidate
     raise ScheduleError(
-        f"No open day within {MAX_SHIFT_DAYS} days of {day:%Y-%m-%d} "
-        f"where a session at {at:%H:%M} fits the opening hours."
+        f"No open day from {day:%Y-%m-%d} for {SEARCH_DAYS // 366} years where a session at {at:%H:%M} fits "
+        "the opening hours."
     )
-
-
-def generate_schedule(
-    *,
-    phases: list[PhaseSpec],
-    start_date: dt.date,
-    weekdays: list[int],
-    start_time: dt.time,
-    opening_hours: OpeningMap,
-    closures: Iterable[dt.date],
-    tz: zoneinfo.ZoneInfo,
-) -> list[Proposal]:
-    """Propose the sessions of a course.
-
-    Each phase has sessions in every ``interval_weeks``-th week on the preferred weekdays.
-    The first phase starts in the week of ``start_date``; a later phase starts
-    ``interval_weeks`` after the week of the previous session (tapering). A date that is
-    closed, or too close to the previous session, moves to the next allowed day; the
-    following sessions keep their minimum gap from it."""
-    if not weekdays:
-        raise ScheduleError("Choose at least one weekday.")
-    closures = set(closures)
-    proposals: list[Proposal] = []
-    previous: dt.date | None = None
-    week_start = start_date - dt.timedelta(days=start_date.weekday())  # Monday of the first week
-    for phase in phases:
-        days = _pick_weekdays(weekdays, phase.sessions_per_week)
-        remaining = phase.total_sessions
-        if remaining <= 0:
-            continue
-        if proposals:
-            last_week = previous - dt.timedelta(days=previous.weekday())
-            week_start = last_week + dt.timedelta(weeks=max(phase.interval_weeks, 1))
-        while remaining:
-            for weekday in days:
-                if not remaining:
-                    break
-                preferred = week_start + dt.timedelta(days=weekday)
-                if preferred < start_date:
-                    continue
-                earliest = preferred
-                if previous is not None:
-                    earliest = max(earliest, previous + dt.timedelta(days=phase.min_days_between))
-                day = _next_allowed_day(
-                    earliest,
-                    start_time,
-                    phase.session_minutes,
-                    opening_hours=opening_hours,
-                    closures=closures,
-                    tz=tz,
-                )
-                start = local_datetime(day, start_time, tz)
-                proposals.append(
-                    Proposal(
-                        sequence=len(proposals) + 1,
-                        phase_name=phase.name,
-                        date=day,
-                        start=start,
-                        end=session_end(start, phase.session_minutes),
-                        dose_mg=phase.dose_mg,
-                        min_days_between=phase.min_days_between,
-                        moved_from=preferred if day != preferred else None,
-                        phase_order=phase.order,
-                    )
-                )
-                previous = day
-                remaining -= 1
-            if remaining:
-                week_start += dt.timedelta(weeks=max(phase.interval_weeks, 1))
-    return proposals
 
 
 @dataclass(frozen=True)

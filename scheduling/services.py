@@ -16,6 +16,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
+from clinic import registry
 from clinic.audit import audit_record
 from clinic.models import AuditAction, Chair, Closure, OpeningHours, Patient, Site, StaffAlert
 from clinic.services import alert_raise
@@ -34,6 +35,7 @@ ERRORS = {
     "patient_busy": "%(patient)s already has a session %(range)s (%(chair)s).",
     "patient_discharged": "%(patient)s has been discharged from this course (%(status)s): start a new course to book.",
     "patient_ineligible": "%(patient)s is not eligible for treatment: %(reasons)s.",
+    "course_refused": "%(patient)s cannot start %(protocol)s: %(reasons)s.",
     "rems_not_enrolled": "%(patient)s is not enrolled in the REMS programme, which esketamine requires.",
     "stale": "Someone else changed this session while you were looking at it. Check it and try again.",
     "not_movable": "A session that is %(status)s cannot be moved.",
@@ -114,6 +116,9 @@ def check_patient(*, patient: Patient, protocol: Protocol, course: Course | None
         raise _error("patient_ineligible", patient=patient.full_name, reasons="; ".join(screening.reasons))
     if (protocol.requires_rems or protocol.drug == Drug.ESKETAMINE) and not patient.is_rems_enrolled:
         raise _error("rems_not_enrolled", patient=patient.full_name)
+    # What the apps built on scheduling require of a new course (e.g. prior antidepressant trials).
+    if course is None and (problems := registry.course_start_problems(patient=patient, protocol=protocol)):
+        raise _error("course_refused", patient=patient.full_name, protocol=protocol.name, reasons="; ".join(problems))
 
 
 def slot_problems(
@@ -431,6 +436,7 @@ def course_confirm(
         raise _error("protocol_empty")
     if any(b.phase_order not in phases for b in bookings):
         raise _error("phase_unknown", protocol=protocol.name)
+    last_phase = phases[max(b.phase_order for b in bookings)]
     course = Course(
         patient=patient,
         protocol=protocol,
@@ -440,6 +446,8 @@ def course_confirm(
         weekdays=sorted(weekdays),
         start_time=start_time,
         created_by=user,
+        # The plan stops at a phase that needs a prescriber's review: the course pauses there.
+        review_phase_order=last_phase.order if last_phase.review_after else None,
     )
     try:
         with transaction.atomic():

@@ -8,6 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from clinic import registry
 from clinic.audit import audit_record
 from clinic.jinja2 import Partial
 from clinic.models import AuditAction, Chair, Patient
@@ -145,8 +146,11 @@ def _preview_rows(*, patient, site, setup, proposals) -> list[dict]:
         chosen = chosen or preferred
         if chosen.pk != preferred.pk:
             note = f"{preferred.name} is taken: {chosen.name} offered."
-        if p.moved_from:
-            note = (note + " " if note else "") + f"Moved from {p.moved_from:%a %d %b} (closed or too close)."
+        for extra in (p.reason, rules.clock_note(p.date, setup["start_time"], site.tzinfo)):
+            if extra:
+                note = (note + " " if note else "") + extra
+        if p.review_follows:
+            note = (note + " " if note else "") + "The course pauses after this session for the prescriber's review."
         rows.append(
             {
                 "initial": {
@@ -216,8 +220,9 @@ def course_create(request):
                 weekdays=setup["weekdays"],
                 start_time=setup["start_time"],
                 opening_hours=calendar.opening_hours,
-                closures=calendar.closures.keys(),
+                closures=calendar.closures,
                 tz=site.tzinfo,
+                now=timezone.now(),
             )
         except ValidationError as exc:
             setup_form.add_error(None, exc)
@@ -301,6 +306,7 @@ def _render_course(request, course: Course, stop_form=None, status=200):
         "now": timezone.now(),
         "can_replan": course.status == Course.Status.ACTIVE,
         "stop_form": stop_form or forms.CourseStopForm(),
+        "panels": registry.course_panels(course=course, request=request),
     }
     return render(request, "scheduling/course_detail.html", ctx, status=status)
 

@@ -71,33 +71,34 @@ def test_it_plans_iv_ketamine_six_infusions_then_taper():
     assert gaps(plan[6:]) == [7, 14, 21, 28]
 
 
-def test_it_never_books_twice_weekly_on_consecutive_days():
-    plan = generate(MDSI, dt.date(2026, 3, 2), [0, 1])  # Mon/Tue chosen
-    assert min(gaps(plan)) >= 2
+def test_it_refuses_twice_weekly_on_consecutive_days_only():
+    with pytest.raises(rules.ScheduleError, match="at least 2 days apart"):
+        generate(MDSI, dt.date(2026, 3, 2), [0, 1])  # Mon/Tue offered: no pair fits
 
 
-def test_it_moves_a_closure_to_the_next_allowed_day_keeping_the_gap():
+def test_a_closure_moves_to_the_next_offered_day_keeping_the_gap():
     thursday = dt.date(2026, 3, 5)
     plan = generate(MDSI, dt.date(2026, 3, 2), [0, 3], closures={thursday})
     assert thursday not in [p.date for p in plan]
-    assert plan[1].date == dt.date(2026, 3, 6)
+    assert plan[1].date == dt.date(2026, 3, 9)  # Friday was not offered: the next Monday
     assert plan[1].moved_from == thursday
-    # Friday to the next Monday is still at least 2 days.
+    assert plan[1].reason == "Moved from Thu 05 Mar: site closed."
+    assert {p.date.weekday() for p in plan} == {0, 3}
     assert min(gaps(plan)) >= 2
 
 
-def test_it_pushes_the_next_session_when_a_moved_one_comes_too_close():
+def test_a_moved_session_keeps_the_next_one_at_its_gap():
     monday = dt.date(2026, 3, 2)
-    plan = generate(MDSI, monday, [0, 2], closures={monday})  # Mon -> Tue, so Wed -> Thu
-    assert plan[0].date == dt.date(2026, 3, 3)
-    assert plan[1].date == dt.date(2026, 3, 5)
+    plan = generate(MDSI, monday, [0, 2, 3], closures={monday})  # Mon/Thu used, Mon closed -> Wed
+    assert plan[0].date == dt.date(2026, 3, 4)
+    assert plan[1].date == dt.date(2026, 3, 9)  # Thu is 1 day after Wed: the next Monday
+    assert min(gaps(plan)) >= 2
 
 
-def test_it_skips_closed_weekdays_and_times_outside_hours():
+def test_it_says_when_an_offered_day_does_not_fit_the_hours():
     hours = {**MON_SAT, 5: (dt.time(9), dt.time(11))}  # Saturday too short for a 09:00 session
-    plan = generate(MDSI, dt.date(2026, 3, 6), [4, 5], hours=hours)  # Fri/Sat
-    assert all(p.date.weekday() != 5 for p in plan)
-    assert all(p.date.weekday() != 6 for p in plan)
+    with pytest.raises(rules.ScheduleError, match="does not fit Saturday's hours"):
+        generate(MDSI, dt.date(2026, 3, 6), [4, 5], hours=hours)  # Fri/Sat
 
 
 def test_it_starts_no_earlier_than_the_start_date():
