@@ -82,3 +82,64 @@ def retry_sources() -> list[RetrySource]:
 
 def retry_source(slug: str) -> RetrySource | None:
     return _retry_sources.get(slug)
+
+
+# --- The patient's page ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PatientPanel:
+    """What an app shows on a patient's page: ``template`` in the page's body and, when set,
+    ``actions_template`` among the buttons at the top; both get ``context`` as ``panel``."""
+
+    template: str
+    context: dict
+    actions_template: str = ""
+
+
+# name -> panel(patient=..., user=...) -> PatientPanel | None (a fixed number of queries each)
+_patient_panels: dict[str, Callable[..., PatientPanel | None]] = {}
+
+
+def patient_panel_register(name: str, panel: Callable[..., PatientPanel | None]) -> None:
+    _patient_panels[name] = panel
+
+
+def patient_panels(*, patient, user) -> list[PatientPanel]:
+    """The panels the installed apps show on ``patient``'s page for ``user``."""
+    return [p for p in (panel(patient=patient, user=user) for panel in _patient_panels.values()) if p]
+
+
+# --- Course pages and course starts (filled by the apps built on scheduling) -------------
+
+
+@dataclass(frozen=True)
+class Panel:
+    """A part of a page another app draws: its template and that template's context."""
+
+    template: str
+    context: dict
+
+
+# name -> panel(course=..., request=...) -> Panel | None (a fixed number of queries each)
+_course_panels: dict[str, Callable[..., Panel | None]] = {}
+# name -> check(patient=..., protocol=...) -> the reasons a new course may not start
+_course_start_checks: dict[str, Callable[..., list[str]]] = {}
+
+
+def course_panel_register(name: str, panel: Callable[..., Panel | None]) -> None:
+    _course_panels[name] = panel
+
+
+def course_panels(*, course, request) -> list[Panel]:
+    """The panels the installed apps show on a course's page."""
+    return [p for p in (panel(course=course, request=request) for panel in _course_panels.values()) if p]
+
+
+def course_start_check_register(name: str, check: Callable[..., list[str]]) -> None:
+    _course_start_checks[name] = check
+
+
+def course_start_problems(*, patient, protocol) -> list[str]:
+    """Why the installed apps refuse to start a course of ``protocol`` for ``patient``."""
+    return [reason for check in _course_start_checks.values() for reason in check(patient=patient, protocol=protocol)]
