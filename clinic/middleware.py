@@ -38,7 +38,9 @@ class SessionTimeoutMiddleware:
 
 
 class SecurityHeadersMiddleware:
-    """Content-Security-Policy (no inline scripts) and Permissions-Policy on every response."""
+    """Content-Security-Policy (no inline scripts), Permissions-Policy and X-Frame-Options on
+    every response: it sits above WhiteNoise and the other middleware, so static files and
+    error responses raised by any of them (a 400 for an unknown host) carry them too."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -47,4 +49,6 @@ class SecurityHeadersMiddleware:
         response = self.get_response(request)
         response.setdefault("Content-Security-Policy", settings.CONTENT_SECURITY_POLICY)
         response.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        if not getattr(response, "xframe_options_exempt", False):
+            response.setdefault("X-Frame-Options", settings.X_FRAME_OPTIONS)
         return response

@@ -33,7 +33,10 @@ def patient_save(*, form, formset, request=None, user=None) -> Patient:
 @transaction.atomic
 def lockout_lift(*, username: str, request=None, user=None) -> bool:
     """Let a locked-out user name sign in again before its lock runs out. False when it was
-    not locked out (nothing changed, nothing audited)."""
+    not locked out (nothing changed, nothing audited). An empty user name is refused: axes
+    would read it as "every lockout"."""
+    if not username or not username.strip():
+        raise ValueError("lockout_lift needs a user name")
     if not axes_reset(username=username):
         return False
     account = get_user_model().objects.filter(username=username).only("pk").first()
