@@ -68,6 +68,7 @@ def patient_create(request):
 def _get_patient(pk) -> Patient:
     return get_object_or_404(Patient.objects.select_related("site"), pk=pk)
 
+    ctx["panels"] = registry.patient_panels(patient=patient, user=request.user)
 
 @login_required
 @permission_required("clinic.view_patient", raise_exception=True)

@@ -54,6 +54,14 @@ class SessionDateField(forms.DateField):
             )
 
 
+def clean_local_time(form: forms.Form, tz) -> None:
+    """Refuse, beside the time field, a local time the clocks skip that day (it would be
+    stored, shown and reminded an hour off). A repeated time is its first occurrence."""
+    day, at = form.cleaned_data.get("date"), form.cleaned_data.get("time")
+    if tz is not None and day and at and (problem := rules.clock_problem(day, at, tz)):
+        form.add_error("time", ValidationError(problem, code="time_skipped"))
+
+
 class ChairChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj):
         return obj.name
@@ -141,20 +149,27 @@ class ProposalRowForm(forms.Form):
         queryset=Chair.objects.none(), widget=forms.Select(attrs={"class": "form-select form-select-sm"})
     )
 
-    def __init__(self, *args, chairs=None, today: dt.date | None = None, **kwargs):
+    def __init__(self, *args, chairs=None, today: dt.date | None = None, tz=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["chair"].queryset = chairs if chairs is not None else Chair.objects.none()
         self.fields["date"].today = today
+        self.tz = tz
+
+    def clean(self):
+        data = super().clean()
+        clean_local_time(self, self.tz)
+        return data
 
 
 class BaseProposalFormSet(forms.BaseFormSet):
-    def __init__(self, *args, chairs=None, today: dt.date | None = None, **kwargs):
+    def __init__(self, *args, chairs=None, today: dt.date | None = None, tz=None, **kwargs):
         self.chairs = chairs
         self.today = today
+        self.tz = tz
         super().__init__(*args, **kwargs)
 
     def get_form_kwargs(self, index):
-        return {**super().get_form_kwargs(index), "chairs": self.chairs, "today": self.today}
+        return {**super().get_form_kwargs(index), "chairs": self.chairs, "today": self.today, "tz": self.tz}
 
 
 ProposalFormSet = forms.formset_factory(ProposalRowForm, formset=BaseProposalFormSet, extra=0, max_num=200)
@@ -176,6 +191,11 @@ class SessionMoveForm(VersionForm):
         self.site = site
         self.fields["chair"].queryset = Chair.objects.filter(site=site, active=True).order_by("name")
         self.fields["date"].today = site.local_today()
+
+    def clean(self):
+        data = super().clean()
+        clean_local_time(self, self.site.tzinfo)
+        return data
 
     def start(self) -> dt.datetime:
         return rules.local_datetime(self.cleaned_data["date"], self.cleaned_data["time"], self.site.tzinfo)

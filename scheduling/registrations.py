@@ -35,12 +35,26 @@ def _retry_reminder(pk: int):
     return reminder if reminder_retry(reminder=reminder) else None
 
 
+def _patient_panel(*, patient, user) -> registry.PatientPanel | None:
+    """The patient's active course with its next and past sessions, or the way to start one."""
+    if not user.has_perm("scheduling.view_schedule"):
+        return None
+    from .selectors import patient_courses
+
+    return registry.PatientPanel(
+        template="scheduling/_patient_courses.html",
+        actions_template="scheduling/_patient_course_actions.html",
+        context={"courses": patient_courses(patient), "patient": patient},
+    )
+
+
 def register() -> None:
     view = "scheduling.view_schedule"
     registry.nav_register(label="Day", url_name="scheduling:day", permission=view, order=20)
     registry.nav_register(label="Week", url_name="scheduling:week", permission=view, order=30)
     registry.nav_register(label="Rides", url_name="scheduling:transport-list", permission=view, order=40)
     registry.home_register(role=SCHEDULER, url_name="scheduling:day", order=10)
+    registry.patient_panel_register("courses", _patient_panel)
     registry.retry_source_register(
         registry.RetrySource(slug="reminders", label="Reminders", failed=_failed_reminders, retry=_retry_reminder)
     )

@@ -367,3 +367,34 @@ def confirm_session_for_token(token: str, *, now: dt.datetime | None = None) -> 
     if session.status != SessionStatus.BOOKED or session.start <= (now or timezone.now()):
         return None, "expired"
     return session, ""
+
+
+# How many sessions the patient's page lists ahead and behind.
+PATIENT_PAGE_SESSIONS = 5
+
+
+@dataclass
+class PatientCourses:
+    """The patient's page's view of their courses: the active ones, with the next and the last
+    sessions of those, and the courses that ended."""
+
+    active: list[Course]
+    ended: list[Course]
+    upcoming: list[Session]
+    past: list[Session]
+
+
+def patient_courses(patient, *, now: dt.datetime | None = None) -> PatientCourses:
+    """Three queries whatever the number of courses and sessions."""
+    now = now or timezone.now()
+    courses = list(patient.courses.select_related("protocol", "site").order_by("-start_date", "-pk")[:20])
+    active = [c for c in courses if c.status == Course.Status.ACTIVE]
+    sessions = Session.objects.filter(course__in=[c.pk for c in active]).select_related("chair__site", "course")
+    upcoming = sessions.filter(start__gte=now).exclude(status=SessionStatus.CANCELLED).order_by("start")
+    past = sessions.filter(start__lt=now).order_by("-start")
+    return PatientCourses(
+        active=active,
+        ended=[c for c in courses if c.status != Course.Status.ACTIVE][:PATIENT_PAGE_SESSIONS],
+        upcoming=list(upcoming[:PATIENT_PAGE_SESSIONS]) if active else [],
+        past=list(past[:PATIENT_PAGE_SESSIONS]) if active else [],
+    )

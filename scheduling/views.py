@@ -184,7 +184,7 @@ def _render_preview(request, *, patient, site, setup, formset, proposals, proble
 def _preview(request, *, patient, site, setup, proposals, chairs):
     rows = _preview_rows(patient=patient, site=site, setup=setup, proposals=proposals)
     formset = forms.ProposalFormSet(
-        initial=[r["initial"] for r in rows], prefix="rows", chairs=chairs, today=site.local_today()
+        initial=[r["initial"] for r in rows], prefix="rows", chairs=chairs, today=site.local_today(), tz=site.tzinfo
     )
     return _render_preview(
         request,
@@ -245,7 +245,9 @@ def course_create(request):
 def _course_confirm(request, *, patient, site, setup, proposals, chairs):
     """Book the ticked rows. Each row is the proposal of the same place, generated again from
     the protocol: its phase (so its length and dose) is the protocol's, whatever was posted."""
-    formset = forms.ProposalFormSet(request.POST, prefix="rows", chairs=chairs, today=site.local_today())
+    formset = forms.ProposalFormSet(
+        request.POST, prefix="rows", chairs=chairs, today=site.local_today(), tz=site.tzinfo
+    )
     if formset.total_form_count() != len(proposals):
         messages.error(request, "The proposed sessions have changed: check them again, then confirm.")
         return _preview(request, patient=patient, site=site, setup=setup, proposals=proposals, chairs=chairs)

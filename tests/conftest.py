@@ -125,6 +125,7 @@ REFERENCE_DATA = (
     ("clinic.migrations.0002_roles_and_audit_guard", "create_roles"),
     ("scheduling.migrations.0002_roles", "create"),
     ("scheduling.migrations.0005_default_protocols", "create"),
+    ("scheduling.migrations.0012_phase_gaps_and_reviews", "ship"),
     ("monitoring.migrations.0002_roles_and_reading_guard", "create"),
 )
 
