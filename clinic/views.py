@@ -68,13 +68,13 @@ def patient_create(request):
 def _get_patient(pk) -> Patient:
     return get_object_or_404(Patient.objects.select_related("site"), pk=pk)
 
-    ctx["panels"] = registry.patient_panels(patient=patient, user=request.user)
 
 @login_required
 @permission_required("clinic.view_patient", raise_exception=True)
 def patient_detail(request, pk):
     patient = _get_patient(pk)
     ctx = {"patient": patient, "escorts": list(patient.escorts.all()), "screening": patient.screening()}
+    ctx["panels"] = registry.patient_panels(patient=patient, user=request.user)
     response = render(request, "clinic/patient_detail.html", ctx)
     audit_record(action=AuditAction.VIEW, request=request, obj=patient)
     return response
