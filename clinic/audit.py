@@ -23,6 +23,7 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from . import sql
+from .addresses import client_ip
 from .models import AuditAction, AuditEvent, Patient
 from .roles import user_role
 
@@ -41,16 +42,6 @@ CHAIN_FIELDS = (
     "path",
     "summary",
 )
-
-
-def client_ip(request) -> str | None:
-    if request is None:
-        return None
-    if getattr(settings, "SECURE_PROXY_SSL_HEADER", None):
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-        if forwarded:
-            return forwarded.split(",")[0].strip()
-    return request.META.get("REMOTE_ADDR") or None
 
 
 def _canonical_ip(value) -> str | None:
