@@ -350,3 +350,6 @@ class OutboxMessage(models.Model):
 
     def __str__(self):
         return f"{self.channel} to {self.to} ({self.status})"
+
+
+from .models_ops import ExportJob, Heartbeat  # noqa: E402, F401  (heartbeats and export jobs)

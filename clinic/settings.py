@@ -130,6 +130,9 @@ if DATABASE_URL:
         DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 0))}
     except ValueError as exc:
         raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {exc}") from None
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+        # A SQLite file named by URL behaves as the embedded default's (see below).
+        DATABASES["default"].setdefault("OPTIONS", {}).update(transaction_mode="IMMEDIATE", timeout=20)
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool("DB_PREPARED_STATEMENTS", True):
         # Parameters bound on the server, and a statement run a second time on a connection
         # is prepared: PostgreSQL then skips planning it again. A pooler in transaction
@@ -149,29 +152,47 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache ----------------------------------------------------------------------------
-# In each process's memory: computed compliance reports for REPORT_CACHE_SECONDS and the
-# patient link's rate-limit counts. Pages read the database on every request.
+# Computed compliance reports for REPORT_CACHE_SECONDS and the patient link's rate-limit
+# counts. Pages read the database on every request. CACHE_URL (redis://host:6379/1): Django's
+# Redis cache, shared by every web process, so a limit holds across gunicorn workers and
+# machines. Empty (the embedded default): each process's own memory.
+CACHE_URL = env_str("CACHE_URL", "")
+if CACHE_URL and not re.match(r"rediss?://", CACHE_URL):
+    raise ImproperlyConfigured(f"CACHE_URL must be a redis:// or rediss:// URL, not {CACHE_URL!r}")
 CACHES = {
-    "default": {
-        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-        "OPTIONS": {"MAX_ENTRIES": env_int("CACHE_MAX_ENTRIES", 200)},
-    }
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL, "KEY_PREFIX": "clinic"}
+        if CACHE_URL
+        else {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "OPTIONS": {"MAX_ENTRIES": env_int("CACHE_MAX_ENTRIES", 200)},
+        }
+    )
 }
 # Seconds a web process shows the same computed compliance report (the page prints its time);
 # 0 computes every page. The CSV downloads always compute.
 REPORT_CACHE_SECONDS = env_int("REPORT_CACHE_SECONDS", 10, minimum=0)
 
 # --- Celery ---------------------------------------------------------------------------
-# Embedded default: kombu's file-system transport under var/celery (no server needed).
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
+# Embedded default: kombu's SQLAlchemy transport on a SQLite file under var/celery (no server
+# needed). SQLite's locking makes it safe with several processes publishing and consuming at
+# once (the file-system transport let a reader open a message before it was written); the
+# file is in WAL mode (manage.py run_embedded prepares it). README: "The embedded broker".
+EMBEDDED_BROKER_PATH = VAR_DIR / "celery" / "broker.sqlite3"
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", f"sqla+sqlite:///{EMBEDDED_BROKER_PATH}")
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    _celery_dir = VAR_DIR / "celery"
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(_celery_dir / "queue"),
-        "data_folder_out": str(_celery_dir / "queue"),
-        "processed_folder": str(_celery_dir / "processed"),
-        "store_processed": False,
-    }
+    raise ImproperlyConfigured(
+        "CELERY_BROKER_URL=filesystem:// is not supported (a worker could read a message before it was "
+        "written): leave CELERY_BROKER_URL unset for the embedded SQLite broker, or use redis://"
+    )
+if CELERY_BROKER_URL.startswith("sqla+sqlite"):
+    from functools import partial
+
+    from clinic.sql import sqlite_broker_connection
+
+    # Keyword arguments of SQLAlchemy's create_engine: how to open the SQLite file (clinic.sql).
+    _broker_file = CELERY_BROKER_URL.removeprefix("sqla+sqlite:///")
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"creator": partial(sqlite_broker_connection, _broker_file)}
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
@@ -197,6 +218,26 @@ CELERY_BEAT_SCHEDULE = {
     "monitoring-alerts-scan": {"task": "monitoring.tasks.alerts_scan", "schedule": 60.0, "options": {"expires": 50}},
 }
 CELERY_TIMEZONE = "UTC"
+
+# --- Health and long exports (README: Operations) ----------------------------------------
+# Beat writes its heartbeat and sends a heartbeat task to the workers this often; /healthz
+# answers 503 when either heartbeat is older than HEALTH_MAX_AGE_SECONDS.
+HEALTH_HEARTBEAT_SECONDS = env_int("HEALTH_HEARTBEAT_SECONDS", 30, minimum=5)
+HEALTH_MAX_AGE_SECONDS = env_int("HEALTH_MAX_AGE_SECONDS", 120, minimum=10)
+CELERY_BEAT_SCHEDULER = "clinic.health:HeartbeatScheduler"
+CELERY_BEAT_SCHEDULE["heartbeat"] = {
+    "task": "clinic.tasks.heartbeat",
+    "schedule": float(HEALTH_HEARTBEAT_SECONDS),
+    "options": {"expires": HEALTH_HEARTBEAT_SECONDS},
+}
+# Export files (audit trail, compliance tables) written by a worker, kept EXPORT_KEEP_HOURS.
+EXPORT_DIR = Path(env_str("EXPORT_DIR", str(VAR_DIR / "exports")))
+EXPORT_KEEP_HOURS = env_int("EXPORT_KEEP_HOURS", 24, minimum=1)
+CELERY_BEAT_SCHEDULE["exports-sweep"] = {
+    "task": "clinic.tasks.exports_sweep",
+    "schedule": 600.0,
+    "options": {"expires": 540},
+}
 
 # --- Auth -----------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [

@@ -33,3 +33,26 @@ def audit_chain_lock_and_head(*, page_view: bool) -> str | None:
         cursor.execute(_HEAD_SQL_VIEW if page_view else _HEAD_SQL, [CHAIN_LOCK_KEY])
         row = cursor.fetchone()
     return row[0] if row else None
+
+
+def sqlite_use_wal(path) -> None:
+    """The embedded broker's SQLite file (clinic.broker), not the app's database: switch its
+    journal to WAL, which the file keeps, so readers never wait for the writer. A PRAGMA has no
+    ORM or SQLAlchemy expression."""
+    import sqlite3
+
+    with sqlite3.connect(path, timeout=30) as db:
+        db.execute("PRAGMA journal_mode=WAL")
+    db.close()
+
+
+def sqlite_broker_connection(path):
+    """A connection to the embedded broker's SQLite file (SQLAlchemy's ``creator``): waits up to
+    30 s for the write lock, and in WAL mode commits without a disk flush per message
+    (synchronous=NORMAL: a power cut can lose the last messages, never corrupt the file; the
+    reminders they carried are claimed again by the next tick)."""
+    import sqlite3
+
+    db = sqlite3.connect(path, timeout=30, check_same_thread=False)
+    db.execute("PRAGMA synchronous=NORMAL")
+    return db

@@ -6,6 +6,7 @@ from celery import shared_task
 from django.urls import reverse
 
 from .audit import audit_chain_verify
+from .health import heartbeat_touch
 from .services import alert_raise
 
 logger = logging.getLogger(__name__)
@@ -30,3 +31,10 @@ def audit_verify_nightly() -> bool:
         url=reverse("clinic:audit"),
     )
     return False
+
+
+@shared_task(name="clinic.tasks.heartbeat", ignore_result=True)
+def heartbeat() -> None:
+    """Sent by beat every HEALTH_HEARTBEAT_SECONDS: a worker ran it, so a worker is alive and
+    takes work from the queue (/healthz). Safe to run twice."""
+    heartbeat_touch("worker")
