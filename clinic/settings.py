@@ -400,4 +400,9 @@ AUDIT_CHAIN_KEY = env_str("AUDIT_CHAIN_KEY", "")
 AUDIT_VIEW_SYNCHRONOUS_COMMIT = env_bool("AUDIT_VIEW_SYNCHRONOUS_COMMIT", False)
 
 # Demo data loaders run in order by `manage.py seed_demo` (each app seeds its own records).
-DEMO_SEEDERS = ["clinic.demo.seed", "scheduling.demo.seed", "monitoring.demo.seed"]
+DEMO_SEEDERS = [
+    "clinic.demo.seed",
+    "monitoring.demo_outcomes.seed_history",  # before the courses: the TRD protocol needs it
+    "scheduling.demo.seed",
+    "monitoring.demo.seed",
+]

@@ -13,6 +13,12 @@ class MonitoringConfig(AppConfig):
         reports = "monitoring.view_reports"
         registry.nav_register(label="REMS", url_name="monitoring:rems-worklist", permission=reports, order=60)
         registry.nav_register(label="Reports", url_name="monitoring:reports", permission=reports, order=70)
+        registry.nav_register(label="Outcomes", url_name="monitoring:outcomes-report", permission=reports, order=75)
+        from .outcomes_panels import course_panel, course_start_check, patient_panel
+
+        registry.course_panel_register("outcome-scores", course_panel)
+        registry.course_start_check_register("trd-eligibility", course_start_check)
+        registry.patient_panel_register("antidepressants", patient_panel)
         for role in (NURSE, PRESCRIBER):
             registry.home_register(role=role, url_name="monitoring:board", order=10)
         registry.home_register(role=ADMINISTRATOR, url_name="monitoring:reports", order=10)

@@ -20,7 +20,7 @@ from django.utils import timezone
 from clinic.rules import CONCOMITANT_MEDICINE_FIELDS
 from scheduling.models import Drug, Session, SessionStatus, TransportArrangement
 
-from . import rules
+from . import rules, rules_outcomes
 from .models import (
     Addendum,
     CheckIn,
@@ -33,6 +33,7 @@ from .models import (
     VitalsReading,
     current_thresholds,
 )
+from .models_outcomes import safety_review_pending
 
 PRE_DOSE_STATUSES = (SessionStatus.BOOKED, SessionStatus.CHECKED_IN)
 # The discharge gate as the board and the session page show it: what the stored record still
@@ -79,7 +80,11 @@ def day_sessions() -> QuerySet[Session]:
     sessions with their chair, site, patient, course and protocol; their ride, check-in, dose
     and observation (with its discharge); the effective readings (oldest first, corrected ones
     left out) and the prescriber overrides (oldest first)."""
-    return Session.objects.select_related(*_SESSION_JOINS).prefetch_related(*_day_reads(), "dose")
+    return (
+        Session.objects.select_related(*_SESSION_JOINS)
+        .prefetch_related(*_day_reads(), "dose")
+        .annotate(safety_review_pending=safety_review_pending())
+    )
 
 
 # What the board shows and decides on: building every column of ten tables' rows for each
@@ -104,6 +109,7 @@ def board_sessions() -> QuerySet[Session]:
     return (
         Session.objects.select_related("chair", "patient", "course__protocol")
         .only(*_BOARD_COLUMNS)
+        .annotate(safety_review_pending=safety_review_pending())
         .prefetch_related(
             *_day_reads(
                 checkins=CheckIn.objects.only("session_id", *CheckIn.CHECKLIST),
@@ -124,17 +130,21 @@ def rems_sessions() -> QuerySet[Session]:
     """``day_sessions()`` with what the REMS record also shows: who checked the patient in and
     discharged them, the REMS submission and the adverse events (two queries more, whatever the
     number of sessions)."""
-    return Session.objects.select_related(*_SESSION_JOINS).prefetch_related(
-        *_day_reads(
-            checkins=CheckIn.objects.select_related("checked_in_by"),
-            observations=Observation.objects.select_related("discharge__discharged_by"),
-        ),
-        "dose",
-        # The record lists the devices whose time was entered afterwards (a few, if any).
-        Prefetch("dose__devices", DeviceAdministration.objects.filter(late_entry=True), to_attr="late_devices"),
-        "rems_submission",
-        "adverse_events",
-        Prefetch("addenda", Addendum.objects.select_related("recorded_by")),
+    return (
+        Session.objects.select_related(*_SESSION_JOINS)
+        .annotate(safety_review_pending=safety_review_pending())
+        .prefetch_related(
+            *_day_reads(
+                checkins=CheckIn.objects.select_related("checked_in_by"),
+                observations=Observation.objects.select_related("discharge__discharged_by"),
+            ),
+            "dose",
+            # The record lists the devices whose time was entered afterwards (a few, if any).
+            Prefetch("dose__devices", DeviceAdministration.objects.filter(late_entry=True), to_attr="late_devices"),
+            "rems_submission",
+            "adverse_events",
+            Prefetch("addenda", Addendum.objects.select_related("recorded_by")),
+        )
     )
 
 
@@ -302,7 +312,9 @@ class SessionDay:
             t=self.t,
         )
         override = self._predose_override_in_force
-        return [b for b in blocks if override is None or b not in override.blocks]
+        # PHQ-9 item 9 waits for a prescriber's acknowledgement: a pre-dose override never lifts it.
+        safety = rules_outcomes.safety_blocks(review_pending=self.session.safety_review_pending)
+        return safety + [b for b in blocks if override is None or b not in override.blocks]
 
     @property
     def dosing_blocked(self) -> bool:

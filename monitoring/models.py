@@ -442,3 +442,13 @@ class RemsSubmission(models.Model):
 
     def __str__(self):
         return f"REMS form for session {self.session_id} submitted {self.submitted_on}"
+
+
+# Outcome scores, safety reviews, measurement plans, antidepressant history (their own module).
+from .models_outcomes import (  # noqa: E402, F401
+    AntidepressantTrial,
+    EligibilityOverride,
+    OutcomePlan,
+    OutcomeScore,
+    SafetyReview,
+)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views, views_reports
+from . import views, views_outcomes, views_reports
 
 app_name = "monitoring"
 
@@ -27,4 +27,19 @@ urlpatterns = [
     path("reports/rems/", views.rems_worklist, name="rems-worklist"),
     path("reports/", views_reports.reports_page, name="reports"),
     path("reports/<slug:slug>.csv", views_reports.reports_csv, name="reports-csv"),
+    # Outcome scores
+    path("c/<str:token>/questions/", views_outcomes.questionnaire, name="questionnaire"),
+    path("c/<str:token>/questions/done/", views_outcomes.questionnaire_done, name="questionnaire-done"),
+    path("sessions/<int:pk>/day/rating/", views_outcomes.rating_record, name="rating-record"),
+    path(
+        "sessions/<int:pk>/day/scores/<int:score_pk>/acknowledge/",
+        views_outcomes.safety_acknowledge,
+        name="safety-acknowledge",
+    ),
+    path("patients/<int:pk>/antidepressants/", views_outcomes.patient_history, name="patient-history"),
+    path(
+        "patients/<int:pk>/antidepressants/override/", views_outcomes.eligibility_override, name="eligibility-override"
+    ),
+    path("reports/outcomes/", views_outcomes.outcomes_report, name="outcomes-report"),
+    path("reports/outcomes/export.csv", views_outcomes.outcomes_csv, name="outcomes-csv"),
 ]

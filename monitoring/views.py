@@ -11,7 +11,7 @@ from clinic.models import AuditAction, Site
 from clinic.selectors import all_sites, site_with_id
 from scheduling.models import Session
 
-from . import charts, rules, selectors, selectors_board, services
+from . import charts, outcomes_panels, rules, selectors, selectors_board, services
 from .forms import (
     AddendumForm,
     AdverseEventForm,
@@ -126,6 +126,7 @@ def _render_day(request, session, status=200, **forms):
         "errors": forms.get("errors", []),
         "discharge_missing": forms.get("discharge_missing"),
         "next_device_at": day.next_device_at,
+        "outcomes": outcomes_panels.session_panel(day.session, forms=forms, request=request),
     }
     return render(request, "monitoring/session_day.html", ctx, status=status)
 

@@ -102,6 +102,16 @@ EXPECTED = {
     "monitoring:vitals-correct": row(lambda w: {"pk": w["session"].pk, "reading_pk": 1}, 405, 405, 405, 405),
     "monitoring:rems-record": row(lambda w: {"pk": w["session"].pk}, 403, 403, 403, 200),
     "monitoring:rems-worklist": row(none, 403, 403, 403, 200),
+    # Outcome scores: the patient's questionnaire is on their signed link (no login); with no
+    # answers yet its thank-you page sends them to the questions.
+    "monitoring:questionnaire": row(lambda w: {"token": w["confirm_token"]}, 200, 200, 200, 200, anonymous=200),
+    "monitoring:questionnaire-done": row(lambda w: {"token": w["confirm_token"]}, 302, 302, 302, 302, anonymous=302),
+    "monitoring:rating-record": row(lambda w: {"pk": w["session"].pk}, 405, 405, 405, 405),
+    "monitoring:safety-acknowledge": row(lambda w: {"pk": w["session"].pk, "score_pk": 1}, 405, 405, 405, 405),
+    "monitoring:patient-history": row(lambda w: {"pk": w["patient"].pk}, 403, 200, 200, 403),
+    "monitoring:eligibility-override": row(lambda w: {"pk": w["patient"].pk}, 405, 405, 405, 405),
+    "monitoring:outcomes-report": row(none, 403, 403, 403, 200),
+    "monitoring:outcomes-csv": row(none, 403, 403, 403, 200),
 }
 
 

@@ -405,8 +405,9 @@ def test_each_role_holds_its_session_day_permissions(personas, role, perms):
 # observation and dose, its effective readings, its overrides, its REMS submission, its adverse
 # events, its devices, its devices entered late (for the REMS record), every reading with who
 # recorded it, the page view's audit row (two statements); in tests the request's savepoint and
-# its release.
-SESSION_DAY_QUERIES = 21
+# its release; the outcome scores with their safety reviews, the protocol's measurement plan and
+# the clinician rating schedule (four).
+SESSION_DAY_QUERIES = 25
 
 
 def test_the_session_day_page_issues_a_fixed_number_of_queries(
