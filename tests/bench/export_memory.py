@@ -20,6 +20,7 @@ import os
 import subprocess  # noqa: S404 - starts gunicorn in --mode gunicorn
 import sys
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -155,6 +156,8 @@ def export_from_gunicorn(query: str, rows: int) -> dict:
             try:
                 with urllib.request.urlopen(f"{url}/healthz", timeout=2):  # noqa: S310 - loopback
                     break
+            except urllib.error.HTTPError:  # 503: no worker or beat here, but gunicorn answers
+                break
             except OSError:
                 if time.monotonic() > deadline:
                     raise SystemExit("gunicorn did not answer /healthz within 60 s") from None

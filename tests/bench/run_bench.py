@@ -28,6 +28,7 @@ import subprocess  # noqa: S404 - starts gunicorn, locust and helper processes
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -256,6 +257,8 @@ def start_gunicorn(env: dict) -> tuple[subprocess.Popen, str]:
             with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:  # noqa: S310 - loopback
                 if response.status == 200:
                     return proc, url
+        except urllib.error.HTTPError:  # 503: no worker or beat in the benchmark, but gunicorn answers
+            return proc, url
         except OSError:
             time.sleep(0.5)
     proc.terminate()
