@@ -6,7 +6,7 @@ class ClinicConfig(AppConfig):
     verbose_name = "Clinic"
 
     def ready(self):
-        from . import registry, signals  # noqa: F401  (signals: login/logout audit receivers)
+        from . import checks, registry, signals  # noqa: F401  (signals: login/logout audit receivers; checks)
         from .roles import ADMINISTRATOR
 
         registry.nav_register(

@@ -251,12 +251,15 @@ class ChainReport:
     head_hash: str = GENESIS_HASH
 
 
-def audit_chain_verify(*, batch_size: int = 2000) -> ChainReport:
+def _walk(*, batch_size: int, positions: set[int]) -> tuple[ChainReport, dict[int, tuple[int, str]]]:
     """Walk the whole chain in id order, ``batch_size`` rows per query (keyset reads, so
-    memory stays flat on any table size). Stops at the first row that does not match."""
+    memory stays flat on any table size). Stops at the first row that does not match.
+    Returns the report and, for each position (1-based row number) in ``positions`` the walk
+    reached, that row's (id, hash)."""
     expected_prev = GENESIS_HASH
     last_id = 0
     count = 0
+    seen: dict[int, tuple[int, str]] = {}
     columns = ("id", "hash", "prev_hash", *CHAIN_FIELDS)
     while True:
         batch = list(AuditEvent.objects.filter(id__gt=last_id).order_by("id").values(*columns)[:batch_size])
@@ -270,11 +273,87 @@ def audit_chain_verify(*, batch_size: int = 2000) -> ChainReport:
                     if row["prev_hash"]
                     else "it was written outside the audit chain"
                 )
-                return ChainReport(False, count, row["id"], reason, last_id or None, expected_prev)
+                return ChainReport(False, count, row["id"], reason, last_id or None, expected_prev), seen
             if row_digest(row, row["prev_hash"]) != row["hash"]:
-                return ChainReport(
-                    False, count, row["id"], "its content does not match its hash: it was changed after it was written"
-                )
+                reason = "its content does not match its hash: it was changed after it was written"
+                return ChainReport(False, count, row["id"], reason), seen
+            if count in positions:
+                seen[count] = (row["id"], row["hash"])
             expected_prev = row["hash"]
             last_id = row["id"]
-    return ChainReport(True, count, head_id=last_id or None, head_hash=expected_prev)
+    return ChainReport(True, count, head_id=last_id or None, head_hash=expected_prev), seen
+
+
+def checkpoint_signature(count: int, head_id: int | None, head_hash: str) -> str:
+    message = json.dumps(["checkpoint-v1", count, head_id, head_hash], separators=(",", ":")).encode()
+    return hmac.new(settings.AUDIT_CHAIN_KEY.encode(), message, hashlib.sha256).hexdigest()
+
+
+def audit_checkpoint_write(*, count: int | None = None, head_id: int | None = None, head_hash: str = "") -> object:
+    """Record the chain's end as a signed checkpoint (outside the audit table). Without
+    arguments, the end as it is now: the last committed row and the number of rows up to it
+    (appends take the chain's lock and commit in id order, so no row before it can still
+    appear)."""
+    from .models import AuditCheckpoint
+
+    if count is None:
+        head = AuditEvent.objects.order_by("-id").values_list("id", "hash").first()
+        head_id, head_hash = head if head else (None, GENESIS_HASH)
+        count = AuditEvent.objects.filter(id__lte=head_id).count() if head_id else 0
+    return AuditCheckpoint.objects.create(
+        count=count, head_id=head_id, head_hash=head_hash, signature=checkpoint_signature(count, head_id, head_hash)
+    )
+
+
+def _end_problem(report: ChainReport, seen: dict, count: int, head_hash: str, what: str) -> str:
+    """Why the chain does not reach an end it is known to have had (``what`` names where that
+    knowledge comes from), or "" when it does."""
+    if report.count < count:
+        return (
+            f"rows were cut off the end: {what} saw {count} rows ending in hash {head_hash}, "
+            f"the chain now has {report.count}"
+        )
+    if seen.get(count, (None, None))[1] != head_hash:
+        return f"row {count} of the chain does not have the hash {what} recorded ({head_hash})"
+    return ""
+
+
+def parse_head(value: str) -> tuple[int, str]:
+    """COUNT:HASH as ``audit_verify`` prints it (ValueError when malformed)."""
+    count, _, head_hash = value.partition(":")
+    if not count.isdigit() or len(head_hash) != 64 or any(c not in "0123456789abcdef" for c in head_hash):
+        raise ValueError("expected COUNT:HASH, e.g. 1234:3f5a... (64 hex digits)")
+    return int(count), head_hash
+
+
+def audit_chain_verify(
+    *, batch_size: int = 2000, expect_head: tuple[int, str] | None = None, checkpoint: bool = False
+) -> ChainReport:
+    """Walk the chain (see ``_walk``), then check that it still reaches its recorded end: the
+    latest signed checkpoint and ``expect_head`` (count, hash), an anchor kept outside the
+    database. A checkpoint whose signature does not match is a break too. ``checkpoint``: an
+    intact chain gets a new checkpoint of its end."""
+    from .models import AuditCheckpoint
+
+    latest = AuditCheckpoint.objects.order_by("-count", "-id").first()
+    positions = {c for c in ((latest.count if latest else 0), (expect_head[0] if expect_head else 0)) if c}
+    report, seen = _walk(batch_size=batch_size, positions=positions)
+    if not report.intact:
+        return report
+    problems = []
+    if latest is not None:
+        if not hmac.compare_digest(
+            latest.signature, checkpoint_signature(latest.count, latest.head_id, latest.head_hash)
+        ):
+            problems.append(f"checkpoint {latest.pk} is not signed with this AUDIT_CHAIN_KEY: it was forged or altered")
+        else:
+            what = f"the checkpoint of {latest.created_at:%Y-%m-%d %H:%M:%S %Z}"
+            problems.append(_end_problem(report, seen, latest.count, latest.head_hash, what))
+    if expect_head is not None:
+        problems.append(_end_problem(report, seen, *expect_head, "the expected head"))
+    problems = [p for p in problems if p]
+    if problems:
+        return ChainReport(False, report.count, None, "; ".join(problems), report.head_id, report.head_hash)
+    if checkpoint:
+        audit_checkpoint_write(count=report.count, head_id=report.head_id, head_hash=report.head_hash)
+    return report

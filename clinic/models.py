@@ -352,4 +352,25 @@ class OutboxMessage(models.Model):
         return f"{self.channel} to {self.to} ({self.status})"
 
 
+class AuditCheckpoint(models.Model):
+    """A signed record of the audit chain's end at one moment: how many rows it had and the
+    hash of the last one (HMAC with AUDIT_CHAIN_KEY over the three values). Kept outside the
+    audit table, so rows cut off the end of the chain show against the latest checkpoint
+    (``clinic.audit.audit_chain_verify``). Written by the verifier and every few minutes by
+    beat; the database refuses UPDATE and DELETE on PostgreSQL."""
+
+    created_at = models.DateTimeField(default=timezone.now)
+    count = models.PositiveBigIntegerField()  # rows in the chain up to and including head_id
+    head_id = models.BigIntegerField(null=True)
+    head_hash = models.CharField(max_length=64)
+    signature = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["-count", "-id"]
+        get_latest_by = "count"
+
+    def __str__(self):
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.count} rows, head {self.head_hash[:12]}"
+
+
 from .models_ops import ExportJob, Heartbeat  # noqa: E402, F401  (heartbeats and export jobs)

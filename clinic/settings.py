@@ -206,6 +206,12 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     # 07:15 UTC is night in the clinics' US time zones: verify the audit trail's hash chain, alert on a break.
     "audit-verify-nightly": {"task": "clinic.tasks.audit_verify_nightly", "schedule": crontab(hour=7, minute=15)},
+    # A signed checkpoint of the audit chain's end (count + hash) outside the audit table.
+    "audit-checkpoint": {
+        "task": "clinic.tasks.audit_checkpoint",
+        "schedule": env_int("AUDIT_CHECKPOINT_MINUTES", 10, minimum=1) * 60.0,
+        "options": {"expires": 300},
+    },
     # Patient reminders: claim due rows every minute; a tick that waited past `expires` is dropped
     # (the next one does the same work).
     "reminders-tick": {"task": "scheduling.tasks.reminders_tick", "schedule": 60.0, "options": {"expires": 50}},
@@ -393,6 +399,8 @@ if not DEBUG and not SECURE_SSL_REDIRECT and env_bool("BEHIND_TLS_PROXY", False)
 # verify. Left empty the chain still detects edits and removals, but someone with database
 # access could rebuild it.
 AUDIT_CHAIN_KEY = env_str("AUDIT_CHAIN_KEY", "")
+# With DEBUG=False the system check clinic.E001 refuses a key shorter than this (characters).
+AUDIT_CHAIN_KEY_MIN_LENGTH = 32
 # PostgreSQL: a page view's audit row (a GET whose transaction changed nothing else) commits
 # without waiting for the disk flush, so a database server crash can lose the view rows of
 # its last fraction of a second (never a change, never a link in the middle of the chain).

@@ -5,7 +5,7 @@ import logging
 from celery import shared_task
 from django.urls import reverse
 
-from .audit import audit_chain_verify
+from .audit import audit_chain_verify, audit_checkpoint_write
 from .health import heartbeat_touch
 from .services import alert_raise
 
@@ -17,15 +17,23 @@ def audit_verify_nightly() -> bool:
     """Verify the audit chain; a break raises one administrator alert per broken row. The
     head hash goes to the log, so a copy of it lives outside the database: cutting rows off
     the end of the table would show against that copy. Safe to run twice."""
-    report = audit_chain_verify()
+    report = audit_chain_verify(checkpoint=True)
     if report.intact:
-        logger.info("audit chain intact: %s rows, head id %s hash %s", report.count, report.head_id, report.head_hash)
+        logger.info(
+            "audit chain intact: %s rows, head id %s hash %s (head %s:%s)",
+            report.count,
+            report.head_id,
+            report.head_hash,
+            report.count,
+            report.head_hash,
+        )
         return True
-    logger.error("audit chain broken at row id %s: %s", report.broken_id, report.reason)
+    where = f"row {report.broken_id}" if report.broken_id is not None else f"its end (row {report.count})"
+    logger.error("audit chain broken at %s: %s", where, report.reason)
     alert_raise(
         kind="audit_chain_broken",
-        dedupe_key=f"audit-chain-broken:{report.broken_id}",
-        message=f"The audit trail failed its integrity check at row {report.broken_id}: {report.reason}.",
+        dedupe_key=f"audit-chain-broken:{report.broken_id if report.broken_id is not None else f'end-{report.count}'}",
+        message=f"The audit trail failed its integrity check at {where}: {report.reason}."[:255],
         severity="critical",
         audience="administrator",
         url=reverse("clinic:audit"),
@@ -38,3 +46,12 @@ def heartbeat() -> None:
     """Sent by beat every HEALTH_HEARTBEAT_SECONDS: a worker ran it, so a worker is alive and
     takes work from the queue (/healthz). Safe to run twice."""
     heartbeat_touch("worker")
+
+
+@shared_task(name="clinic.tasks.audit_checkpoint", ignore_result=True)
+def audit_checkpoint() -> None:
+    """Record the audit chain's end as a signed checkpoint (beat, every few minutes), so rows
+    cut off the end later show at the next verification. Safe to run twice: one more
+    checkpoint of the same end."""
+    checkpoint = audit_checkpoint_write()
+    logger.info("audit chain head %s:%s", checkpoint.count, checkpoint.head_hash)

@@ -193,6 +193,7 @@ def _check_deploy(**extra):
         **os.environ,
         "DEBUG": "False",
         "SECRET_KEY": secrets.token_urlsafe(50),
+        "AUDIT_CHAIN_KEY": secrets.token_urlsafe(50),
         "ALLOWED_HOSTS": "clinic.example.org",
         "DJANGO_SETTINGS_MODULE": "clinic.settings",
         **extra,
