@@ -182,9 +182,21 @@ class VersionForm(forms.Form):
 
 
 class SessionMoveForm(VersionForm):
+    THIS, FOLLOWING = "this", "following"
+
     date = SessionDateField()
     time = forms.TimeField(widget=TimeInput())
     chair = ChairChoiceField(queryset=Chair.objects.none())
+    scope = forms.ChoiceField(
+        label="Move",
+        choices=[(THIS, "This session only"), (FOLLOWING, "This and the following ones (they keep their spacing)")],
+        initial=THIS,
+        required=False,
+        widget=forms.RadioSelect,
+    )
+
+    def clean_scope(self):
+        return self.cleaned_data.get("scope") or self.THIS
 
     def __init__(self, *args, site: Site, **kwargs):
         super().__init__(*args, **kwargs)

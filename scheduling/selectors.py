@@ -14,6 +14,7 @@ from clinic.jinja2 import url_with_pk
 from clinic.models import Chair, Closure, OpeningHours, Site
 from clinic.selectors import all_sites, site_with_id
 
+from . import rules
 from .links import confirm_token_session_id
 from .models import Course, Session, SessionStatus, TransportArrangement
 
@@ -398,3 +399,103 @@ def patient_courses(patient, *, now: dt.datetime | None = None) -> PatientCourse
         upcoming=list(upcoming[:PATIENT_PAGE_SESSIONS]) if active else [],
         past=list(past[:PATIENT_PAGE_SESSIONS]) if active else [],
     )
+
+
+# --- Free slots for a move ----------------------------------------------------------------
+
+SLOT_STEP_MINUTES = 15
+
+
+@dataclass(frozen=True)
+class FreeSlot:
+    """A day, time and chair where a session could go, in the site's local time."""
+
+    date: dt.date
+    time: dt.time
+    chair_id: int
+    chair_name: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.date:%a %d %b} {self.time:%H:%M} · {self.chair_name}"
+
+
+def free_slots(
+    *,
+    site: Site,
+    patient,
+    around: dt.datetime,
+    minutes: int,
+    min_days_between: int,
+    exclude_pks: tuple[int, ...] = (),
+    days: int = 7,
+    count: int = 6,
+    per_day: int = 2,
+    now: dt.datetime | None = None,
+) -> list[FreeSlot]:
+    """The free slots nearest to ``around`` (the nearest day first, then the nearest time),
+    at most ``per_day`` a day and ``count`` in all, up to ``days`` days either side: open, in
+    opening hours, a chair free for the whole session, the patient free and no dose of theirs
+    closer than ``min_days_between`` days (sessions in ``exclude_pks`` are the ones moving).
+    Four queries whatever the size of the schedule."""
+    tz = site.tzinfo
+    now = now or timezone.now()
+    local = around.astimezone(tz)
+    today = now.astimezone(tz).date()
+    first, last = local.date() - dt.timedelta(days=days), local.date() + dt.timedelta(days=days)
+    hours = {h.weekday: (h.opens, h.closes) for h in OpeningHours.objects.filter(site=site)}
+    closed = set(Closure.objects.filter(site=site, date__gte=first, date__lte=last).values_list("date", flat=True))
+    chairs = list(Chair.objects.filter(site=site, active=True).order_by("name"))
+    margin = dt.timedelta(days=max(min_days_between, 1) + 1)
+    window_start = dt.datetime.combine(first, dt.time(0), tzinfo=tz) - margin
+    window_end = dt.datetime.combine(last, dt.time(0), tzinfo=tz) + margin + dt.timedelta(days=1)
+    live = (
+        Session.objects.exclude(status=SessionStatus.CANCELLED)
+        .exclude(pk__in=exclude_pks)
+        .filter(start__lt=window_end, planned_end__gt=window_start)
+        .filter(Q(chair__in=chairs) | Q(patient=patient))
+        .values_list("chair_id", "patient_id", "start", "planned_end", "status")
+    )
+    taken: dict[int, list[tuple[dt.datetime, dt.datetime]]] = {}
+    patient_busy, dose_days = [], []
+    for chair_id, patient_id, start, end, status in live:
+        taken.setdefault(chair_id, []).append((start, end))
+        if patient_id == patient.pk:
+            patient_busy.append((start, end))
+            if status != SessionStatus.NO_SHOW:
+                dose_days.append(start.astimezone(tz).date())
+    wanted = local.hour * 60 + local.minute
+    order = sorted(range(-days, days + 1), key=lambda d: (abs(d), d < 0))
+    found: list[FreeSlot] = []
+    for offset in order:
+        day = local.date() + dt.timedelta(days=offset)
+        if day < today or not rules.bookable_day(day, today) or day in closed or day.weekday() not in hours:
+            continue
+        if any(abs((day - other).days) < min_days_between for other in dose_days):
+            continue
+        opens, closes = hours[day.weekday()]
+        times = range(opens.hour * 60 + opens.minute, closes.hour * 60 + closes.minute, SLOT_STEP_MINUTES)
+        on_day = 0
+        for start_minutes in sorted(times, key=lambda m: (abs(m - wanted), m)):
+            at = dt.time(start_minutes // 60, start_minutes % 60)
+            if not rules.time_exists(day, at, tz):
+                continue
+            start = rules.local_datetime(day, at, tz)
+            end = rules.session_end(start, minutes)
+            if start <= now or rules.opening_problem(start, end, opening_hours=hours, closures=closed, tz=tz):
+                continue
+            if any(rules.overlaps(start, end, s, e) for s, e in patient_busy):
+                continue
+            chair = next(
+                (c for c in chairs if not any(rules.overlaps(start, end, s, e) for s, e in taken.get(c.pk, ()))),
+                None,
+            )
+            if chair is None:
+                continue
+            found.append(FreeSlot(date=day, time=at, chair_id=chair.pk, chair_name=chair.name))
+            on_day += 1
+            if len(found) >= count:
+                return found
+            if on_day >= per_day:
+                break
+    return found

@@ -315,7 +315,7 @@ def _course_phase(course: Course, phase: ProtocolPhase | None) -> ProtocolPhase:
     return phase
 
 
-def _phase_gap(session: Session) -> int:
+def phase_gap(session: Session) -> int:
     """The minimum days between doses for a booked session: its phase's, else the default."""
     if session.course_id:
         phase = session.course.protocol.phases.filter(name=session.phase_name).first()
@@ -518,32 +518,98 @@ def session_move(
 ) -> Session:
     """Move a booked session to a new time and/or chair; the booking checks apply, the gap
     from the patient's other doses included. The session keeps its length."""
+    return _move(
+        session=session, start=start, chair=chair, version=version, following=False, user=user, request=request
+    )[0]
+
+
+@transaction.atomic
+def session_move_following(
+    *, session: Session, start: dt.datetime, chair: Chair, version: int | None, user=None, request=None
+) -> list[Session]:
+    """Move a booked session and the course's later booked sessions by as many days, so they
+    keep their spacing (those at the same local time as this one also take its new time);
+    each keeps its chair when free, else takes the first free one. Every booking check
+    applies to each; all of them move, or none. Returns the moved sessions, this one first."""
+    return _move(session=session, start=start, chair=chair, version=version, following=True, user=user, request=request)
+
+
+def _move(
+    *, session: Session, start: dt.datetime, chair: Chair, version: int | None, following: bool, user, request
+) -> list[Session]:
     session = _lock(session, version)
     if session.status != SessionStatus.BOOKED:
         raise _error("not_movable", status=session.get_status_display().lower())
     _lock_patient(session.patient)
     if session.course_id:
         check_patient(patient=session.patient, protocol=session.course.protocol, course=session.course)
-    minutes = int((session.planned_end - session.start).total_seconds() // 60)
-    end = rules.session_end(start, minutes)
-    calendar = SiteCalendar.load(chair.site)
-    _raise_first(
-        slot_problems(
-            patient=session.patient,
-            chair=chair,
-            start=start,
-            end=end,
-            calendar=calendar,
-            exclude_pks=(session.pk,),
-            min_days_between=_phase_gap(session),
+    tz = chair.site.tzinfo
+    later: list[Session] = []
+    if following and session.course_id:
+        later = list(
+            Session.objects.select_for_update()
+            .filter(course_id=session.course_id, status=SessionStatus.BOOKED, start__gt=session.start)
+            .select_related("chair__site", "course__protocol")
+            .order_by("start")
         )
-    )
-    session.start, session.planned_end, session.chair = start, end, chair
-    _touch(session)
-    _save_guarded(session, calendar=calendar)
-    reminders_sync(session=session)
-    _audit_change(session, "move", user=user, request=request, chair=chair.pk)
-    return session
+    moving = (session.pk, *(s.pk for s in later))
+    old_local, new_local = session.start.astimezone(tz), start.astimezone(tz)
+    shift = new_local.date() - old_local.date()
+    calendar = SiteCalendar.load(chair.site)
+    chairs = list(Chair.objects.filter(site=chair.site, active=True).order_by("name"))
+    plan: list[tuple[Session, Chair, dt.datetime, dt.datetime]] = []
+    errors: list[ValidationError] = []
+    for index, item in enumerate([session, *later]):
+        minutes = int((item.planned_end - item.start).total_seconds() // 60)
+        if index == 0:
+            item_start, item_chair = start, chair
+        else:
+            local = item.start.astimezone(tz)
+            at = new_local.time() if local.time() == old_local.time() else local.time()
+            day = local.date() + shift
+            if (problem := rules.clock_problem(day, at, tz)) is not None:
+                errors.append(ValidationError(f"The session of {local:%a %d %b}: {problem}", code="time_skipped"))
+                continue
+            item_start, item_chair = rules.local_datetime(day, at, tz), item.chair
+        end = rules.session_end(item_start, minutes)
+        gap = phase_gap(item)
+        if index == 0:
+            problems = slot_problems(
+                patient=item.patient,
+                chair=item_chair,
+                start=item_start,
+                end=end,
+                calendar=calendar,
+                exclude_pks=moving,
+                min_days_between=gap,
+            )
+        else:
+            item_chair, problems = first_free_chair(
+                patient=item.patient,
+                preferred=item_chair,
+                chairs=chairs,
+                start=item_start,
+                end=end,
+                calendar=calendar,
+                exclude_pks=moving,
+                min_days_between=gap,
+            )
+        if problems:
+            was, when = f"{item.start.astimezone(tz):%a %d %b}", f"{item_start.astimezone(tz):%a %d %b %H:%M}"
+            prefix = "" if index == 0 else f"The session of {was}, moving to {when}: "
+            errors += [ValidationError(prefix + " ".join(p.messages), code=p.code) for p in problems]
+            continue
+        plan.append((item, item_chair, item_start, end))
+    if errors:
+        raise ValidationError(errors)
+    # Moving later: the last one first, so none lands on one not yet moved (and the reverse).
+    for item, item_chair, item_start, end in sorted(plan, key=lambda p: p[0].start, reverse=shift.days > 0):
+        item.start, item.planned_end, item.chair = item_start, end, item_chair
+        _touch(item)
+        _save_guarded(item, calendar=calendar)
+        reminders_sync(session=item)
+        _audit_change(item, "move", user=user, request=request, chair=item_chair.pk, following=following)
+    return [p[0] for p in plan]
 
 
 @transaction.atomic

@@ -387,8 +387,12 @@ def _session_forms(session: Session, **bound) -> dict:
     }
 
 
-def _render_session(request, session: Session, status=200, **bound):
+def _render_session(request, session: Session, status=200, free_slots=None, **bound):
+    slot_keys = ("move_scope", "all_chairs_taken", "asked", "slots_searched")
+    extra = {key: bound.pop(key) for key in slot_keys if key in bound}
     ctx = {
+        "free_slots": free_slots or [],
+        **extra,
         "session": session,
         "tz": session.chair.site.tzinfo,
         "transport": getattr(session, "transport", None),
@@ -420,22 +424,51 @@ def _done(request, session: Session, message: str):
 def session_move(request, pk):
     session = _get_session(pk)
     form = forms.SessionMoveForm(request.POST, site=session.chair.site)
-    if form.is_valid():
-        try:
-            moved = services.session_move(
-                session=session,
-                start=form.start(),
-                chair=form.cleaned_data["chair"],
-                version=form.cleaned_data["version"],
-                user=request.user,
-                request=request,
-            )
-        except ValidationError as exc:
-            form.add_error(None, exc)
-        else:
-            when = f"{moved.local_start():%a %d %b %H:%M}"
-            return _done(request, moved, f"Session moved to {when}, {moved.chair.name}.")
-    return _render_session(request, session, move_form=form)
+    if not form.is_valid():
+        return _render_session(request, session, move_form=form)
+    following = form.cleaned_data["scope"] == forms.SessionMoveForm.FOLLOWING
+    move = services.session_move_following if following else services.session_move
+    try:
+        moved = move(
+            session=session,
+            start=form.start(),
+            chair=form.cleaned_data["chair"],
+            version=form.cleaned_data["version"],
+            user=request.user,
+            request=request,
+        )
+    except ValidationError as exc:
+        form.add_error(None, exc)
+        return _render_session(request, session, move_form=form, **_free_slots(session, form, exc))
+    moved = moved if isinstance(moved, list) else [moved]
+    first, others = moved[0], len(moved) - 1
+    message = f"Session moved to {first.local_start():%a %d %b %H:%M}, {first.chair.name}"
+    if others:
+        message += f"; the {others} following session{'s' if others != 1 else ''} moved with it, keeping their spacing"
+    return _done(request, first, message + ".")
+
+
+def _free_slots(session: Session, form, exc: ValidationError) -> dict:
+    """The free slots nearest to the time asked, and whether every chair was taken then."""
+    start = form.start()
+    slots = selectors.free_slots(
+        site=session.chair.site,
+        patient=session.patient,
+        around=start,
+        minutes=int((session.planned_end - session.start).total_seconds() // 60),
+        min_days_between=services.phase_gap(session),
+        exclude_pks=(session.pk,),
+    )
+    local = start.astimezone(session.chair.site.tzinfo)
+    chair_taken = any(getattr(e, "code", "") == "chair_taken" for e in exc.error_list)
+    free_then = [s for s in slots if (s.date, s.time) == (local.date(), local.time())]
+    return {
+        "free_slots": slots,
+        "move_scope": form.cleaned_data["scope"],
+        "all_chairs_taken": chair_taken and not free_then,
+        "asked": local,
+        "slots_searched": True,
+    }
 
 
 @login_required
