@@ -93,12 +93,13 @@ def alert_raise(
 @transaction.atomic
 def alert_acknowledge(*, alert: StaffAlert, user, request=None) -> bool:
     """Compare-and-set: only the first acknowledgement is kept (and audited)."""
+    now = timezone.now()
     changed = StaffAlert.objects.filter(pk=alert.pk, acknowledged_at__isnull=True).update(
-        acknowledged_at=timezone.now(), acknowledged_by=user
+        acknowledged_at=now, acknowledged_by=user
     )
     if changed != 1:
         return False
-    audit_record(
-        action=AuditAction.UPDATE, request=request, user=user, obj=alert, summary={"fields": ["acknowledged_at"]}
-    )
+    changes = {"acknowledged_at": [None, now.isoformat()], "acknowledged_by": [None, user.pk]}
+    summary = {"fields": ["acknowledged_at", "acknowledged_by"], "changes": changes}
+    audit_record(action=AuditAction.UPDATE, request=request, user=user, obj=alert, summary=summary)
     return True

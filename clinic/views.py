@@ -93,10 +93,16 @@ def patient_edit(request, pk):
 @login_required
 def alert_list(request):
     audiences = ALERT_AUDIENCES.get(user_role(request.user), ())
-    alerts = StaffAlert.objects.filter(acknowledged_at__isnull=True, audience__in=audiences).select_related(
-        "patient", "site"
-    )[:200]
-    return render(request, "clinic/alert_list.html", {"alerts": alerts})
+    alerts = list(
+        StaffAlert.objects.filter(acknowledged_at__isnull=True, audience__in=audiences).select_related(
+            "patient", "site"
+        )[:200]
+    )
+    response = render(request, "clinic/alert_list.html", {"alerts": alerts})
+    # The alerts name patients and their readings: a page view of patient data.
+    patients = sorted({alert.patient_id for alert in alerts if alert.patient_id})
+    audit_record(action=AuditAction.VIEW, request=request, object_type="alert_list", summary={"patients": patients})
+    return response
 
 
 @login_required

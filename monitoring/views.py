@@ -72,7 +72,16 @@ def board(request):
 def board_partial(request):
     """The board's table, fetched by htmx every few seconds."""
     site, _ = _board_sites(request)
-    return render(request, "monitoring/board_table.html", _board_context(site))
+    response = render(request, "monitoring/board_table.html", _board_context(site))
+    # Each refresh shows the patients on the board as they are now: audited like the page.
+    audit_record(
+        action=AuditAction.VIEW,
+        request=request,
+        obj=site,
+        object_type="board",
+        summary={"site": site.pk, "refresh": True},
+    )
+    return response
 
 
 # --- Session day ----------------------------------------------------------------------

@@ -17,8 +17,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from clinic import rules as clinic_rules
-from clinic.audit import client_ip
+from clinic.audit import audit_record, client_ip
 from clinic.forms import VisibleTextMixin
+from clinic.models import AuditAction
 
 from . import selectors, services
 from .models import TransportArrangement
@@ -120,7 +121,9 @@ def confirm_session(request, token):
         "transport": transport,
         "driver_phone_end": transport.phone[-4:] if transport and transport.phone else "",
     }
-    return render(request, "scheduling/confirm.html", context)
+    response = render(request, "scheduling/confirm.html", context)
+    audit_record(action=AuditAction.VIEW, request=request, actor="patient", obj=session, summary={"page": "confirm"})
+    return response
 
 
 @never_cache
@@ -132,4 +135,8 @@ def confirm_done(request, token):
     transport = TransportArrangement.objects.filter(session=session).first()
     if transport is None or transport.status != TransportArrangement.Status.CONFIRMED_PATIENT:
         return redirect("confirm:session", token=token)
-    return render(request, "scheduling/confirm_done.html", {**_appointment(session), "driver_name": transport.name})
+    response = render(request, "scheduling/confirm_done.html", {**_appointment(session), "driver_name": transport.name})
+    audit_record(
+        action=AuditAction.VIEW, request=request, actor="patient", obj=session, summary={"page": "confirm-done"}
+    )
+    return response
