@@ -7,7 +7,11 @@ class ClinicConfig(AppConfig):
 
     def ready(self):
         from . import checks, registry, signals  # noqa: F401  (signals: login/logout audit receivers; checks)
+        from .exports import AUDIT_EXPORT
         from .roles import ADMINISTRATOR
+
+        registry.export_kind_register(AUDIT_EXPORT)
+        registry.nav_register(label="Exports", url_name="clinic:exports", permission="clinic.view_auditevent", order=85)
 
         registry.nav_register(
             label="Patients", url_name="clinic:patient-list", permission="clinic.view_patient", order=50

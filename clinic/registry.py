@@ -143,3 +143,34 @@ def course_start_check_register(name: str, check: Callable[..., list[str]]) -> N
 def course_start_problems(*, patient, protocol) -> list[str]:
     """Why the installed apps refuse to start a course of ``protocol`` for ``patient``."""
     return [reason for check in _course_start_checks.values() for reason in check(patient=patient, protocol=protocol)]
+
+
+@dataclass(frozen=True)
+class ExportKind:
+    """A CSV export that runs as a background job and writes a file (clinic.exports).
+
+    ``parse(data)``: the job's parameters (JSON-able) from a query dict, or None when they are
+    not valid; ``label(params)``: what the export pages call it; ``header(params)`` and
+    ``rows(params)``: the file's first line and every other line (values); ``count(params)``:
+    how many rows, for the progress bar (None: unknown). ``back_url``: where the export was
+    asked for (a URL name)."""
+
+    kind: str
+    permission: str
+    parse: Callable[[object], dict | None]
+    label: Callable[[dict], str]
+    header: Callable[[dict], list[str]]
+    rows: Callable[[dict], Iterable]
+    count: Callable[[dict], int | None]
+    back_url: str
+
+
+_export_kinds: dict[str, ExportKind] = {}
+
+
+def export_kind_register(kind: ExportKind) -> None:
+    _export_kinds[kind.kind] = kind
+
+
+def export_kind(name: str) -> ExportKind | None:
+    return _export_kinds.get(name)

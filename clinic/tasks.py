@@ -6,6 +6,8 @@ from celery import shared_task
 from django.urls import reverse
 
 from .audit import audit_chain_verify, audit_checkpoint_write
+from .exports import export_job_run
+from .exports import exports_sweep as sweep_exports
 from .health import heartbeat_touch
 from .services import alert_raise
 
@@ -55,3 +57,15 @@ def audit_checkpoint() -> None:
     checkpoint of the same end."""
     checkpoint = audit_checkpoint_write()
     logger.info("audit chain head %s:%s", checkpoint.count, checkpoint.head_hash)
+
+
+@shared_task(name="clinic.tasks.export_run", ignore_result=True, acks_late=True)
+def export_run(job_id: int) -> str:
+    """Write the file of an export job (clinic.exports); a second delivery finds it claimed."""
+    return export_job_run(job_id=job_id)
+
+
+@shared_task(name="clinic.tasks.exports_sweep", ignore_result=True)
+def exports_sweep() -> dict[str, int]:
+    """Beat, every 10 minutes: expired export files removed, stopped jobs marked failed."""
+    return sweep_exports()

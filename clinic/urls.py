@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from . import views, views_account, views_audit, views_outbox
+from . import views, views_account, views_audit, views_exports, views_outbox
 
 clinic_patterns = [
     path("patients/", views.patient_list, name="patient-list"),
@@ -12,6 +12,11 @@ clinic_patterns = [
     path("patients/<int:pk>/access/", views_audit.patient_access, name="patient-access"),
     path("audit/", views_audit.audit_list, name="audit"),
     path("audit/export.csv", views_audit.audit_export, name="audit-export"),
+    path("exports/", views_exports.export_list, name="exports"),
+    path("exports/new/", views_exports.export_new, name="export-new"),
+    path("exports/<int:pk>/", views_exports.export_detail, name="export-detail"),
+    path("exports/<int:pk>/progress/", views_exports.export_progress, name="export-progress"),
+    path("exports/<int:pk>/download/", views_exports.export_download, name="export-download"),
     path("audit/lockouts/", views_audit.audit_lockouts, name="audit-lockouts"),
     path("audit/lockouts/unlock/", views_audit.audit_unlock, name="audit-unlock"),
     path("alerts/", views.alert_list, name="alerts"),

@@ -1,15 +1,12 @@
 """The administrator's audit pages: the report, its CSV export, a patient's access history
 and the login lockouts."""
 
-import csv
 import datetime as dt
-import json
 
 from axes.models import AccessAttempt
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -21,23 +18,6 @@ from .forms import LockoutUnlockForm
 from .forms_audit import AuditFilterForm
 from .jinja2 import Partial
 from .models import AuditAction, Patient
-
-EXPORT_COLUMNS = (
-    "id",
-    "time",
-    "user",
-    "role",
-    "actor",
-    "action",
-    "record type",
-    "record id",
-    "patient MRN",
-    "patient",
-    "ip",
-    "path",
-    "details",
-    "hash",
-)
 
 
 def _rows(events, *, patient_column: bool = True) -> Partial:
@@ -68,61 +48,14 @@ def audit_list(request):
     return response
 
 
-class _Echo:
-    """csv.writer target that hands each line back instead of buffering it."""
-
-    def write(self, value):
-        return value
-
-
-def _cell(value) -> str:
-    # Spreadsheet formula injection: a cell starting with = + - @ is shown as text.
-    text = "" if value is None else str(value)
-    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def _export_rows(qs):
-    writer = csv.writer(_Echo())
-    yield writer.writerow(EXPORT_COLUMNS)
-    for event in selectors_audit.iter_events(qs):
-        patient = event.patient
-        yield writer.writerow(
-            [
-                _cell(v)
-                for v in (
-                    event.pk,
-                    timezone.localtime(event.created_at).isoformat(timespec="seconds"),
-                    event.username,
-                    event.role,
-                    event.actor,
-                    event.action,
-                    event.object_type,
-                    event.object_id,
-                    patient.mrn if patient else "",
-                    patient.full_name if patient else "",
-                    event.ip,
-                    event.path,
-                    json.dumps(event.summary, sort_keys=True) if event.summary else "",
-                    event.hash,
-                )
-            ]
-        )
-
-
 @login_required
 @permission_required("clinic.view_auditevent", raise_exception=True)
 def audit_export(request):
-    form = AuditFilterForm(request.GET or None)
-    if form.is_bound and not form.is_valid():
-        # The report page shows the same filters with their errors beside them; an export of
-        # every event instead of the ones asked for would not be what was asked.
-        return redirect(f"{reverse('clinic:audit')}?{request.GET.urlencode()}")
-    qs = selectors_audit.audit_events(**form.filters())
-    audit_record(action=AuditAction.EXPORT, request=request, object_type="audit_report", summary=form.summary())
-    response = StreamingHttpResponse(_export_rows(qs), content_type="text/csv; charset=utf-8")
-    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
-    response["Content-Disposition"] = f'attachment; filename="audit-{stamp}.csv"'
-    return response
+    """The CSV of the filtered rows is written by a worker (clinic.exports): to the page that
+    asks for it, with the report's filters."""
+    query = request.GET.copy()
+    query["kind"] = "audit"
+    return redirect(f"{reverse('clinic:export-new')}?{query.urlencode()}")
 
 
 @login_required

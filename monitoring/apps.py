@@ -13,6 +13,10 @@ class MonitoringConfig(AppConfig):
         reports = "monitoring.view_reports"
         registry.nav_register(label="REMS", url_name="monitoring:rems-worklist", permission=reports, order=60)
         registry.nav_register(label="Reports", url_name="monitoring:reports", permission=reports, order=70)
+        from .exports_reports import report_export_kinds
+
+        for kind in report_export_kinds():
+            registry.export_kind_register(kind)
         registry.nav_register(label="Outcomes", url_name="monitoring:outcomes-report", permission=reports, order=75)
         from .outcomes_panels import course_panel, course_start_check, patient_panel
 

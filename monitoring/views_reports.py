@@ -1,14 +1,14 @@
 """The compliance report page and the CSV download of each of its tables."""
 
-import csv
 import datetime as dt
 
 from django import forms
 from django.conf import settings
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpResponse
-from django.shortcuts import render
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
 
 from clinic.audit import audit_record
 from clinic.forms import BoundedDateField
@@ -89,19 +89,10 @@ def reports_page(request):
 @login_required
 @permission_required("monitoring.view_reports", raise_exception=True)
 def reports_csv(request, slug):
+    """A table's CSV is written by a worker (clinic.exports): to the page that asks for it,
+    with the report's site and period."""
     if slug not in reports.SECTIONS:
         raise Http404("No such report table")
-    form = _form(request, all_sites())
-    if not form.is_valid():
-        raise Http404("Invalid report period")
-    table = reports.report_table(**form.cleaned_data, slug=slug)
-    summary = {"table": slug, **{k: str(getattr(v, "pk", v)) for k, v in form.cleaned_data.items()}}
-    audit_record(action=AuditAction.EXPORT, request=request, object_type="compliance_report", summary=summary)
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    c = form.cleaned_data
-    response["Content-Disposition"] = f'attachment; filename="{slug}-{c["date_from"]}-{c["date_to"]}.csv"'
-    writer = csv.writer(response)
-    writer.writerow(table.columns)
-    for row in table.rows:
-        writer.writerow([f"'{v}" if isinstance(v, str) and v[:1] in ("=", "+", "-", "@") else v for v in row])
-    return response
+    query = request.GET.copy()
+    query["kind"] = f"report:{slug}"
+    return redirect(f"{reverse('clinic:export-new')}?{query.urlencode()}")

@@ -47,6 +47,12 @@ def _postgresql_only(django_db_setup, django_db_blocker):
 
 
 @pytest.fixture(autouse=True)
+def _export_files_in_a_temporary_folder(settings, tmp_path):
+    """Export jobs write their files here, not under var/exports."""
+    settings.EXPORT_DIR = tmp_path / "exports"
+
+
+@pytest.fixture(autouse=True)
 def _empty_cache():
     """Each test starts with an empty cache: a rolled-back test leaves its schedule generation
     behind in no table, but its pages would stay in the process's memory."""

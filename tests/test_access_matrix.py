@@ -53,7 +53,15 @@ EXPECTED = {
     "clinic:patient-edit": row(lambda w: {"pk": w["patient"].pk}, 200, 403, 403, 200),
     "clinic:patient-access": row(lambda w: {"pk": w["patient"].pk}, 403, 403, 403, 200),
     "clinic:audit": row(none, 403, 403, 403, 200),
-    "clinic:audit-export": row(none, 403, 403, 403, 200),
+    # The export links lead to the page that asks for the job (clinic.exports).
+    "clinic:audit-export": row(none, 403, 403, 403, 302),
+    "clinic:exports": row(none, 403, 403, 403, 200),
+    "clinic:export-new": row(none, 404, 404, 404, 404),  # without ?kind=: no such export
+    # A job is seen only by whoever asked for it (the world has none).
+    **{
+        f"clinic:{name}": row(lambda w: {"pk": 1}, 404, 404, 404, 404)
+        for name in ("export-detail", "export-progress", "export-download")
+    },
     "clinic:audit-lockouts": row(none, 403, 403, 403, 200),
     "clinic:audit-unlock": row(none, 405, 405, 405, 405),
     "clinic:alerts": row(none, 200, 200, 200, 200),
@@ -77,7 +85,7 @@ EXPECTED = {
     },
     "monitoring:board": row(none, 200, 200, 200, 200),
     "monitoring:reports": row(none, 403, 403, 403, 200),
-    "monitoring:reports-csv": row(lambda w: {"slug": "no-show-rate"}, 403, 403, 403, 200),
+    "monitoring:reports-csv": row(lambda w: {"slug": "no-show-rate"}, 403, 403, 403, 302),
     "monitoring:board-table": row(none, 200, 200, 200, 200),
     "monitoring:session-day": row(lambda w: {"pk": w["session"].pk}, 200, 200, 200, 200),
     **{

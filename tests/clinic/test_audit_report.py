@@ -1,9 +1,6 @@
-"""The administrator's audit report, its CSV export and a patient's access history."""
+"""The administrator's audit report and a patient's access history (the CSV export: test_exports)."""
 
-import csv
 import datetime as dt
-import io
-import tracemalloc
 
 import pytest
 import time_machine
@@ -149,58 +146,6 @@ def test_viewing_the_report_is_itself_audited(client_for, administrator):
     report(client_for(administrator), action="lockout")
     event = AuditEvent.objects.filter(object_type="audit_report").latest("id")
     assert (event.username, event.action, event.summary) == ("administrator", "view", {"action": "lockout"})
-
-
-def read_csv(response):
-    return list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
-
-
-def test_the_export_streams_the_filtered_rows_and_is_audited(client_for, administrator, nurse, patient):
-    audit_record(action="view", user=nurse, obj=patient, summary={"note": "=HYPERLINK(1)"})
-    bulk_events(3, username="scheduler")
-    client = client_for(administrator)
-    response = client.get(reverse("clinic:audit-export"), {"username": "nurse"})
-    assert response.status_code == 200
-    assert response.streaming
-    assert response["Content-Type"].startswith("text/csv")
-    assert "attachment" in response["Content-Disposition"]
-    rows = read_csv(response)
-    assert rows[0][:6] == ["id", "time", "user", "role", "actor", "action"]
-    assert len(rows) == 2
-    assert rows[1][2] == "nurse" and rows[1][8] == patient.mrn
-    assert rows[1][12].startswith("{")  # the summary, not a spreadsheet formula
-    export = AuditEvent.objects.get(action="export")
-    assert (export.username, export.summary) == ("administrator", {"username": "nurse"})
-
-
-def test_the_export_is_for_administrators_only(client_for, nurse):
-    assert client_for(nurse).get(reverse("clinic:audit-export")).status_code == 403
-
-
-def _peak_memory_exporting(client):
-    response = client.get(reverse("clinic:audit-export"), {"username": "bulk"})
-    tracemalloc.start()
-    lines = 0
-    for chunk in response.streaming_content:
-        lines += chunk.count(b"\n")
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    return lines, peak
-
-
-def test_export_memory_does_not_grow_with_the_number_of_rows(client_for, administrator, monkeypatch):
-    original = selectors_audit.iter_events
-    monkeypatch.setattr(selectors_audit, "iter_events", lambda qs: original(qs, batch_size=200))
-    client = client_for(administrator)
-    bulk_events(1000, username="bulk")
-    lines_small, peak_small = _peak_memory_exporting(client)
-    bulk_events(4000, start=dt.datetime(2026, 4, 1, tzinfo=UTC), username="bulk")
-    with CaptureQueriesContext(connection) as queries:
-        lines_big, peak_big = _peak_memory_exporting(client)
-    assert (lines_small, lines_big) == (1001, 5001)
-    assert peak_big < peak_small * 1.5  # five times the rows, about the same memory
-    reads = [q["sql"] for q in queries if 'FROM "clinic_auditevent"' in q["sql"] and "LIMIT 200" in q["sql"]]
-    assert len(reads) == 26  # 5000 rows in batches of 200, plus the empty read at the end
 
 
 def test_patient_access_history_lists_every_view_and_change(client_for, administrator, nurse, scheduler, site):

@@ -15,6 +15,7 @@ from clinic.models import Patient
 from monitoring.models import AdverseEvent, ClinicalThresholds, PrescriberOverride
 from scheduling.models import Protocol, Session
 from tests import factories
+from tests.export_helpers import download_export
 from tests.monitoring.conftest import DAY_START
 
 pytestmark = pytest.mark.django_db
@@ -175,8 +176,10 @@ def test_a_computed_report_is_kept_a_few_seconds_with_its_time_and_then_computed
         kept, content = page(client, site)
         assert kept == first and "Figures as of 09:00:00 (site time)" in content
         # The downloads always compute.
-        download = client.get(reverse("monitoring:reports-csv", args=["adverse-events"]), {"site": site.pk, **PERIOD})
-        rows = {row[0]: row[1:] for row in csv.reader(io.StringIO(download.content.decode()))}
+        download = download_export(
+            client, reverse("monitoring:reports-csv", args=["adverse-events"]), {"site": site.pk, **PERIOD}
+        )
+        rows = {row[0]: row[1:] for row in csv.reader(io.StringIO(download))}
         assert rows["Nausea / vomiting"] == ["1", "0", "0", "1"]
     with time_machine.travel(TODAY + dt.timedelta(seconds=11), tick=False):
         fresh, content = page(client, site)

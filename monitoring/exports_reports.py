@@ -1,0 +1,53 @@
+"""The compliance report's tables as export jobs (clinic.exports): one kind per table,
+``report:<slug>``, with the report's site and period as parameters."""
+
+import datetime as dt
+
+from clinic import registry
+from clinic.models import Site
+from clinic.selectors import all_sites
+
+from . import reports
+from .views_reports import ReportFilterForm
+
+_FORMULA_STARTS = ("=", "+", "-", "@")
+
+
+def _parse(data) -> dict | None:
+    form = ReportFilterForm({key: data.get(key, "") for key in ("site", "date_from", "date_to")}, sites=all_sites())
+    if not form.is_valid():
+        return None
+    c = form.cleaned_data
+    return {"site": c["site"].pk, "date_from": c["date_from"].isoformat(), "date_to": c["date_to"].isoformat()}
+
+
+def _table(slug: str, params: dict) -> reports.Table:
+    return reports.report_table(
+        site=Site.objects.get(pk=params["site"]),
+        date_from=dt.date.fromisoformat(params["date_from"]),
+        date_to=dt.date.fromisoformat(params["date_to"]),
+        slug=slug,
+    )
+
+
+def _rows(slug: str, params: dict):
+    for row in _table(slug, params).rows:
+        yield [f"'{v}" if isinstance(v, str) and v.startswith(_FORMULA_STARTS) else v for v in row]
+
+
+def report_export_kinds() -> list[registry.ExportKind]:
+    return [
+        registry.ExportKind(
+            kind=f"report:{slug}",
+            permission="monitoring.view_reports",
+            parse=_parse,
+            label=lambda params, slug=slug: (
+                f"Compliance report, {slug.replace('-', ' ')}: {params['date_from']} to {params['date_to']}"
+            ),
+            header=lambda params, slug=slug: list(_table(slug, params).columns),
+            rows=lambda params, slug=slug: _rows(slug, params),
+            count=lambda params: None,
+            back_url="monitoring:reports",
+        )
+        for slug in reports.SECTIONS
+    ]
