@@ -1,8 +1,13 @@
+from urllib.parse import urlencode, urlsplit
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
+from django.http import HttpResponse
+from django.shortcuts import resolve_url
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 
 ACTIVITY_WRITE_SECONDS = 60
 
@@ -52,3 +57,31 @@ class SecurityHeadersMiddleware:
         if not getattr(response, "xframe_options_exempt", False):
             response.setdefault("X-Frame-Options", settings.X_FRAME_OPTIONS)
         return response
+
+
+class HtmxSignInMiddleware:
+    """An htmx request (the board's refresh every few seconds) sent to the sign-in page, after
+    the idle limit or the session's time limit, would paste that page inside the board. It gets
+    ``HX-Redirect`` instead: htmx takes the whole window to the sign-in page, whose ``next`` is
+    the page the browser shows (``HX-Current-URL``, on this host only), so signing in returns
+    there. Outside SessionTimeoutMiddleware and every view's login_required."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if request.headers.get("HX-Request") != "true" or response.status_code not in (301, 302, 303, 307, 308):
+            return response
+        login_url = resolve_url(settings.LOGIN_URL)
+        if urlsplit(response.get("Location", "")).path != login_url:
+            return response
+        shown = urlsplit(request.headers.get("HX-Current-URL", ""))
+        page = shown.path + (f"?{shown.query}" if shown.query else "")
+        if not page or not url_has_allowed_host_and_scheme(
+            request.headers.get("HX-Current-URL", ""), {request.get_host()}, require_https=request.is_secure()
+        ):
+            page = "/"
+        redirected = HttpResponse(status=200)
+        redirected["HX-Redirect"] = f"{login_url}?{urlencode({'next': page})}"
+        return redirected

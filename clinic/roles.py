@@ -15,9 +15,9 @@ ROLE_PRIORITY = (ADMINISTRATOR, PRESCRIBER, NURSE, SCHEDULER)
 # alerts page.
 ALERT_AUDIENCES = {
     NURSE: ("nurse",),
-    PRESCRIBER: ("nurse",),
+    PRESCRIBER: ("nurse", "prescriber"),
     SCHEDULER: ("scheduler",),
-    ADMINISTRATOR: ("nurse", "scheduler", "administrator"),
+    ADMINISTRATOR: ("nurse", "prescriber", "scheduler", "administrator"),
 }
 
 

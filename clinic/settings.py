@@ -87,6 +87,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # An htmx refresh sent to the sign-in page takes the whole window there (HX-Redirect).
+    "clinic.middleware.HtmxSignInMiddleware",
     # After the message middleware: a timed-out user is told why they must sign in again.
     "clinic.middleware.SessionTimeoutMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",

@@ -380,6 +380,14 @@ class SessionDay:
             devices_planned=self.dose.devices_planned, given_at=[d.administered_at for d in self.devices], t=self.t
         )
 
+    @property
+    def device_rest_until(self) -> dt.datetime | None:
+        """When the rest before the next nasal device ends, while devices are still to be given
+        (None once every device is given or dosing stopped early): the countdown's instant."""
+        if self.dose is None or self.dose.stopped_cause:
+            return None
+        return self.next_device_at
+
     # Observation
 
     @property

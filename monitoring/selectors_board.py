@@ -15,9 +15,10 @@ from .models import current_thresholds
 OPEN_ALERTS_SHOWN = 20
 
 
-def board(*, site, now: dt.datetime | None = None) -> dict:
-    """Today's sessions at ``site`` (not cancelled), one day each, and the open nurse alerts of
-    the site and of every site, newest first. Five queries whatever the number of chairs: the
+def board(*, site, now: dt.datetime | None = None, audiences: tuple[str, ...] = ("nurse",)) -> dict:
+    """Today's sessions at ``site`` (not cancelled), one day each, and the open alerts for
+    ``audiences`` (the nurses', and the prescribers' for a prescriber) of the site and of every
+    site, newest first. Five queries whatever the number of chairs: the
     thresholds, the sessions with their day's records, their readings, their overrides, and
     the alerts."""
     now = now or timezone.now()
@@ -30,7 +31,7 @@ def board(*, site, now: dt.datetime | None = None) -> dict:
         .exclude(status=SessionStatus.CANCELLED)
         .order_by("start", "chair__name")
     )
-    alerts = StaffAlert.objects.filter(acknowledged_at__isnull=True, audience="nurse").filter(
+    alerts = StaffAlert.objects.filter(acknowledged_at__isnull=True, audience__in=audiences).filter(
         Q(site=site) | Q(site__isnull=True)
     )
     return {

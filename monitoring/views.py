@@ -8,6 +8,7 @@ from django.views.decorators.http import require_POST
 from clinic.audit import audit_record
 from clinic.jinja2 import Partial, url_with_pk
 from clinic.models import AuditAction, Site
+from clinic.roles import ALERT_AUDIENCES, user_role
 from clinic.selectors import all_sites, site_with_id
 from scheduling.models import Session
 
@@ -31,6 +32,8 @@ from .models import AdverseEvent, CheckIn, VitalsReading
 
 # --- Board ----------------------------------------------------------------------------
 
+BOARD_AUDIENCES = ("nurse", "prescriber")  # the nurses' alerts, and the prescribers' to a prescriber
+
 
 def _board_sites(request) -> tuple[Site, list[Site]]:
     """The site asked for (else the first one) and every site, for the site picker."""
@@ -40,13 +43,17 @@ def _board_sites(request) -> tuple[Site, list[Site]]:
     return site_with_id(sites, request.GET.get("site")) or sites[0], sites
 
 
-def _board_context(site) -> dict:
+def _board_context(request, site) -> dict:
     """The board of ``site`` with its rows as a Jinja2 partial: every tablet asks for the board
     every five seconds. Measured with 40 sessions in four states, mean of 30 renders on a
     shared 2-core machine: the table in the Django template language 8-12 ms, a quarter to a
     third of the request; the rows in this Jinja2 template 2.4 ms (5.5 ms under heavier load)."""
-    ctx = selectors_board.board(site=site)
+    audiences = ALERT_AUDIENCES.get(user_role(request.user), ())
+    shown = ("nurse",) + tuple(a for a in audiences if a in BOARD_AUDIENCES and a != "nurse")
+    ctx = selectors_board.board(site=site, audiences=shown)
     ctx["site"] = site
+    # Every role reads the nurses' alerts on the board; those whose alerts they are may acknowledge them.
+    ctx["can_acknowledge"] = "nurse" in audiences
     ctx["board_rows"] = Partial(
         "monitoring/_board_rows.html",
         {"days": ctx["days"], "tz": site.tzinfo, "day_url": url_with_pk("monitoring:session-day")},
@@ -58,7 +65,7 @@ def _board_context(site) -> dict:
 @permission_required("monitoring.view_board", raise_exception=True)
 def board(request):
     site, sites = _board_sites(request)
-    ctx = _board_context(site)
+    ctx = _board_context(request, site)
     ctx["sites"] = sites
     response = render(request, "monitoring/board.html", ctx)
     # Audited once the page is rendered: the audit trail's append lock is held from here to the
@@ -72,7 +79,7 @@ def board(request):
 def board_partial(request):
     """The board's table, fetched by htmx every few seconds."""
     site, _ = _board_sites(request)
-    response = render(request, "monitoring/board_table.html", _board_context(site))
+    response = render(request, "monitoring/board_table.html", _board_context(request, site))
     # Each refresh shows the patients on the board as they are now: audited like the page.
     audit_record(
         action=AuditAction.VIEW,
