@@ -5,6 +5,7 @@ import datetime as dt
 import random
 
 from django.contrib.auth.models import Group, User
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from .models import Chair, Closure, EscortContact, OpeningHours, Patient, Site
 
@@ -16,6 +17,10 @@ DEMO_USERS = [
     ("prescriber", "Priya", "Shah", "Prescriber"),
     ("admin", "Alex", "Morgan", "Administrator"),
 ]
+# Administrators and prescribers sign in with a second factor (OTP_REQUIRED_ROLES): the demo
+# accounts share the RFC 6238 test key, base32 GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ.
+DEMO_SECOND_FACTOR_USERS = ("admin", "prescriber")
+DEMO_TOTP_KEY_HEX = b"12345678901234567890".hex()
 FIRST = [
     "Olivia",
     "Liam",
@@ -110,6 +115,13 @@ def seed(stdout) -> None:
             user.is_staff = role == "Administrator"
             user.save()
             user.groups.add(Group.objects.get(name=role))
+    for username in DEMO_SECOND_FACTOR_USERS:
+        # A documented authenticator key (README: demo logins); the demo refuses to load in production.
+        TOTPDevice.objects.get_or_create(
+            user=User.objects.get(username=username),
+            name="authenticator",
+            defaults={"key": DEMO_TOTP_KEY_HEX, "confirmed": True},
+        )
     site = demo_site()
     rng = random.Random(20261120)
     for i in range(30):

@@ -5,7 +5,8 @@ from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpResponse
-from django.shortcuts import resolve_url
+from django.shortcuts import redirect, resolve_url
+from django.urls import Resolver404, resolve, reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 
@@ -57,6 +58,34 @@ class SecurityHeadersMiddleware:
         if not getattr(response, "xframe_options_exempt", False):
             response.setdefault("X-Frame-Options", settings.X_FRAME_OPTIONS)
         return response
+
+
+class SecondFactorMiddleware:
+    """A signed-in user who must give a second factor (clinic.second_factor.is_required) and has
+    not yet in this session reaches only the second-factor pages and the sign-out; any other
+    page sends them there, and back to the page afterwards. After django-otp's OTPMiddleware."""
+
+    ALLOWED_URL_NAMES = ("second-factor", "second-factor-setup", "logout")
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from .second_factor import has_device, is_required, is_verified
+
+        if is_required(request) and not is_verified(request):
+            match = getattr(resolve_or_none(request.path_info), "url_name", None)
+            if match not in self.ALLOWED_URL_NAMES:
+                target = "second-factor" if has_device(request.user) else "second-factor-setup"
+                return redirect(f"{reverse(target)}?{urlencode({'next': request.get_full_path()})}")
+        return self.get_response(request)
+
+
+def resolve_or_none(path: str):
+    try:
+        return resolve(path)
+    except Resolver404:
+        return None
 
 
 class HtmxSignInMiddleware:

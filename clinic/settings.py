@@ -71,6 +71,9 @@ INSTALLED_APPS = [
     "crispy_forms",
     "crispy_bootstrap5",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "clinic",
     "scheduling",
     "monitoring",
@@ -86,11 +89,14 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     # An htmx refresh sent to the sign-in page takes the whole window there (HX-Redirect).
     "clinic.middleware.HtmxSignInMiddleware",
     # After the message middleware: a timed-out user is told why they must sign in again.
     "clinic.middleware.SessionTimeoutMiddleware",
+    # Until a user who needs a second factor has given it, only its pages open (clinic/second_factor.py).
+    "clinic.middleware.SecondFactorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
@@ -274,6 +280,14 @@ AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
 # The address of a failed sign-in as the audit trail records it (TRUSTED_PROXY_COUNT).
 AXES_CLIENT_IP_CALLABLE = "clinic.addresses.client_ip"
+
+# Second factor at sign-in (TOTP app + recovery codes, django-otp): required for these roles
+# (comma-separated; empty: only for those who set one up). Superusers count as Administrator.
+OTP_REQUIRED_ROLES = env_list("OTP_REQUIRED_ROLES", "Administrator,Prescriber")
+_roles = ("Scheduler", "Nurse", "Prescriber", "Administrator")
+if any(role not in _roles for role in OTP_REQUIRED_ROLES):
+    raise ImproperlyConfigured(f"OTP_REQUIRED_ROLES must name roles among {', '.join(_roles)}: {OTP_REQUIRED_ROLES}")
+OTP_TOTP_ISSUER = env_str("CLINIC_NAME", "Riverside Wellness Clinic")
 
 # Sessions: idle timeout (seconds, refreshed on activity) and an absolute cap.
 SESSION_IDLE_TIMEOUT = env_int("SESSION_IDLE_MINUTES", 15, minimum=1) * 60

@@ -6,6 +6,7 @@ from django.db.models.signals import post_save
 from django.dispatch import receiver
 from django.utils import timezone
 
+from . import second_factor
 from .audit import audit_record
 from .models import AuditAction
 
@@ -14,6 +15,7 @@ from .models import AuditAction
 def _audit_login(sender, request, user, **kwargs):
     if request is not None:
         request.session["auth_started_at"] = timezone.now().timestamp()
+        second_factor.remember_enrolment(request, user)
     audit_record(action=AuditAction.LOGIN, request=request, user=user, object_type="user", object_id=user.pk)
 
 

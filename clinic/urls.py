@@ -31,6 +31,9 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/", views_account.account, name="account"),
+    path("accounts/second-factor/", views_account.second_factor_check, name="second-factor"),
+    path("accounts/second-factor/setup/", views_account.second_factor_setup, name="second-factor-setup"),
+    path("accounts/second-factor/recovery-codes/", views_account.recovery_codes, name="recovery-codes"),
     path("accounts/password/", views_account.PasswordChange.as_view(), name="password_change"),
     path(
         "accounts/password/done/",

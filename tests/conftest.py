@@ -68,6 +68,14 @@ def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _second_factor_optional(settings):
+    """Personas sign in with ``force_login`` and no authenticator app: the second factor is
+    asked only of those who set one up. tests/clinic/test_second_factor.py switches the
+    production default (Administrator, Prescriber) back on."""
+    settings.OTP_REQUIRED_ROLES = []
+
+
 @pytest.fixture
 def scheduler(db):
     return factories.make_user("scheduler", "Scheduler")

@@ -41,6 +41,10 @@ EXPECTED = {
     "login": row(none, 302, 302, 302, 302, anonymous=200),
     "logout": row(none, 405, 405, 405, 405, anonymous=405),
     "account": row(none, 200, 200, 200, 200),
+    # Personas have no authenticator: the code page sends them to set one up.
+    "second-factor": row(none, 302, 302, 302, 302),
+    "second-factor-setup": row(none, 200, 200, 200, 200),
+    "recovery-codes": row(none, 405, 405, 405, 405),
     "password_change": row(none, 200, 200, 200, 200),
     "password_change_done": row(none, 200, 200, 200, 200),
     "password_reset": row(none, 200, 200, 200, 200, anonymous=200),

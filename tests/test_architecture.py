@@ -14,6 +14,7 @@ MAY_IMPORT = {"clinic": {"clinic"}, "scheduling": {"clinic", "scheduling"}, "mon
 GUARD_TRIGGERS = {
     ("clinic_auditevent", "clinic_auditevent_no_truncate"),
     ("clinic_auditevent", "clinic_auditevent_no_update_delete"),
+    ("clinic_auditcheckpoint", "clinic_auditcheckpoint_no_update_delete"),
     ("monitoring_vitalsreading", "monitoring_vitalsreading_no_update_delete"),
 }
 

@@ -49,6 +49,7 @@ NO_PATIENT_DATA = {
     "healthz",
     "login",
     "account",
+    "second-factor-setup",
     "password_change",
     "password_change_done",
     "password_reset",
