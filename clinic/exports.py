@@ -7,20 +7,25 @@ here, the compliance report's tables by ``monitoring``."""
 
 import csv
 import datetime as dt
+import io
 import itertools
 import json
 import logging
 import os
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, connections, transaction
+from django.db.models import Case, CharField, F, Func, Q, TextField, Value, When
+from django.db.models.functions import Cast, Concat
+from django.db.models.lookups import Regex
 from django.http import QueryDict
 from django.utils import timezone
 
-from . import registry, selectors_audit
+from . import registry, selectors_audit, sql
 from .audit import audit_record
 from .forms_audit import AuditFilterForm
 from .models import AuditAction
@@ -128,6 +133,50 @@ def audit_rows(params: dict) -> Iterator[tuple]:
         )
 
 
+def _text(expression):
+    """A text column as the file shows it: a value starting like a formula starts with '."""
+    if isinstance(expression, str):
+        expression = F(expression)
+    return Case(
+        When(Regex(expression, r"^[-=+@\t\r]"), then=Concat(Value("'"), expression, output_field=CharField())),
+        default=expression,
+        output_field=CharField(),
+    )
+
+
+def audit_copy(params: dict, out, on_block) -> int:
+    """The same rows as ``audit_rows`` through PostgreSQL's COPY (clinic.sql.copy_csv): the
+    columns are ORM expressions, formatted by the database. Measured on 1 million rows with
+    tests/bench/bench_export.py (README: Exports)."""
+    named = Q(patient__isnull=False)
+    rows = _audit_events(params).values_list(
+        "id",
+        Func(F("created_at"), Value('YYYY-MM-DD"T"HH24:MI:SSTZH:TZM'), function="to_char", output_field=CharField()),
+        _text("username"),
+        "role",
+        "actor",
+        "action",
+        _text("object_type"),
+        _text("object_id"),
+        Case(When(named, then=_text("patient__mrn")), default=Value(""), output_field=CharField()),
+        Case(
+            When(
+                named,
+                then=_text(
+                    Concat(F("patient__first_name"), Value(" "), F("patient__last_name"), output_field=CharField())
+                ),
+            ),
+            default=Value(""),
+            output_field=CharField(),
+        ),
+        Func(F("ip"), function="host", output_field=CharField()),
+        _text("path"),
+        Case(When(summary={}, then=Value("")), default=Cast("summary", TextField()), output_field=TextField()),
+        "hash",
+    )
+    return sql.copy_csv(rows, out, time_zone=settings.TIME_ZONE, on_block=on_block)
+
+
 AUDIT_EXPORT = registry.ExportKind(
     kind="audit",
     permission="clinic.view_auditevent",
@@ -137,6 +186,7 @@ AUDIT_EXPORT = registry.ExportKind(
     rows=audit_rows,
     count=audit_count,
     back_url="clinic:audit",
+    copy=audit_copy,
 )
 
 
@@ -179,6 +229,63 @@ def _progress(job_id: int, **fields) -> None:
     ExportJob.objects.filter(pk=job_id).update(progress_at=timezone.now(), **fields)
 
 
+class _ProgressReporter:
+    """Writes the rows done to the job row every PROGRESS_EVERY seconds from a thread of its
+    own (its own database connection): during a COPY the export's connection is busy."""
+
+    def __init__(self, job_id: int):
+        self.job_id, self.rows, self._stop = job_id, 0, threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"export-{job_id}-progress", daemon=True)
+
+    def __enter__(self):
+        # Inside a transaction (a test's) nobody else could see the progress, and the thread's
+        # update would wait for that transaction's lock on the job row.
+        if not connection.in_atomic_block:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def _run(self) -> None:
+        reported = 0
+        try:
+            while not self._stop.wait(PROGRESS_EVERY):
+                if self.rows != reported:
+                    reported = self.rows
+                    _progress(self.job_id, rows_done=reported)
+        finally:
+            connections.close_all()  # this thread's connections only
+
+    def on_block(self, block: bytes) -> None:
+        self.rows += bytes(block).count(b"\n")  # a line break inside a quoted value counts once more
+
+
+def _write(kind: registry.ExportKind, job: ExportJob, out) -> int:
+    """Write the file's lines to the binary file ``out``; returns the number of rows."""
+    header = io.StringIO()
+    csv.writer(header, lineterminator="\n").writerow(kind.header(job.params))
+    out.write(header.getvalue().encode())
+    if kind.copy is not None and connection.vendor == "postgresql":
+        with _ProgressReporter(job.pk) as reporter:
+            return kind.copy(job.params, out, reporter.on_block)
+    text = io.TextIOWrapper(out, encoding="utf-8", newline="")
+    writer = csv.writer(text, lineterminator="\n")
+    done, last = 0, time.monotonic()
+    rows = iter(kind.rows(job.params))
+    while chunk := list(itertools.islice(rows, CHUNK)):
+        writer.writerows(chunk)
+        done += len(chunk)
+        if time.monotonic() - last >= PROGRESS_EVERY:
+            _progress(job.pk, rows_done=done)
+            last = time.monotonic()
+    text.flush()
+    text.detach()
+    return done
+
+
 def export_job_run(*, job_id: int) -> str:
     """Write the file of a queued job. Claims the job first (queued -> running), so a task
     delivered twice writes it once. Returns the job's status afterwards."""
@@ -197,18 +304,8 @@ def export_job_run(*, job_id: int) -> str:
             raise LookupError(f"no export of kind {job.kind!r} is installed")
         _progress(job.pk, rows_total=kind.count(job.params))
         path.parent.mkdir(parents=True, exist_ok=True)
-        done = 0
-        with part.open("w", newline="", encoding="utf-8") as out:
-            writer = csv.writer(out)
-            writer.writerow(kind.header(job.params))
-            rows = iter(kind.rows(job.params))
-            last = time.monotonic()
-            while chunk := list(itertools.islice(rows, CHUNK)):
-                writer.writerows(chunk)
-                done += len(chunk)
-                if time.monotonic() - last >= PROGRESS_EVERY:
-                    _progress(job.pk, rows_done=done)
-                    last = time.monotonic()
+        with part.open("wb") as out:
+            done = _write(kind, job, out)
         os.replace(part, path)
     except Exception as exc:
         logger.exception("export job %s failed", job_id)

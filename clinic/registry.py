@@ -153,7 +153,8 @@ class ExportKind:
     not valid; ``label(params)``: what the export pages call it; ``header(params)`` and
     ``rows(params)``: the file's first line and every other line (values); ``count(params)``:
     how many rows, for the progress bar (None: unknown). ``back_url``: where the export was
-    asked for (a URL name)."""
+    asked for (a URL name). ``copy(params, out, on_block)``: optional, on PostgreSQL writes
+    every row to the binary file ``out`` at once (COPY) and returns how many."""
 
     kind: str
     permission: str
@@ -163,6 +164,7 @@ class ExportKind:
     rows: Callable[[dict], Iterable]
     count: Callable[[dict], int | None]
     back_url: str
+    copy: Callable[..., int] | None = None
 
 
 _export_kinds: dict[str, ExportKind] = {}

@@ -4,7 +4,7 @@ the ORM.
 The audit chain's append (clinic.audit) takes the chain's lock and reads the hash of the last
 row, on PostgreSQL, by calling the function of migration 0005."""
 
-from django.db import connection
+from django.db import connection, transaction
 
 # Any constant: the advisory lock that serialises appends to the chain ("AUDT").
 CHAIN_LOCK_KEY = 0x41554454
@@ -56,3 +56,27 @@ def sqlite_broker_connection(path):
     db = sqlite3.connect(path, timeout=30, check_same_thread=False)
     db.execute("PRAGMA synchronous=NORMAL")
     return db
+
+
+def copy_csv(queryset, out, *, time_zone: str, on_block=None) -> int:
+    """Write the rows of ``queryset`` (a ``values_list`` built with the ORM: its filters and
+    columns) to the binary file ``out`` as CSV through PostgreSQL's COPY, the fastest way out
+    of the database (the audit export: 1 million rows in the time of a few seconds instead of
+    parsing every value in Python). Times are formatted by PostgreSQL in ``time_zone`` (the
+    transaction's TimeZone). ``on_block(block)`` is called with each block of bytes as it
+    arrives; no other statement can run on this connection meanwhile. Returns the number of
+    rows."""
+    import psycopg
+
+    sql, params = queryset.query.sql_with_params()
+    with transaction.atomic(using=queryset.db):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('TimeZone', %s, true)", [time_zone])
+        # COPY takes no server-side parameters: a client-side cursor merges them in.
+        cursor = psycopg.ClientCursor(connection.connection)
+        with cursor.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)", params) as copy:  # noqa: S608 - ORM-built
+            for block in copy:
+                out.write(block)
+                if on_block is not None:
+                    on_block(block)
+        return cursor.rowcount

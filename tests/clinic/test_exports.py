@@ -129,11 +129,12 @@ def test_a_failing_export_says_so(client_for, administrator, monkeypatch):
         raise RuntimeError("disk full")
         yield
 
-    monkeypatch.setattr("clinic.exports.AUDIT_EXPORT", None)  # the registered kind is used
     from clinic import registry
 
     kind = registry.export_kind("audit")
-    monkeypatch.setattr(registry, "_export_kinds", {"audit": kind.__class__(**{**kind.__dict__, "rows": broken})})
+    monkeypatch.setattr(
+        registry, "_export_kinds", {"audit": kind.__class__(**{**kind.__dict__, "rows": broken, "copy": None})}
+    )
     assert export_job_run(job_id=job.pk) == "failed"
     page = client.get(reverse("clinic:export-detail", args=[job.pk])).content.decode()
     assert "The export failed: RuntimeError: disk full" in page
