@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from clinic.audit import audit_record
-from clinic.models import AuditAction
+from clinic.models import AuditAction, StaffAlert
 from scheduling.models import Drug, Session, SessionStatus, TransportArrangement
 from scheduling.services import session_alert
 
@@ -212,6 +212,8 @@ def session_check_in(
         request=request,
         summary=summary,
     )
+    if not creating:  # a completed checklist may lift a block raised by a pre-dose reading
+        _dosing_alert_sync(session, user=user, request=request)
     return checkin
 
 
@@ -348,6 +350,8 @@ def vitals_record(
                 request=request,
                 summary=_late(taken_at=(taken_at, late)),
             )
+            if kind == ReadingKind.PRE_DOSE:
+                _dosing_alert_sync(session, user=user, request=request)
     return reading
 
 
@@ -385,6 +389,11 @@ def vitals_correct(
     except IntegrityError:
         raise ValidationError("This reading has already been corrected.", code="already_corrected") from None
     _audit(AuditAction.CREATE, new, session=session, user=user, request=request, summary={"corrects": reading.pk})
+    # The corrected reading's alert is closed; the new reading raises its own when out of range.
+    flagged = StaffAlert.objects.filter(dedupe_key=f"vitals:reading:{reading.pk}")
+    _alerts_resolve(flagged, user=user, reason="reading corrected", request=request)
+    if reading.kind == ReadingKind.PRE_DOSE and session.status == SessionStatus.CHECKED_IN:
+        _dosing_alert_sync(session, user=user, request=request)
     return new
 
 
@@ -420,6 +429,7 @@ def predose_override(*, session: Session, user, reason: str, request=None) -> Pr
         prescriber=user,
     )
     _audit(AuditAction.CREATE, override, session=session, user=user, request=request)
+    _dosing_alert_sync(session, user=user, request=request)
     return override
 
 
@@ -529,6 +539,7 @@ def dose_record(
         request=request,
         summary=_late(started_at=(started_at, late)),
     )
+    _alerts_resolve(StaffAlert.objects.filter(session_id=session.pk, kind=DOSING_ALERT), user=user, reason="dosed")
     return dose
 
 
@@ -797,7 +808,85 @@ def observation_discharge(
         raise ValidationError("The patient has already been discharged.", code="already") from None
     _move_status(session, SessionStatus.DISCHARGED)
     _audit(AuditAction.CREATE, discharge, session=session, user=user, request=request)
+    day_alerts = StaffAlert.objects.filter(session_id=session.pk, kind__in=DAY_ALERT_KINDS)
+    _alerts_resolve(day_alerts, user=user, reason="patient discharged", request=request)
     return discharge
+
+
+# --- Alerts that follow the facts -----------------------------------------------------
+
+DOSING_ALERT = "dosing_blocked"
+# The alerts of a session's day that its discharge closes: what they warn about is over. The
+# PHQ-9 item-9 alert, adverse events and the REMS reminder stay open for a person's follow-up.
+DAY_ALERT_KINDS = ("vitals_out_of_range", "checkpoint_overdue", "observation_past_end", DOSING_ALERT)
+
+
+def _alerts_resolve(alerts, *, user, reason: str, request=None) -> int:
+    """Close the open ``alerts`` (a StaffAlert queryset) as resolved by ``user`` now: each by a
+    compare-and-set (an acknowledgement at the same moment wins once) with its audit row naming
+    ``reason``. Returns how many were closed."""
+    now = timezone.now()
+    closed = 0
+    for alert in alerts.filter(acknowledged_at__isnull=True):
+        changed = StaffAlert.objects.filter(pk=alert.pk, acknowledged_at__isnull=True).update(
+            acknowledged_at=now, acknowledged_by=user
+        )
+        if changed != 1:
+            continue
+        closed += 1
+        who = user.pk if user is not None else None
+        changes = {"acknowledged_at": [None, now.isoformat()], "acknowledged_by": [None, who]}
+        summary = {"resolved": reason, "fields": ["acknowledged_at", "acknowledged_by"], "changes": changes}
+        audit_record(
+            action=AuditAction.UPDATE, request=request, user=user, obj=alert, patient=alert.patient_id, summary=summary
+        )
+    return closed
+
+
+def _dosing_alert_sync(session: Session, *, user, request=None) -> None:
+    """Once the write commits, ``dosing_alert_sync`` for the session: the nurse's write reads the
+    session once, under its lock, and a refused write raises nothing."""
+    transaction.on_commit(lambda: dosing_alert_sync(session_id=session.pk, user=user, request=request))
+
+
+@transaction.atomic
+def dosing_alert_sync(*, session_id: int, user, request=None) -> None:
+    """While a checked-in patient's dosing is blocked after a pre-dose reading, one open alert for
+    the site's prescribers (raised for that reading: a newer reading replaces it); once dosing is
+    no longer blocked (an override, a reading in range, the dose) the alert is closed."""
+    day = load_day(session_id)
+    session = day.session
+    stale = StaffAlert.objects.filter(session_id=session.pk, kind=DOSING_ALERT)
+    reading = day.predose_reading
+    if day.dosing_blocked and reading is not None:
+        key = f"dosing:reading:{reading.pk}"
+        blocks = "; ".join(day.dosing_blocks)
+        session_alert(
+            session,
+            kind=DOSING_ALERT,
+            dedupe_key=key,
+            message=f"Dosing blocked: {session.patient.full_name}, {session.chair} ({blocks})",
+            severity="warning",
+            audience="prescriber",
+            url=session_url(session),
+        )
+        _alerts_resolve(stale.exclude(dedupe_key=key), user=user, reason="newer pre-dose reading", request=request)
+        return
+    _alerts_resolve(stale, user=user, reason="dosing no longer blocked", request=request)
+
+
+def alerts_close_after_discharge() -> int:
+    """Close the day's alerts of discharged sessions left open (raised by a scan that ran while
+    the patient was discharged), as resolved by the nurse who discharged. Safe to run twice."""
+    closed = 0
+    open_ = StaffAlert.objects.filter(acknowledged_at__isnull=True, kind__in=DAY_ALERT_KINDS, session_id__isnull=False)
+    discharges = Discharge.objects.filter(
+        observation__session_id__in=open_.values("session_id"), observation__session__status=SessionStatus.DISCHARGED
+    ).select_related("observation", "discharged_by")
+    for discharge in discharges:
+        alerts = open_.filter(session_id=discharge.observation.session_id)
+        closed += _alerts_resolve(alerts, user=discharge.discharged_by, reason="patient discharged")
+    return closed
 
 
 # --- REMS -----------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from django.utils import timezone
 from scheduling.models import Drug, Session, SessionStatus
 from scheduling.services import session_alert
 
-from . import rules
+from . import rules, services
 from .day import day_sessions, session_days
 from .models import current_thresholds
 
@@ -90,7 +90,10 @@ def scan_rems(now: dt.datetime, t: rules.Thresholds) -> int:
 @shared_task(name="monitoring.tasks.alerts_scan")
 def alerts_scan() -> int:
     """Raise alerts for overdue checkpoints, observations past their planned end and REMS
-    records nearing the end of their window. Returns the number of new alerts."""
+    records nearing the end of their window, and close the day's alerts of patients already
+    discharged (raised while the discharge was being saved). Returns the number of new alerts."""
     now = timezone.now()
     t = current_thresholds()
-    return scan_observations(now, t) + scan_rems(now, t)
+    raised = scan_observations(now, t) + scan_rems(now, t)
+    services.alerts_close_after_discharge()
+    return raised
