@@ -20,5 +20,8 @@ class ClinicConfig(AppConfig):
         registry.nav_register(
             label="Outbox", url_name="clinic:outbox", permission="clinic.view_outboxmessage", order=90
         )
+        registry.nav_register(
+            label="Integrations", url_name="clinic:integrations", permission="clinic.manage_integrations", order=95
+        )
         registry.nav_register(label="Admin", url_name="admin:index", permission="clinic.change_site", order=100)
         registry.home_register(role=ADMINISTRATOR, url_name="clinic:audit", order=100)

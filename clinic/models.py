@@ -374,3 +374,4 @@ class AuditCheckpoint(models.Model):
 
 
 from .models_ops import ExportJob, Heartbeat  # noqa: E402, F401  (heartbeats and export jobs)
+from .models_integrations import IntegrationToken  # noqa: E402, F401  (tokens of other systems)

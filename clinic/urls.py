@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from . import views, views_account, views_audit, views_exports, views_outbox
+from . import views, views_account, views_audit, views_exports, views_import, views_integrations, views_outbox
 
 clinic_patterns = [
     path("patients/", views.patient_list, name="patient-list"),
@@ -23,6 +23,10 @@ clinic_patterns = [
     path("alerts/<int:pk>/acknowledge/", views.alert_acknowledge, name="alert-acknowledge"),
     path("outbox/", views_outbox.outbox, name="outbox"),
     path("outbox/<slug:source>/<int:pk>/retry/", views_outbox.outbox_retry, name="outbox-retry"),
+    path("integrations/", views_integrations.integrations, name="integrations"),
+    path("integrations/<int:pk>/revoke/", views_integrations.integration_revoke, name="integration-revoke"),
+    path("patients/import/", views_import.patient_import, name="patient-import"),
+    path("patients/import/template.csv", views_import.patient_import_template, name="patient-import-template"),
 ]
 
 urlpatterns = [
@@ -58,6 +62,7 @@ urlpatterns = [
     path("", include((clinic_patterns, "clinic"))),
     path("", include("scheduling.urls")),
     path("", include("monitoring.urls")),
+    path("fhir/", include("monitoring.urls_fhir")),
     path("", include("scheduling.urls_confirm")),
 ]
 

@@ -124,6 +124,14 @@ EXPECTED = {
     "monitoring:eligibility-override": row(lambda w: {"pk": w["patient"].pk}, 405, 405, 405, 405),
     "monitoring:outcomes-report": row(none, 403, 403, 403, 200),
     "monitoring:outcomes-csv": row(none, 403, 403, 403, 200),
+    # Integrations: tokens and the patient import are an administrator's; the FHIR export answers
+    # JSON (401 without a sign-in or token, 400 for a search without its patient).
+    "clinic:integrations": row(none, 403, 403, 403, 200),
+    "clinic:integration-revoke": row(lambda w: {"pk": 1}, 405, 405, 405, 405),
+    "clinic:patient-import": row(none, 403, 403, 403, 200),
+    "clinic:patient-import-template": row(none, 403, 403, 403, 200),
+    "fhir:patient-everything": row(lambda w: {"pk": w["patient"].pk}, 403, 403, 403, 200, anonymous=401),
+    "fhir:observation-search": row(none, 403, 403, 403, 400, anonymous=401),
 }
 
 

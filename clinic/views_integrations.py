@@ -1,0 +1,48 @@
+"""Integrations (/integrations/): the tokens other systems use to read the FHIR export and the
+calendar feeds, created and revoked by an administrator. A new token is shown once."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST
+
+from . import services_integrations as services
+from .audit import audit_record
+from .forms_integrations import IntegrationTokenForm
+from .models import AuditAction
+from .models_integrations import IntegrationToken
+
+
+@never_cache
+@login_required
+@permission_required("clinic.manage_integrations", raise_exception=True)
+@require_http_methods(["GET", "POST"])
+def integrations(request):
+    form = IntegrationTokenForm(request.POST or None)
+    created = None
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        token, secret = services.integration_token_create(
+            name=data["name"], purpose=data["purpose"], site=data["site"], user=request.user, request=request
+        )
+        # Shown on this response only: the page is not cached and the secret is not stored.
+        created = {"token": token, "secret": secret}
+        form = IntegrationTokenForm()
+    tokens = list(IntegrationToken.objects.select_related("site", "created_by", "revoked_by"))
+    if request.method == "GET":
+        audit_record(action=AuditAction.VIEW, request=request, object_type="integrations")
+    context = {"form": form, "tokens": tokens, "created": created}
+    return render(request, "integrations/tokens.html", context)
+
+
+@login_required
+@require_POST
+@permission_required("clinic.manage_integrations", raise_exception=True)
+def integration_revoke(request, pk):
+    token = get_object_or_404(IntegrationToken, pk=pk)
+    if services.integration_token_revoke(token=token, user=request.user, request=request):
+        messages.success(request, f"The token of {token.name} is revoked: it no longer works.")
+    else:
+        messages.info(request, "This token was already revoked.")
+    return redirect("clinic:integrations")

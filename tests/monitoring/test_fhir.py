@@ -1,0 +1,205 @@
+"""The FHIR R4 export: every resource validates against the R4 models of fhir.resources, with
+the LOINC codes and UCUM units of DOMAIN.md; access by token or staff sign-in, every request
+audited."""
+
+import datetime as dt
+
+import pytest
+import time_machine
+from django.urls import reverse
+from fhir.resources.R4B import get_fhir_model_class
+
+from clinic import services_integrations
+from clinic.models import AuditEvent
+from monitoring import services
+from monitoring.models import OutcomeScore, VitalsReading
+from tests.monitoring.conftest import DAY_START, NORMAL
+
+pytestmark = pytest.mark.django_db
+
+DOSED = DAY_START + dt.timedelta(minutes=10)
+
+
+def validated(data: dict) -> dict:
+    """``data`` as the R4 models read it (raises on any invalid resource), every entry too."""
+    get_fhir_model_class(data["resourceType"]).model_validate(data)
+    for entry in data.get("entry", []):
+        resource = entry["resource"]
+        get_fhir_model_class(resource["resourceType"]).model_validate(resource)
+    return data
+
+
+def by_id(bundle: dict) -> dict:
+    return {(e["resource"]["resourceType"], e["resource"]["id"]): e["resource"] for e in bundle["entry"]}
+
+
+def codes(resource: dict) -> set[str]:
+    return {c["code"] for c in resource["code"]["coding"]}
+
+
+@pytest.fixture
+def fhir_token(administrator):
+    token, secret = services_integrations.integration_token_create(
+        name="EHR interface", purpose="fhir", site=None, user=administrator
+    )
+    return secret
+
+
+@pytest.fixture
+def discharged(session, run_to_discharge, nurse):
+    run_to_discharge(session, dosed_at=DOSED, checkpoint_values={**NORMAL, "systolic": 150})
+    OutcomeScore.objects.create(
+        session=session,
+        patient=session.patient,
+        instrument="phq9",
+        source="patient",
+        answers=[1, 1, 2, 1, 0, 1, 1, 0, 0],
+        functional=1,
+        total=7,
+        recorded_at=DAY_START - dt.timedelta(hours=20),
+        updated_at=DAY_START - dt.timedelta(hours=20),
+    )
+    return session
+
+
+def everything(client, patient, **headers):
+    return client.get(reverse("fhir:patient-everything", args=[patient.pk]), **headers)
+
+
+def test_everything_is_a_valid_r4_bundle_with_codes_and_units(client, fhir_token, discharged):
+    response = everything(client, discharged.patient, HTTP_AUTHORIZATION=f"Bearer {fhir_token}")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/fhir+json"
+    bundle = validated(response.json())
+    assert bundle["type"] == "searchset"
+    resources = by_id(bundle)
+    patient = resources["Patient", str(discharged.patient.pk)]
+    assert patient["identifier"][0]["value"] == discharged.patient.mrn
+    assert patient["birthDate"] == "1980-05-17" and patient["gender"] == "female"
+
+    encounter = resources["Encounter", str(discharged.pk)]
+    assert encounter["status"] == "finished" and encounter["class"]["code"] == "AMB"
+
+    administration = next(r for r in resources.values() if r["resourceType"] == "MedicationAdministration")
+    assert administration["status"] == "completed"
+    assert administration["dosage"]["dose"] == {
+        "value": 56.0,
+        "unit": "mg",
+        "system": "http://unitsofmeasure.org",
+        "code": "mg",
+    }
+    assert administration["contained"][0]["batch"]["lotNumber"] == "LOT42"
+    assert "2 of 2 nasal devices" in administration["dosage"]["text"]
+    assert administration["context"]["reference"] == f"Encounter/{discharged.pk}"
+
+    observations = [r for r in resources.values() if r["resourceType"] == "Observation"]
+    vitals = [o for o in observations if o["category"][0]["coding"][0]["code"] == "vital-signs"]
+    # Three readings (pre-dose, 40 minutes, before discharge): a panel and four members each.
+    assert len(vitals) == 15
+    panels = [o for o in vitals if "85353-1" in codes(o)]
+    assert len(panels) == 3 and all(len(p["hasMember"]) == 4 for p in panels)
+    bps = [o for o in vitals if "85354-9" in codes(o)]
+    assert {(c["code"]["coding"][0]["code"], c["valueQuantity"]["code"]) for c in bps[1]["component"]} == {
+        ("8480-6", "mm[Hg]"),
+        ("8462-4", "mm[Hg]"),
+    }
+    assert sorted(c["valueQuantity"]["value"] for c in bps[1]["component"]) == [82, 150]
+    units = {code: o["valueQuantity"]["code"] for o in vitals for code in codes(o) if "valueQuantity" in o}
+    assert units == {"8867-4": "/min", "9279-1": "/min", "59408-5": "%", "2708-6": "%"}
+    assert all(o["meta"]["profile"][0].startswith("http://hl7.org/fhir/StructureDefinition/") for o in vitals)
+
+    phq9 = next(o for o in observations if "44261-6" in codes(o))
+    assert phq9["valueQuantity"]["value"] == 7 and phq9["category"][0]["coding"][0]["code"] == "survey"
+
+
+def test_a_corrected_reading_is_entered_in_error_and_its_correction_amended(
+    client, fhir_token, session, run_to_observation, nurse
+):
+    run_to_observation(session, dosed_at=DOSED)
+    with time_machine.travel(DOSED + dt.timedelta(minutes=41), tick=False):
+        wrong = services.vitals_record(
+            session=session, user=nurse, kind="checkpoint", checkpoint_minute=40, values={**NORMAL, "heart_rate": 170}
+        )
+        right = services.vitals_correct(reading=wrong, user=nurse, values=NORMAL, reason="Typed 170 for 70")
+    bundle = validated(everything(client, session.patient, HTTP_AUTHORIZATION=f"Bearer {fhir_token}").json())
+    resources = by_id(bundle)
+    assert resources["Observation", f"hr-{wrong.pk}"]["status"] == "entered-in-error"
+    assert resources["Observation", f"vitals-{wrong.pk}"]["status"] == "entered-in-error"
+    corrected = resources["Observation", f"vitals-{right.pk}"]
+    assert corrected["status"] == "amended"
+    assert corrected["derivedFrom"] == [{"reference": f"Observation/vitals-{wrong.pk}"}]
+    assert resources["Observation", f"hr-{right.pk}"]["valueQuantity"]["value"] == 72
+    assert resources["Observation", f"hr-{right.pk}"]["note"][0]["text"] == "Correction: Typed 170 for 70"
+
+
+def test_observation_search_returns_the_period_asked_for(client, fhir_token, discharged):
+    url = reverse("fhir:observation-search")
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {fhir_token}"}
+    reading = VitalsReading.objects.get(session=discharged, kind="discharge")
+    since = reading.taken_at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    response = client.get(url, {"patient": discharged.patient.pk, "date": f"ge{since}"}, **auth)
+    bundle = validated(response.json())
+    assert bundle["type"] == "searchset" and bundle["total"] == 5
+    assert {e["resource"]["id"] for e in bundle["entry"]} >= {f"vitals-{reading.pk}", f"bp-{reading.pk}"}
+
+    day = DAY_START.date().isoformat()
+    whole_day = validated(client.get(url, {"patient": f"Patient/{discharged.patient.pk}", "date": day}, **auth).json())
+    assert whole_day["total"] == 15  # the PHQ-9 was answered the day before
+    with_score = client.get(url, {"patient": discharged.patient.pk, "date": ["ge2026-11-16", "lt2026-11-18"]}, **auth)
+    assert validated(with_score.json())["total"] == 16
+    none_before = client.get(url, {"patient": discharged.patient.pk, "date": "lt2026-11-01"}, **auth)
+    assert validated(none_before.json())["total"] == 0
+
+
+@pytest.mark.parametrize(
+    "query",
+    [{}, {"patient": "abc"}, {"patient": "1", "date": "ge17/11/2026"}, {"patient": "1", "date": "ge0001-01-01"}],
+)
+def test_a_bad_search_is_a_400_operation_outcome(client, fhir_token, query):
+    response = client.get(reverse("fhir:observation-search"), query, HTTP_AUTHORIZATION=f"Bearer {fhir_token}")
+    assert response.status_code == 400
+    assert validated(response.json())["resourceType"] == "OperationOutcome"
+
+
+def test_access_by_token_or_staff_and_every_request_is_audited(
+    client, client_for, fhir_token, administrator, nurse, discharged
+):
+    patient = discharged.patient
+    assert everything(client, patient).status_code == 401
+    assert everything(client, patient, HTTP_AUTHORIZATION="Bearer not-a-token").status_code == 401
+    assert everything(client, patient, HTTP_AUTHORIZATION=f"Bearer {fhir_token}").status_code == 200
+    assert everything(client_for(nurse), patient).status_code == 403
+    assert everything(client_for(administrator), patient).status_code == 200
+    rows = list(AuditEvent.objects.filter(object_type="fhir").order_by("id"))
+    assert [r.action for r in rows] == ["denied", "denied", "export", "denied", "export"]
+    assert rows[2].patient_id == patient.pk and rows[2].username.startswith("token:") and rows[2].actor == "system"
+    assert rows[4].user == administrator
+
+
+def test_a_revoked_token_stops_working(client, fhir_token, administrator, discharged):
+    token = services_integrations.integration_token_use(secret=fhir_token, purpose="fhir")
+    services_integrations.integration_token_revoke(token=token, user=administrator)
+    assert everything(client, discharged.patient, HTTP_AUTHORIZATION=f"Bearer {fhir_token}").status_code == 401
+
+
+def test_a_calendar_token_does_not_open_the_fhir_export(client, administrator, site, discharged):
+    _, secret = services_integrations.integration_token_create(
+        name="Front desk calendar", purpose="calendar", site=site, user=administrator
+    )
+    assert everything(client, discharged.patient, HTTP_AUTHORIZATION=f"Bearer {secret}").status_code == 401
+
+
+def test_an_unknown_patient_is_a_404(client, fhir_token):
+    response = client.get(reverse("fhir:patient-everything", args=[999999]), HTTP_AUTHORIZATION=f"Bearer {fhir_token}")
+    assert response.status_code == 404
+
+
+def test_the_export_reads_a_fixed_number_of_queries(
+    client, fhir_token, discharged, make_session, run_to_discharge, django_assert_max_num_queries
+):
+    for days in (3, 7, 10):
+        later = DAY_START + dt.timedelta(days=days)
+        run_to_discharge(make_session(discharged.patient, start=later), dosed_at=later + dt.timedelta(minutes=10))
+    with django_assert_max_num_queries(25):
+        response = everything(client, discharged.patient, HTTP_AUTHORIZATION=f"Bearer {fhir_token}")
+    assert len([e for e in response.json()["entry"] if e["resource"]["resourceType"] == "Encounter"]) == 4
