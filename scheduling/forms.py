@@ -118,21 +118,7 @@ class CourseSetupForm(VisibleTextMixin, forms.Form):
 
 
 def phase_specs(protocol: Protocol) -> list[rules.PhaseSpec]:
-    return [
-        rules.PhaseSpec(
-            name=p.name,
-            sessions_per_week=p.sessions_per_week,
-            dose_mg=p.default_dose_mg,
-            session_minutes=p.session_minutes,
-            weeks=p.weeks,
-            sessions=p.sessions,
-            interval_weeks=p.interval_weeks,
-            min_days_between=p.min_days_between,
-            order=p.order,
-            review_after=p.review_after,
-        )
-        for p in protocol.phases.all()
-    ]
+    return [p.spec() for p in protocol.phases.all()]
 
 
 class ProposalRowForm(forms.Form):
@@ -253,3 +239,27 @@ class TransportForm(VisibleTextMixin, forms.ModelForm):
 
         phone = self.cleaned_data.get("phone", "").strip()
         return normalise_phone(phone, settings.PHONE_DEFAULT_REGION) if phone else ""
+
+
+class CourseReviewForm(VisibleTextMixin, forms.Form):
+    """A prescriber's decision at a phase's review: what the course does next, and why."""
+
+    decision = forms.ChoiceField(label="Decision", choices=[], widget=forms.RadioSelect)
+    note = forms.CharField(
+        label="Note (the reason, what was discussed)",
+        max_length=500,
+        required=False,
+        widget=forms.TextInput(attrs={"placeholder": "e.g. response at week 4, tolerated 84 mg"}),
+    )
+
+    error_messages = {"stop_needs_note": "Write why the course stops."}
+
+    def __init__(self, *args, decisions: list[tuple[str, str]], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["decision"].choices = decisions
+
+    def clean(self):
+        data = super().clean()
+        if data.get("decision") == "stop" and not data.get("note", "").strip():
+            self.add_error("note", ValidationError(self.error_messages["stop_needs_note"], code="stop_needs_note"))
+        return data

@@ -13,6 +13,8 @@ from django.utils import timezone
 from clinic import fields
 from clinic.models import Chair, Patient, Site
 
+from . import rules
+
 # Longest protocol notes an administrator may write (checked by forms and the database).
 PROTOCOL_NOTES_MAX = 2000
 
@@ -114,6 +116,21 @@ class ProtocolPhase(models.Model):
     @property
     def session_minutes(self) -> int:
         return self.dosing_minutes + self.observation_minutes + self.turnover_minutes
+
+    def spec(self) -> rules.PhaseSpec:
+        """What the planner needs to know of this phase."""
+        return rules.PhaseSpec(
+            name=self.name,
+            sessions_per_week=self.sessions_per_week,
+            dose_mg=self.default_dose_mg,
+            session_minutes=self.session_minutes,
+            weeks=self.weeks,
+            sessions=self.sessions,
+            interval_weeks=self.interval_weeks,
+            min_days_between=self.min_days_between,
+            order=self.order,
+            review_after=self.review_after,
+        )
 
 
 class Course(models.Model):

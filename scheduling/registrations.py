@@ -53,6 +53,9 @@ def register() -> None:
     registry.nav_register(label="Day", url_name="scheduling:day", permission=view, order=20)
     registry.nav_register(label="Week", url_name="scheduling:week", permission=view, order=30)
     registry.nav_register(label="Rides", url_name="scheduling:transport-list", permission=view, order=40)
+    registry.nav_register(
+        label="Reviews", url_name="scheduling:review-list", permission="scheduling.review_course", order=45
+    )
     registry.home_register(role=SCHEDULER, url_name="scheduling:day", order=10)
     registry.patient_panel_register("courses", _patient_panel)
     registry.retry_source_register(

@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from django.db.models import Q, QuerySet
+from django.db.models import Max, OuterRef, Q, QuerySet, Subquery
 from django.urls import reverse
 from django.utils import dateformat, timezone
 
@@ -16,7 +16,7 @@ from clinic.selectors import all_sites, site_with_id
 
 from . import rules
 from .links import confirm_token_session_id
-from .models import Course, Session, SessionStatus, TransportArrangement
+from .models import Course, ProtocolPhase, Session, SessionStatus, TransportArrangement
 
 DEFAULT_OPEN, DEFAULT_CLOSE = dt.time(8), dt.time(18)
 
@@ -499,3 +499,19 @@ def free_slots(
             if on_day >= per_day:
                 break
     return found
+
+
+def reviews_pending() -> list[Course]:
+    """Active courses paused for a prescriber's review, the longest waiting first, each with
+    ``last_session`` (its last session still counted) and ``phase_name``. Two queries."""
+    phase = ProtocolPhase.objects.filter(protocol=OuterRef("protocol"), order=OuterRef("review_phase_order"))
+    courses = (
+        Course.objects.filter(status=Course.Status.ACTIVE, review_phase_order__isnull=False)
+        .select_related("patient", "protocol", "site")
+        .annotate(
+            last_session=Max("sessions__start", filter=~Q(sessions__status=SessionStatus.CANCELLED)),
+            phase_name=Subquery(phase.values("name")[:1]),
+        )
+        .order_by("last_session", "pk")
+    )
+    return list(courses)

@@ -22,7 +22,16 @@ from clinic.models import AuditAction, Chair, Closure, OpeningHours, Patient, Si
 from clinic.services import alert_raise
 
 from . import rules
-from .models import Course, Drug, Protocol, ProtocolPhase, Session, SessionStatus, TransportArrangement
+from .models import (
+    Course,
+    CourseReview,
+    Drug,
+    Protocol,
+    ProtocolPhase,
+    Session,
+    SessionStatus,
+    TransportArrangement,
+)
 from .reminders_plan import reminders_sync
 
 ERRORS = {
@@ -51,6 +60,10 @@ ERRORS = {
     "dose_too_close": "Too close to %(patient)s's session on %(other)s: doses must be at least %(days)s days apart.",
     "too_far": "Sessions can be booked up to %(years)s years ahead, until %(last)s.",
     "course_not_active": "This course is already %(status)s.",
+    "no_review": "This course is not waiting for a prescriber's review.",
+    "no_next_phase": "%(protocol)s has no phase after %(phase)s: continue, step back or stop.",
+    "no_previous_phase": "%(phase)s is the first phase of %(protocol)s: there is no frequency to step back to.",
+    "review_no_chair": "No chair is free %(range)s on %(date)s for the re-planned session %(sequence)s.",
 }
 
 
@@ -779,6 +792,173 @@ def course_stop(*, course: Course, reason: str, user=None, request=None) -> list
         summary={"action": "stop", "reason": reason, "cancelled": [s.pk for s in upcoming]},
     )
     return upcoming
+
+
+# --- The prescriber's review ------------------------------------------------------------
+
+
+def review_phases(course: Course, decision: str) -> list[ProtocolPhase]:
+    """The phases a review decision plans, in order (the planner stops at the next phase that
+    needs a review): continue = the reviewed phase again; next phase = those after it; step
+    back = the phase before it, then on from there. Refused with the reason when the protocol
+    has no such phase."""
+    phases = list(course.protocol.phases.order_by("order"))
+    index = next((i for i, p in enumerate(phases) if p.order == course.review_phase_order), None)
+    if index is None:
+        raise _error("no_review")
+    current = phases[index]
+    params = {"protocol": course.protocol.name, "phase": current.name}
+    if decision == CourseReview.Decision.CONTINUE:
+        return phases[index:]
+    if decision == CourseReview.Decision.NEXT:
+        if index + 1 >= len(phases):
+            raise _error("no_next_phase", **params)
+        return phases[index + 1 :]
+    if decision == CourseReview.Decision.STEP_BACK:
+        if index == 0:
+            raise _error("no_previous_phase", **params)
+        return phases[index - 1 :]
+    return []
+
+
+@transaction.atomic
+def course_review_decide(*, course: Course, decision: str, note: str, user, request=None) -> CourseReview:
+    """Record a prescriber's decision on a course paused for review, and act on it.
+
+    Stop: the course stops (its sessions still to come are cancelled). Otherwise the
+    sessions still to come are cancelled and the rest of the course is planned again from
+    the last dose with the same rules as the wizard (``rules.generate_schedule``: the
+    frequency a ceiling, the minimum gaps, the offered weekdays and time, closures and the
+    clock), from the course's preferred chair or the first free one, every booking checked;
+    all of it, or nothing. The course pauses again at the next phase that needs a review."""
+    course = (
+        Course.objects.select_for_update(of=("self",))
+        .select_related("protocol", "site", "patient", "preferred_chair")
+        .get(pk=course.pk)
+    )
+    if course.status != Course.Status.ACTIVE:
+        raise _error("course_not_active", status=course.get_status_display().lower())
+    if course.review_phase_order is None:
+        raise _error("no_review")
+    reviewed = course.protocol.phases.filter(order=course.review_phase_order).first()
+    note = note.strip()
+    review = CourseReview(
+        course=course,
+        phase_order=course.review_phase_order,
+        phase_name=reviewed.name if reviewed else "",
+        decision=decision,
+        note=note,
+        decided_by=user,
+    )
+    if decision == CourseReview.Decision.STOP:
+        course_stop(course=course, reason=f"Prescriber's review: {note or 'stop'}", user=user, request=request)
+        course.refresh_from_db()
+        course.review_phase_order = None
+        course.save(update_fields=["review_phase_order"])
+        review.save()
+        _audit_review(review, [], user=user, request=request)
+        return review
+    phases = review_phases(course, decision)
+    _lock_patient(course.patient)
+    check_patient(patient=course.patient, protocol=course.protocol, course=course)
+    now = timezone.now()
+    site, tz = course.site, course.site.tzinfo
+    upcoming = list(
+        Session.objects.select_for_update().filter(course=course, status=SessionStatus.BOOKED, start__gt=now)
+    )
+    for session in upcoming:
+        session.cancel_reason = "Re-planned after the prescriber's review"
+        _touch(session, SessionStatus.CANCELLED)
+        session.save()
+        reminders_sync(session=session)
+    given = (
+        course.sessions.exclude(status__in=[SessionStatus.CANCELLED, SessionStatus.NO_SHOW]).order_by("-start").first()
+    )
+    last_sequence = max(course.sessions.values_list("sequence", flat=True), default=0)
+    calendar = SiteCalendar.load(site)
+    specs = [p.spec() for p in phases]
+    try:
+        proposals = rules.generate_schedule(
+            phases=specs,
+            start_date=now.astimezone(tz).date(),
+            weekdays=course.weekdays,
+            start_time=course.start_time,
+            opening_hours=calendar.opening_hours,
+            closures=calendar.closures,
+            tz=tz,
+            now=now,
+            after=given.start.astimezone(tz).date() if given else None,
+            first_sequence=last_sequence + 1,
+        )
+    except rules.ScheduleError as exc:
+        raise ValidationError(str(exc), code="no_plan") from exc
+    by_order = {p.order: p for p in phases}
+    chairs = list(Chair.objects.filter(site=site, active=True).order_by("name"))
+    booked = []
+    for proposal in proposals:
+        phase = by_order[proposal.phase_order]
+        preferred = course.preferred_chair or (chairs[0] if chairs else None)
+        chair, problems = (
+            first_free_chair(
+                patient=course.patient,
+                preferred=preferred,
+                chairs=chairs,
+                start=proposal.start,
+                end=proposal.end,
+                calendar=calendar,
+                min_days_between=phase.min_days_between,
+            )
+            if preferred
+            else (None, [])
+        )
+        if chair is None:
+            patient_wide = [p for p in problems if p.code in ("dose_too_close", "too_far")]
+            raise (
+                ValidationError(patient_wide)
+                if patient_wide
+                else _error(
+                    "review_no_chair",
+                    range=rules.time_range(proposal.start, proposal.end, tz),
+                    date=f"{proposal.start:%a %d %b}",
+                    sequence=proposal.sequence,
+                )
+            )
+        booked.append(
+            _session_book(
+                course=course,
+                chair=chair,
+                start=proposal.start,
+                minutes=phase.session_minutes,
+                planned_dose_mg=phase.default_dose_mg,
+                phase_name=phase.name,
+                sequence=proposal.sequence,
+                min_days_between=phase.min_days_between,
+                calendar=calendar,
+                check_patient_first=False,
+            )
+        )
+    paused = next((p.phase_order for p in proposals if p.review_follows), None)
+    course.review_phase_order = paused
+    course.save(update_fields=["review_phase_order"])
+    review.save()
+    _audit_review(review, booked, cancelled=upcoming, user=user, request=request)
+    return review
+
+
+def _audit_review(review: CourseReview, booked: list[Session], *, user, request, cancelled=()) -> None:
+    audit_record(
+        action=AuditAction.UPDATE,
+        request=request,
+        user=user,
+        obj=review.course,
+        summary={
+            "action": "review",
+            "decision": review.decision,
+            "phase": review.phase_name,
+            "booked": [s.pk for s in booked],
+            "cancelled": [s.pk for s in cancelled],
+        },
+    )
 
 
 # --- Ride home ------------------------------------------------------------------------

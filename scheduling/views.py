@@ -14,10 +14,11 @@ from clinic.jinja2 import Partial
 from clinic.models import AuditAction, Chair, Patient
 
 from . import forms, rules, selectors, services
-from .models import Course, Session, SessionStatus, TransportArrangement
+from .models import Course, CourseReview, Session, SessionStatus, TransportArrangement
 
 VIEW = "scheduling.view_schedule"
 BOOK = "scheduling.book_session"
+REVIEW = "scheduling.review_course"
 
 
 def _date_param(request, name: str, today: dt.date) -> dt.date:
@@ -366,6 +367,68 @@ def course_replan(request, pk):
         + (f"; {moved} later session{'s' if moved != 1 else ''} moved to keep the gaps." if moved else "."),
     )
     return redirect(course)
+
+
+# --- The prescriber's review ------------------------------------------------------------
+
+
+@login_required
+@permission_required(REVIEW, raise_exception=True)
+def review_list(request):
+    courses = selectors.reviews_pending()
+    response = render(request, "scheduling/review_list.html", {"courses": courses})
+    audit_record(
+        action=AuditAction.VIEW, request=request, object_type="course_reviews", summary={"count": len(courses)}
+    )
+    return response
+
+
+def _review_decisions(course: Course) -> list[tuple[str, str]]:
+    """The decisions the protocol allows at this review (no next phase after the last one...)."""
+    allowed = []
+    for value, label in CourseReview.Decision.choices:
+        try:
+            services.review_phases(course, value)
+        except ValidationError:
+            continue
+        allowed.append((value, label))
+    return allowed
+
+
+@login_required
+@permission_required(REVIEW, raise_exception=True)
+def course_review(request, pk):
+    course = _get_course(pk)
+    if course.review_phase_order is None or course.status != Course.Status.ACTIVE:
+        messages.info(request, "This course is not waiting for a prescriber's review.")
+        return redirect(course)
+    form = forms.CourseReviewForm(request.POST or None, decisions=_review_decisions(course))
+    if request.method == "POST" and form.is_valid():
+        try:
+            review = services.course_review_decide(
+                course=course,
+                decision=form.cleaned_data["decision"],
+                note=form.cleaned_data["note"],
+                user=request.user,
+                request=request,
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, f"Decision recorded: {review.get_decision_display().lower()}.")
+            return redirect(course)
+    ctx = {
+        "course": course,
+        "tz": course.site.tzinfo,
+        "form": form,
+        "sessions": selectors.course_timeline(course),
+        "phase": course.protocol.phases.filter(order=course.review_phase_order).first(),
+        "extras": registry.course_panels(course=course, request=request),
+    }
+    response = render(request, "scheduling/course_review.html", ctx)
+    if request.method == "GET":
+        audit_record(action=AuditAction.VIEW, request=request, obj=course, summary={"page": "review"})
+    return response
 
 
 # --- Session page and actions ---------------------------------------------------------

@@ -82,6 +82,9 @@ EXPECTED = {
     "scheduling:course-detail": row(lambda w: {"pk": w["course"].pk}, 200, 200, 200, 200),
     "scheduling:course-replan": row(lambda w: {"pk": w["course"].pk}, 405, 405, 405, 405),
     "scheduling:course-stop": row(lambda w: {"pk": w["course"].pk}, 405, 405, 405, 405),
+    # Prescribers decide reviews; a course not paused for one sends them back to the course page.
+    "scheduling:course-review": row(lambda w: {"pk": w["course"].pk}, 403, 403, 302, 302),
+    "scheduling:review-list": row(none, 403, 403, 200, 200),
     "scheduling:session-detail": row(lambda w: {"pk": w["session"].pk}, 200, 200, 200, 200),
     **{
         f"scheduling:{name}": row(lambda w: {"pk": w["session"].pk}, 405, 405, 405, 405)

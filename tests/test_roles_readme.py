@@ -71,6 +71,10 @@ PROBES = {
         lambda c, w: _post_allowed(c, "monitoring:predose-override", pk=w["session"].pk),
         lambda c, w: _post_allowed(c, "monitoring:discharge-override", pk=w["session"].pk),
     ),
+    "course reviews (continue, next phase, step back, stop)": (
+        lambda c, w: _get(c, "scheduling:review-list"),
+        lambda c, w: _post_allowed(c, "scheduling:course-review", pk=0),
+    ),
     "audit report, REMS worklist, compliance reports, outbox": (
         lambda c, w: all(_get(c, n) for n in ("clinic:audit", "monitoring:rems-worklist", "monitoring:reports")),
         lambda c, w: _get(c, "clinic:outbox"),
