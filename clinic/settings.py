@@ -99,6 +99,8 @@ MIDDLEWARE = [
     "clinic.middleware.SecondFactorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
+    # A page that needs a site, on a fresh installation, shows how to set one up (not a 404).
+    "clinic.middleware_setup.NoSiteGuidanceMiddleware",
 ]
 
 # The scale benchmark serves the app with its own URLconf (tests/bench/urls.py adds a baseline page).

@@ -6,6 +6,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from clinic.audit import audit_record
+from clinic.errors import NoSiteYet
 from clinic.jinja2 import Partial, url_with_pk
 from clinic.models import AuditAction, Site
 from clinic.roles import ALERT_AUDIENCES, user_role
@@ -39,7 +40,7 @@ def _board_sites(request) -> tuple[Site, list[Site]]:
     """The site asked for (else the first one) and every site, for the site picker."""
     sites = all_sites()
     if not sites:
-        raise Http404("No site has been set up yet.")
+        raise NoSiteYet
     return site_with_id(sites, request.GET.get("site")) or sites[0], sites
 
 

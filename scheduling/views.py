@@ -3,13 +3,13 @@ import datetime as dt
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from clinic import registry
 from clinic.audit import audit_record
+from clinic.errors import NoSiteYet
 from clinic.jinja2 import Partial
 from clinic.models import AuditAction, Chair, Patient
 
@@ -41,7 +41,7 @@ def _date_param(request, name: str, today: dt.date) -> dt.date:
 def _get_site(request):
     site = selectors.site_choice(request.GET.get("site"))
     if site is None:
-        raise Http404("No clinic site is set up yet.")
+        raise NoSiteYet
     return site
 
 
