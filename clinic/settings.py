@@ -393,13 +393,25 @@ PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
 PHONE_DEFAULT_REGION = env_str("PHONE_DEFAULT_REGION", "US")
 MINIMUM_PATIENT_AGE = env_int("MINIMUM_PATIENT_AGE", 18, minimum=0)
 
+# No patient data in the logs: every line loses its query strings (clinic/log_redaction.py),
+# runserver's access log (django.server) included.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"redact": {"()": "clinic.log_redaction.RedactQueryStrings"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact"]}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"axes": {"level": "WARNING"}},
+    "loggers": {
+        "axes": {"level": "WARNING"},
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
 }
+# Optional error reports (pip install sentry-sdk): patient data scrubbed (clinic/sentry.py).
+SENTRY_DSN = env_str("SENTRY_DSN", "")
+if SENTRY_DSN:
+    from clinic.sentry import sentry_init
+
+    sentry_init(SENTRY_DSN, environment=env_str("SENTRY_ENVIRONMENT", "production"))
 
 # Each request runs in one transaction, so an audit row that fails to write rolls back the
 # change it describes.
