@@ -9,11 +9,13 @@ once per request (kept on the user object, like ModelBackend's own cache, so a r
 applies from the next request). On PostgreSQL that read is part of the query that loads the
 signed-in user at the start of each request."""
 
+from functools import wraps
 from typing import NamedTuple
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import Group, Permission
+from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.db.models import CharField, Count, F, OuterRef, QuerySet, Value
 from django.db.models.functions import Cast, Concat
@@ -117,3 +119,20 @@ class StaffBackend(ModelBackend):
         if user_obj.is_superuser:
             return super().get_all_permissions(user_obj, obj)
         return set(staff_access(user_obj).perms)
+
+
+def role_permission_required(perm: str):
+    """``permission_required(perm, raise_exception=True)`` for clinical acts: the permission
+    must come from the user's roles (or be given to them directly). Superuser status alone is
+    not enough: an IT account does not record vitals or override a prescriber's block."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(request, *args, **kwargs):
+            if perm not in staff_access(request.user).perms:
+                raise PermissionDenied
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator

@@ -198,3 +198,21 @@ def test_a_new_account_made_by_an_administrator_gets_a_reset_link_not_a_typed_pa
     outbox = client.get(reverse("clinic:outbox")).content.decode()
     assert "/accounts/reset/" not in outbox
     assert "password link not shown here" in outbox
+
+
+def test_a_superuser_without_the_prescriber_role_cannot_override(client_for, superuser, prescriber, site, patient):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from scheduling.models import Session
+
+    start = timezone.now().replace(microsecond=0)
+    end = start + dt.timedelta(hours=2)
+    session = Session.objects.create(
+        patient=patient, chair=site.chairs.first(), start=start, planned_end=end, planned_dose_mg=56
+    )
+    url = reverse("monitoring:predose-override", args=[session.pk])
+    assert client_for(superuser).post(url, {"reason": "IT says so"}).status_code == 403
+    assert client_for(superuser).post(reverse("monitoring:check-in", args=[session.pk]), {}).status_code == 403
+    assert client_for(prescriber).post(url, {"reason": "Reviewed"}).status_code != 403
