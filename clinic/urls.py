@@ -63,6 +63,7 @@ urlpatterns = [
     path("", include("scheduling.urls")),
     path("", include("monitoring.urls")),
     path("fhir/", include("monitoring.urls_fhir")),
+    path("", include("scheduling.urls_calendar")),
     path("", include("scheduling.urls_confirm")),
 ]
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views, views_outcomes, views_reports
+from . import views, views_outcomes, views_rems_pdf, views_reports
 
 app_name = "monitoring"
 
@@ -21,6 +21,8 @@ urlpatterns = [
     path("sessions/<int:pk>/day/discharge/override/", views.discharge_override, name="discharge-override"),
     path("sessions/<int:pk>/day/discharge/", views.discharge, name="discharge"),
     path("sessions/<int:pk>/rems/", views.rems_record, name="rems-record"),
+    path("sessions/<int:pk>/rems.pdf", views_rems_pdf.rems_record_pdf, name="rems-pdf"),
+    path("reports/rems/pdf/", views_rems_pdf.rems_period_pdf, name="rems-period-pdf"),
     path("sessions/<int:pk>/rems/submitted/", views.rems_submit, name="rems-submit"),
     path("sessions/<int:pk>/rems/addenda/", views.rems_addendum, name="rems-addendum"),
     path("sessions/<int:pk>/day/addenda/", views.session_addendum, name="session-addendum"),

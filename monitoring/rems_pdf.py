@@ -1,0 +1,140 @@
+"""The REMS patient monitoring record as a PDF, in the sections and field order of the
+programme's Patient Monitoring Form, built with fpdf2 (pure Python: no system libraries, so the
+image and a clinic's closed-network machine need nothing more than ``pip install``).
+
+The values are the record's own (``monitoring.day.RemsRecord``): nothing is worked out here. An
+incomplete record is printed as a draft: a banner and a diagonal "DRAFT" on every page, and each
+missing field named."""
+
+import datetime as dt
+import logging
+from pathlib import Path
+
+from fpdf import FPDF
+from fpdf.enums import XPos, YPos
+
+# The form's section titles for the record's sections, in the form's order.
+SECTION_TITLES = {
+    "Patient": "1. Patient information",
+    "Concomitant medicines": "2. Concomitant medications",
+    "Treatment": "3. Treatment session",
+    "Monitoring": "4. Post-administration monitoring",
+    "Events": "5. Adverse events during monitoring",
+    "Record": "Record notes",
+}
+# A Unicode font when the machine has one (names in any script); else the PDF core font,
+# whose Latin-1 covers Western names (other characters print as "?").
+UNICODE_FONTS = (
+    Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
+    Path("/usr/share/fonts/dejavu/DejaVuSans.ttf"),
+)
+MISSING = "MISSING"
+# fontTools reports each glyph it keeps at INFO: nothing a clinic needs in its logs.
+logging.getLogger("fontTools").setLevel(logging.WARNING)
+
+
+def _font_file() -> Path | None:
+    return next((p for p in UNICODE_FONTS if p.exists()), None)
+
+
+class _Form(FPDF):
+    def __init__(self, *, clinic_name: str, generated_at: str):
+        super().__init__(orientation="portrait", unit="mm", format="Letter")
+        self.clinic_name = clinic_name
+        self.generated_at = generated_at
+        self.draft = False
+        font = _font_file()
+        if font:
+            self.add_font("Body", "", str(font))
+            bold = font.with_name("DejaVuSans-Bold.ttf")
+            self.add_font("Body", "B", str(bold if bold.exists() else font))
+            self.family = "Body"
+            self.unicode = True
+        else:
+            self.family = "Helvetica"
+            self.unicode = False
+        self.set_auto_page_break(auto=True, margin=18)
+        self.set_title("REMS patient monitoring records")
+        self.set_creator(clinic_name)
+
+    def text_of(self, value) -> str:
+        text = "" if value is None else str(value)
+        return text if self.unicode else text.encode("latin-1", "replace").decode("latin-1")
+
+    def header(self):
+        if self.draft:
+            with self.local_context(text_color=(225, 225, 225)):
+                self.set_font(self.family, "B", 90)
+                with self.rotation(45, x=self.w / 2, y=self.h / 2):
+                    self.text(self.w / 2 - 55, self.h / 2 + 12, "DRAFT")
+        self.set_font(self.family, "", 8)
+        self.cell(0, 5, self.text_of(self.clinic_name), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+
+    def footer(self):
+        self.set_y(-12)
+        self.set_font(self.family, "", 8)
+        self.cell(0, 5, f"Printed {self.generated_at} · page {self.page_no()}/{{nb}}", align="R")
+
+
+def _record_pages(pdf: _Form, record) -> None:
+    pdf.draft = not record.complete
+    pdf.add_page()
+    pdf.set_font(pdf.family, "B", 14)
+    pdf.cell(0, 8, "REMS Patient Monitoring Form", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.set_font(pdf.family, "", 10)
+    session = record.session
+    status = "Not submitted"
+    if record.submission:
+        status = f"Submitted {record.submission.submitted_on:%Y-%m-%d}"
+        if record.submission.reference:
+            status += f" (confirmation {record.submission.reference})"
+    pdf.cell(
+        0,
+        6,
+        pdf.text_of(f"Session {session.pk} · treatment {record.treatment_date:%Y-%m-%d} · {status}"),
+        new_x=XPos.LMARGIN,
+        new_y=YPos.NEXT,
+    )
+    if record.missing:
+        with pdf.local_context(fill_color=(255, 236, 200)):
+            pdf.set_font(pdf.family, "B", 10)
+            pdf.multi_cell(
+                0,
+                6,
+                pdf.text_of("DRAFT - incomplete, not for submission. Missing: " + ", ".join(record.missing)),
+                fill=True,
+                new_x=XPos.LMARGIN,
+                new_y=YPos.NEXT,
+            )
+    for section, fields in record.sections():
+        pdf.ln(2)
+        pdf.set_font(pdf.family, "B", 11)
+        pdf.cell(0, 7, pdf.text_of(SECTION_TITLES.get(section, section)), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.set_font(pdf.family, "", 9)
+        with pdf.table(col_widths=(80, 110), text_align="LEFT", first_row_as_headings=False, line_height=5) as table:
+            for field in fields:
+                row = table.row()
+                row.cell(pdf.text_of(field.label))
+                if field.missing:
+                    row.cell(MISSING, style=_bold(pdf))
+                else:
+                    value = field.value
+                    if isinstance(value, dt.date):
+                        value = f"{value:%Y-%m-%d}"
+                    if field.addendum:
+                        value = f"{value} (addendum {field.addendum.recorded_at:%Y-%m-%d}: {field.addendum.reason})"
+                    row.cell(pdf.text_of(value))
+
+
+def _bold(pdf: _Form):
+    from fpdf.fonts import FontFace
+
+    return FontFace(family=pdf.family, emphasis="BOLD", color=(176, 0, 32))
+
+
+def records_pdf(records: list, *, clinic_name: str, generated_at: dt.datetime) -> bytes:
+    """One PDF of ``records`` (each starts on a new page)."""
+    pdf = _Form(clinic_name=clinic_name, generated_at=f"{generated_at:%Y-%m-%d %H:%M %Z}".strip())
+    for record in records:
+        _record_pages(pdf, record)
+    return bytes(pdf.output())
