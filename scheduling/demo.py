@@ -49,6 +49,12 @@ def _free(chair, start, end, patient) -> bool:
     return not live.filter(chair=chair).exists() and not live.filter(patient=patient).exists()
 
 
+def _with_today(today: int, open_days: set[int]) -> list[int]:
+    """Today's weekday and an open one 3 or 4 days from it (the planner uses only open days)."""
+    partner = next(((today + d) % 7 for d in (3, -3, 4, -4) if (today + d) % 7 in open_days), (today + 3) % 7)
+    return sorted({today, partner})
+
+
 def seed(stdout) -> None:
     site = demo_site()
     scheduler = User.objects.filter(username="scheduler").first() or User.objects.filter(is_superuser=True).first()
@@ -58,6 +64,7 @@ def seed(stdout) -> None:
     today = site.local_today()
     now = timezone.now()
     chairs = {c.name: c for c in site.chairs.all()}
+    open_days = set(SiteCalendar.load(site).opening_hours)
     booked = 0
     for index, (mrn, slug, weekdays, start_time, chair_no, ride_ok) in enumerate(COURSES):
         patient = Patient.objects.filter(mrn=mrn).first()
@@ -70,7 +77,7 @@ def seed(stdout) -> None:
             stdout.write(f"Skipped {patient.full_name}: {' '.join(exc.messages)}")
             continue
         if index < 5:  # today is one of these courses' days, so the board has sessions today
-            weekdays = sorted({today.weekday(), (today.weekday() + 3) % 7})
+            weekdays = _with_today(today.weekday(), open_days)
         start_date = today - dt.timedelta(weeks=1 + index % 2)
         course = Course.objects.create(
             patient=patient,
