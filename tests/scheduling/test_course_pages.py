@@ -130,3 +130,16 @@ def test_a_stopped_course_is_listed_and_a_new_one_offered(client_for, scheduler,
     assert stopped.get_absolute_url() in html
     assert "Start a treatment course" in html
     assert Session.objects.count() == 0
+
+
+def test_the_wizard_says_when_no_offered_days_fit(client_for, scheduler, site, patient, frozen_now):
+    response = client_for(scheduler).post(wizard_url(patient), setup_data(site, weekdays=["0", "1"]))
+    html = response.content.decode()
+    assert "needs 2 of the offered days at least 2 days apart" in html
+    assert "scheduling/course_preview.html" not in [t.name for t in response.templates]
+
+
+def test_the_wizard_refuses_a_start_date_in_the_past(client_for, scheduler, site, patient, frozen_now):
+    response = client_for(scheduler).post(wizard_url(patient), setup_data(site, start_date="2027-02-22"))
+    assert "Choose a day from 26 Feb 2027" in response.content.decode()
+    assert not Course.objects.filter(patient=patient).exists()
