@@ -194,6 +194,15 @@ def _report_filter(request) -> OutcomesFilterForm:
     return OutcomesFilterForm(data)
 
 
+def _report_summary(form: OutcomesFilterForm) -> dict:
+    """The filter as the audit trail records it (the cleaned values: never the raw query)."""
+    if not form.is_valid():
+        return {"valid": False}
+    data = form.cleaned_data
+    protocol = data["protocol"]
+    return {"start": data["start"], "end": data["end"], "protocol": protocol.pk if protocol else None}
+
+
 def _report(form: OutcomesFilterForm):
     if not form.is_valid():
         return None
@@ -212,7 +221,7 @@ def outcomes_report(request):
         action=AuditAction.VIEW,
         request=request,
         object_type="outcomes_report",
-        summary={"filter": request.GET.dict()},
+        summary={"filter": _report_summary(form)},
     )
     return response
 
@@ -240,6 +249,6 @@ def outcomes_csv(request):
         action=AuditAction.EXPORT,
         request=request,
         object_type="outcomes_report",
-        summary={"filter": request.GET.dict(), "format": "csv"},
+        summary={"filter": _report_summary(form), "format": "csv"},
     )
     return response

@@ -53,6 +53,8 @@ QUERY_PARAMETERS = {
     "clinic:patient-access": ("after", "before"),
     "clinic:outbox": ("status",),
     "scheduling:course-create": ("patient",),
+    "monitoring:outcomes-report": ("protocol", "start", "end"),
+    "monitoring:outcomes-csv": ("protocol", "start", "end"),
 }
 # The list and report pages: the pages whose query parameters choose what they show.
 LIST_PAGES = (
@@ -71,6 +73,8 @@ LIST_PAGES = (
     "monitoring:reports",
     "monitoring:reports-csv",
     "monitoring:rems-worklist",
+    "monitoring:outcomes-report",
+    "monitoring:outcomes-csv",
 )
 ROLES = ("scheduler", "nurse", "prescriber", "administrator")
 # Values a person would type, by field name: the walk uses them to move the session day on and
@@ -120,6 +124,7 @@ FORM_PAGES = {
     "scheduling:course-detail": ("scheduler",),
     "monitoring:session-day": ("nurse", "prescriber"),
     "monitoring:rems-record": ("administrator",),
+    "monitoring:patient-history": ("prescriber",),
 }
 DAY_STEPS = ("monitoring:check-in", "monitoring:vitals-record", "monitoring:predose-override", "monitoring:dose-record")
 # After the dose the walk moves the clock past the observation's two hours: the discharge forms.
@@ -407,8 +412,14 @@ POST_TARGETS = sorted(
         "second-factor-setup",
         "monitoring:vitals-correct",
         "monitoring:discharge",
+        "monitoring:rating-record",
+        "monitoring:patient-history",
+        "monitoring:eligibility-override",
     }
 )
+# Forms of radio buttons only (the walk types no bad value into a radio button): their bad input
+# is tested beside them (tests/monitoring/test_outcomes.py).
+RADIO_FORMS = {"monitoring:questionnaire"}
 # Forms of the scheduling and monitoring pages that still answer some bad input with a server
 # error (issue #25): each mark comes off when its form is fixed.
 KNOWN_SERVER_ERRORS: dict[str, str] = {}
@@ -468,7 +479,7 @@ def test_every_form_of_every_role_is_walked(walk):
     """Every page as every role that may open it: each form that posts is one the walk posts
     to, and each list page is one whose query it walks."""
     found = {(form.method, url_name(form.action)) for form in walk.forms(every=True)}
-    assert {name for method, name in found if method == "post"} == set(POST_TARGETS)
+    assert {name for method, name in found if method == "post"} == set(POST_TARGETS) | RADIO_FORMS
     assert {name for method, name in found if method == "get"} <= set(LIST_PAGES)
 
 

@@ -78,6 +78,19 @@ def test_a_missing_answer_is_shown_beside_its_question_and_nothing_is_saved(clie
     assert not OutcomeScore.objects.exists()
 
 
+@time_machine.travel(BEFORE, tick=False)
+@pytest.mark.parametrize(
+    "value", ["4", "-1", "99999999999999999999", "abc", "", "1\u202e", "x" * 100_000, "\x00", "2.5"]
+)
+@pytest.mark.parametrize("field", ["phq9-item_9", "gad7-item_1", "phq9-functional"])
+def test_bad_answers_are_refused_without_a_write(client, session, field, value):
+    if field == "phq9-functional" and value == "":
+        return  # the difficulty question may be left unanswered
+    response = client.post(questions_url(session), answers_post() | {field: value})
+    assert response.status_code == 200
+    assert not OutcomeScore.objects.exists()
+
+
 def test_answers_cannot_change_once_the_session_has_started(client, session):
     with time_machine.travel(BEFORE, tick=False):
         client.post(questions_url(session), answers_post())
