@@ -43,6 +43,11 @@ PATIENT_DATA = {
     "monitoring:outcomes-csv",
     "monitoring:patient-history",
     "monitoring:questionnaire",
+    "scheduling:review-list",
+    "fhir:patient-everything",
+    "calendar:patient-session",  # the patient's own calendar file of a session
+    "monitoring:rems-pdf",
+    "monitoring:rems-period-pdf",
 }
 # Pages anyone may open that show no patient's data.
 NO_PATIENT_DATA = {
@@ -58,6 +63,10 @@ NO_PATIENT_DATA = {
     "password_reset_complete",
     "clinic:patient-create",  # an empty form
     "clinic:audit-lockouts",  # staff user names
+    "clinic:exports",  # the export jobs, not their files (each download is audited)
+    "clinic:integrations",  # other systems' access tokens
+    "clinic:patient-import",  # an empty upload form
+    "clinic:patient-import-template",  # the CSV columns, no patient
 }
 
 
