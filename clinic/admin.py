@@ -8,8 +8,9 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from .accounts import group_permission_names, staff_password_reset_send
+from .audit import audit_record
 from .auth import staff_access
-from .models import AuditEvent, Chair, Closure, OpeningHours, Site
+from .models import AuditAction, AuditEvent, Chair, Closure, OpeningHours, Site
 
 
 class OpeningHoursInline(admin.TabularInline):
@@ -91,6 +92,26 @@ class StaffUserAdmin(UserAdmin):
     Anyone else may give another user only roles whose every permission they hold
     themselves, never changes their own roles, and never sets someone else's password (a new
     account gets a reset link by e-mail; an existing one uses "Forgot your password?")."""
+
+    actions = ["send_password_reset"]
+
+    @admin.action(description="Send a password reset link", permissions=["change"])
+    def send_password_reset(self, request, queryset):
+        """The way to give someone a new password: they choose it from the mailed link."""
+        sent = 0
+        for user in queryset.exclude(email=""):
+            if user.is_superuser and self._limited(request):
+                continue
+            staff_password_reset_send(user=user, request=request)
+            audit_record(
+                action=AuditAction.PASSWORD_RESET,
+                request=request,
+                object_type="user",
+                object_id=user.pk,
+                summary={"link": "sent", "to_user": user.get_username()},
+            )
+            sent += 1
+        self.message_user(request, f"Password reset link sent to {sent} member(s) of staff (those with an e-mail).")
 
     def _limited(self, request) -> bool:
         return not request.user.is_superuser

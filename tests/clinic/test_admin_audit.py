@@ -216,3 +216,17 @@ def test_a_superuser_without_the_prescriber_role_cannot_override(client_for, sup
     assert client_for(superuser).post(url, {"reason": "IT says so"}).status_code == 403
     assert client_for(superuser).post(reverse("monitoring:check-in", args=[session.pk]), {}).status_code == 403
     assert client_for(prescriber).post(url, {"reason": "Reviewed"}).status_code != 403
+
+
+def test_an_administrator_sends_a_reset_link_instead_of_setting_a_password(client_for, administrator, nurse, settings):
+    settings.EMAIL_BACKEND = "clinic.messaging.OutboxEmailBackend"
+    nurse.email = "nora@clinic.example"
+    nurse.save()
+    response = client_for(administrator).post(
+        reverse("admin:auth_user_changelist"), {"action": "send_password_reset", "_selected_action": [nurse.pk]}
+    )
+    assert response.status_code == 302
+    mail = OutboxMessage.objects.get(to="nora@clinic.example")
+    assert "/accounts/reset/" in mail.body and mail.reference == "account"
+    event = AuditEvent.objects.get(action="password_reset")
+    assert (event.username, event.object_id) == ("administrator", str(nurse.pk))
