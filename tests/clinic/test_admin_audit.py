@@ -230,3 +230,14 @@ def test_an_administrator_sends_a_reset_link_instead_of_setting_a_password(clien
     assert "/accounts/reset/" in mail.body and mail.reference == "account"
     event = AuditEvent.objects.get(action="password_reset")
     assert (event.username, event.object_id) == ("administrator", str(nurse.pk))
+
+
+def test_every_model_in_the_admin_is_audited():
+    from django.contrib import admin
+
+    from clinic.admin_site import AuditedAdminMixin, ClinicAdminSite
+
+    assert isinstance(admin.site, ClinicAdminSite)
+    assert admin.site._registry
+    not_audited = [m._meta.label for m, ma in admin.site._registry.items() if not isinstance(ma, AuditedAdminMixin)]
+    assert not_audited == []
