@@ -13,6 +13,10 @@ from .forms_integrations import IntegrationTokenForm
 from .models import AuditAction
 from .models_integrations import IntegrationToken
 
+# The secret of a token just created, kept in the staff member's session until the page after
+# the redirect shows it (once: it is taken out as it is shown).
+NEW_TOKEN_KEY = "integrations:new-token"  # noqa: S105 (a session key, not a secret)
+
 
 @never_cache
 @login_required
@@ -20,20 +24,21 @@ from .models_integrations import IntegrationToken
 @require_http_methods(["GET", "POST"])
 def integrations(request):
     form = IntegrationTokenForm(request.POST or None)
-    created = None
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         token, secret = services.integration_token_create(
             name=data["name"], purpose=data["purpose"], site=data["site"], user=request.user, request=request
         )
-        # Shown on this response only: the page is not cached and the secret is not stored.
-        created = {"token": token, "secret": secret}
-        form = IntegrationTokenForm()
+        request.session[NEW_TOKEN_KEY] = {"pk": token.pk, "secret": secret}
+        return redirect("clinic:integrations")
     tokens = list(IntegrationToken.objects.select_related("site", "created_by", "revoked_by"))
+    created = None
     if request.method == "GET":
+        new = request.session.pop(NEW_TOKEN_KEY, None)
+        token = next((t for t in tokens if new and t.pk == new.get("pk")), None)
+        created = {"token": token, "secret": new["secret"]} if token else None
         audit_record(action=AuditAction.VIEW, request=request, object_type="integrations")
-    context = {"form": form, "tokens": tokens, "created": created}
-    return render(request, "integrations/tokens.html", context)
+    return render(request, "integrations/tokens.html", {"form": form, "tokens": tokens, "created": created})
 
 
 @login_required

@@ -58,6 +58,7 @@ QUERY_PARAMETERS = {
 }
 # The list and report pages: the pages whose query parameters choose what they show.
 LIST_PAGES = (
+    "monitoring:rems-period-pdf",
     "clinic:patient-list",
     "clinic:audit",
     "clinic:audit-export",
@@ -113,6 +114,8 @@ ORDINARY = {
 # ``test_every_form_of_every_role_is_walked`` reads every page as every role to check that no
 # form is left out.
 FORM_PAGES = {
+    "clinic:integrations": ("administrator",),
+    "clinic:patient-import": ("administrator",),
     "clinic:patient-create": ("administrator",),
     "clinic:patient-edit": ("administrator",),
     "confirm:session": ("anonymous",),
@@ -388,6 +391,8 @@ def _xfail(name: str, reason: str):
 
 POST_TARGETS = sorted(
     {
+        "clinic:integrations",
+        "clinic:patient-import",
         "clinic:patient-create",
         "clinic:patient-edit",
         "confirm:session",

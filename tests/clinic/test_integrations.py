@@ -13,7 +13,8 @@ pytestmark = pytest.mark.django_db
 def test_an_administrator_creates_a_token_that_is_shown_once(client_for, administrator):
     client = client_for(administrator)
     response = client.post(reverse("clinic:integrations"), {"name": "Epic interface engine", "purpose": "fhir"})
-    assert response.status_code == 200
+    assert response.status_code == 302
+    response = client.get(response.url)
     secret = response.context["created"]["secret"]
     assert secret in response.content.decode()
     token = IntegrationToken.objects.get()
