@@ -93,3 +93,19 @@ def make_session(patient, site, start, *, sync: bool = True, chair=None, **kwarg
     if sync:
         reminders_sync(session=session)
     return session
+
+
+def make_trd_history(patient: Patient, user: User | None = None) -> None:
+    """Two adequate failed antidepressant trials and a current antidepressant: what a course of
+    the treatment-resistant depression protocol needs before it starts."""
+    from monitoring.models import AntidepressantTrial
+
+    user = user or User.objects.filter(is_active=True).order_by("pk").first() or make_user("trd-history")
+    for drug, weeks, outcome in (
+        ("Sertraline", 8, "no_response"),
+        ("Venlafaxine", 8, "partial"),
+        ("Escitalopram", 4, "current"),
+    ):
+        AntidepressantTrial.objects.create(
+            patient=patient, drug=drug, dose="full", adequate_dose=True, weeks=weeks, outcome=outcome, recorded_by=user
+        )

@@ -173,6 +173,7 @@ def test_course_confirm_is_all_or_nothing(patient, site, scheduler, frozen_now):
 
     blocker = make_course(factories.make_patient(site=site), scheduler)
     book(blocker, chair(site, 1), at(MONDAY + dt.timedelta(days=3), 10))
+    factories.make_trd_history(patient, scheduler)
     protocol = Protocol.objects.get(slug="esketamine-trd")
     bookings = [
         services.PlannedBooking(

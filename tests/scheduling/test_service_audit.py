@@ -10,6 +10,7 @@ from django.urls import reverse
 from clinic.models import AuditEvent
 from scheduling import services
 from scheduling.models import Protocol, SessionStatus
+from tests import factories
 from tests.scheduling.booking_helpers import MONDAY, at, book, chair
 
 pytestmark = pytest.mark.django_db
@@ -78,6 +79,7 @@ def test_a_page_write_has_one_audit_row_with_the_address_and_page(client_for, sc
 
 
 def test_starting_a_course_from_the_shell_is_audited(patient, site, scheduler, frozen_now):
+    factories.make_trd_history(patient, scheduler)
     protocol = Protocol.objects.get(slug="esketamine-trd")
     phase = protocol.phases.first()
     course = services.course_confirm(

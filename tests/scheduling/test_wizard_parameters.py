@@ -96,6 +96,7 @@ def test_a_move_keeps_the_session_length(client_for, scheduler, site, course, fr
 
 
 def test_the_preview_shows_each_phase_and_dose_from_the_protocol(client_for, scheduler, site, patient, frozen_now):
+    factories.make_trd_history(patient, scheduler)
     response = client_for(scheduler).post(wizard_url(patient), setup_data(site, slug="esketamine-trd"))
     html = response.content.decode()
     assert "Induction (weeks 1-4)" in html and "56.0 mg" in html
