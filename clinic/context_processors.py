@@ -49,6 +49,11 @@ class Navigation:
             max(matching, key=lambda entry: len(entry["url"]))["active"] = True
         return entries
 
+    @property
+    def idle_seconds(self) -> int:
+        """The idle limit, for the warning a minute before it signs the user out (static/js/idle.js)."""
+        return settings.SESSION_IDLE_TIMEOUT
+
     @cached_property
     def alerts_url(self) -> str | None:
         return _url("clinic:alerts")

@@ -36,6 +36,8 @@ from .models import (
 from .models_outcomes import safety_review_pending
 
 PRE_DOSE_STATUSES = (SessionStatus.BOOKED, SessionStatus.CHECKED_IN)
+# The steps of the session day, in order (the session page shows the current one first).
+DAY_STEPS = ("check_in", "pre_dose", "dose", "observation", "discharge")
 # The discharge gate as the board and the session page show it: what the stored record still
 # lacks. Readiness and the person taking the patient home are confirmed in the discharge form.
 _STORED_READINESS = dict.fromkeys(rules.READINESS_LABELS, True)
@@ -468,6 +470,34 @@ class SessionDay:
         if not self.in_observation:
             return None
         return self.discharge_gate(readiness=_STORED_READINESS, pickup_name=_STORED_PICKUP)
+
+    # The page's guided flow
+
+    @cached_property
+    def current_step(self) -> str:
+        """The step of the day the nurse works on now (one of ``DAY_STEPS``)."""
+        if self.status == SessionStatus.DISCHARGED:
+            return "discharge"
+        if self.status == SessionStatus.IN_OBSERVATION:
+            if self.board_gate is not None and self.board_gate.ok:
+                return "discharge"
+            return "dose" if self.device_rest_until is not None else "observation"
+        if self.status == SessionStatus.CHECKED_IN:
+            return "dose" if self.predose_reading is not None and not self.dosing_blocks else "pre_dose"
+        return "check_in"
+
+    @cached_property
+    def steps(self) -> dict[str, str]:
+        """Each step's state: "done", "current", "underway" (the observation while another step is
+        current) or "waiting" (a later step). A discharged session's steps are all done but the
+        discharge, which stays current (its record and addenda)."""
+        current = DAY_STEPS.index(self.current_step)
+        states = {}
+        for n, step in enumerate(DAY_STEPS):
+            states[step] = "done" if n < current else "current" if n == current else "waiting"
+        if self.in_observation and states["observation"] != "current":
+            states["observation"] = "underway"
+        return states
 
     # REMS
 

@@ -101,6 +101,34 @@ def _get_session(pk) -> Session:
     return get_object_or_404(Session.objects.select_related("chair__site", "patient"), pk=pk)
 
 
+# The step of the session day each action's form belongs to: after a refusal the page opens that
+# step, shows why there, and the form's address (``#<step>``) lands the browser on it.
+ACTION_STEPS = {
+    "check-in": "check_in",
+    "predose-override": "pre_dose",
+    "dose-record": "dose",
+    "device-record": "dose",
+    "infusion-end": "dose",
+    "dose-stop": "dose",
+    "first-dose-override": "dose",
+    "vitals-correct": "observation",
+    "discharge-override": "discharge",
+    "discharge": "discharge",
+    "session-addendum": "discharge",
+    "adverse-event": "adverse_events",
+}
+
+
+def _failed_step(request, day) -> str | None:
+    """The step whose form was just refused (None on a plain page view)."""
+    if request.method != "POST" or request.resolver_match is None:
+        return None
+    name = request.resolver_match.url_name
+    if name == "vitals-record":
+        return "observation" if day.in_observation else "pre_dose"
+    return ACTION_STEPS.get(name)
+
+
 def _render_day(request, session, status=200, **forms):
     day = selectors.session_day(session.pk)
     transport = day.transport
@@ -142,6 +170,7 @@ def _render_day(request, session, status=200, **forms):
         ),
         "correction": forms.get("correction"),
         "errors": forms.get("errors", []),
+        "failed_step": _failed_step(request, day),
         "discharge_missing": forms.get("discharge_missing"),
         "next_device_at": day.next_device_at,
         "outcomes": outcomes_panels.session_panel(day.session, forms=forms, request=request),

@@ -138,7 +138,7 @@ def test_nurse_runs_the_session_day(new_page, shots, day, nurse, prescriber):
     login(doctor, "prescriber", next_url=f"/sessions/{day['arriving'].pk}/day/")
     doctor.get_by_label("Reason for the override").fill("Baseline BP usually 145/92; reviewed, safe to dose.")
     doctor.get_by_role("button", name="Override and allow dosing").click()
-    doctor.get_by_text("Baseline BP usually 145/92").first.wait_for()
+    doctor.locator("#dose").get_by_text("Baseline BP usually 145/92").wait_for()  # the step now open
     shots(doctor, "prescriber-override")
 
     # The nurse records the dose: the first device starts the observation.
@@ -162,6 +162,7 @@ def test_nurse_runs_the_session_day(new_page, shots, day, nurse, prescriber):
 
     # Discharging before 120 minutes is refused and says what is missing.
     page.get_by_role("link", name="Avery Stone").first.click()
+    page.locator("#discharge summary").click()  # a later step, folded: it says what it waits for
     page.get_by_label("Alert", exact=True).check()
     page.get_by_label("Oriented").check()
     page.get_by_label("Steady on their feet").check()

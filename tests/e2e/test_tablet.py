@@ -151,3 +151,128 @@ def test_an_alert_is_acknowledged_from_the_board(new_page, shots, six_chairs, nu
     alert.refresh_from_db()
     assert alert.acknowledged_by == nurse and alert.acknowledged_at is not None
     assert panel.locator("li", has_text="Emery Lindqvist").count() == 0
+
+
+# --- The session day ------------------------------------------------------------------
+
+
+def _steps_top_to_bottom(page) -> list[str]:
+    return page.evaluate(
+        """() => [...document.querySelectorAll('.day-step')]
+            .sort((a, b) => a.getBoundingClientRect().top - b.getBoundingClientRect().top).map(s => s.id)"""
+    )
+
+
+def _in_view(page, locator) -> bool:
+    box = locator.bounding_box()
+    size = page.evaluate("() => [window.innerWidth, window.innerHeight]")
+    assert box is not None, "not laid out"
+    return (
+        0 <= box["y"]
+        and box["y"] + min(box["height"], 40) <= size[1]
+        and 0 <= box["x"]
+        and box["x"] + box["width"] <= size[0]
+    )
+
+
+@pytest.mark.parametrize("viewport", [UPRIGHT, SIDEWAYS], ids=["800x1280", "1024x768"])
+def test_the_session_day_opens_on_its_current_step_and_fits(new_page, shots, six_chairs, nurse, viewport):
+    page = new_page(viewport)
+    login(page, "nurse", next_url=f"/sessions/{six_chairs['booked'].pk}/day/")
+    # Booked: the check-in is first and open; the later steps say what they wait for.
+    assert _steps_top_to_bottom(page)[0] == "check-in"
+    assert page.locator("#check-in").get_attribute("open") is not None
+    assert page.locator("#pre-dose summary").get_by_text("Waits for the check-in").is_visible()
+    assert page.locator("#dose").get_attribute("open") is None
+    scroll_width, inner_width = no_sideways_scroll(page)
+    assert scroll_width <= inner_width, (scroll_width, inner_width)
+    # Touch targets: every check-box row, field and button of the open step is 44 px tall or more.
+    step = page.locator("#check-in")
+    for target in step.locator(".form-check").all() + step.locator("button, input.form-control").all():
+        if target.is_visible():
+            assert target.bounding_box()["height"] >= 44, target.evaluate("e => e.outerHTML.slice(0, 120)")
+    shots(page, f"check-in-{viewport['width']}")
+
+    # In observation with a device to give: the dose first, with its countdown; the observation open.
+    page.goto(f"/sessions/{six_chairs['resting'].pk}/day/")
+    assert _steps_top_to_bottom(page)[:2] == ["dose", "observation"]
+    assert page.locator("#check-in").get_attribute("open") is None
+    assert page.locator("#check-in summary").get_by_text("checklist complete").is_visible()
+    countdown = page.locator(".day-countdowns [data-countdown-until]").first
+    first = countdown.inner_text()
+    page.wait_for_timeout(1500)
+    assert countdown.inner_text() != first
+    scroll_width, inner_width = no_sideways_scroll(page)
+    assert scroll_width <= inner_width, (scroll_width, inner_width)
+    # The vitals inputs sit on one line: their tops align.
+    tops = {
+        round(page.get_by_label(label, exact=False).first.bounding_box()["y"])
+        for label in ("Systolic", "Diastolic", "Heart rate")
+    }
+    assert len(tops) == 1, tops
+    shots(page, f"observation-{viewport['width']}")
+
+
+@pytest.mark.parametrize("viewport", [UPRIGHT, SIDEWAYS], ids=["800x1280", "1024x768"])
+def test_a_refused_discharge_lands_on_its_reasons(new_page, shots, six_chairs, nurse, viewport):
+    page = new_page(viewport)
+    login(page, "nurse", next_url=f"/sessions/{six_chairs['overdue'].pk}/day/")
+    discharge = page.locator("#discharge")
+    discharge.locator("summary").click()
+    discharge.get_by_label("Alert", exact=True).check()
+    discharge.get_by_label("Oriented").check()
+    discharge.get_by_label("Steady on their feet").check()
+    discharge.get_by_label("Taken home by").fill("Robin Lane")
+    discharge.get_by_role("button", name="Discharge", exact=True).click()
+    page.wait_for_load_state()
+    reasons = page.locator("#discharge-missing")
+    reasons.wait_for()
+
+    assert discharge.get_attribute("open") is not None
+    assert _in_view(page, reasons), (
+        reasons.bounding_box(),
+        page.evaluate("() => [window.innerWidth, window.innerHeight, window.scrollY]"),
+    )
+    assert "120 minutes of observation end at" in reasons.inner_text()
+    shots(page, f"discharge-refused-{viewport['width']}")
+
+
+def test_a_refused_reading_lands_on_the_field(new_page, six_chairs, nurse):
+    page = new_page(SIDEWAYS)
+    login(page, "nurse", next_url=f"/sessions/{six_chairs['flagged'].pk}/day/")
+    page.get_by_label("Systolic", exact=False).first.fill("420")
+    page.get_by_role("button", name="Save reading").click()
+    page.wait_for_load_state()
+    page.locator(".is-invalid").first.wait_for()
+    assert _in_view(page, page.locator("#observation .invalid-feedback").first)
+
+
+def test_the_idle_sign_out_takes_the_board_to_sign_in_and_back(new_page, shots, six_chairs, nurse, settings):
+    site = six_chairs["site"]
+    page = new_page(SIDEWAYS)
+    login(page, "nurse", next_url=f"/board/?site={site.pk}")
+    page.get_by_role("heading", name="Observation board").wait_for()
+    settings.SESSION_IDLE_TIMEOUT = 2  # the next refresh (every 5 s) finds the session idle
+    page.wait_for_url("**/accounts/login/**", timeout=15_000)
+    assert page.locator("#board").count() == 0  # the whole window, not a sign-in page inside the board
+    shots(page, "signed-out")
+    settings.SESSION_IDLE_TIMEOUT = 15 * 60
+    page.get_by_label("Username").fill("nurse")
+    page.get_by_label("Password").fill(factories.PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("heading", name="Observation board").wait_for()
+    assert page.url.endswith(f"/board/?site={site.pk}")
+
+
+def test_a_page_with_a_form_warns_a_minute_before_the_idle_sign_out(new_page, six_chairs, nurse, settings):
+    settings.SESSION_IDLE_TIMEOUT = 62  # the warning comes after two seconds
+    page = new_page(UPRIGHT)
+    login(page, "nurse", next_url=f"/sessions/{six_chairs['booked'].pk}/day/")
+    warning = page.get_by_role("alertdialog")
+    warning.wait_for(timeout=6_000)
+    assert "You will be signed out for inactivity in" in warning.inner_text()
+    assert inside_width(page, warning.get_by_role("button", name="Stay signed in"))
+    warning.get_by_role("button", name="Stay signed in").click()
+    warning.wait_for(state="detached")
+    page.reload()  # still signed in
+    assert page.get_by_role("heading", name="Avery Stone").is_visible()
