@@ -343,3 +343,16 @@ def _madrs(total):
     for i in range(total):
         answers[i % 10] += 1
     return answers
+
+
+def test_the_course_review_shows_the_trend_beside_the_decision(client_for, make_session, patient, nurse, prescriber):
+    first = make_session(patient, start=DAY_START)
+    later = make_session(patient, start=DAY_START + dt.timedelta(days=24))
+    services_outcomes.rating_record(session=first, user=nurse, instrument="madrs", answers=[4] * 8 + [1, 1])
+    services_outcomes.rating_record(session=later, user=nurse, instrument="madrs", answers=[2] * 7 + [1, 0, 0])
+    course = first.course
+    course.review_phase_order = 1
+    course.save(update_fields=["review_phase_order"])
+    response = client_for(prescriber).get(reverse("scheduling:course-review", args=[course.pk]))
+    assert response.status_code == 200
+    assert "Response at week 4: MADRS 34 -&gt; 15, -56%" in response.content.decode()
