@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import ClinicalThresholds
+from .models import ClinicalThresholds, OutcomePlan
 
 
 @admin.register(ClinicalThresholds)
@@ -47,3 +47,11 @@ class ClinicalThresholdsAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(OutcomePlan)
+class OutcomePlanAdmin(admin.ModelAdmin):
+    """What each protocol measures: the clinician scale, how often it is rated, and whether a
+    course needs the treatment-resistant depression eligibility check."""
+
+    list_display = ["protocol", "clinician_instrument", "rating_every_sessions", "requires_trd_eligibility"]
