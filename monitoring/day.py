@@ -16,6 +16,7 @@ from functools import cached_property
 
 from django.db.models import Min, Prefetch, QuerySet
 from django.utils import timezone
+from django.utils.text import capfirst
 
 from clinic.rules import CONCOMITANT_MEDICINE_FIELDS
 from scheduling.models import Drug, Session, SessionStatus, TransportArrangement
@@ -614,7 +615,7 @@ def _rems_fields(day: SessionDay, *, first_treatment: bool) -> list[rules.RemsFi
         *[
             S(
                 "Concomitant medicines",
-                str(patient._meta.get_field(name).verbose_name).capitalize(),
+                capfirst(str(patient._meta.get_field(name).verbose_name)),  # "MAOIs", not "Maois"
                 yn(getattr(patient, name)),
             )
             for name in CONCOMITANT_MEDICINE_FIELDS
