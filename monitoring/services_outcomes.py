@@ -28,6 +28,7 @@ CLINICIAN_RATABLE = (
     SessionStatus.DISCHARGED,
 )
 SAFETY_ALERT = "outcome_safety"
+WORSENING_ALERT = "outcome_worsening"
 
 
 def _require(user, perm: str) -> None:
@@ -101,6 +102,37 @@ def _raise_safety_alert(score: OutcomeScore, session: Session) -> None:
     )
 
 
+def _raise_worsening_alert(score: OutcomeScore, session: Session) -> None:
+    """A score at least the scale's own threshold above the course's baseline: the site's
+    prescribers and nurses are asked to review the course (once per version of the score)."""
+    if not session.course_id:
+        return
+    baseline = (
+        OutcomeScore.objects.filter(session__course_id=session.course_id, instrument=score.instrument)
+        .exclude(pk=score.pk)
+        .order_by("session__start", "pk")
+        .filter(session__start__lt=session.start)
+        .first()
+    )
+    instrument = score.definition
+    if baseline is None or not rules_outcomes.is_worsening(instrument, baseline.total, score.total):
+        return
+    alert_raise(
+        kind=WORSENING_ALERT,
+        dedupe_key=f"outcome-worsening:score:{score.pk}:v{score.version}",
+        message=(
+            f"{session.patient.full_name}: {instrument.name} {baseline.total} -> {score.total} since the baseline "
+            f"(worse by {instrument.worsening_points} or more). Review the course."
+        ),
+        severity=AlertSeverity.WARNING,
+        audience="nurse",
+        site_id=session.chair.site_id,
+        patient_id=session.patient_id,
+        session_id=session.pk,
+        url=reverse("scheduling:course-detail", args=[session.course_id]),
+    )
+
+
 def _lock_session(session: Session) -> Session:
     return Session.objects.select_for_update(of=("self",)).select_related("chair__site", "patient").get(pk=session.pk)
 
@@ -127,6 +159,7 @@ def questionnaire_save(*, session: Session, answers: dict[str, list[int]], funct
             user=None,
         )
         _raise_safety_alert(score, session)
+        _raise_worsening_alert(score, session)
         audit_record(
             action=AuditAction.CREATE if created else AuditAction.UPDATE,
             request=request,
@@ -159,6 +192,7 @@ def rating_record(*, session: Session, user, instrument: str, answers: list[int]
         session=session, code=instrument, source=source, answers=answers, functional=None, user=user
     )
     _raise_safety_alert(score, session)
+    _raise_worsening_alert(score, session)
     audit_record(
         action=AuditAction.CREATE if created else AuditAction.UPDATE,
         request=request,

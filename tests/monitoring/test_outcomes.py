@@ -356,3 +356,15 @@ def test_the_course_review_shows_the_trend_beside_the_decision(client_for, make_
     response = client_for(prescriber).get(reverse("scheduling:course-review", args=[course.pk]))
     assert response.status_code == 200
     assert "Response at week 4: MADRS 34 -&gt; 15, -56%" in response.content.decode()
+
+
+def test_a_worsening_score_asks_for_a_review_of_the_course(make_session, patient, nurse):
+    first = make_session(patient, start=DAY_START)
+    later = make_session(patient, start=DAY_START + dt.timedelta(days=10))
+    services_outcomes.rating_record(session=first, user=nurse, instrument="madrs", answers=[2] * 10)
+    services_outcomes.rating_record(session=later, user=nurse, instrument="madrs", answers=[2] * 10)
+    assert not StaffAlert.objects.filter(kind=services_outcomes.WORSENING_ALERT).exists()
+    services_outcomes.rating_record(session=later, user=nurse, instrument="madrs", answers=[3] * 6 + [2] * 4)
+    alert = StaffAlert.objects.get(kind=services_outcomes.WORSENING_ALERT)
+    assert "MADRS 20 -> 26" in alert.message
+    assert alert.url == first.course.get_absolute_url()
