@@ -7,12 +7,14 @@ from django.urls import reverse
 from django.utils.timezone import localtime
 from jinja2 import Environment
 
+from clinic import formats
+
 
 def environment(**options) -> Environment:
     # Always escaped, whatever the options say (Django's backend passes autoescape=True).
     options.pop("autoescape", None)
     env = Environment(autoescape=True, **options)
-    env.globals.update(static=static, url=reverse, localtime=localtime)
+    env.globals.update(static=static, url=reverse, localtime=localtime, when=formats.when)
     return env
 
 

@@ -391,6 +391,10 @@ CLINIC_NAME = env_str("CLINIC_NAME", "Riverside Wellness Clinic")
 CLINIC_PHONE = env_str("CLINIC_PHONE", "+1 555 010 0100")
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
 PHONE_DEFAULT_REGION = env_str("PHONE_DEFAULT_REGION", "US")
+# Times on every page in one clock: "24" (14:05) or "12" (2:05 PM); see clinic/formats.py.
+CLINIC_CLOCK = env_str("CLINIC_CLOCK", "24")
+if CLINIC_CLOCK not in ("24", "12"):
+    raise ImproperlyConfigured(f"CLINIC_CLOCK must be 24 or 12, not {CLINIC_CLOCK!r}")
 MINIMUM_PATIENT_AGE = env_int("MINIMUM_PATIENT_AGE", 18, minimum=0)
 
 # No patient data in the logs: every line loses its query strings (clinic/log_redaction.py),
