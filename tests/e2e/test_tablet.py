@@ -276,3 +276,19 @@ def test_a_page_with_a_form_warns_a_minute_before_the_idle_sign_out(new_page, si
     warning.wait_for(state="detached")
     page.reload()  # still signed in
     assert page.get_by_role("heading", name="Avery Stone").is_visible()
+
+
+def test_the_week_grid_names_patients_where_a_column_has_room(new_page, nurse, administrator):
+    site = factories.make_site("Hillside", chairs=1)
+    now = timezone.now()
+    patient = factories.make_patient(site=site, first_name="Morgan", last_name="Ellery")
+    start = now.astimezone(site.tzinfo).replace(hour=10, minute=0, second=0, microsecond=0)
+    session_with_ride(site, patient, "Chair 1", start, administrator)
+    page = new_page({"width": 1440, "height": 900})
+    login(page, "nurse", next_url=f"/schedule/week/?site={site.pk}")
+    block = page.locator("a.schedule-block").first
+    assert (
+        block.locator(".schedule-name").is_visible() and block.locator(".schedule-name").inner_text() == "Morgan Ellery"
+    )
+    assert not block.locator(".schedule-initials").is_visible()
+    assert "Morgan Ellery" in block.get_attribute("title")  # the whole session on hover
