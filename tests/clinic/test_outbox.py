@@ -57,3 +57,12 @@ def test_the_next_page_keeps_the_status_filter(client_for, administrator):
     text = client_for(administrator).get("/outbox/?status=failed").content.decode()
     assert 'href="?status=failed&amp;page=2"' in text and "Page 1 of 2" in text
     assert "Page 2 of 2" in client_for(administrator).get("/outbox/?status=failed&page=2").content.decode()
+
+
+def test_it_shows_the_whole_of_a_long_message_with_its_link(client_for, administrator):
+    link = "https://clinic.example/c/abcdef0123456789abcdef0123456789/"
+    body = "Hello Pat,\n" + "Your session is on Thursday at 09:00 at Riverside. " * 5 + f"\nConfirm your ride: {link}"
+    OutboxMessage.objects.create(channel="email", backend="x", to="pat@example.com", subject="Reminder", body=body)
+    text = client_for(administrator).get("/outbox/").content.decode()
+    assert link in text  # the whole body, not cut before the link
+    assert "Hello Pat,<br>" in text
