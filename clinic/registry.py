@@ -48,6 +48,25 @@ class RetrySource:
     retry: Callable[[int], object | None]
 
 
+@dataclass(frozen=True)
+class PlannedMessage:
+    """A message to a patient an app will send, as the outbox lists it."""
+
+    patient: str
+    due_at: object  # an aware datetime
+    what: str
+
+
+@dataclass(frozen=True)
+class OutboxSource:
+    """What an app knows of the outbox's messages: ``patients(references)`` the patient's name
+    of each message it sent, by ``OutboxMessage.reference`` (one query for a page), and
+    ``planned()`` the next messages it will send, soonest first (a fixed number of queries)."""
+
+    patients: Callable[[list[str]], dict[str, str]]
+    planned: Callable[[], Iterable[PlannedMessage]]
+
+
 _nav: dict[str, NavEntry] = {}
 _homes: dict[tuple[str, str], HomePage] = {}
 _retry_sources: dict[str, RetrySource] = {}
@@ -82,6 +101,17 @@ def retry_sources() -> list[RetrySource]:
 
 def retry_source(slug: str) -> RetrySource | None:
     return _retry_sources.get(slug)
+
+
+_outbox_sources: dict[str, OutboxSource] = {}
+
+
+def outbox_source_register(name: str, source: OutboxSource) -> None:
+    _outbox_sources[name] = source
+
+
+def outbox_sources() -> list[OutboxSource]:
+    return list(_outbox_sources.values())
 
 
 # --- The patient's page ------------------------------------------------------------------

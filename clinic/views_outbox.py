@@ -28,7 +28,23 @@ def outbox(request):
     page = Paginator(messages_qs, 50).get_page(request.GET.get("page"))
     audit_record(action=AuditAction.VIEW, request=request, object_type="outbox", summary={"status": status})
     failed = [(source, failed) for source in registry.retry_sources() if (failed := list(source.failed()))]
-    context = {"page": page, "status": status, "statuses": OutboxMessage.Status.choices, "failed": failed}
+    # The patient of each message on the page and the messages still to be sent, from the apps
+    # that send them (the core app does not know what a reminder is).
+    references = [m.reference for m in page.object_list if m.reference]
+    patients, planned = {}, []
+    for source in registry.outbox_sources():
+        patients.update(source.patients(references))
+        planned.extend(source.planned())
+    for message in page.object_list:
+        message.patient_name = patients.get(message.reference, "")
+    planned.sort(key=lambda p: p.due_at)
+    context = {
+        "page": page,
+        "status": status,
+        "statuses": OutboxMessage.Status.choices,
+        "failed": failed,
+        "planned": planned,
+    }
     return render(request, "clinic/outbox.html", context)
 
 

@@ -25,6 +25,41 @@ def _failed_reminders() -> list[registry.FailedMessage]:
     ]
 
 
+PLANNED_SHOWN = 50
+
+
+def _reminder_patients(references: list[str]) -> dict[str, str]:
+    """The patient of each reminder the outbox lists (references "reminder:<id>")."""
+    from .models import Reminder
+    from .reminders import reference_for
+
+    ids = [int(r.split(":", 1)[1]) for r in references if r.startswith("reminder:") and r.split(":", 1)[1].isdigit()]
+    if not ids:
+        return {}
+    rows = Reminder.objects.filter(pk__in=ids).values_list(
+        "pk", "session__patient__first_name", "session__patient__last_name"
+    )
+    return {reference_for(pk): f"{first} {last}" for pk, first, last in rows}
+
+
+def _planned_reminders() -> list[registry.PlannedMessage]:
+    from .models import Reminder
+
+    reminders = (
+        Reminder.objects.filter(status=Reminder.Status.PENDING)
+        .select_related("session__patient")
+        .order_by("due_at")[:PLANNED_SHOWN]
+    )
+    return [
+        registry.PlannedMessage(
+            patient=reminder.session.patient.full_name,
+            due_at=reminder.due_at,
+            what=f"{reminder.kind} · {reminder.channel or '-'}",
+        )
+        for reminder in reminders
+    ]
+
+
 def _retry_reminder(pk: int):
     from django.shortcuts import get_object_or_404
 
@@ -60,4 +95,7 @@ def register() -> None:
     registry.patient_panel_register("courses", _patient_panel)
     registry.retry_source_register(
         registry.RetrySource(slug="reminders", label="Reminders", failed=_failed_reminders, retry=_retry_reminder)
+    )
+    registry.outbox_source_register(
+        "reminders", registry.OutboxSource(patients=_reminder_patients, planned=_planned_reminders)
     )

@@ -66,3 +66,22 @@ def test_it_shows_the_whole_of_a_long_message_with_its_link(client_for, administ
     text = client_for(administrator).get("/outbox/").content.decode()
     assert link in text  # the whole body, not cut before the link
     assert "Hello Pat,<br>" in text
+
+
+def test_it_names_the_patient_of_each_reminder_and_lists_the_planned_ones(
+    client_for, administrator, patient, site, django_assert_max_num_queries
+):
+    session = make_session(patient, site, dt.datetime(2030, 6, 10, 13, 0, tzinfo=dt.UTC))
+    sent = session.reminders.get(kind="24h")
+    OutboxMessage.objects.create(
+        channel="sms", backend="x", to="+12125550142", body="See you", reference=f"reminder:{sent.pk}"
+    )
+    OutboxMessage.objects.create(channel="sms", backend="x", to="+12125550143", body="Unrelated", reference="account")
+    client = client_for(administrator)
+    client.get("/outbox/")
+    with django_assert_max_num_queries(20):
+        text = client.get("/outbox/").content.decode()
+    row = text.split("See you")[0].rsplit("<tr>", 1)[1]
+    assert patient.full_name in row
+    planned = text.split('id="planned"')[1].split("</details>")[0]
+    assert patient.full_name in planned and "24h" in planned
