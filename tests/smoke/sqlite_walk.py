@@ -43,6 +43,11 @@ def main() -> int:
     call_command("seed_demo", verbosity=0)
     from django.contrib.auth.models import User
 
+    from clinic.health import heartbeat_touch
+
+    for process in ("worker", "beat"):  # as a running worker and beat would (/healthz answers 200)
+        heartbeat_touch(process)
+
     from clinic.models import Patient
     from scheduling.models import Course, Session
 
