@@ -62,6 +62,7 @@ def test_the_other_apps_register_their_navigation_home_pages_and_retry_sources()
         "REMS",
         "Reports",
         "Audit",
+        "Exports",
         "Outbox",
         "Admin",
     ]
