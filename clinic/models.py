@@ -373,5 +373,5 @@ class AuditCheckpoint(models.Model):
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.count} rows, head {self.head_hash[:12]}"
 
 
-from .models_ops import ExportJob, Heartbeat  # noqa: E402, F401  (heartbeats and export jobs)
 from .models_integrations import IntegrationToken  # noqa: E402, F401  (tokens of other systems)
+from .models_ops import ExportJob, Heartbeat  # noqa: E402, F401  (heartbeats and export jobs)

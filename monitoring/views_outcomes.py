@@ -56,14 +56,16 @@ def questionnaire(request, token):
         else:
             return redirect("monitoring:questionnaire-done", token=token)
     answered = any(f.initial for f in forms)
-    if request.method == "GET" and answered:
+    if request.method == "GET":
+        # The page shows the appointment, and the answers once given: every view is audited,
+        # as the confirm page's are.
         audit_record(
             action=AuditAction.VIEW,
             request=request,
             obj=session,
-            object_type="outcome_scores",
+            object_type="outcome_scores" if answered else "session",
             actor="patient",
-            summary={"page": "questionnaire"},
+            summary={"page": "questionnaire", "answered": answered},
         )
     context = {**_appointment(session), "forms": forms, "token": token, "answered": answered}
     return render(request, "monitoring/outcomes/questionnaire.html", context)

@@ -141,6 +141,9 @@ REFERENCE_DATA = (
     ("scheduling.migrations.0005_default_protocols", "create"),
     ("scheduling.migrations.0012_phase_gaps_and_reviews", "ship"),
     ("monitoring.migrations.0002_roles_and_reading_guard", "create"),
+    ("clinic.migrations.0011_integration_tokens", "create"),
+    ("monitoring.migrations.0015_outcome_scores", "create"),
+    ("monitoring.migrations.0016_outcome_plan_admin", "create"),
 )
 
 
@@ -149,7 +152,10 @@ def _reference_data_for_transactional_tests(request):
     """Transactional tests (live server, threads, real workers) empty every table when they
     finish; put the data-migration rows back before each one."""
     marker = request.node.get_closest_marker("django_db")
-    if not (marker and marker.kwargs.get("transaction")):
+    transactional = (marker and marker.kwargs.get("transaction")) or {"transactional_db", "live_server"} & set(
+        request.fixturenames
+    )
+    if not transactional:
         return
     request.getfixturevalue("transactional_db")
     from django.apps import apps

@@ -47,11 +47,11 @@ PATIENT_DATA = {
     "fhir:patient-everything",
     "calendar:patient-session",  # the patient's own calendar file of a session
     "monitoring:rems-pdf",
-    "monitoring:rems-period-pdf",
 }
 # Pages anyone may open that show no patient's data.
 NO_PATIENT_DATA = {
     "healthz",
+    "monitoring:rems-period-pdf",  # the period form; each file it gives is audited (tests/monitoring/test_rems_pdf.py)
     "login",
     "account",
     "second-factor-setup",

@@ -541,7 +541,9 @@ def tables() -> list[TableSpec]:
         ),
         TableSpec(
             "scheduling.Course",
-            cols("id patient_id protocol_id drug site_id start_date weekdays start_time status created_by_id created_at"),
+            cols(
+                "id patient_id protocol_id drug site_id start_date weekdays start_time status created_by_id created_at"
+            ),
             course_rows,
             lambda s: s.patients,
         ),

@@ -58,12 +58,15 @@ def test_the_other_apps_register_their_navigation_home_pages_and_retry_sources()
         "Day",
         "Week",
         "Rides",
+        "Reviews",
         "Patients",
         "REMS",
         "Reports",
+        "Outcomes",
         "Audit",
         "Exports",
         "Outbox",
+        "Integrations",
         "Admin",
     ]
     assert registry.home_pages("Administrator") == ["monitoring:reports", "clinic:audit"]
