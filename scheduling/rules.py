@@ -431,6 +431,8 @@ class PlannedItem:
     at: dt.time
     minutes: int
     min_days_between: int
+    # The phase's ceiling of sessions in a calendar week (Monday to Sunday); None: no ceiling.
+    per_week: int | None = None
 
 
 def replan_dates(
@@ -441,20 +443,41 @@ def replan_dates(
     opening_hours: OpeningMap,
     closures: Iterable[dt.date],
     tz: zoneinfo.ZoneInfo,
+    weekdays: Iterable[int] | None = None,
+    kept: Iterable[dt.date] = (),
 ) -> list[dt.date]:
     """New dates for the rest of a course after a missed session.
 
     ``items`` starts with the session that replaces the missed one, then the sessions that
-    follow it, in order. Each keeps its date unless that is before ``earliest`` or too close
-    to the one before; then it moves to the next allowed day. Nothing moves earlier."""
+    follow it, in order. Each keeps its date unless that is before ``earliest``, too close to
+    the one before, on a weekday the patient did not offer (``weekdays``, Monday 0) or in a
+    calendar week that already holds the phase's ceiling of sessions (counting the course's
+    ``kept`` dates); then it moves to the next day where none of these holds. Nothing moves
+    earlier, and the course grows longer instead of being compressed."""
     closures = set(closures)
+    offered = set(weekdays) if weekdays else set(range(7))
+    per_week: dict[tuple[int, int], int] = {}
+    for day in kept:
+        week = day.isocalendar()[:2]
+        per_week[week] = per_week.get(week, 0) + 1
     result: list[dt.date] = []
     previous = last_attended
     for item in items:
         candidate = max(item.date, earliest)
         if previous is not None:
             candidate = max(candidate, previous + dt.timedelta(days=item.min_days_between))
-        day = _next_allowed_day(candidate, item.at, item.minutes, opening_hours=opening_hours, closures=closures, tz=tz)
+        for _ in range(SEARCH_DAYS):
+            day = _next_allowed_day(
+                candidate, item.at, item.minutes, opening_hours=opening_hours, closures=closures, tz=tz
+            )
+            full = item.per_week is not None and per_week.get(day.isocalendar()[:2], 0) >= item.per_week
+            if day.weekday() in offered and not full:
+                break
+            candidate = day + dt.timedelta(days=1)
+        else:
+            raise ScheduleError(f"No offered day from {candidate:%Y-%m-%d} where the session fits.")
+        week = day.isocalendar()[:2]
+        per_week[week] = per_week.get(week, 0) + 1
         result.append(day)
         previous = day
     return result

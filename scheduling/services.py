@@ -679,7 +679,10 @@ def course_replan(*, course: Course, missed: Session, user=None, request=None) -
         .order_by("start")
     )
     last_attended = active.filter(start__lt=missed.start).order_by("-start").first()
-    gaps = {p.name: p.min_days_between for p in course.protocol.phases.all()}
+    phases = {p.name: p for p in course.protocol.phases.all()}
+    gaps = {name: p.min_days_between for name, p in phases.items()}
+    moved_pks = {missed.pk, *(s.pk for s in following)}
+    kept = [s.start.astimezone(tz).date() for s in active.only("pk", "start") if s.pk not in moved_pks]
     minutes_of = lambda s: int((s.planned_end - s.start).total_seconds() // 60)  # noqa: E731
     items = [
         rules.PlannedItem(
@@ -687,6 +690,7 @@ def course_replan(*, course: Course, missed: Session, user=None, request=None) -
             at=s.start.astimezone(tz).time(),
             minutes=minutes_of(s),
             min_days_between=gaps.get(s.phase_name, 2),
+            per_week=phases[s.phase_name].sessions_per_week if s.phase_name in phases else None,
         )
         for s in [missed, *following]
     ]
@@ -699,6 +703,8 @@ def course_replan(*, course: Course, missed: Session, user=None, request=None) -
             opening_hours=calendar.opening_hours,
             closures=calendar.closures.keys(),
             tz=tz,
+            weekdays=course.weekdays,
+            kept=kept,
         )
     except rules.ScheduleError as exc:
         raise ValidationError(str(exc), code="no_open_day")

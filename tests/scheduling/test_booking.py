@@ -211,9 +211,11 @@ def test_replan_makes_up_a_missed_session_and_keeps_the_gaps(course, site):
         changed = services.course_replan(course=course, missed=first)
     replacement = changed[0]
     assert replacement.replaces_id == first.pk
-    assert replacement.start == at(MONDAY + dt.timedelta(days=1), 9)  # Tuesday
+    # The course offers Mondays and Thursdays: the make-up is on Thursday, not on the Tuesday
+    # the patient never offered, and Thursday's session moves to the next Monday.
+    assert replacement.start == at(MONDAY + dt.timedelta(days=3), 9)
     second.refresh_from_db()
-    assert second.start == at(MONDAY + dt.timedelta(days=3), 9)  # Thursday keeps its 2-day gap
+    assert second.start == at(MONDAY + dt.timedelta(days=7), 9)
     with time_machine.travel(at(MONDAY, 12), tick=False), pytest.raises(ValidationError) as exc:
         services.course_replan(course=course, missed=first)
     assert codes(exc) == {"already_replanned"}
@@ -228,7 +230,9 @@ def test_replan_shifts_following_sessions_forward(course, site):
         services.session_mark_no_show(session=first, version=first.version)
         services.course_replan(course=course, missed=first)
     second.refresh_from_db()
-    assert second.start == at(MONDAY + dt.timedelta(days=3), 9)  # Tue make-up -> Wed too close -> Thu
+    # Thursday make-up (the next offered day) -> Wednesday's session is now before it: the next
+    # offered day at least two days later is Monday.
+    assert second.start == at(MONDAY + dt.timedelta(days=7), 9)
 
 
 def test_transport_record_confirms_by_staff(course, site, scheduler):

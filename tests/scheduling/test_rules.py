@@ -168,3 +168,41 @@ def test_replan_makes_up_a_missed_session_and_shifts_the_rest():
         tz=NY,
     )
     assert dates == [dt.date(2026, 3, 4), dt.date(2026, 3, 6), dt.date(2026, 3, 9)]
+
+
+def test_replan_keeps_to_the_offered_weekdays():
+    """A make-up for a missed Monday of a Mon/Thu course lands on Thursday, not on the
+    Wednesday the patient never offered, and the rest follow on Mondays and Thursdays."""
+    items = [
+        rules.PlannedItem(date=dt.date(2026, 3, d), at=dt.time(9), minutes=165, min_days_between=2, per_week=2)
+        for d in (2, 5, 9, 12)
+    ]
+    dates = rules.replan_dates(
+        items=items,
+        earliest=dt.date(2026, 3, 4),
+        last_attended=dt.date(2026, 2, 26),
+        opening_hours=MON_SAT,
+        closures=(),
+        tz=NY,
+        weekdays=[0, 3],
+    )
+    assert dates == [dt.date(2026, 3, 5), dt.date(2026, 3, 9), dt.date(2026, 3, 12), dt.date(2026, 3, 16)]
+
+
+def test_replan_never_puts_more_sessions_in_a_week_than_the_phase_allows():
+    """Twice a week: Monday was attended and the missed session is made up on Wednesday, so the
+    Friday session moves to the next Monday instead of a third dose that week."""
+    items = [
+        rules.PlannedItem(date=dt.date(2026, 3, d), at=dt.time(9), minutes=165, min_days_between=2, per_week=2)
+        for d in (4, 6)
+    ]
+    dates = rules.replan_dates(
+        items=items,
+        earliest=dt.date(2026, 3, 4),
+        last_attended=dt.date(2026, 3, 2),
+        opening_hours=MON_SAT,
+        closures=(),
+        tz=NY,
+        kept=[dt.date(2026, 3, 2)],
+    )
+    assert dates == [dt.date(2026, 3, 4), dt.date(2026, 3, 9)]
