@@ -7,6 +7,7 @@ Heartbeats: beat's scheduler writes ``beat`` every HEALTH_HEARTBEAT_SECONDS whil
 
 import logging
 import time
+from pathlib import Path
 
 from celery.beat import PersistentScheduler
 from django.conf import settings
@@ -73,6 +74,11 @@ class HeartbeatScheduler(PersistentScheduler):
     (CELERY_BEAT_SCHEDULER)."""
 
     _last_beat = 0.0
+
+    def setup_schedule(self):
+        # The schedule file's folder (var/ by default) does not exist on a fresh checkout.
+        Path(self.schedule_filename).parent.mkdir(parents=True, exist_ok=True)
+        super().setup_schedule()
 
     def tick(self, *args, **kwargs):
         wait = super().tick(*args, **kwargs)

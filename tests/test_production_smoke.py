@@ -2,7 +2,8 @@
 collected into a temporary folder), a Celery worker and Celery beat against PostgreSQL and
 Redis, as the docker-compose services run them. Staff sign in over HTTP, the booked session is
 on the schedule, the nurse checks the patient in and records a reading, the worker and beat
-report their heartbeats through the broker, and /healthz is green; then the processes stop."""
+report their heartbeats through the broker, a due reminder reaches the outbox through the
+worker, and /healthz is green; then the processes stop."""
 
 import datetime as dt
 import json
@@ -18,17 +19,31 @@ import zoneinfo
 from pathlib import Path
 
 import pytest
+import redis
 import requests
 from django.conf import global_settings, settings
 from django.utils import timezone
+from kombu import Connection
 
-from clinic.models import OpeningHours
+from clinic.celery import app
+from clinic.models import OpeningHours, OutboxMessage
 from monitoring.models import VitalsReading
+from scheduling.models import Reminder
 from tests import factories
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 PASSWORD = "smoke-Test-passphrase-2026"
+# A Redis database of its own, emptied first: messages other tests left on the suite's broker
+# would otherwise queue before this worker's own.
+SMOKE_REDIS_DB = int(os.environ.get("SMOKE_REDIS_DB", "14"))
+
+
+def smoke_broker_url() -> str:
+    url = settings.CELERY_BROKER_URL
+    if not url.startswith("redis://"):
+        pytest.skip("needs CELERY_BROKER_URL on Redis")
+    return url.rsplit("/", 1)[0] + f"/{SMOKE_REDIS_DB}"
 
 
 def free_port() -> int:
@@ -102,6 +117,8 @@ def world(transactional_db, settings):
 
 @pytest.fixture
 def production(world, tmp_path):
+    broker = smoke_broker_url()
+    redis.Redis.from_url(broker).flushdb()
     db = settings.DATABASES["default"]
     auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
     env = {
@@ -111,7 +128,7 @@ def production(world, tmp_path):
         "SECRET_KEY": secrets.token_urlsafe(50),
         "AUDIT_CHAIN_KEY": secrets.token_urlsafe(50),
         "DATABASE_URL": f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
-        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "CELERY_BROKER_URL": broker,
         "ALLOWED_HOSTS": "127.0.0.1",
         "BEHIND_TLS_PROXY": "True",
         "TRUSTED_PROXY_COUNT": "1",
@@ -131,7 +148,7 @@ def production(world, tmp_path):
     logs = {name: (tmp_path / f"{name}.log").open("w") for name in ("web", "worker", "beat")}
     commands = {
         "web": [str(BIN / "gunicorn"), "-c", "deploy/gunicorn.conf.py", "clinic.wsgi:application"],
-        "worker": [str(BIN / "celery"), "-A", "clinic", "worker", "-l", "warning", "--concurrency", "1"],
+        "worker": [str(BIN / "celery"), "-A", "clinic", "worker", "-l", "warning", "--concurrency", "2"],
         "beat": [str(BIN / "celery"), "-A", "clinic", "beat", "-l", "warning", "-s", str(tmp_path / "beat")],
     }
     procs = {
@@ -141,7 +158,7 @@ def production(world, tmp_path):
         for name, cmd in commands.items()
     }
     try:
-        yield {"base": f"http://127.0.0.1:{port}", "procs": procs, "logs": tmp_path}
+        yield {"base": f"http://127.0.0.1:{port}", "procs": procs, "logs": tmp_path, "broker": broker}
     finally:
         for proc in procs.values():
             os.killpg(proc.pid, signal.SIGTERM)
@@ -184,6 +201,22 @@ def test_gunicorn_worker_and_beat_serve_the_clinic_day(production, world):
     scheduler.sign_in("smoke-scheduler")
     day = scheduler.get(f"/schedule/?site={world['site'].pk}")
     assert day.status_code == 200 and world["patient"].last_name in day.text
+
+    # The session's 24-hour reminder falls due while the session is still booked:
+    # the worker sends it into the outbox.
+    Reminder.objects.filter(session=session).exclude(kind="24h").update(status="skipped", skip_reason="test")
+    Reminder.objects.filter(session=session, kind="24h").update(
+        status="pending", skip_reason="", due_at=timezone.now() - dt.timedelta(minutes=1)
+    )
+    assert Reminder.objects.filter(session=session, status="pending").count() == 1
+    with Connection(production["broker"]) as conn:
+        app.send_task("scheduling.tasks.reminders_tick", connection=conn)
+    wait_for(
+        lambda: OutboxMessage.objects.filter(reference__startswith="reminder:").exists(),
+        60,
+        f"the reminder in the outbox\n{logs()}",
+    )
+    assert Reminder.objects.get(session=session, kind="24h").status == "sent"
 
     nurse = Browser(base)
     nurse.sign_in("smoke-nurse")

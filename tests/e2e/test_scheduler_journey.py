@@ -7,7 +7,7 @@ import re
 import pytest
 from django.utils import timezone
 
-from clinic.models import Chair
+from clinic.models import Chair, Patient
 from scheduling.models import Session, SessionStatus
 from tests import factories
 from tests.e2e.conftest import DESKTOP, axe_violations, login
@@ -62,6 +62,10 @@ def test_scheduler_books_a_course_and_manages_its_sessions(new_page, shots, sche
     page.get_by_role("button", name="Save patient").click()
     page.get_by_text("Dana Quinn is registered.").wait_for()
     shots(page, "patient-registered")
+
+    # The treatment-resistant depression protocol needs the antidepressant history on record
+    # (two adequate failed trials and a current antidepressant), entered by the clinical team.
+    factories.make_trd_history(Patient.objects.get(mrn="MRN246810"))
 
     # Start an esketamine course: Monday and Thursday at 09:00 on Chair 1.
     first_monday = next_monday()

@@ -43,8 +43,10 @@ def main() -> int:
     call_command("seed_demo", verbosity=0)
     from django.contrib.auth.models import User
 
+    from clinic.broker import broker_prepare
     from clinic.health import heartbeat_touch
 
+    broker_prepare()  # as run_embedded does before it starts the worker
     for process in ("worker", "beat"):  # as a running worker and beat would (/healthz answers 200)
         heartbeat_touch(process)
 
