@@ -347,7 +347,7 @@ def audit_chain_verify(
         ):
             problems.append(f"checkpoint {latest.pk} is not signed with this AUDIT_CHAIN_KEY: it was forged or altered")
         else:
-            what = f"the checkpoint of {latest.created_at:%Y-%m-%d %H:%M:%S %Z}"
+            what = f"the checkpoint of {latest.created_at.isoformat(timespec='seconds')}"
             problems.append(_end_problem(report, seen, latest.count, latest.head_hash, what))
     if expect_head is not None:
         problems.append(_end_problem(report, seen, *expect_head, "the expected head"))

@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from . import registry, selectors_audit, sql
 from .audit import audit_record
+from .formats import when
 from .forms_audit import AuditFilterForm
 from .models import AuditAction
 from .models_ops import ExportJob
@@ -327,7 +328,7 @@ def export_job_run(*, job_id: int) -> str:
 
 
 def _filename(job: ExportJob, finished: dt.datetime) -> str:
-    stamp = timezone.localtime(finished).strftime("%Y%m%d-%H%M")
+    stamp = when(finished, "stamp", timezone.get_default_timezone())
     return f"{job.kind.replace(':', '-')}-{stamp}.csv"
 
 

@@ -20,25 +20,49 @@ def styles() -> dict[str, str]:
     clock = getattr(settings, "CLINIC_CLOCK", "24")
     time, seconds = _TIME[clock], _TIME_SECONDS[clock]
     return {
+        # For people
         "date": "D j M Y",  # Thu 3 Dec 2026
+        "long_date": "l j F Y",  # Thursday 3 December 2026 (a page's heading)
+        "plain_date": "j M Y",  # 3 Dec 2026 (where the weekday means nothing: a birth date)
+        "long_day": "l j F",  # Thursday 3 December (a reminder: the year goes without saying)
         "day": "D j M",  # Thu 3 Dec (a day of this week's or today's board)
+        "weekday": "l",  # Thursday
+        "weekday_short": "D",  # Thu (a column of a week)
         "time": time,  # 14:05 or 2:05 PM
         "time_seconds": seconds,
         "datetime": f"D j M Y {time}",
         "day_time": f"D j M {time}",
-        "iso": "Y-m-d",  # machine-readable: file names, CSV values
-        "instant": "c",  # machine-readable: the instants countdowns count to (data attributes)
+        # For machines (recognisable as such: never shown as a page's wording)
+        "iso": "Y-m-d",  # 2026-12-03: URL parameters, <input type="date"> values, CSV date values
+        "iso_time": "H:i",  # 14:05: <input type="time"> values (always 24-hour)
+        "iso_datetime": "Y-m-d H:i",  # 2026-12-03 14:05: CSV values a spreadsheet reads as a date and time
+        "instant": "c",  # 2026-12-03T14:05:09-05:00: the instants countdowns count to (data attributes)
+        "stamp": "Ymd-Hi",  # 20261203-1405: in file names
     }
 
 
+# The formats of <input type="date"> and <input type="time"> values, as the forms' widgets write
+# them (machine formats: the browser shows them in the device's own way).
+INPUT_DATE_FORMAT = "%Y-%m-%d"
+INPUT_TIME_FORMAT = "%H:%M"
+
+
 def when(value, style: str = "datetime", tz: dt.tzinfo | None = None) -> str:
-    """``value`` (a date or an aware datetime) in the named ``style``; an aware datetime is
-    shown in ``tz``, else in the current time zone. Empty for None."""
+    """``value`` (a date, a time of day or a datetime) in the named ``style``; an aware datetime
+    is shown in ``tz``, else in its own zone (a value read from the database is in UTC: pass the
+    site's zone). Empty for None."""
     if value is None or value == "":
         return ""
-    if isinstance(value, dt.datetime) and timezone.is_aware(value):
-        value = timezone.localtime(value, tz)
+    if isinstance(value, dt.time):
+        return dateformat.time_format(value, styles()[style])
+    if tz is not None and isinstance(value, dt.datetime) and timezone.is_aware(value):
+        value = value.astimezone(tz)
     return dateformat.format(value, styles()[style])
+
+
+def time_range(start, end, tz: dt.tzinfo | None = None) -> str:
+    """``14:05-15:35``: two times in the clinic's clock, joined by a dash."""
+    return f"{when(start, 'time', tz)}-{when(end, 'time', tz)}"
 
 
 def phone(e164: str, region: str | None = None) -> str:

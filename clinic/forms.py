@@ -9,6 +9,7 @@ from django.http import QueryDict
 from django.utils import timezone
 
 from . import rules
+from .formats import INPUT_DATE_FORMAT
 from .models import EscortContact, Patient
 from .text import strip_invisible
 
@@ -17,7 +18,7 @@ class DateInput(forms.DateInput):
     input_type = "date"
 
     def __init__(self, **kwargs):
-        super().__init__(format="%Y-%m-%d", **kwargs)
+        super().__init__(format=INPUT_DATE_FORMAT, **kwargs)
 
 
 class VisibleTextMixin:

@@ -12,6 +12,8 @@ from django.db.models.lookups import LessThanOrEqual
 from django.urls import reverse
 from django.utils import timezone
 
+from clinic.formats import when
+
 from . import fields, rules
 
 
@@ -69,7 +71,7 @@ class OpeningHours(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.get_weekday_display()} {self.opens:%H:%M}-{self.closes:%H:%M}"
+        return f"{self.get_weekday_display()} {when(self.opens, 'time')}-{when(self.closes, 'time')}"
 
 
 class Closure(models.Model):
@@ -82,7 +84,7 @@ class Closure(models.Model):
         constraints = [models.UniqueConstraint(fields=["site", "date"], name="closure_one_per_day")]
 
     def __str__(self):
-        return f"{self.site} closed {self.date:%Y-%m-%d}"
+        return f"{self.site} closed {when(self.date, 'date')}"
 
 
 class Chair(models.Model):
@@ -273,9 +275,8 @@ class AuditEvent(models.Model):
         ]
 
     def __str__(self):
-        return (
-            f"{self.created_at:%Y-%m-%d %H:%M} {self.username or '-'} {self.action} {self.object_type} {self.object_id}"
-        )
+        when_ = when(timezone.localtime(self.created_at), "datetime")
+        return f"{when_} {self.username or '-'} {self.action} {self.object_type} {self.object_id}"
 
     @property
     def summary_items(self) -> list[tuple[str, object]]:
@@ -370,7 +371,7 @@ class AuditCheckpoint(models.Model):
         get_latest_by = "count"
 
     def __str__(self):
-        return f"{self.created_at:%Y-%m-%d %H:%M} {self.count} rows, head {self.head_hash[:12]}"
+        return f"{when(timezone.localtime(self.created_at), 'datetime')} {self.count} rows, head {self.head_hash[:12]}"
 
 
 from .models_integrations import IntegrationToken  # noqa: E402, F401  (tokens of other systems)

@@ -7,6 +7,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from clinic.formats import when
+
 
 class Heartbeat(models.Model):
     """The last time a background process showed it was alive: ``worker`` when a worker ran
@@ -16,7 +18,7 @@ class Heartbeat(models.Model):
     at = models.DateTimeField()
 
     def __str__(self):
-        return f"{self.name} at {self.at:%Y-%m-%d %H:%M:%S}"
+        return f"{self.name} at {when(timezone.localtime(self.at), 'datetime')}"
 
 
 class ExportJob(models.Model):

@@ -8,6 +8,8 @@ from django.contrib.auth.models import Group, User
 from django.contrib.auth.password_validation import validate_password
 from django.db import transaction
 
+from clinic.formats import when
+
 from .audit import audit_record
 from .models import AuditAction, Chair, OpeningHours, Site
 from .roles import ADMINISTRATOR
@@ -50,7 +52,11 @@ def clinic_setup(
             obj=site,
             actor="system",
             username="setup_clinic",
-            summary={"chairs_added": len(new_chairs), "weekdays": weekdays, "hours": f"{opens:%H:%M}-{closes:%H:%M}"},
+            summary={
+                "chairs_added": len(new_chairs),
+                "weekdays": weekdays,
+                "hours": f"{when(opens, 'time')}-{when(closes, 'time')}",
+            },
         )
         admin = None
         if admin_username:

@@ -18,6 +18,7 @@ from django.db.models import Min, Prefetch, QuerySet
 from django.utils import timezone
 from django.utils.text import capfirst
 
+from clinic.formats import when
 from clinic.rules import CONCOMITANT_MEDICINE_FIELDS
 from scheduling.models import Drug, Session, SessionStatus, TransportArrangement
 
@@ -570,8 +571,8 @@ def late_entries(day: SessionDay) -> list[str]:
     tz = day.tz
 
     def at(moment, entered=None) -> str:
-        text = f"at {moment.astimezone(tz):%H:%M}"
-        return f"{text} (entered {entered.astimezone(tz):%H:%M})" if entered else text
+        text = f"at {when(moment, 'time', tz)}"
+        return f"{text} (entered {when(entered, 'time', tz)})" if entered else text
 
     entries = []
     checkin, dose = day.checkin, day.dose

@@ -4,6 +4,7 @@
 import datetime as dt
 
 from clinic import registry
+from clinic.formats import when
 from clinic.models import Site
 from clinic.selectors import all_sites
 
@@ -21,6 +22,10 @@ def _parse(data) -> dict | None:
     return {"site": c["site"].pk, "date_from": c["date_from"].isoformat(), "date_to": c["date_to"].isoformat()}
 
 
+def _day(iso: str) -> str:
+    return when(dt.date.fromisoformat(iso), "date")
+
+
 def _table(slug: str, params: dict) -> reports.Table:
     return reports.report_table(
         site=Site.objects.get(pk=params["site"]),
@@ -32,7 +37,17 @@ def _table(slug: str, params: dict) -> reports.Table:
 
 def _rows(slug: str, params: dict):
     for row in _table(slug, params).rows:
-        yield [f"'{v}" if isinstance(v, str) and v.startswith(_FORMULA_STARTS) else v for v in row]
+        yield [_csv_value(v) for v in row]
+
+
+def _csv_value(value):
+    """Dates and times as a spreadsheet reads them (ISO, machine formats); text that could be
+    read as a formula behind a quote."""
+    if isinstance(value, dt.datetime):
+        return when(value, "iso_datetime")
+    if isinstance(value, dt.date):
+        return when(value, "iso")
+    return f"'{value}" if isinstance(value, str) and value.startswith(_FORMULA_STARTS) else value
 
 
 def report_export_kinds() -> list[registry.ExportKind]:
@@ -42,7 +57,7 @@ def report_export_kinds() -> list[registry.ExportKind]:
             permission="monitoring.view_reports",
             parse=_parse,
             label=lambda params, slug=slug: (
-                f"Compliance report, {slug.replace('-', ' ')}: {params['date_from']} to {params['date_to']}"
+                f"Compliance report, {slug.replace('-', ' ')}: {_day(params['date_from'])} to {_day(params['date_to'])}"
             ),
             header=lambda params, slug=slug: list(_table(slug, params).columns),
             rows=lambda params, slug=slug: _rows(slug, params),

@@ -5,6 +5,7 @@ import datetime as dt
 from django import forms
 from django.utils import timezone
 
+from clinic.formats import INPUT_TIME_FORMAT, when
 from clinic.forms import VisibleTextMixin
 from scheduling.models import TransportArrangement
 
@@ -15,7 +16,7 @@ from .models import NOTE_MAX, AdverseEvent, CheckIn, ReadingKind, StopCause
 class LocalTimeField(forms.TimeField):
     """A wall-clock time (HH:MM) on the session's day in the site's time zone."""
 
-    widget = forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
+    widget = forms.TimeInput(attrs={"type": "time"}, format=INPUT_TIME_FORMAT)
 
 
 def local_datetime(value: dt.time | None, *, session) -> dt.datetime | None:
@@ -130,7 +131,7 @@ class DoseStopForm(VisibleTextMixin, forms.Form):
         """``events``: the session's adverse events (as the page already read them)."""
         super().__init__(*args, **kwargs)
         self.fields["adverse_event"].choices = [("", "-")] + [
-            (e.pk, f"{e} at {e.onset_at.astimezone(e.session.chair.site.tzinfo):%H:%M}") for e in events
+            (e.pk, f"{e} at {when(e.onset_at, 'time', e.session.chair.site.tzinfo)}") for e in events
         ]
 
 

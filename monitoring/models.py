@@ -12,6 +12,7 @@ from django.db.models.lookups import LessThanOrEqual
 from django.utils import timezone
 
 from clinic.fields import CharField, TextField
+from clinic.formats import when
 from scheduling.models import Drug, Session
 
 from . import rules
@@ -214,7 +215,8 @@ class VitalsReading(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.get_kind_display()} {self.systolic}/{self.diastolic} at {self.taken_at:%H:%M}"
+        at = when(timezone.localtime(self.taken_at), "time")
+        return f"{self.get_kind_display()} {self.systolic}/{self.diastolic} at {at}"
 
     @property
     def checkpoint_key(self) -> str:
@@ -305,7 +307,7 @@ class DeviceAdministration(models.Model):
         constraints = [models.UniqueConstraint(fields=["dose", "number"], name="device_number_unique_per_dose")]
 
     def __str__(self):
-        return f"Device {self.number} at {self.administered_at:%H:%M}"
+        return f"Device {self.number} at {when(timezone.localtime(self.administered_at), 'time')}"
 
 
 class Observation(models.Model):
@@ -325,7 +327,7 @@ class Observation(models.Model):
         ]
 
     def __str__(self):
-        return f"Observation of session {self.session_id} from {self.started_at:%H:%M}"
+        return f"Observation of session {self.session_id} from {when(timezone.localtime(self.started_at), 'time')}"
 
 
 class PrescriberOverride(models.Model):

@@ -18,6 +18,7 @@ from django.core.cache import cache
 from django.utils import formats, timezone
 from django.utils.text import Truncator
 
+from clinic.formats import when
 from clinic.jinja2 import Partial
 from scheduling.models import SessionStatus
 
@@ -75,7 +76,17 @@ class Table:
     shown_rows: list[list[str]] = dataclasses.field(init=False, repr=False)
 
     def __post_init__(self):
-        self.shown_rows = [[formats.localize(value) for value in row] for row in self.rows]
+        self.shown_rows = [[shown(value) for value in row] for row in self.rows]
+
+
+def shown(value) -> str:
+    """A table's value as the page prints it: dates and times in the clinic's styles, numbers
+    localized."""
+    if isinstance(value, dt.datetime):
+        return when(value, "datetime")
+    if isinstance(value, dt.date):
+        return when(value, "date")
+    return formats.localize(value)
 
 
 def bar_chart(pairs: list[tuple[str, float]], unit: str = "") -> Chart | None:
@@ -150,7 +161,7 @@ def sessions_by_week(period: Period) -> Table:
         "Sessions by status per week",
         ["Week of", *(s.label for s in statuses), "Total"],
         rows,
-        bar_chart([(f"{row[0]:%Y-%m-%d}", row[-1]) for row in rows], "sessions"),
+        bar_chart([(when(row[0], "date"), row[-1]) for row in rows], "sessions"),
     )
 
 
@@ -254,7 +265,7 @@ def overrides(period: Period) -> Table:
     kinds = dict(PrescriberOverride.Kind.choices)
     rows = [
         [
-            timezone.localtime(created_at, site.tzinfo).strftime("%Y-%m-%d %H:%M"),
+            created_at.astimezone(site.tzinfo),
             mrn,
             kinds.get(kind, kind),
             "; ".join(str(b) for b in blocks) if isinstance(blocks, list) else str(blocks),

@@ -9,6 +9,8 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 
+from clinic.formats import when
+
 # --- Thresholds -----------------------------------------------------------------------
 
 
@@ -171,7 +173,7 @@ class TimeError:
 
 
 def _hm(moment: dt.datetime, tz: dt.tzinfo | None) -> str:
-    return f"{moment.astimezone(tz):%H:%M}" if tz else f"{moment:%H:%M}"
+    return when(moment, "time", tz)
 
 
 def entered_time_error(
@@ -221,7 +223,7 @@ def checkin_time_error(
     ``window_minutes`` before its start."""
     if now.astimezone(tz).date() != session_start.astimezone(tz).date():
         return TimeError(
-            "other_day", f"This session is booked for {session_start.astimezone(tz):%a %d %b}: check in on that day."
+            "other_day", f"This session is booked for {when(session_start, 'day', tz)}: check in on that day."
         )
     opens = session_start - dt.timedelta(minutes=window_minutes)
     if now < opens:
@@ -463,9 +465,7 @@ def discharge_gate(
     missing = []
     ends_at = started_at + dt.timedelta(minutes=t.observation_minimum_minutes)
     if now < ends_at:
-        missing.append(
-            f"{t.observation_minimum_minutes} minutes of observation end at {ends_at.astimezone(tzinfo):%H:%M}"
-        )
+        missing.append(f"{t.observation_minimum_minutes} minutes of observation end at {when(ends_at, 'time', tzinfo)}")
     if devices is not None and devices.given < devices.planned and not devices.stopped_early:
         missing.append(
             f"Devices: {devices.given} of {devices.planned} recorded: record the next one, "

@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from clinic.audit import audit_record
+from clinic.formats import when
 from clinic.models import AuditAction, StaffAlert
 from scheduling.models import Drug, Session, SessionStatus, TransportArrangement
 from scheduling.services import session_alert
@@ -637,7 +638,7 @@ def dose_device_record(
             {
                 "administered_at": ValidationError(
                     f"Wait {t.device_rest_minutes} minutes between devices: "
-                    f"the next device is due from {local:%H:%M:%S}.",
+                    f"the next device is due from {when(local, 'time_seconds')}.",
                     code="rest",
                 )
             }

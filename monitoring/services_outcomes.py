@@ -8,6 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from clinic.audit import audit_record
+from clinic.formats import when
 from clinic.models import AlertSeverity, AuditAction, Patient, StaffAlert
 from clinic.services import alert_acknowledge, alert_raise
 from clinic.text import strip_invisible
@@ -91,7 +92,7 @@ def _raise_safety_alert(score: OutcomeScore, session: Session) -> None:
         dedupe_key=f"outcome-safety:score:{score.pk}:v{score.version}",
         message=(
             f"{session.patient.full_name}: PHQ-9 item 9 answered above 0 before the session of "
-            f"{local:%a %d %b %H:%M}. Follow up today; dosing waits for a prescriber's acknowledgement."
+            f"{when(local, 'day_time')}. Follow up today; dosing waits for a prescriber's acknowledgement."
         ),
         severity=AlertSeverity.CRITICAL,
         audience="nurse",

@@ -8,6 +8,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
+from clinic.formats import when
 from scheduling.models import Drug, Session, SessionStatus
 from scheduling.services import session_alert
 
@@ -31,14 +32,14 @@ def scan_observations(now: dt.datetime, t: rules.Thresholds) -> int:
                 session,
                 kind="checkpoint_overdue",
                 dedupe_key=f"overdue:session:{session.pk}:checkpoint:{checkpoint.key}",
-                message=f"{checkpoint.label} overdue (due {checkpoint.due_at.astimezone(day.tz):%H:%M}): {where}",
+                message=f"{checkpoint.label} overdue (due {when(checkpoint.due_at, 'time', day.tz)}): {where}",
             )
         if day.past_planned_end:
             raised += _nurse_alert(
                 session,
                 kind="observation_past_end",
                 dedupe_key=f"past_end:session:{session.pk}",
-                message=f"Observation past its planned end ({session.planned_end.astimezone(day.tz):%H:%M}): {where}",
+                message=f"Observation past its planned end ({when(session.planned_end, 'time', day.tz)}): {where}",
             )
     return raised
 
@@ -78,7 +79,7 @@ def scan_rems(now: dt.datetime, t: rules.Thresholds) -> int:
             session,
             kind="rems_due",
             dedupe_key=f"rems:session:{session.pk}",
-            message=f"REMS monitoring record for {session.patient.full_name} ({day.treatment_date:%Y-%m-%d}) "
+            message=f"REMS monitoring record for {session.patient.full_name} ({when(day.treatment_date, 'date')}) "
             + (f"due in {left} day{'s' if left != 1 else ''}" if left >= 0 else "overdue"),
             severity="warning",
             audience="administrator",

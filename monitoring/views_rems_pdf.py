@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from clinic.audit import audit_record
+from clinic.formats import when
 from clinic.forms import BoundedDateField
 from clinic.models import AuditAction
 
@@ -54,7 +55,7 @@ def rems_record_pdf(request, pk):
         summary={"file": "rems-record.pdf", "draft": not record.complete},
     )
     suffix = "" if record.complete else "-DRAFT"
-    return _pdf(body, f"rems-session-{session.pk}-{record.treatment_date:%Y%m%d}{suffix}.pdf")
+    return _pdf(body, f"rems-session-{session.pk}-{when(record.treatment_date, 'iso')}{suffix}.pdf")
 
 
 @login_required
@@ -80,4 +81,4 @@ def rems_period_pdf(request):
         context["empty"] = True
         return render(request, "integrations/rems_period.html", context)
     body = rems_pdf.records_pdf(records, clinic_name=settings.CLINIC_NAME, generated_at=timezone.localtime())
-    return _pdf(body, f"rems-records-{first:%Y%m%d}-{last:%Y%m%d}.pdf")
+    return _pdf(body, f"rems-records-{when(first, 'iso')}-{when(last, 'iso')}.pdf")

@@ -9,6 +9,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from clinic.formats import INPUT_DATE_FORMAT, INPUT_TIME_FORMAT, when
 from clinic.forms import VisibleTextMixin
 from clinic.models import Chair, Site, Weekday
 
@@ -20,14 +21,14 @@ class DateInput(forms.DateInput):
     input_type = "date"
 
     def __init__(self, **kwargs):
-        super().__init__(format="%Y-%m-%d", **kwargs)
+        super().__init__(format=INPUT_DATE_FORMAT, **kwargs)
 
 
 class TimeInput(forms.TimeInput):
     input_type = "time"
 
     def __init__(self, **kwargs):
-        super().__init__(format="%H:%M", **kwargs)
+        super().__init__(format=INPUT_TIME_FORMAT, **kwargs)
 
 
 class SessionDateField(forms.DateField):
@@ -50,7 +51,7 @@ class SessionDateField(forms.DateField):
             raise ValidationError(
                 self.error_messages["out_of_range"],
                 code="out_of_range",
-                params={"first": f"{today:%d %b %Y}", "last": f"{rules.booking_horizon(today):%d %b %Y}"},
+                params={"first": when(today, "plain_date"), "last": when(rules.booking_horizon(today), "plain_date")},
             )
 
 

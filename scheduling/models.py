@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from clinic import fields
+from clinic.formats import when
 from clinic.models import Chair, Patient, Site
 
 from . import rules
@@ -265,7 +266,7 @@ class Session(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.patient} {self.start:%Y-%m-%d %H:%M}"
+        return f"{self.patient} {when(timezone.localtime(self.start), 'datetime')}"
 
     def get_absolute_url(self):
         return reverse("scheduling:session-detail", args=[self.pk])

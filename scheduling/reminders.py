@@ -15,8 +15,9 @@ from django.db import transaction
 from django.db.models import F
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
-from django.utils import dateformat, timezone
+from django.utils import timezone
 
+from clinic.formats import when
 from clinic.messaging import Outgoing, SendError, TransientSendError, batch_store, message_send
 
 from . import rules_reminders as rules
@@ -61,9 +62,9 @@ def _context(*, session_id: int, start: dt.datetime, time_zone: str, site_phone:
     return {
         "clinic_name": settings.CLINIC_NAME,
         "clinic_phone": site_phone or settings.CLINIC_PHONE,
-        "day": dateformat.format(local, "l j F"),
-        "day_short": dateformat.format(local, "D j M"),
-        "time": dateformat.format(local, "g:i A"),
+        "day": when(local, "long_day"),
+        "day_short": when(local, "day"),
+        "time": when(local, "time"),
         "confirm_url": confirm_url(session_id),
         "no_food_hours": settings.REMINDER_PREP_NO_FOOD_HOURS,
         "no_drink_minutes": settings.REMINDER_PREP_NO_DRINK_MINUTES,
@@ -172,8 +173,8 @@ def _mark_failed(row: dict, error: str, *, now: dt.datetime) -> None:
     session_alert(
         session,
         kind="reminder_failed",
-        dedupe_key=f"reminder-failed:{row['pk']}:{row['attempts']}:{now:%Y%m%d%H%M%S}"[:120],
-        message=f"A {row['kind']} reminder for the session on {session.local_start():%a %d %b %H:%M} "
+        dedupe_key=f"reminder-failed:{row['pk']}:{row['attempts']}:{now.isoformat()}"[:120],
+        message=f"A {row['kind']} reminder for the session on {when(session.local_start(), 'day_time')} "
         "could not be sent.",
         severity="warning",
         audience="scheduler",

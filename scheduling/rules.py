@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TypeVar
 
+from clinic.formats import when
+
 # How far ahead the generator looks for an allowed day for one session. A long closure delays
 # the sessions after it; only a site closed for all of this time refuses the course.
 SEARCH_DAYS = 3 * 366
@@ -113,7 +115,7 @@ def clock_problem(day: dt.date, at: dt.time, tz: zoneinfo.ZoneInfo) -> str | Non
     if time_exists(day, at, tz):
         return None
     return (
-        f"{at:%H:%M} does not exist on {day:%a %d %b %Y}: the clocks go forward "
+        f"{when(at, 'time')} does not exist on {when(day, 'date')}: the clocks go forward "
         f"{_clock_jump(day, at, tz)} that night. Choose another time."
     )
 
@@ -123,7 +125,7 @@ def clock_note(day: dt.date, at: dt.time, tz: zoneinfo.ZoneInfo) -> str:
     if not time_repeated(day, at, tz):
         return ""
     return (
-        f"{at:%H:%M} happens twice on {day:%a %d %b %Y} (the clocks go back {_clock_jump(day, at, tz)}): "
+        f"{when(at, 'time')} happens twice on {when(day, 'date')} (the clocks go back {_clock_jump(day, at, tz)}): "
         "the session is at the first one."
     )
 
@@ -191,9 +193,10 @@ def usable_weekdays(
         opens, closes = hours
         end_minutes = start_minutes + minutes
         if at < opens or end_minutes > closes.hour * 60 + closes.minute:
-            end = f"{end_minutes // 60 % 24:02d}:{end_minutes % 60:02d}"
+            end = when(dt.time(end_minutes // 60 % 24, end_minutes % 60), "time")
             problems.append(
-                f"a session {at:%H:%M}-{end} does not fit {WEEKDAY_NAMES[day]}'s hours ({opens:%H:%M}-{closes:%H:%M})"
+                f"a session {when(at, 'time')}-{end} does not fit {WEEKDAY_NAMES[day]}'s hours "
+                f"({when(opens, 'time')}-{when(closes, 'time')})"
             )
             continue
         usable.append(day)
@@ -247,18 +250,18 @@ class _Planner:
     def why_not(self, day: dt.date, phase: PhaseSpec) -> str | None:
         """Why a dose of ``phase`` cannot be on ``day``, in words, or None when it can."""
         if self.previous is not None and day < self.previous + dt.timedelta(days=phase.min_days_between):
-            return f"{phase.min_days_between} days needed after the dose on {self.previous:%a %d %b}"
+            return f"{phase.min_days_between} days needed after the dose on {when(self.previous, 'day')}"
         if day in self.closures:
             reason = self.closures[day]
             return f"site closed ({reason})" if reason else "site closed"
         if not time_exists(day, self.start_time, self.tz):
-            return f"{self.start_time:%H:%M} does not exist that day (the clocks go forward)"
+            return f"{when(self.start_time, 'time')} does not exist that day (the clocks go forward)"
         start = local_datetime(day, self.start_time, self.tz)
         end = session_end(start, phase.session_minutes)
         if opening_problem(start, end, opening_hours=self.opening_hours, closures=(), tz=self.tz):
             return "outside opening hours that day"
         if self.now is not None and start <= self.now:
-            return f"{self.start_time:%H:%M} that day has already passed"
+            return f"{when(self.start_time, 'time')} that day has already passed"
         if self.week_counts[_monday(day)] >= phase.sessions_per_week:
             count = phase.sessions_per_week
             return f"already {count} dose{'s' if count != 1 else ''} that week"
@@ -274,8 +277,8 @@ class _Planner:
             if day.weekday() in self.usable and day >= lower and self.why_not(day, phase) is None:
                 return day, reason
         raise ScheduleError(
-            f"No day from {slot:%a %d %b %Y} for {SEARCH_DAYS // 366} years where {phase.name} can continue "
-            f"at {self.start_time:%H:%M}: check the site's closures."
+            f"No day from {when(slot, 'date')} for {SEARCH_DAYS // 366} years where {phase.name} can continue "
+            f"at {when(self.start_time, 'time')}: check the site's closures."
         )
 
     def add(self, day: dt.date) -> None:
@@ -334,7 +337,7 @@ def generate_schedule(
         raise ScheduleError("Choose at least one weekday.")
     today = now.astimezone(tz).date() if now is not None else None
     if today is not None and start_date < today:
-        raise ScheduleError(f"A course cannot start in the past: choose {today:%a %d %b %Y} or later.")
+        raise ScheduleError(f"A course cannot start in the past: choose {when(today, 'date')} or later.")
     planner = _Planner(
         start_time=start_time,
         opening_hours=opening_hours,
@@ -391,7 +394,7 @@ def generate_schedule(
                     min_days_between=phase.min_days_between,
                     moved_from=slot if day != slot else None,
                     phase_order=phase.order,
-                    reason=f"Moved from {slot:%a %d %b}: {reason}." if day != slot else "",
+                    reason=f"Moved from {when(slot, 'day')}: {reason}." if day != slot else "",
                     review_follows=phase.review_after and n == total - 1,
                 )
             )
@@ -418,8 +421,8 @@ def _next_allowed_day(
             continue
         return candidate
     raise ScheduleError(
-        f"No open day from {day:%Y-%m-%d} for {SEARCH_DAYS // 366} years where a session at {at:%H:%M} fits "
-        "the opening hours."
+        f"No open day from {when(day, 'date')} for {SEARCH_DAYS // 366} years where a session at "
+        f"{when(at, 'time')} fits the opening hours."
     )
 
 
@@ -475,7 +478,7 @@ def replan_dates(
                 break
             candidate = day + dt.timedelta(days=1)
         else:
-            raise ScheduleError(f"No offered day from {candidate:%Y-%m-%d} where the session fits.")
+            raise ScheduleError(f"No offered day from {when(candidate, 'date')} where the session fits.")
         week = day.isocalendar()[:2]
         per_week[week] = per_week.get(week, 0) + 1
         result.append(day)
@@ -485,7 +488,7 @@ def replan_dates(
 
 def time_range(start: dt.datetime, end: dt.datetime, tz: zoneinfo.ZoneInfo) -> str:
     """ "09:00-11:45" in the clinic's zone."""
-    return f"{start.astimezone(tz):%H:%M}-{end.astimezone(tz):%H:%M}"
+    return f"{when(start, 'time', tz)}-{when(end, 'time', tz)}"
 
 
 # --- Bounds and spacing -----------------------------------------------------------------

@@ -8,8 +8,9 @@ from typing import NamedTuple
 
 from django.db.models import Max, OuterRef, Q, QuerySet, Subquery
 from django.urls import reverse
-from django.utils import dateformat, timezone
+from django.utils import timezone
 
+from clinic.formats import when
 from clinic.jinja2 import url_with_pk
 from clinic.models import Chair, Closure, OpeningHours, Site
 from clinic.selectors import all_sites, site_with_id
@@ -132,14 +133,22 @@ class _Blocks:
         self.tz = tz
         self.url = url_with_pk("scheduling:session-detail")
         self.days: dict[dt.date, tuple[str, str]] = {}
+        self.times: dict[tuple[int, int], str] = {}
         self.made: dict[int, Block] = {}
 
     def day_names(self, day: dt.date) -> tuple[str, str]:
-        """("D", "D j M") of ``day``."""
+        """("Thu", "Thu 3 Dec") of ``day``."""
         names = self.days.get(day)
         if names is None:
-            names = self.days[day] = (dateformat.format(day, "D"), dateformat.format(day, "D j M"))
+            names = self.days[day] = (when(day, "weekday_short"), when(day, "day"))
         return names
+
+    def time_name(self, hour: int, minute: int) -> str:
+        """The clinic's clock's "14:05" or "2:05 PM", worked out once per time of a page."""
+        name = self.times.get((hour, minute))
+        if name is None:
+            name = self.times[hour, minute] = when(dt.time(hour, minute), "time")
+        return name
 
     def __call__(self, s: SessionRow, local_start: dt.datetime | None = None) -> Block:
         block = self.made.get(s.pk)
@@ -147,7 +156,7 @@ class _Blocks:
             return block
         local = local_start or s.start.astimezone(self.tz)
         short_day, long_day = self.day_names(local.date())
-        hm = f"{local.hour:02d}:{local.minute:02d}"
+        hm = self.time_name(local.hour, local.minute)
         block = self.made[s.pk] = Block(
             pk=s.pk,
             url=self.url(s.pk),
@@ -246,7 +255,7 @@ def build_grid(
     rows = []
     for r, cells in enumerate(table):
         m = first + r * step
-        rows.append((f"{m // 60:02d}:{m % 60:02d}", [cell for cell in cells if cell is not None]))
+        rows.append((blocks.time_name(m // 60 % 24, m % 60), [cell for cell in cells if cell is not None]))
     return Grid(
         columns=columns,
         rows=rows,
@@ -417,7 +426,7 @@ class FreeSlot:
 
     @property
     def label(self) -> str:
-        return f"{self.date:%a %d %b} {self.time:%H:%M} · {self.chair_name}"
+        return f"{when(self.date, 'day')} {when(self.time, 'time')} · {self.chair_name}"
 
 
 def free_slots(

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from clinic import registry
 from clinic.audit import audit_record
+from clinic.formats import when
 from clinic.models import AuditAction, Chair, Closure, OpeningHours, Patient, Site, StaffAlert
 from clinic.services import alert_raise
 
@@ -97,7 +98,7 @@ class SiteCalendar:
 
     def hours_text(self, day: dt.date) -> str:
         hours = self.opening_hours.get(day.weekday())
-        return f"{hours[0]:%H:%M}-{hours[1]:%H:%M}" if hours else "closed"
+        return f"{when(hours[0], 'time')}-{when(hours[1], 'time')}" if hours else "closed"
 
 
 def active_course(*, patient: Patient, drug: str) -> Course | None:
@@ -112,7 +113,7 @@ def _course_active_error(patient: Patient, existing: Course) -> ValidationError:
         patient=patient.full_name,
         drug=existing.get_drug_display().lower(),
         protocol=existing.protocol.name,
-        date=f"{existing.start_date:%a %d %b %Y}",
+        date=when(existing.start_date, "date"),
     )
 
 
@@ -157,15 +158,15 @@ def slot_problems(
         problems.append(_error("in_past"))
     elif not rules.bookable_day(local.date(), today):
         last = rules.booking_horizon(today)
-        problems.append(_error("too_far", years=rules.BOOKING_YEARS_AHEAD, last=f"{last:%a %d %b %Y}"))
+        problems.append(_error("too_far", years=rules.BOOKING_YEARS_AHEAD, last=when(last, "date")))
     code = rules.opening_problem(
         start, end, opening_hours=calendar.opening_hours, closures=calendar.closures.keys(), tz=tz
     )
     if code == "closure_day":
         reason = calendar.closures.get(local.date(), "")
-        problems.append(_error(code, date=f"{local:%a %d %b %Y}", reason=f" ({reason})" if reason else ""))
+        problems.append(_error(code, date=when(local, "date"), reason=f" ({reason})" if reason else ""))
     elif code == "closed_day":
-        problems.append(_error(code, weekday=f"{local:%A}s"))
+        problems.append(_error(code, weekday=f"{when(local, 'weekday')}s"))
     elif code == "outside_hours":
         problems.append(_error(code, range=span, hours=calendar.hours_text(local.date())))
     if not chair.active:
@@ -196,7 +197,7 @@ def slot_problems(
             _error(
                 "dose_too_close",
                 patient=patient.full_name,
-                other=f"{near.start.astimezone(tz):%a %d %b %Y at %H:%M}",
+                other=when(near.start, "datetime", tz),
                 days=min_days_between,
             )
         )
@@ -581,7 +582,7 @@ def _move(
             at = new_local.time() if local.time() == old_local.time() else local.time()
             day = local.date() + shift
             if (problem := rules.clock_problem(day, at, tz)) is not None:
-                errors.append(ValidationError(f"The session of {local:%a %d %b}: {problem}", code="time_skipped"))
+                errors.append(ValidationError(f"The session of {when(local, 'day')}: {problem}", code="time_skipped"))
                 continue
             item_start, item_chair = rules.local_datetime(day, at, tz), item.chair
         end = rules.session_end(item_start, minutes)
@@ -608,8 +609,8 @@ def _move(
                 min_days_between=gap,
             )
         if problems:
-            was, when = f"{item.start.astimezone(tz):%a %d %b}", f"{item_start.astimezone(tz):%a %d %b %H:%M}"
-            prefix = "" if index == 0 else f"The session of {was}, moving to {when}: "
+            was, moving_to = when(item.start, "day", tz), when(item_start, "day_time", tz)
+            prefix = "" if index == 0 else f"The session of {was}, moving to {moving_to}: "
             errors += [ValidationError(prefix + " ".join(p.messages), code=p.code) for p in problems]
             continue
         plan.append((item, item_chair, item_start, end))
@@ -667,7 +668,7 @@ def course_replan(*, course: Course, missed: Session, user=None, request=None) -
         raise _error("not_missed")
     existing = Session.objects.filter(replaces=missed).first()
     if existing:
-        raise _error("already_replanned", date=f"{existing.local_start():%a %d %b}")
+        raise _error("already_replanned", date=when(existing.local_start(), "day"))
     _lock_patient(course.patient)
     check_patient(patient=course.patient, protocol=course.protocol, course=course)
     site, tz = course.site, course.site.tzinfo
@@ -727,9 +728,7 @@ def course_replan(*, course: Course, missed: Session, user=None, request=None) -
             patient_wide = [p for p in problems if p.code in ("dose_too_close", "too_far")]
             if patient_wide:
                 raise ValidationError(patient_wide)
-            raise _error(
-                "no_free_chair", range=rules.time_range(start, end, tz), date=f"{start.astimezone(tz):%a %d %b}"
-            )
+            raise _error("no_free_chair", range=rules.time_range(start, end, tz), date=when(start, "day", tz))
         return chair
 
     # Later sessions first: each only moves forward, so it never lands on one not yet moved.
@@ -1044,7 +1043,7 @@ def rides_unconfirmed_alert(*, now: dt.datetime | None = None) -> int:
             kind="ride_unconfirmed",
             dedupe_key=f"ride-unconfirmed:session:{session.pk}",
             message=f"No confirmed ride home for {session.patient.full_name} on "
-            f"{session.local_start():%a %d %b %H:%M}.",
+            f"{when(session.local_start(), 'day_time')}.",
             severity="warning",
             audience="scheduler",
             url=reverse("scheduling:session-detail", args=[session.pk]),

@@ -10,6 +10,7 @@ from django.views.decorators.http import require_POST
 from clinic import registry
 from clinic.audit import audit_record
 from clinic.errors import NoSiteYet
+from clinic.formats import when
 from clinic.jinja2 import Partial
 from clinic.models import AuditAction, Chair, Patient
 
@@ -32,7 +33,9 @@ def _date_param(request, name: str, today: dt.date) -> dt.date:
     if not rules.viewable_day(day, today):
         first, last = rules.viewable_range(today)
         messages.warning(
-            request, f"The schedule shows days from {first:%d %b %Y} up to {last:%d %b %Y}: showing today."
+            request,
+            f"The schedule shows days from {when(first, 'plain_date')} up to {when(last, 'plain_date')}: "
+            "showing today.",
         )
         return today
     return day
@@ -119,7 +122,7 @@ def _setup_hidden(data: dict) -> list[tuple[str, str]]:
     pairs = [
         ("protocol", data["protocol"].pk),
         ("start_date", data["start_date"].isoformat()),
-        ("start_time", data["start_time"].strftime("%H:%M")),
+        ("start_time", when(data["start_time"], "iso_time")),
         ("chair", data["chair"].pk),
     ]
     pairs += [("weekdays", d) for d in data["weekdays"]]
@@ -363,7 +366,7 @@ def course_replan(request, pk):
     moved = len(changed) - 1
     messages.success(
         request,
-        f"Made up on {replacement.local_start():%a %d %b %H:%M} in {replacement.chair.name}"
+        f"Made up on {when(replacement.local_start(), 'day_time')} in {replacement.chair.name}"
         + (f"; {moved} later session{'s' if moved != 1 else ''} moved to keep the gaps." if moved else "."),
     )
     return redirect(course)
@@ -505,7 +508,7 @@ def session_move(request, pk):
         return _render_session(request, session, move_form=form, **_free_slots(session, form, exc))
     moved = moved if isinstance(moved, list) else [moved]
     first, others = moved[0], len(moved) - 1
-    message = f"Session moved to {first.local_start():%a %d %b %H:%M}, {first.chair.name}"
+    message = f"Session moved to {when(first.local_start(), 'day_time')}, {first.chair.name}"
     if others:
         message += f"; the {others} following session{'s' if others != 1 else ''} moved with it, keeping their spacing"
     return _done(request, first, message + ".")

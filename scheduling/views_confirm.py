@@ -12,12 +12,12 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
-from django.utils import dateformat
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from clinic import rules as clinic_rules
 from clinic.audit import audit_record, client_ip
+from clinic.formats import when
 from clinic.forms import VisibleTextMixin
 from clinic.models import AuditAction
 
@@ -82,8 +82,8 @@ def _appointment(session) -> dict:
     return {
         "clinic_name": settings.CLINIC_NAME,
         "clinic_phone": session.chair.site.phone or settings.CLINIC_PHONE,
-        "day": dateformat.format(local, "l j F Y"),
-        "time": dateformat.format(local, "g:i A"),
+        "day": when(local, "long_date"),
+        "time": when(local, "time"),
     }
 
 

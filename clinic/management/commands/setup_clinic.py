@@ -16,6 +16,7 @@ import re
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from clinic.formats import when
 from clinic.setup import clinic_setup
 
 DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -105,7 +106,7 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"Site {result.site.name} ({result.site.time_zone}) {state}"))
         self.stdout.write(
             f"  chairs added: {result.chairs_created}; open {', '.join(DAYS[d] for d in days)} "
-            f"{opens:%H:%M}-{closes:%H:%M}"
+            f"{when(opens, 'time')}-{when(closes, 'time')}"
         )
         if result.administrator:
             self.stdout.write(f"  administrator {result.administrator.username} can sign in now")
