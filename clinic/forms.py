@@ -7,6 +7,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import QueryDict
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from . import rules
 from .formats import INPUT_DATE_FORMAT
@@ -150,14 +151,16 @@ class PatientForm(VisibleTextMixin, forms.ModelForm):
         data = super().clean()
         channel = data.get("preferred_channel")
         if channel == "sms" and not data.get("phone") and "phone" not in self.errors:
-            self.add_error("phone", ValidationError("SMS reminders need a mobile number.", code="sms_needs_phone"))
+            self.add_error("phone", ValidationError(_("SMS reminders need a mobile number."), code="sms_needs_phone"))
         if channel == "email" and not data.get("email") and "email" not in self.errors:
             self.add_error(
-                "email", ValidationError("E-mail reminders need an e-mail address.", code="email_needs_address")
+                "email", ValidationError(_("E-mail reminders need an e-mail address."), code="email_needs_address")
             )
         if bool(data.get("rems_enrollment_id")) != bool(data.get("rems_enrollment_date")):
             field = "rems_enrollment_date" if data.get("rems_enrollment_id") else "rems_enrollment_id"
-            self.add_error(field, ValidationError("Enter both the REMS enrolment id and its date.", code="rems_pair"))
+            self.add_error(
+                field, ValidationError(_("Enter both the REMS enrolment id and its date."), code="rems_pair")
+            )
         return data
 
 
@@ -176,7 +179,7 @@ EscortFormSet = forms.inlineformset_factory(
 
 
 class PatientSearchForm(VisibleTextMixin, forms.Form):
-    q = forms.CharField(label="Name or MRN", required=False, max_length=80)
+    q = forms.CharField(label=_("Name or MRN"), required=False, max_length=80)
 
 
 class LockoutUnlockForm(VisibleTextMixin, forms.Form):

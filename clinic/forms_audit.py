@@ -1,21 +1,22 @@
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
 
 from .forms import BoundedDateField, VisibleTextMixin
 from .models import AuditAction
 
 
 class AuditFilterForm(VisibleTextMixin, forms.Form):
-    date_from = BoundedDateField(label="From", required=False)
-    date_to = BoundedDateField(label="To", required=False)
-    username = forms.CharField(label="User name", required=False, max_length=150)
-    patient = forms.CharField(label="Patient (MRN or name)", required=False, max_length=100)
-    action = forms.ChoiceField(label="Action", required=False, choices=[("", "Any action"), *AuditAction.choices])
+    date_from = BoundedDateField(label=_("From"), required=False)
+    date_to = BoundedDateField(label=_("To"), required=False)
+    username = forms.CharField(label=_("User name"), required=False, max_length=150)
+    patient = forms.CharField(label=_("Patient (MRN or name)"), required=False, max_length=100)
+    action = forms.ChoiceField(label=_("Action"), required=False, choices=[("", "Any action"), *AuditAction.choices])
     object_type = forms.CharField(
-        label="Record type", required=False, max_length=40, help_text="e.g. patient, session, observation"
+        label=_("Record type"), required=False, max_length=40, help_text=_("e.g. patient, session, observation")
     )
 
-    error_messages = {"dates_reversed": "The start date is after the end date."}
+    error_messages = {"dates_reversed": _("The start date is after the end date.")}
 
     def clean(self):
         data = super().clean()

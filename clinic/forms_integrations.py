@@ -1,6 +1,7 @@
 from crispy_forms.helper import FormHelper
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
 
 from .forms import VisibleTextMixin
 from .models import Site
@@ -9,14 +10,14 @@ from .models_integrations import IntegrationToken
 
 class IntegrationTokenForm(VisibleTextMixin, forms.Form):
     name = forms.CharField(
-        label="Used by", max_length=120, help_text="e.g. “Epic interface engine”, “Front desk calendar”."
+        label=_("Used by"), max_length=120, help_text=_("e.g. “Epic interface engine”, “Front desk calendar”.")
     )
     purpose = forms.ChoiceField(choices=IntegrationToken.Purpose.choices)
     site = forms.ModelChoiceField(
-        queryset=Site.objects.all(), required=False, help_text="A calendar feed shows the sessions of one site."
+        queryset=Site.objects.all(), required=False, help_text=_("A calendar feed shows the sessions of one site.")
     )
 
-    error_messages = {"site_required": "Choose the site whose sessions the calendar feed shows."}
+    error_messages = {"site_required": _("Choose the site whose sessions the calendar feed shows.")}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -26,7 +27,7 @@ class IntegrationTokenForm(VisibleTextMixin, forms.Form):
     def clean_name(self):
         name = self.cleaned_data["name"].strip()
         if not name:
-            raise ValidationError("Say who uses this token.", code="required")
+            raise ValidationError(_("Say who uses this token."), code="required")
         return name
 
     def clean(self):

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import dj_database_url
 from celery.schedules import crontab
+from django.conf.locale import LANG_INFO
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -326,7 +327,16 @@ CONTENT_SECURITY_POLICY = (
 )
 
 # --- I18N / time ----------------------------------------------------------------------
-LANGUAGE_CODE = "en-us"
+# The language of the pages, e-mails and messages (one per installation): a language Django
+# knows ("en-us", "es", "fr", "de"...). Texts marked for translation come from locale/<lang>/
+# (LOCALE_PATHS) when the clinic has translated them, else stay in English; Django's own texts
+# (form errors, month and day names) follow it too.
+LANGUAGE_CODE = env_str("LANGUAGE_CODE", "en-us").lower()
+if LANGUAGE_CODE not in LANG_INFO and LANGUAGE_CODE.split("-")[0] not in LANG_INFO:
+    raise ImproperlyConfigured(
+        f"LANGUAGE_CODE must be a language Django knows (en-us, es, fr...), not {LANGUAGE_CODE!r}"
+    )
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env_str("CLINIC_TIME_ZONE", "America/New_York")
 USE_I18N = True
 USE_TZ = True

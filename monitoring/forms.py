@@ -4,6 +4,7 @@ import datetime as dt
 
 from django import forms
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from clinic.formats import INPUT_TIME_FORMAT, when
 from clinic.forms import VisibleTextMixin
@@ -29,17 +30,19 @@ def local_datetime(value: dt.time | None, *, session) -> dt.datetime | None:
 
 
 class CheckInForm(VisibleTextMixin, forms.Form):
-    arrived_at = LocalTimeField(label="Arrival time", required=False, help_text="Leave empty for now.")
-    no_food_2h = forms.BooleanField(label="No food for the last 2 hours", required=False)
-    no_liquids_30min = forms.BooleanField(label="No liquids for the last 30 minutes", required=False)
-    nasal_medicines_1h = forms.BooleanField(label="No nasal steroid or decongestant in the last hour", required=False)
-    rems_enrolment_checked = forms.BooleanField(label="REMS enrolment on file", required=False)
-    concomitant_medicines_reviewed = forms.BooleanField(label="Concomitant medicines reviewed", required=False)
-    transport_confirmed = forms.BooleanField(label="Ride home confirmed", required=False)
-    transport_kind = forms.ChoiceField(label="Ride home", choices=TransportArrangement.Kind.choices, required=False)
-    transport_name = forms.CharField(label="Driver or ride service", max_length=120, required=False)
-    transport_phone = forms.CharField(label="Phone", max_length=20, required=False)
-    transport_relationship = forms.CharField(label="Relationship", max_length=60, required=False)
+    arrived_at = LocalTimeField(label=_("Arrival time"), required=False, help_text=_("Leave empty for now."))
+    no_food_2h = forms.BooleanField(label=_("No food for the last 2 hours"), required=False)
+    no_liquids_30min = forms.BooleanField(label=_("No liquids for the last 30 minutes"), required=False)
+    nasal_medicines_1h = forms.BooleanField(
+        label=_("No nasal steroid or decongestant in the last hour"), required=False
+    )
+    rems_enrolment_checked = forms.BooleanField(label=_("REMS enrolment on file"), required=False)
+    concomitant_medicines_reviewed = forms.BooleanField(label=_("Concomitant medicines reviewed"), required=False)
+    transport_confirmed = forms.BooleanField(label=_("Ride home confirmed"), required=False)
+    transport_kind = forms.ChoiceField(label=_("Ride home"), choices=TransportArrangement.Kind.choices, required=False)
+    transport_name = forms.CharField(label=_("Driver or ride service"), max_length=120, required=False)
+    transport_phone = forms.CharField(label=_("Phone"), max_length=20, required=False)
+    transport_relationship = forms.CharField(label=_("Relationship"), max_length=60, required=False)
     notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), max_length=NOTE_MAX, required=False)
 
     def checklist(self) -> dict[str, bool]:
@@ -57,16 +60,16 @@ class CheckInForm(VisibleTextMixin, forms.Form):
 
 
 class VitalsForm(VisibleTextMixin, forms.Form):
-    checkpoint = forms.ChoiceField(label="Reading for")
-    taken_at = LocalTimeField(label="Time taken", required=False, help_text="Leave empty for now.")
-    systolic = forms.IntegerField(label="Systolic (mmHg)", min_value=0)
-    diastolic = forms.IntegerField(label="Diastolic (mmHg)", min_value=0)
-    heart_rate = forms.IntegerField(label="Heart rate (/min)", min_value=0)
-    spo2 = forms.IntegerField(label="SpO2 (%)", min_value=0)
-    respiratory_rate = forms.IntegerField(label="Resp. rate (/min)", min_value=0)
-    moaas = forms.IntegerField(label="MOAA/S (0-5, 5 = alert)", min_value=0)
-    dissociation = forms.BooleanField(label="Dissociation present", required=False)
-    cadss = forms.IntegerField(label="CADSS total", min_value=0, required=False)
+    checkpoint = forms.ChoiceField(label=_("Reading for"))
+    taken_at = LocalTimeField(label=_("Time taken"), required=False, help_text=_("Leave empty for now."))
+    systolic = forms.IntegerField(label=_("Systolic (mmHg)"), min_value=0)
+    diastolic = forms.IntegerField(label=_("Diastolic (mmHg)"), min_value=0)
+    heart_rate = forms.IntegerField(label=_("Heart rate (/min)"), min_value=0)
+    spo2 = forms.IntegerField(label=_("SpO2 (%)"), min_value=0)
+    respiratory_rate = forms.IntegerField(label=_("Resp. rate (/min)"), min_value=0)
+    moaas = forms.IntegerField(label=_("MOAA/S (0-5, 5 = alert)"), min_value=0)
+    dissociation = forms.BooleanField(label=_("Dissociation present"), required=False)
+    cadss = forms.IntegerField(label=_("CADSS total"), min_value=0, required=False)
     notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), max_length=NOTE_MAX, required=False)
 
     def __init__(self, *args, checkpoints=(), **kwargs):
@@ -92,7 +95,7 @@ class VitalsForm(VisibleTextMixin, forms.Form):
 
 
 class CorrectionForm(VitalsForm):
-    reason = forms.CharField(label="Reason for the correction", max_length=255)
+    reason = forms.CharField(label=_("Reason for the correction"), max_length=255)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -102,30 +105,32 @@ class CorrectionForm(VitalsForm):
 
 class OverrideForm(VisibleTextMixin, forms.Form):
     reason = forms.CharField(
-        label="Reason for the override", widget=forms.Textarea(attrs={"rows": 2}), max_length=NOTE_MAX
+        label=_("Reason for the override"), widget=forms.Textarea(attrs={"rows": 2}), max_length=NOTE_MAX
     )
 
 
 class DoseForm(VisibleTextMixin, forms.Form):
-    dose_mg = forms.DecimalField(label="Dose (mg)", max_digits=6, decimal_places=1, min_value=0, required=False)
+    dose_mg = forms.DecimalField(label=_("Dose (mg)"), max_digits=6, decimal_places=1, min_value=0, required=False)
     lot_number = forms.CharField(max_length=40, required=False)
-    weight_kg = forms.DecimalField(label="Weight (kg)", max_digits=5, decimal_places=1, required=False)
-    mg_per_kg = forms.DecimalField(label="mg/kg", max_digits=4, decimal_places=2, min_value=0, required=False)
-    started_at = LocalTimeField(label="First device / infusion start", required=False, help_text="Empty = now.")
+    weight_kg = forms.DecimalField(label=_("Weight (kg)"), max_digits=5, decimal_places=1, required=False)
+    mg_per_kg = forms.DecimalField(label=_("mg/kg"), max_digits=4, decimal_places=2, min_value=0, required=False)
+    started_at = LocalTimeField(label=_("First device / infusion start"), required=False, help_text=_("Empty = now."))
 
 
 class DeviceForm(VisibleTextMixin, forms.Form):
-    administered_at = LocalTimeField(label="Time", required=False, help_text="Empty = now.")
+    administered_at = LocalTimeField(label=_("Time"), required=False, help_text=_("Empty = now."))
 
 
 class InfusionEndForm(VisibleTextMixin, forms.Form):
-    ended_at = LocalTimeField(label="End time", required=False, help_text="Empty = now.")
+    ended_at = LocalTimeField(label=_("End time"), required=False, help_text=_("Empty = now."))
 
 
 class DoseStopForm(VisibleTextMixin, forms.Form):
-    cause = forms.ChoiceField(label="Dosing stopped because of", choices=StopCause.choices)
-    adverse_event = forms.TypedChoiceField(label="Adverse event", coerce=int, required=False, empty_value=None)
-    note = forms.CharField(label="Note", widget=forms.Textarea(attrs={"rows": 2}), max_length=NOTE_MAX, required=False)
+    cause = forms.ChoiceField(label=_("Dosing stopped because of"), choices=StopCause.choices)
+    adverse_event = forms.TypedChoiceField(label=_("Adverse event"), coerce=int, required=False, empty_value=None)
+    note = forms.CharField(
+        label=_("Note"), widget=forms.Textarea(attrs={"rows": 2}), max_length=NOTE_MAX, required=False
+    )
 
     def __init__(self, *args, events=(), **kwargs):
         """``events``: the session's adverse events (as the page already read them)."""
@@ -136,7 +141,7 @@ class DoseStopForm(VisibleTextMixin, forms.Form):
 
 
 class AdverseEventForm(VisibleTextMixin, forms.ModelForm):
-    onset_at = LocalTimeField(label="Onset", required=False, help_text="Empty = now.")
+    onset_at = LocalTimeField(label=_("Onset"), required=False, help_text=_("Empty = now."))
 
     class Meta:
         model = AdverseEvent
@@ -145,31 +150,31 @@ class AdverseEventForm(VisibleTextMixin, forms.ModelForm):
 
 
 class DischargeForm(VisibleTextMixin, forms.Form):
-    alert = forms.BooleanField(label="Alert", required=False)
-    oriented = forms.BooleanField(label="Oriented", required=False)
-    steady = forms.BooleanField(label="Steady on their feet", required=False)
-    picked_up_by = forms.CharField(label="Taken home by", max_length=120, required=False)
-    picked_up_relationship = forms.CharField(label="Relationship", max_length=60, required=False)
+    alert = forms.BooleanField(label=_("Alert"), required=False)
+    oriented = forms.BooleanField(label=_("Oriented"), required=False)
+    steady = forms.BooleanField(label=_("Steady on their feet"), required=False)
+    picked_up_by = forms.CharField(label=_("Taken home by"), max_length=120, required=False)
+    picked_up_relationship = forms.CharField(label=_("Relationship"), max_length=60, required=False)
     would_have_been_ready_at = LocalTimeField(
-        label="Would have been ready to leave at",
+        label=_("Would have been ready to leave at"),
         required=False,
-        help_text="Had there been no 2-hour minimum (the REMS form asks).",
+        help_text=_("Had there been no 2-hour minimum (the REMS form asks)."),
     )
     notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), max_length=NOTE_MAX, required=False)
 
 
 class RemsSubmittedForm(VisibleTextMixin, forms.Form):
-    submitted_on = forms.DateField(label="Submitted on", widget=forms.DateInput(attrs={"type": "date"}))
-    reference = forms.CharField(label="Confirmation number", max_length=60, required=False)
+    submitted_on = forms.DateField(label=_("Submitted on"), widget=forms.DateInput(attrs={"type": "date"}))
+    reference = forms.CharField(label=_("Confirmation number"), max_length=60, required=False)
 
 
 class AddendumForm(VisibleTextMixin, forms.Form):
     """A fact added after the discharge. With ``fields`` (the missing REMS record fields), it
     supplies one of them; without, it is a late fact of the day."""
 
-    field = forms.ChoiceField(label="Missing field")
-    value = forms.CharField(label="Fact", max_length=255)
-    reason = forms.CharField(label="Why it is added afterwards", max_length=255)
+    field = forms.ChoiceField(label=_("Missing field"))
+    value = forms.CharField(label=_("Fact"), max_length=255)
+    reason = forms.CharField(label=_("Why it is added afterwards"), max_length=255)
 
     def __init__(self, *args, fields=(), **kwargs):
         super().__init__(*args, **kwargs)

@@ -27,8 +27,12 @@ from .models import AdverseEvent, PrescriberOverride, ReadingKind, stored_thresh
 
 CHART_WIDTH = 560
 BAR_HEIGHT = 22
-LABEL_WIDTH = 170
-LABEL_CHARS = 26
+# A bar's label is right-aligned against the bars: at 12 px a character takes at most about
+# 7 px, so LABEL_CHARS characters must fit in LABEL_WIDTH less the 6 px gap (26 characters in
+# 170 px began left of the picture and were cut off).
+LABEL_WIDTH = 190
+LABEL_CHARS = 24
+LABEL_CHAR_PX = 7
 
 
 @dataclasses.dataclass

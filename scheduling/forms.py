@@ -8,6 +8,7 @@ from crispy_forms.layout import Column, Layout, Row
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from clinic.formats import INPUT_DATE_FORMAT, INPUT_TIME_FORMAT, when
 from clinic.forms import VisibleTextMixin
@@ -77,13 +78,13 @@ class CourseSetupForm(VisibleTextMixin, forms.Form):
         choices=Weekday.choices,
         coerce=int,
         widget=forms.CheckboxSelectMultiple,
-        help_text="Twice-weekly sessions need two days with a day between them, e.g. Monday and Thursday.",
+        help_text=_("Twice-weekly sessions need two days with a day between them, e.g. Monday and Thursday."),
     )
     start_time = forms.TimeField(widget=TimeInput(), initial=dt.time(9))
-    chair = ChairChoiceField(queryset=Chair.objects.none(), label="Preferred chair")
+    chair = ChairChoiceField(queryset=Chair.objects.none(), label=_("Preferred chair"))
 
     error_messages = {
-        "too_few_days": "%(protocol)s needs %(count)s sessions a week: choose at least %(count)s weekdays.",
+        "too_few_days": _("%(protocol)s needs %(count)s sessions a week: choose at least %(count)s weekdays."),
     }
 
     def __init__(self, *args, site: Site, **kwargs):
@@ -128,7 +129,7 @@ class ProposalRowForm(forms.Form):
     proposal again from the protocol and books each row with its proposal's phase."""
 
     include = forms.BooleanField(
-        required=False, initial=True, label="Book", widget=forms.CheckboxInput(attrs={"class": "form-check-input"})
+        required=False, initial=True, label=_("Book"), widget=forms.CheckboxInput(attrs={"class": "form-check-input"})
     )
     date = SessionDateField()
     time = forms.TimeField(widget=TimeInput())
@@ -175,7 +176,7 @@ class SessionMoveForm(VersionForm):
     time = forms.TimeField(widget=TimeInput())
     chair = ChairChoiceField(queryset=Chair.objects.none())
     scope = forms.ChoiceField(
-        label="Move",
+        label=_("Move"),
         choices=[(THIS, "This session only"), (FOLLOWING, "This and the following ones (they keep their spacing)")],
         initial=THIS,
         required=False,
@@ -206,7 +207,7 @@ class SessionCancelForm(VisibleTextMixin, VersionForm):
 
 class CourseStopForm(VisibleTextMixin, forms.Form):
     reason = forms.CharField(
-        label="Why is the course stopping?",
+        label=_("Why is the course stopping?"),
         max_length=200,
         widget=forms.TextInput(attrs={"placeholder": "e.g. course complete, switched treatment"}),
     )
@@ -214,15 +215,21 @@ class CourseStopForm(VisibleTextMixin, forms.Form):
 
 class TransportForm(VisibleTextMixin, forms.ModelForm):
     confirmed = forms.BooleanField(
-        required=False, label="Confirmed with the patient or driver", help_text="Leave unticked if still to check."
+        required=False,
+        label=_("Confirmed with the patient or driver"),
+        help_text=_("Leave unticked if still to check."),
     )
 
     class Meta:
         model = TransportArrangement
         fields = ["kind", "name", "phone", "relationship", "booking_reference"]
-        labels = {"kind": "Ride home", "name": "Driver or ride service", "booking_reference": "Ride booking reference"}
+        labels = {
+            "kind": _("Ride home"),
+            "name": _("Driver or ride service"),
+            "booking_reference": _("Ride booking reference"),
+        }
 
-    error_messages = {"name_required": "Enter who takes the patient home."}
+    error_messages = {"name_required": _("Enter who takes the patient home.")}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

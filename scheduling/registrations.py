@@ -1,5 +1,7 @@
 """What this app adds to the core app's navigation, home pages and outbox (clinic.registry)."""
 
+from django.utils.translation import gettext_lazy as _
+
 from clinic import registry
 from clinic.roles import SCHEDULER
 
@@ -85,11 +87,11 @@ def _patient_panel(*, patient, user) -> registry.PatientPanel | None:
 
 def register() -> None:
     view = "scheduling.view_schedule"
-    registry.nav_register(label="Day", url_name="scheduling:day", permission=view, order=20)
-    registry.nav_register(label="Week", url_name="scheduling:week", permission=view, order=30)
-    registry.nav_register(label="Rides", url_name="scheduling:transport-list", permission=view, order=40)
+    registry.nav_register(label=_("Day"), url_name="scheduling:day", permission=view, order=20)
+    registry.nav_register(label=_("Week"), url_name="scheduling:week", permission=view, order=30)
+    registry.nav_register(label=_("Rides"), url_name="scheduling:transport-list", permission=view, order=40)
     registry.nav_register(
-        label="Reviews", url_name="scheduling:review-list", permission="scheduling.review_course", order=45
+        label=_("Reviews"), url_name="scheduling:review-list", permission="scheduling.review_course", order=45
     )
     registry.home_register(role=SCHEDULER, url_name="scheduling:day", order=10)
     registry.patient_panel_register("courses", _patient_panel)

@@ -197,7 +197,7 @@ def slot_problems(
             _error(
                 "dose_too_close",
                 patient=patient.full_name,
-                other=when(near.start, "datetime", tz),
+                other=f"{when(near.start, 'date', tz)} at {when(near.start, 'time', tz)}",
                 days=min_days_between,
             )
         )

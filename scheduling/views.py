@@ -5,6 +5,8 @@ from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from clinic import registry
@@ -34,8 +36,8 @@ def _date_param(request, name: str, today: dt.date) -> dt.date:
         first, last = rules.viewable_range(today)
         messages.warning(
             request,
-            f"The schedule shows days from {when(first, 'plain_date')} up to {when(last, 'plain_date')}: "
-            "showing today.",
+            _("The schedule shows days from %(first)s up to %(last)s: showing today.")
+            % {"first": when(first, "plain_date"), "last": when(last, "plain_date")},
         )
         return today
     return day
@@ -207,7 +209,7 @@ def _preview(request, *, patient, site, setup, proposals, chairs):
 def course_create(request):
     patient_id = request.GET.get("patient", "")
     if not patient_id.isdigit():
-        messages.info(request, "Choose the patient, then press “Start a treatment course” on their page.")
+        messages.info(request, _("Choose the patient, then press “Start a treatment course” on their page."))
         return redirect("clinic:patient-list")
     patient = get_object_or_404(Patient.objects.select_related("site"), pk=patient_id)
     site = patient.site or _get_site(request)
@@ -253,7 +255,7 @@ def _course_confirm(request, *, patient, site, setup, proposals, chairs):
         request.POST, prefix="rows", chairs=chairs, today=site.local_today(), tz=site.tzinfo
     )
     if formset.total_form_count() != len(proposals):
-        messages.error(request, "The proposed sessions have changed: check them again, then confirm.")
+        messages.error(request, _("The proposed sessions have changed: check them again, then confirm."))
         return _preview(request, patient=patient, site=site, setup=setup, proposals=proposals, chairs=chairs)
     if not formset.is_valid():
         return _render_preview(request, patient=patient, site=site, setup=setup, formset=formset, proposals=proposals)
@@ -285,7 +287,7 @@ def _course_confirm(request, *, patient, site, setup, proposals, chairs):
         if hasattr(exc, "error_dict"):
             for key, errors in exc.error_dict.items():
                 problems[kept[int(key)][0]] = [m for e in errors for m in e.messages]
-            messages.error(request, "Nothing was booked: fix the sessions marked below, or untick them.")
+            messages.error(request, _("Nothing was booked: fix the sessions marked below, or untick them."))
         else:
             messages.error(request, " ".join(exc.messages))
         return _render_preview(
@@ -297,7 +299,11 @@ def _course_confirm(request, *, patient, site, setup, proposals, chairs):
             proposals=proposals,
             problems=problems,
         )
-    messages.success(request, f"Course started: {len(bookings)} sessions booked for {patient.full_name}.")
+    messages.success(
+        request,
+        _("Course started: %(count)d sessions booked for %(patient)s.")
+        % {"count": len(bookings), "patient": patient.full_name},
+    )
     return redirect(course)
 
 
@@ -345,7 +351,15 @@ def course_stop(request, pk):
             form.add_error(None, exc)
         else:
             n = len(cancelled)
-            messages.success(request, f"Course stopped; {n} session{'s' if n != 1 else ''} still to come cancelled.")
+            messages.success(
+                request,
+                ngettext(
+                    "Course stopped; %(count)d session still to come cancelled.",
+                    "Course stopped; %(count)d sessions still to come cancelled.",
+                    n,
+                )
+                % {"count": n},
+            )
             return redirect(course)
     return _render_course(request, course, stop_form=form)
 
@@ -508,10 +522,18 @@ def session_move(request, pk):
         return _render_session(request, session, move_form=form, **_free_slots(session, form, exc))
     moved = moved if isinstance(moved, list) else [moved]
     first, others = moved[0], len(moved) - 1
-    message = f"Session moved to {when(first.local_start(), 'day_time')}, {first.chair.name}"
+    where = {"when": when(first.local_start(), "day_time"), "chair": first.chair.name, "count": others}
     if others:
-        message += f"; the {others} following session{'s' if others != 1 else ''} moved with it, keeping their spacing"
-    return _done(request, first, message + ".")
+        message = ngettext(
+            "Session moved to %(when)s, %(chair)s; the %(count)d following session moved with it, keeping their "
+            "spacing.",
+            "Session moved to %(when)s, %(chair)s; the %(count)d following sessions moved with it, keeping their "
+            "spacing.",
+            others,
+        )
+    else:
+        message = _("Session moved to %(when)s, %(chair)s.")
+    return _done(request, first, message % where)
 
 
 def _free_slots(session: Session, form, exc: ValidationError) -> dict:
@@ -555,7 +577,7 @@ def session_cancel(request, pk):
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
-            return _done(request, session, "Session cancelled. Reminders for it will not be sent.")
+            return _done(request, session, _("Session cancelled. Reminders for it will not be sent."))
     return _render_session(request, session, cancel_form=form)
 
 
@@ -574,7 +596,7 @@ def session_no_show(request, pk):
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
         return redirect("scheduling:session-detail", session.pk)
-    return _done(request, session, "Marked as no-show. You can re-plan the course from the course page.")
+    return _done(request, session, _("Marked as no-show. You can re-plan the course from the course page."))
 
 
 @login_required

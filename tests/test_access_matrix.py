@@ -38,6 +38,7 @@ EXPECTED = {
     "home": row(none, 302, 302, 302, 302),
     # No worker or beat has written a heartbeat in the test database: /healthz says so (503).
     "healthz": row(none, 503, 503, 503, 503, anonymous=503),
+    "favicon": row(none, 301, 301, 301, 301, anonymous=301),
     "login": row(none, 302, 302, 302, 302, anonymous=200),
     "logout": row(none, 405, 405, 405, 405, anonymous=405),
     "account": row(none, 200, 200, 200, 200),

@@ -51,6 +51,7 @@ PATIENT_DATA = {
 # Pages anyone may open that show no patient's data.
 NO_PATIENT_DATA = {
     "healthz",
+    "favicon",
     "monitoring:rems-period-pdf",  # the period form; each file it gives is audited (tests/monitoring/test_rems_pdf.py)
     "login",
     "account",

@@ -180,5 +180,5 @@ def test_a_compliance_table_is_an_export_job_too(client_for, administrator, site
     assert len(rows) >= 2
     job = ExportJob.objects.get()
     assert job.kind == "report:no-show-rate" and job.params == {**period, "site": site.pk}
-    assert "2026-01-01 to 2026-03-01" in job.label
+    assert "Thu 1 Jan 2026 to Sun 1 Mar 2026" in job.label
     assert AuditEvent.objects.filter(action="export", object_type="export_job").count() == 2

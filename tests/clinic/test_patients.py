@@ -172,8 +172,8 @@ def test_each_search_row_links_the_record_escaped(client_for, nurse, site):
     assert (
         f'<td><a href="{enrolled.get_absolute_url()}">O&#x27;Hara &lt;i&gt;, Ann</a></td>\n'
         "      <td>MRN424242</td>\n"
-        "      <td>1980-05-17</td>\n"
-        "      <td>+12125550142</td>\n"
+        "      <td>17 May 1980</td>\n"
+        "      <td>(212) 555-0142</td>\n"
         '      <td><span class="badge bg-success">Enrolled</span></td>'
     ) in page
     assert '<span class="badge bg-warning text-dark">Not enrolled</span>' in page

@@ -271,8 +271,8 @@ def test_a_chart_is_escaped_svg_with_long_labels_shortened():
     )
     assert svg.startswith('<svg class="report-chart" role="img" aria-label="Tom &amp; Jerry chart"')
     assert "<b>" not in svg
-    assert ">&lt;b&gt;Label longer than twen…<title>&lt;b&gt;Label longer" in svg
-    short_bar = '<rect x="170" y="34" width="165.0" height="22" fill="#0d6efd" rx="2"><title>Short: 1.5 sessions'
+    assert ">&lt;b&gt;Label longer than tw…<title>&lt;b&gt;Label longer" in svg
+    short_bar = '<rect x="190" y="34" width="155.0" height="22" fill="#0d6efd" rx="2"><title>Short: 1.5 sessions'
     assert short_bar in svg
     sections = engines["jinja2"].get_template("monitoring/report_sections.html")
     assert "<svg" not in sections.render({"tables": [reports.Table("t", "T", [], [], None)], "query": ""})
@@ -283,11 +283,15 @@ def test_table_rows_are_shown_as_the_template_would_show_each_value():
 
     rows = [[dt.date(2026, 11, 2), 3, 14.3, "<b>BP</b> & pulse", ""], [dt.date(2026, 11, 9), 0, 0.0, "", 126.0]]
     table = reports.Table("t", "T", ["a", "b", "c", "d", "e"], rows)
-    loop = Template("{% for row in rows %}<tr>{% for cell in row %}<td>{{ cell }}</td>{% endfor %}</tr>{% endfor %}")
+    # Dates in the clinic's style ({{ cell|when:"date" }}), anything else as {{ cell }} prints it.
+    loop = Template(
+        "{% load clinic_formats %}{% for row in rows %}<tr>{% for cell in row %}<td>"
+        '{% if cell.year %}{{ cell|when:"date" }}{% else %}{{ cell }}{% endif %}</td>{% endfor %}</tr>{% endfor %}'
+    )
     expected = loop.render(Context({"rows": rows}))
     page = engines["jinja2"].get_template("monitoring/report_sections.html").render({"tables": [table], "query": ""})
     assert f"<tbody>{expected}</tbody>" in page
-    assert "&lt;b&gt;BP&lt;/b&gt; &amp; pulse" in expected
+    assert "&lt;b&gt;BP&lt;/b&gt; &amp; pulse" in expected and "<td>Mon 2 Nov 2026</td>" in expected
 
 
 @time_machine.travel(TODAY, tick=False)

@@ -9,6 +9,7 @@ import pytest
 from django.conf import settings
 from django.template.loader import render_to_string
 
+from clinic import formats
 from scheduling.links import confirm_url
 from scheduling.models import Reminder
 from scheduling.reminders import SMS_MAX_CHARS, reminder_message
@@ -49,7 +50,7 @@ def test_no_template_names_the_drug_diagnosis_or_treatment(name, context):
     assert context["clinic_name"] in text
     if "subject" not in name:
         assert context["confirm_url"] in text
-        assert context["clinic_phone"] in text
+        assert formats.phone(context["clinic_phone"]) in text
     if not name.startswith("morning") or "subject" not in name:
         assert context["day"] in text or context["day_short"] in text or "today" in text.lower()
 
@@ -74,7 +75,7 @@ def test_rendered_reminders_carry_the_minimum(kind, channel, patient, site):
     assert not FORBIDDEN.search(everything)
     assert patient.last_name not in everything and patient.first_name not in everything
     assert confirm_url(session.pk) in message.body
-    assert "12:30 PM" in message.body
+    assert formats.when(dt.time(12, 30), "time") in message.body
     if channel == "sms":
         assert len(message.body) <= SMS_MAX_CHARS and not message.subject
     else:

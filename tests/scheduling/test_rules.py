@@ -82,7 +82,7 @@ def test_a_closure_moves_to_the_next_offered_day_keeping_the_gap():
     assert thursday not in [p.date for p in plan]
     assert plan[1].date == dt.date(2026, 3, 9)  # Friday was not offered: the next Monday
     assert plan[1].moved_from == thursday
-    assert plan[1].reason == "Moved from Thu 05 Mar: site closed."
+    assert plan[1].reason == "Moved from Thu 5 Mar: site closed."
     assert {p.date.weekday() for p in plan} == {0, 3}
     assert min(gaps(plan)) >= 2
 

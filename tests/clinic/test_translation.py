@@ -1,0 +1,85 @@
+"""Texts marked for translation are translated when the clinic's catalog has them: a tiny catalog
+is compiled at test time (no gettext needed) into a folder of LOCALE_PATHS, and the pages, forms,
+reminders and the named date styles follow LANGUAGE_CODE. The committed catalog holds the marked
+texts a clinic translates."""
+
+import datetime as dt
+import struct
+import zoneinfo
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import translation
+
+from clinic import formats, registry
+from monitoring.forms import CheckInForm
+
+CATALOG = {
+    "Sign in": "Iniciar sesión",
+    "Your appointment at %(clinic_name)s on %(day)s": "Su cita en %(clinic_name)s el %(day)s",
+    "Arrival time": "Hora de llegada",
+    "Day": "Día",
+}
+
+
+def _write_mo(path: Path, messages: dict[str, str]) -> None:
+    """A GNU .mo file (what msgfmt writes) holding ``messages``."""
+    entries = {"": "Content-Type: text/plain; charset=UTF-8\n", **messages}
+    keys = sorted(entries)
+    ids = b"".join(k.encode() + b"\0" for k in keys)
+    strs = b"".join(entries[k].encode() + b"\0" for k in keys)
+    start = 7 * 4 + 16 * len(keys)
+    offsets, id_at, str_at = [], 0, 0
+    for k in keys:
+        offsets.append((len(k.encode()), start + id_at, len(entries[k].encode()), start + len(ids) + str_at))
+        id_at += len(k.encode()) + 1
+        str_at += len(entries[k].encode()) + 1
+    header = struct.pack("<7I", 0x950412DE, 0, len(keys), 7 * 4, 7 * 4 + 8 * len(keys), 0, 0)
+    table_ids = b"".join(struct.pack("<2I", n, at) for n, at, _, _ in offsets)
+    table_strs = b"".join(struct.pack("<2I", n, at) for _, _, n, at in offsets)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(header + table_ids + table_strs + ids + strs)
+
+
+@pytest.fixture
+def spanish(settings, tmp_path):
+    _write_mo(tmp_path / "es" / "LC_MESSAGES" / "django.mo", CATALOG)
+    settings.LOCALE_PATHS = [tmp_path]
+    settings.LANGUAGE_CODE = "es"
+    with translation.override("es"):
+        yield
+
+
+@pytest.mark.django_db
+def test_a_page_speaks_the_clinics_language(spanish, client):
+    page = client.get(reverse("login"))
+    assert '<h1 class="h3 mb-3">Iniciar sesión</h1>' in page.content.decode()
+    assert '<html lang="es">' in page.content.decode()
+
+
+def test_a_reminder_and_its_date_are_translated(spanish):
+    day = formats.when(dt.date(2026, 12, 3), "long_day")
+    subject = render_to_string("emails/reminder_subject.txt", {"clinic_name": "Riverside", "day": day})
+    assert subject.strip() == "Su cita en Riverside el jueves 3 diciembre"
+
+
+def test_form_labels_and_navigation_are_translated(spanish):
+    assert str(CheckInForm()["arrived_at"].label) == "Hora de llegada"
+    assert "Día" in {str(entry.label) for entry in registry.nav_entries()}
+
+
+def test_without_a_catalog_the_texts_stay_english(settings):
+    settings.LANGUAGE_CODE = "en-us"
+    assert formats.when(dt.datetime(2026, 12, 3, 19, 5, tzinfo=dt.UTC), "day_time", zoneinfo.ZoneInfo("UTC")) == (
+        "Thu 3 Dec 19:05"
+    )
+    assert "Sign in" in render_to_string("registration/login.html", {"form": None})
+
+
+def test_the_committed_catalog_holds_the_marked_texts():
+    catalog = (Path(settings.BASE_DIR) / "locale" / "es" / "LC_MESSAGES" / "django.po").read_text()
+    for text in ("Sign out", "Your appointment at %(clinic_name)s on %(day)s", "Arrival time", "Day"):
+        assert f'msgid "{text}"' in catalog, text
