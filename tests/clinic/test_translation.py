@@ -4,7 +4,10 @@ reminders and the named date styles follow LANGUAGE_CODE. The committed catalog 
 texts a clinic translates."""
 
 import datetime as dt
+import os
 import struct
+import subprocess
+import sys
 import zoneinfo
 from pathlib import Path
 
@@ -83,3 +86,17 @@ def test_the_committed_catalog_holds_the_marked_texts():
     catalog = (Path(settings.BASE_DIR) / "locale" / "es" / "LC_MESSAGES" / "django.po").read_text()
     for text in ("Sign out", "Your appointment at %(clinic_name)s on %(day)s", "Arrival time", "Day"):
         assert f'msgid "{text}"' in catalog, text
+
+
+def test_an_unknown_language_stops_start_up():
+    env = {**os.environ, "LANGUAGE_CODE": "klingon"}
+    result = subprocess.run(
+        [sys.executable, "-c", "import clinic.settings"],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "LANGUAGE_CODE must be a language Django knows (en-us, es, fr...), not 'klingon'" in result.stderr
