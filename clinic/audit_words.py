@@ -112,10 +112,16 @@ def field_of(object_type: str, name: str):
         return None
 
 
-def field_label(object_type: str, name: str) -> str:
+def field_name(object_type: str, name: str) -> str:
+    """The verbose name of a field of the record (as the model writes it: "REMS enrolment on file")."""
     field = field_of(object_type, name)
     verbose = getattr(field, "verbose_name", None) if field is not None else None
-    return capfirst(str(verbose or name.replace("_", " ")))
+    return str(verbose or name.replace("_", " "))
+
+
+def field_label(object_type: str, name: str) -> str:
+    """``field_name`` as a label, with a capital first letter."""
+    return capfirst(field_name(object_type, name))
 
 
 def instant(value) -> dt.datetime | None:
@@ -217,7 +223,7 @@ def late_words(row: Row) -> str:
     if not isinstance(late, dict) or not late:
         return ""
     return "Entered afterwards: " + ", ".join(
-        f"{field_label(row.object_type, name).lower()} {moment(at)}" for name, at in late.items()
+        f"{field_name(row.object_type, name)} {moment(at)}" for name, at in late.items()
     )
 
 
@@ -284,7 +290,7 @@ def _patient_import(row: Row) -> list[str]:
         phrases.append("New: " + ", ".join(s["new_mrns"]))
     if isinstance(s.get("updated"), dict):
         for mrn, names in s["updated"].items():
-            labels = ", ".join(field_label("patient", n).lower() for n in names)
+            labels = ", ".join(field_name("patient", n) for n in names)
             phrases.append(f"{mrn}: {labels} changed")
     return phrases
 

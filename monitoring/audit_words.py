@@ -9,6 +9,7 @@ from clinic.audit_words import (
     day,
     describer_register,
     field_label,
+    field_name,
     late_words,
     moment,
     value_text,
@@ -37,10 +38,10 @@ def _checkin(row: Row) -> list[str]:
     phrases = []
     if row.action == "create":
         phrases.append(f"Checked in, arrived {moment(row.new('arrived_at'))}")
-        done = [field_label("checkin", n) for n in CheckIn.CHECKLIST if row.new(n) is True]
-        missing = [field_label("checkin", n).lower() for n in CheckIn.CHECKLIST if row.new(n) is False]
+        done = [field_name("checkin", n) for n in CheckIn.CHECKLIST if row.new(n) is True]
+        missing = [field_name("checkin", n) for n in CheckIn.CHECKLIST if row.new(n) is False]
         if done:
-            phrases.append("Checklist: " + "; ".join(done).lower())
+            phrases.append("Checklist: " + "; ".join(done))
         if missing:
             phrases.append("Not yet: " + "; ".join(missing))
         if row.new("notes"):
