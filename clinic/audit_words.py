@@ -67,6 +67,7 @@ class Row:
 
 Describer = Callable[[Row], list[str] | None]
 _describers: dict[tuple[str, str], Describer] = {}
+_SHAPE_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError)
 
 
 def describer_register(object_type: str, describer: Describer, *, act: str = "") -> None:
@@ -82,14 +83,18 @@ def describe(event) -> list[str]:
     summary = event.summary if isinstance(event.summary, dict) else {}
     row = Row(str(event.action), str(event.object_type), str(event.object_id or ""), summary)
     describer = _describers.get((row.object_type, row.act)) or _describers.get((row.object_type, ""))
-    if describer is not None:
-        try:
-            phrases = describer(row)
-        except (KeyError, TypeError, ValueError, AttributeError, IndexError):  # a row of an older shape
-            phrases = None
-        if phrases:
-            return [p for p in phrases if p]
-    return fields_words(row)
+    # A row of a shape its describer does not expect (written by an older version, or by hand)
+    # falls back to the field-by-field words, and those to the summary as stored.
+    try:
+        phrases = describer(row) if describer is not None else None
+    except _SHAPE_ERRORS:
+        phrases = None
+    if phrases:
+        return [p for p in phrases if p]
+    try:
+        return fields_words(row)
+    except _SHAPE_ERRORS:
+        return [f"{key}: {value}" for key, value in summary.items()]
 
 
 # --- Values -----------------------------------------------------------------------------------

@@ -423,3 +423,25 @@ def test_the_report_reads_as_many_queries_whatever_kinds_of_rows_it_shows(
         page = audit_page(client)
     assert "Dose recorded: 2 devices (56 mg), lot LOT1" in page
     assert len(mixed) == len(plain)
+
+
+def test_rows_written_before_values_were_recorded_still_read_sensibly():
+    old = [
+        AuditEvent(action="update", object_type="session", object_id="7", summary={"action": "cancel"}),
+        AuditEvent(
+            action="update",
+            object_type="session",
+            object_id="7",
+            summary={"action": "move", "chair": 2, "following": True},
+        ),
+        AuditEvent(action="create", object_type="session", object_id="7", summary={"course": 3}),
+        AuditEvent(action="update", object_type="session", object_id="7", summary={"action": "transport"}),
+        AuditEvent(action="view", object_type="board", object_id="1", summary={"site": 1, "refresh": True}),
+    ]
+    assert [describe(e) for e in old] == [
+        ["Cancelled"],
+        ["Moved to chair #2", "with the course's later sessions"],
+        ["course: 3"],
+        ["Ride home recorded"],
+        ["site: 1", "refresh: yes"],
+    ]
