@@ -15,6 +15,7 @@ from functools import cache
 from django.apps import apps
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
+from django.utils import timezone
 from django.utils.text import capfirst
 
 from . import formats
@@ -60,8 +61,7 @@ class Row:
     def changed(self) -> list[str]:
         """The names of the changes in the order of the record's fields (the database keeps a
         summary's keys in an order of its own), then any others alphabetically."""
-        model = _models().get(self.object_type)
-        order = {f.name: i for i, f in enumerate(model._meta.get_fields())} if model else {}
+        order = _field_order(self.object_type)
         return sorted(self.changes, key=lambda name: (order.get(name, len(order)), name))
 
 
@@ -105,6 +105,17 @@ def _models() -> dict[str, type[models.Model]]:
     """Every installed model by its ``model_name`` (the audit rows' object type); the project's
     own apps, installed last, win over Django's (``session``)."""
     return {model._meta.model_name: model for model in apps.get_models()}
+
+
+@cache
+def _field_order(object_type: str) -> dict[str, int]:
+    model = _models().get(object_type)
+    return {f.name: i for i, f in enumerate(model._meta.get_fields())} if model else {}
+
+
+@cache
+def _choices(field) -> dict:
+    return dict(field.flatchoices)
 
 
 def field_of(object_type: str, name: str):
@@ -153,7 +164,7 @@ def moment_was(new, old, style: str = "day_time") -> str:
     if old in (None, ""):
         return moment(new, style)
     new_at, old_at = instant(new), instant(old)
-    same_day = new_at and old_at and formats.when(new_at, "date") == formats.when(old_at, "date")
+    same_day = new_at and old_at and timezone.localtime(new_at).date() == timezone.localtime(old_at).date()
     return f"{moment(new, style)} (was {moment(old, 'time' if same_day else style)})"
 
 
@@ -189,7 +200,7 @@ def value_text(field, value) -> str:
     if isinstance(value, bool) or isinstance(field, models.BooleanField):
         return "yes" if value in (True, "True", "true") else "no"
     if field is not None and field.choices:
-        return str(dict(field.flatchoices).get(value, value))
+        return str(_choices(field).get(value, value))
     if isinstance(field, models.DateTimeField):
         return moment(value)
     if isinstance(field, models.DateField):
