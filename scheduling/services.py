@@ -1015,15 +1015,15 @@ def _audit_review(review: CourseReview, booked: list[Session], *, user, request,
         summary={
             "action": "review",
             "decision": review.decision,
-            "phase": review.phase_name,
-            "booked": [s.pk for s in booked],
-            "cancelled": [s.pk for s in cancelled],
             # The course was paused at the reviewed phase; it now pauses at the next review, if any.
             "changes": diff(
                 {"review_phase_order": review.phase_order},
                 {"review_phase_order": review.course.review_phase_order, "note": review.note or None},
             ),
             "first_booked": audit_value(booked[0].start) if booked else None,
+            "phase": review.phase_name,
+            "booked": [s.pk for s in booked],
+            "cancelled": [s.pk for s in cancelled],
         },
     )
 
