@@ -156,7 +156,7 @@ def moment(value, style: str = "day_time") -> str:
     if value in (None, ""):
         return EMPTY
     parsed = instant(value)
-    return formats.when(parsed, style) if parsed else str(value)
+    return formats.when(timezone.localtime(parsed), style) if parsed else str(value)
 
 
 def moment_was(new, old, style: str = "day_time") -> str:

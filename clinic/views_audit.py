@@ -35,16 +35,17 @@ def _rows(events, *, patient_column: bool = True) -> Partial:
 
 
 def _stamper():
-    """When a row was written, as people read it ("Mon 2 Mar 2026 09:05:09", clinic.formats):
-    the day is written once per day a page shows (most of a page's rows share a few days)."""
+    """When a row was written, in the clinic's zone: (ISO 8601 for the ``<time>`` element, the
+    text people read: "Mon 2 Mar 2026 09:05:09", clinic.formats). The day is written once per
+    day a page shows (most of a page's rows share a few days)."""
     days: dict = {}
 
-    def stamp(moment) -> str:
+    def stamp(moment) -> tuple[str, str]:
         local = timezone.localtime(moment)
         day = days.get(local.date())
         if day is None:
             day = days[local.date()] = formats.when(local.date(), "date")
-        return f"{day} {formats.when(local, 'time_seconds')}"
+        return local.isoformat(), f"{day} {formats.when(local, 'time_seconds')}"
 
     return stamp
 

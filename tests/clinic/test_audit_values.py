@@ -445,3 +445,19 @@ def test_rows_written_before_values_were_recorded_still_read_sensibly():
         ["Ride home recorded"],
         ["site: 1", "refresh: yes"],
     ]
+
+
+def test_the_locked_out_users_page_writes_the_last_attempt_in_the_clinics_format(client_for, administrator, settings):
+    from axes.models import AccessAttempt
+
+    attempt_at = dt.datetime.now(UTC).replace(second=0, microsecond=0)
+    AccessAttempt.objects.create(
+        username="nurse",
+        ip_address="127.0.0.1",
+        user_agent="test",
+        failures_since_start=settings.AXES_FAILURE_LIMIT,
+        attempt_time=attempt_at,
+    )
+    page = client_for(administrator).get(reverse("clinic:audit-lockouts")).content.decode()
+    local = attempt_at.astimezone(NY)
+    assert f"<td>{local:%a} {local.day} {local:%b %Y %H:%M}</td>" in page
