@@ -48,7 +48,10 @@ def _checkin(row: Row) -> list[str]:
             phrases.append(f"Notes: {row.new('notes')}")
     else:
         names = [n for n in row.changed() if n != "status" and not n.startswith("ride_")]
-        phrases.append("Check-in updated" + (": " + "; ".join(change_words(row, n) for n in names) if names else ""))
+        if names:
+            phrases.append("Check-in updated: " + "; ".join(change_words(row, n) for n in names))
+        elif not row.changes:
+            phrases.append("Check-in saved, nothing changed")
     ride = {n.removeprefix("ride_"): pair for n, pair in row.changes.items() if n.startswith("ride_")}
     if ride:
         ride_row = Row(row.action, "transportarrangement", "", {"changes": ride})

@@ -120,8 +120,9 @@ def session_url(session: Session) -> str:
 def _audit(
     action: str, obj, *, session: Session, user, request, summary: dict | None = None, changes: dict | None = None
 ) -> None:
-    """The audit row of a write of the session day; ``changes``: {field: [old, new]}."""
-    if changes:
+    """The audit row of a write of the session day; ``changes``: {field: [old, new]} (kept when
+    empty: a write that changed nothing says so)."""
+    if changes is not None:
         summary = {**(summary or {}), "changes": changes}
     audit_record(action=action, request=request, user=user, obj=obj, patient=session.patient_id, summary=summary)
 
