@@ -18,6 +18,7 @@ import hmac
 import ipaddress
 import json
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -357,3 +358,57 @@ def audit_chain_verify(
     if checkpoint:
         audit_checkpoint_write(count=report.count, head_id=report.head_id, head_hash=report.head_hash)
     return report
+
+
+# --- Before and after values of a write made by a service ----------------------------------
+# A service that changes a record says what changed in its audit row's ``changes``:
+# {field: [old, new]}, from the values it already holds (no extra query): ``values_of`` the
+# record before the change, then ``changes_since`` that after it; ``values_of`` alone for a new
+# record (``created_changes``).
+
+
+def audit_value(value):
+    """A value as ``changes`` holds it: an instant in UTC ISO 8601 (the audit words show it in
+    the clinic's zone), dates and times in ISO form, decimals without trailing zeros, a record
+    as its id, anything else as ``_plain`` stores it."""
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).isoformat() if value.tzinfo else value.isoformat()
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return f"{value.normalize():f}" if value.is_finite() else str(value)
+    pk = getattr(value, "pk", None)
+    if pk is not None and hasattr(value, "_meta"):
+        return pk
+    return _plain(value)
+
+
+def _field_names(obj) -> list[str]:
+    return [
+        f.name
+        for f in obj._meta.concrete_fields
+        if not f.primary_key and not getattr(f, "auto_now", False) and not getattr(f, "auto_now_add", False)
+    ]
+
+
+def values_of(obj, names=None) -> dict:
+    """``{field: value}`` of ``obj`` as it is in memory now (a foreign key as its id; no query),
+    for the fields ``names`` (default: every column but the id and automatic time stamps).
+    Secret fields read "(hidden)"."""
+    values = {}
+    for name in names if names is not None else _field_names(obj):
+        field = obj._meta.get_field(name)
+        values[name] = HIDDEN if is_secret_field(name) else audit_value(getattr(obj, field.attname))
+    return values
+
+
+def changes_since(before: dict, obj) -> dict:
+    """``{field: [old, new]}`` for the fields of ``before`` (``values_of`` earlier) whose value
+    ``obj`` holds now differs."""
+    return diff(before, values_of(obj, list(before)))
+
+
+def created_changes(obj, names=None) -> dict:
+    """The ``changes`` of a new record: ``{field: [None, value]}`` for each field ``names``
+    (default: every column) that has a value."""
+    return {name: [None, value] for name, value in values_of(obj, names).items() if value not in (None, "", [], {})}

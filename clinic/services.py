@@ -6,7 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from . import registry
-from .audit import audit_record, changed_fields
+from .audit import audit_record, changed_fields, diff, values_of
 from .models import AuditAction, Patient, StaffAlert
 
 
@@ -58,7 +58,12 @@ def outbox_retry(*, source: str, pk: int, request=None, user=None) -> bool:
     retried = registry.retry_source(source).retry(pk)
     if retried is None:
         return False
-    audit_record(action=AuditAction.UPDATE, request=request, user=user, obj=retried, summary={"retry": True})
+    # ``retried`` holds the values it had before the retry; the row now holds the new ones.
+    fresh = type(retried)._default_manager.get(pk=retried.pk)
+    changes = diff(values_of(retried), values_of(fresh))
+    audit_record(
+        action=AuditAction.UPDATE, request=request, user=user, obj=retried, summary={"retry": True, "changes": changes}
+    )
     return True
 
 

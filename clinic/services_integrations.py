@@ -4,7 +4,7 @@ check of a token another system presents (which notes when it was last used)."""
 from django.db import transaction
 from django.utils import timezone
 
-from .audit import audit_record
+from .audit import audit_record, audit_value
 from .models import AuditAction, Site
 from .models_integrations import IntegrationToken, new_token, token_digest
 
@@ -28,7 +28,18 @@ def integration_token_create(
         request=request,
         user=user,
         obj=token,
-        summary={"name": name, "purpose": purpose, "site": token.site_id, "prefix": token.prefix},
+        summary={
+            "name": name,
+            "purpose": purpose,
+            "site": token.site_id,
+            "prefix": token.prefix,
+            "changes": {
+                "name": [None, name],
+                "purpose": [None, purpose],
+                "site": [None, site.name if token.site_id else None],
+                "prefix": [None, token.prefix],
+            },
+        },
     )
     return token, secret
 
@@ -36,13 +47,19 @@ def integration_token_create(
 @transaction.atomic
 def integration_token_revoke(*, token: IntegrationToken, user, request=None) -> bool:
     """Revoke ``token``; False when it was already revoked (nothing written)."""
+    now = timezone.now()
     changed = IntegrationToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
-        revoked_at=timezone.now(), revoked_by=user
+        revoked_at=now, revoked_by=user
     )
     if changed != 1:
         return False
+    changes = {"revoked_at": [None, audit_value(now)], "revoked_by": [None, user.get_username() if user else None]}
     audit_record(
-        action=AuditAction.UPDATE, request=request, user=user, obj=token, summary={"revoked": True, "name": token.name}
+        action=AuditAction.UPDATE,
+        request=request,
+        user=user,
+        obj=token,
+        summary={"revoked": True, "name": token.name, "changes": changes},
     )
     return True
 

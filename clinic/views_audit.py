@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from . import selectors_audit, services
+from . import audit_words, formats, selectors_audit, services
 from .audit import audit_record
 from .forms import LockoutUnlockForm
 from .forms_audit import AuditFilterForm
@@ -21,10 +21,33 @@ from .models import AuditAction, Patient
 
 
 def _rows(events, *, patient_column: bool = True) -> Partial:
-    """The table rows of a page of events, rendered by the Jinja2 backend (autoescaped):
+    """The table rows of a page of events, each saying what it did in words (clinic.audit_words),
+    rendered by the Jinja2 backend (autoescaped):
     measured in process for 50 rows, 14.2 ms with the Django template language against 6.3 ms
     (templates/jinja2/clinic/audit_rows.html); the rows were most of the page's time."""
-    return Partial("clinic/audit_rows.html", {"events": events, "patient_column": patient_column})
+    context = {
+        "events": events,
+        "patient_column": patient_column,
+        "describe": audit_words.describe,
+        "stamp": _stamper(),
+    }
+    return Partial("clinic/audit_rows.html", context)
+
+
+def _stamper():
+    """When a row was written, in the clinic's zone: (ISO 8601 for the ``<time>`` element, the
+    text people read: "Mon 2 Mar 2026 09:05:09", clinic.formats). The day is written once per
+    day a page shows (most of a page's rows share a few days)."""
+    days: dict = {}
+
+    def stamp(moment) -> tuple[str, str]:
+        local = timezone.localtime(moment)
+        day = days.get(local.date())
+        if day is None:
+            day = days[local.date()] = formats.when(local.date(), "date")
+        return local.isoformat(), f"{day} {formats.when(local, 'time_seconds')}"
+
+    return stamp
 
 
 def _query_without_cursor(request) -> str:

@@ -29,3 +29,6 @@ class MonitoringConfig(AppConfig):
         for role in (NURSE, PRESCRIBER):
             registry.home_register(role=role, url_name="monitoring:board", order=10)
         registry.home_register(role=ADMINISTRATOR, url_name="monitoring:reports", order=10)
+        from . import audit_words
+
+        audit_words.register()

@@ -13,7 +13,7 @@ from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
-from clinic.audit import audit_record
+from clinic.audit import audit_record, audit_value, changes_since, created_changes, diff, values_of
 from clinic.formats import when
 from clinic.models import AuditAction, StaffAlert
 from scheduling.models import Drug, Session, SessionStatus, TransportArrangement
@@ -118,8 +118,43 @@ def session_url(session: Session) -> str:
     return reverse("monitoring:session-day", args=[session.pk])
 
 
-def _audit(action: str, obj, *, session: Session, user, request, summary: dict | None = None) -> None:
+def _audit(
+    action: str, obj, *, session: Session, user, request, summary: dict | None = None, changes: dict | None = None
+) -> None:
+    """The audit row of a write of the session day; ``changes``: {field: [old, new]} (kept when
+    empty: a write that changed nothing says so)."""
+    if changes is not None:
+        summary = {**(summary or {}), "changes": changes}
     audit_record(action=action, request=request, user=user, obj=obj, patient=session.patient_id, summary=summary)
+
+
+# The fields the audit rows of the session day record, before and after the write.
+CHECKIN_FIELDS = ("arrived_at", "arrival_late_entry", *CheckIn.CHECKLIST, "notes")
+READING_VALUES = (*READING_FIELDS, "dissociation", "notes")
+READING_FIELDS_AUDITED = ("kind", "checkpoint_minute", "taken_at", "late_entry", *READING_VALUES)
+RIDE_FIELDS = ("kind", "name", "phone", "relationship", "status")
+DOSE_FIELDS = ("drug", "dose_mg", "devices_planned", "lot_number", "weight_kg", "mg_per_kg", "infusion_start")
+DOSE_STOP_FIELDS = ("stopped_cause", "stopped_event", "stopped_note", "stopped_at")
+DISCHARGE_FIELDS = (
+    "discharged_at",
+    "alert",
+    "oriented",
+    "steady",
+    "picked_up_by",
+    "picked_up_relationship",
+    "picked_up_at",
+    "matches_arrangement",
+    "would_have_been_ready_at",
+    "notes",
+)
+
+
+def _reading_changes(reading: VitalsReading) -> dict:
+    """The ``changes`` of a new reading: its values, and the labels of its flags."""
+    changes = created_changes(reading, READING_FIELDS_AUDITED)
+    if reading.flags:
+        changes["flags"] = [None, [f["label"] for f in reading.flags]]
+    return changes
 
 
 # --- Check-in -------------------------------------------------------------------------
@@ -151,6 +186,8 @@ def session_check_in(
     tz = session.chair.site.tzinfo
     checkin = _one(session, "checkin")
     creating = checkin is None
+    before = {} if creating else values_of(checkin, CHECKIN_FIELDS)
+    status_before = session.status
     if creating:
         if session.status != SessionStatus.BOOKED:
             session.check_transition(SessionStatus.CHECKED_IN)
@@ -179,8 +216,10 @@ def session_check_in(
             after_check_in=False,
             not_before=((opens, "the opening of check-in"),),
         )
+    ride_changes = {}
     if transport and transport.get("name"):
         arrangement, _ = TransportArrangement.objects.get_or_create(session=session)
+        ride_before = values_of(arrangement, RIDE_FIELDS)
         arrangement.kind = transport.get("kind") or arrangement.kind
         arrangement.name = transport["name"]
         arrangement.phone = transport.get("phone", "")
@@ -189,6 +228,7 @@ def session_check_in(
         arrangement.confirmed_at = now
         arrangement.confirmed_by = user
         arrangement.save()
+        ride_changes = {f"ride_{name}": pair for name, pair in changes_since(ride_before, arrangement).items()}
     ride_confirmed = TransportArrangement.objects.filter(session=session).exclude(status="unconfirmed").exists()
     values = {name: bool(checklist.get(name)) for name in CheckIn.CHECKLIST}
     values["transport_confirmed"] = values["transport_confirmed"] and ride_confirmed
@@ -205,6 +245,10 @@ def session_check_in(
     if session.status == SessionStatus.BOOKED:
         _move_status(session, SessionStatus.CHECKED_IN)
     summary = _late(arrived_at=(arrival, late)) if arrival is not None else None
+    changes = diff(before, values_of(checkin, CHECKIN_FIELDS))
+    if creating:  # a new check-in: its empty notes are not a change
+        changes = {name: pair for name, pair in changes.items() if pair[1] != ""}
+    changes |= diff({"status": status_before}, {"status": session.status}) | ride_changes
     _audit(
         AuditAction.CREATE if creating else AuditAction.UPDATE,
         checkin,
@@ -212,6 +256,7 @@ def session_check_in(
         user=user,
         request=request,
         summary=summary,
+        changes=changes,
     )
     if not creating:  # a completed checklist may lift a block raised by a pre-dose reading
         _dosing_alert_sync(session, user=user, request=request)
@@ -350,6 +395,7 @@ def vitals_record(
                 user=user,
                 request=request,
                 summary=_late(taken_at=(taken_at, late)),
+                changes=_reading_changes(reading),
             )
             if kind == ReadingKind.PRE_DOSE:
                 _dosing_alert_sync(session, user=user, request=request)
@@ -389,7 +435,10 @@ def vitals_correct(
             )
     except IntegrityError:
         raise ValidationError("This reading has already been corrected.", code="already_corrected") from None
-    _audit(AuditAction.CREATE, new, session=session, user=user, request=request, summary={"corrects": reading.pk})
+    changes = diff(values_of(reading, READING_VALUES), values_of(new, READING_VALUES))
+    changes["correction_reason"] = [None, new.correction_reason]
+    summary = {"corrects": reading.pk, "kind": reading.kind}
+    _audit(AuditAction.CREATE, new, session=session, user=user, request=request, summary=summary, changes=changes)
     # The corrected reading's alert is closed; the new reading raises its own when out of range.
     flagged = StaffAlert.objects.filter(dedupe_key=f"vitals:reading:{reading.pk}")
     _alerts_resolve(flagged, user=user, reason="reading corrected", request=request)
@@ -429,7 +478,14 @@ def predose_override(*, session: Session, user, reason: str, request=None) -> Pr
         reason=reason.strip(),
         prescriber=user,
     )
-    _audit(AuditAction.CREATE, override, session=session, user=user, request=request)
+    _audit(
+        AuditAction.CREATE,
+        override,
+        session=session,
+        user=user,
+        request=request,
+        changes=created_changes(override, ("kind", "reading", "blocks", "reason")),
+    )
     _dosing_alert_sync(session, user=user, request=request)
     return override
 
@@ -453,7 +509,14 @@ def discharge_vitals_override(*, session: Session, user, reason: str, request=No
         reason=reason.strip(),
         prescriber=user,
     )
-    _audit(AuditAction.CREATE, override, session=session, user=user, request=request)
+    _audit(
+        AuditAction.CREATE,
+        override,
+        session=session,
+        user=user,
+        request=request,
+        changes=created_changes(override, ("kind", "reading", "blocks", "reason")),
+    )
     return override
 
 
@@ -526,12 +589,17 @@ def dose_record(
         dose.dose_mg = rules.iv_total_mg(weight_kg, mg_per_kg)
         dose.infusion_start, dose.infusion_start_late_entry = started_at, late
     dose.created_at = now
+    status_before = session.status
     dose.save()
     if dose.is_esketamine:
         DeviceAdministration.objects.create(
             dose=dose, number=1, administered_at=started_at, late_entry=late, recorded_by=user, recorded_at=now
         )
     _start_observation(session, started_at)
+    changes = created_changes(dose, DOSE_FIELDS)
+    if dose.is_esketamine:
+        changes["first_device_at"] = [None, audit_value(started_at)]
+    changes["status"] = [status_before, session.status]
     _audit(
         AuditAction.CREATE,
         dose,
@@ -539,6 +607,7 @@ def dose_record(
         user=user,
         request=request,
         summary=_late(started_at=(started_at, late)),
+        changes=changes,
     )
     _alerts_resolve(StaffAlert.objects.filter(session_id=session.pk, kind=DOSING_ALERT), user=user, reason="dosed")
     return dose
@@ -564,7 +633,14 @@ def first_dose_override(*, session: Session, user, reason: str, request=None) ->
         reason=reason.strip(),
         prescriber=user,
     )
-    _audit(AuditAction.CREATE, override, session=session, user=user, request=request)
+    _audit(
+        AuditAction.CREATE,
+        override,
+        session=session,
+        user=user,
+        request=request,
+        changes=created_changes(override, ("kind", "reading", "blocks", "reason")),
+    )
     return override
 
 
@@ -581,7 +657,8 @@ def dose_stop_early(
         raise ValidationError("There is no esketamine dose under way.", code="no_dose")
     if dose.stopped_cause:
         raise ValidationError("Dosing is already recorded as stopped.", code="already")
-    if dose.devices.count() >= (dose.devices_planned or 0):
+    given = dose.devices.count()
+    if given >= (dose.devices_planned or 0):
         raise ValidationError("Every planned device is recorded: dosing did not stop early.", code="complete")
     if cause not in StopCause.values:
         raise ValidationError({"cause": ValidationError("Choose why dosing stopped.", code="cause")})
@@ -593,12 +670,15 @@ def dose_stop_early(
             {"adverse_event": ValidationError("Choose the adverse event, or record it first.", code="event")}
         )
     _validate_text(note=(note, DoseRecord, "stopped_note"))
+    before = values_of(dose, DOSE_STOP_FIELDS)
     dose.stopped_cause = cause
     dose.stopped_event = adverse_event if cause == StopCause.ADVERSE_EVENT else None
     dose.stopped_note = note.strip()
     dose.stopped_at, dose.stopped_by = timezone.now(), user
     dose.save(update_fields=["stopped_cause", "stopped_event", "stopped_note", "stopped_at", "stopped_by"])
-    _audit(AuditAction.UPDATE, dose, session=session, user=user, request=request, summary={"stopped": cause})
+    summary = {"stopped": cause, "devices_given": given, "devices_planned": dose.devices_planned}
+    changes = changes_since(before, dose)
+    _audit(AuditAction.UPDATE, dose, session=session, user=user, request=request, summary=summary, changes=changes)
     return dose
 
 
@@ -657,7 +737,8 @@ def dose_device_record(
         session=session,
         user=user,
         request=request,
-        summary=_late(administered_at=(administered_at, late)),
+        summary={**(_late(administered_at=(administered_at, late)) or {}), "devices_planned": dose.devices_planned},
+        changes=created_changes(device, ("number", "administered_at", "late_entry")),
     )
     return device
 
@@ -680,10 +761,17 @@ def dose_infusion_end(*, session: Session, user, ended_at: dt.datetime | None = 
     )
     if ended_at <= dose.infusion_start:
         raise ValidationError({"ended_at": ValidationError("The infusion cannot end before it started.", code="order")})
+    before = values_of(dose, ("infusion_end", "infusion_end_late_entry"))
     dose.infusion_end, dose.infusion_end_late_entry = ended_at, late
     dose.save(update_fields=["infusion_end", "infusion_end_late_entry"])
     _audit(
-        AuditAction.UPDATE, dose, session=session, user=user, request=request, summary=_late(ended_at=(ended_at, late))
+        AuditAction.UPDATE,
+        dose,
+        session=session,
+        user=user,
+        request=request,
+        summary=_late(ended_at=(ended_at, late)),
+        changes=changes_since(before, dose),
     )
     return dose
 
@@ -736,7 +824,15 @@ def adverse_event_record(
             url=session_url(session),
         )
     _audit(
-        AuditAction.CREATE, event, session=session, user=user, request=request, summary=_late(onset_at=(onset_at, late))
+        AuditAction.CREATE,
+        event,
+        session=session,
+        user=user,
+        request=request,
+        summary=_late(onset_at=(onset_at, late)),
+        changes=created_changes(
+            event, ("kind", "severity", "serious", "action_taken", "onset_at", "late_entry", "description")
+        ),
     )
     return event
 
@@ -807,8 +903,10 @@ def observation_discharge(
             )
     except IntegrityError:
         raise ValidationError("The patient has already been discharged.", code="already") from None
+    status_before = session.status
     _move_status(session, SessionStatus.DISCHARGED)
-    _audit(AuditAction.CREATE, discharge, session=session, user=user, request=request)
+    changes = created_changes(discharge, DISCHARGE_FIELDS) | {"status": [status_before, session.status]}
+    _audit(AuditAction.CREATE, discharge, session=session, user=user, request=request, changes=changes)
     day_alerts = StaffAlert.objects.filter(session_id=session.pk, kind__in=DAY_ALERT_KINDS)
     _alerts_resolve(day_alerts, user=user, reason="patient discharged", request=request)
     return discharge
@@ -916,7 +1014,8 @@ def rems_mark_submitted(
     )
     if not created:
         raise ValidationError("This record is already marked as submitted.", code="already")
-    _audit(AuditAction.CREATE, submission, session=session, user=user, request=request)
+    changes = created_changes(submission, ("submitted_on", "reference"))
+    _audit(AuditAction.CREATE, submission, session=session, user=user, request=request, changes=changes)
     return submission
 
 
@@ -956,5 +1055,14 @@ def addendum_record(*, session: Session, user, value: str, reason: str, field: s
         raise ValidationError(errors)
     _validate_text(value=(value, Addendum), reason=(reason, Addendum))
     addendum = Addendum.objects.create(session=session, field=field, value=value, reason=reason, recorded_by=user)
-    _audit(AuditAction.CREATE, addendum, session=session, user=user, request=request, summary={"field": field})
+    changes = created_changes(addendum, ("field", "value", "reason"))
+    _audit(
+        AuditAction.CREATE,
+        addendum,
+        session=session,
+        user=user,
+        request=request,
+        summary={"field": field},
+        changes=changes,
+    )
     return addendum

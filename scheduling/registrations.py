@@ -86,6 +86,9 @@ def _patient_panel(*, patient, user) -> registry.PatientPanel | None:
 
 
 def register() -> None:
+    from . import audit_words
+
+    audit_words.register()
     view = "scheduling.view_schedule"
     registry.nav_register(label=_("Day"), url_name="scheduling:day", permission=view, order=20)
     registry.nav_register(label=_("Week"), url_name="scheduling:week", permission=view, order=30)

@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from clinic import registry
-from clinic.audit import audit_record
+from clinic.audit import audit_record, audit_value, changes_since, diff, values_of
 from clinic.formats import when
 from clinic.models import AuditAction, Chair, Closure, OpeningHours, Patient, Site, StaffAlert
 from clinic.services import alert_raise
@@ -363,7 +363,13 @@ def session_book(
         sequence=sequence,
         min_days_between=phase.min_days_between,
     )
-    audit_record(action=AuditAction.CREATE, request=request, user=user, obj=session, summary={"course": course.pk})
+    audit_record(
+        action=AuditAction.CREATE,
+        request=request,
+        user=user,
+        obj=session,
+        summary={"course": course.pk, "changes": _booking_values(session, new=True)},
+    )
     return session
 
 
@@ -473,10 +479,11 @@ def course_confirm(
         raise (_course_active_error(patient, existing) if existing else _error("stale")) from exc
     calendar = SiteCalendar.load(site, start=start_date)
     errors: dict[str, list] = {}
+    booked: list[Session] = []
     for index, booking in enumerate(bookings):
         phase = phases[booking.phase_order]
         try:
-            _session_book(
+            session = _session_book(
                 course=course,
                 chair=booking.chair,
                 start=booking.start,
@@ -488,6 +495,7 @@ def course_confirm(
                 calendar=calendar,
                 check_patient_first=False,
             )
+            booked.append(session)
         except ValidationError as exc:
             errors[str(index)] = exc.error_list
     if errors:
@@ -497,7 +505,20 @@ def course_confirm(
         request=request,
         user=user,
         obj=course,
-        summary={"protocol": protocol.slug, "sessions": len(bookings)},
+        summary={
+            "protocol": protocol.slug,
+            "sessions": len(bookings),
+            "changes": {
+                "protocol": [None, protocol.name],
+                "site": [None, site.name],
+                "preferred_chair": [None, preferred_chair.name if preferred_chair else None],
+                "start_date": [None, audit_value(start_date)],
+                "weekdays": [None, sorted(weekdays)],
+                "start_time": [None, audit_value(start_time)],
+                "status": [None, course.status],
+            },
+            "booked": [_booking_values(s) for s in booked],
+        },
     )
     return course
 
@@ -511,6 +532,17 @@ def _lock(session: Session, version: int | None) -> Session:
     if version is not None and locked.version != version:
         raise _error("stale")
     return locked
+
+
+def _booking_values(session: Session, *, new: bool = False) -> dict:
+    """When and where ``session`` is booked, as its audit rows give it (the chair by name: the
+    caller has the chair loaded). ``new``: as the ``changes`` of a new booking."""
+    values = {"start": audit_value(session.start), "chair": session.chair.name}
+    if not new:
+        return values
+    values |= {"status": session.status, "planned_dose_mg": audit_value(session.planned_dose_mg)}
+    values |= {"phase_name": session.phase_name, "sequence": session.sequence}
+    return {name: [None, value] for name, value in values.items() if value not in (None, "")}
 
 
 def _audit_change(session: Session, action: str, *, user, request, **summary) -> None:
@@ -571,6 +603,7 @@ def _move(
     shift = new_local.date() - old_local.date()
     calendar = SiteCalendar.load(chair.site)
     chairs = list(Chair.objects.filter(site=chair.site, active=True).order_by("name"))
+    chair_names = {c.pk: c.name for c in chairs}
     plan: list[tuple[Session, Chair, dt.datetime, dt.datetime]] = []
     errors: list[ValidationError] = []
     for index, item in enumerate([session, *later]):
@@ -618,11 +651,15 @@ def _move(
         raise ValidationError(errors)
     # Moving later: the last one first, so none lands on one not yet moved (and the reverse).
     for item, item_chair, item_start, end in sorted(plan, key=lambda p: p[0].start, reverse=shift.days > 0):
+        was = {"start": audit_value(item.start), "chair": chair_names.get(item.chair_id) or item.chair.name}
         item.start, item.planned_end, item.chair = item_start, end, item_chair
         _touch(item)
         _save_guarded(item, calendar=calendar)
         reminders_sync(session=item)
-        _audit_change(item, "move", user=user, request=request, chair=item_chair.pk, following=following)
+        changes = diff(was, _booking_values(item))
+        _audit_change(
+            item, "move", user=user, request=request, chair=item_chair.pk, following=following, changes=changes
+        )
     return [p[0] for p in plan]
 
 
@@ -630,11 +667,12 @@ def _move(
 def session_cancel(*, session: Session, reason: str, version: int | None, user=None, request=None) -> Session:
     session = _lock(session, version)
     session.check_transition(SessionStatus.CANCELLED)
+    before = values_of(session, ["status", "cancel_reason"])
     session.cancel_reason = reason.strip()[:255]
     _touch(session, SessionStatus.CANCELLED)
     session.save()
     reminders_sync(session=session)
-    _audit_change(session, "cancel", user=user, request=request)
+    _audit_change(session, "cancel", user=user, request=request, changes=changes_since(before, session))
     return session
 
 
@@ -644,10 +682,11 @@ def session_mark_no_show(*, session: Session, version: int | None, user=None, re
     session.check_transition(SessionStatus.NO_SHOW)
     if session.start > timezone.now():
         raise _error("no_show_too_early")
+    before = values_of(session, ["status"])
     _touch(session, SessionStatus.NO_SHOW)
     session.save()
     reminders_sync(session=session)
-    _audit_change(session, "no_show", user=user, request=request)
+    _audit_change(session, "no_show", user=user, request=request, changes=changes_since(before, session))
     return session
 
 
@@ -733,9 +772,11 @@ def course_replan(*, course: Course, missed: Session, user=None, request=None) -
 
     # Later sessions first: each only moves forward, so it never lands on one not yet moved.
     changed: list[Session] = []
+    moved: dict[str, dict] = {}
     for session, item, day in reversed(list(zip(following, items[1:], new_dates[1:], strict=True))):
         if day == item.date:
             continue
+        was = _booking_values(session)
         start = rules.local_datetime(day, item.at, tz)
         end = rules.session_end(start, item.minutes)
         session.chair = free_chair(session.chair, start, end, item.min_days_between)
@@ -744,6 +785,7 @@ def course_replan(*, course: Course, missed: Session, user=None, request=None) -
         _save_guarded(session, calendar=calendar)
         reminders_sync(session=session)
         changed.append(session)
+        moved[str(session.pk)] = diff(was, _booking_values(session))
     start = rules.local_datetime(new_dates[0], items[0].at, tz)
     end = rules.session_end(start, items[0].minutes)
     replacement = _session_book(
@@ -765,7 +807,14 @@ def course_replan(*, course: Course, missed: Session, user=None, request=None) -
         request=request,
         user=user,
         obj=course,
-        summary={"action": "replan", "missed": missed.pk, "sessions": [s.pk for s in result]},
+        summary={
+            "action": "replan",
+            "missed": missed.pk,
+            "sessions": [s.pk for s in result],
+            "missed_start": audit_value(missed.start),
+            "booked": {"session": replacement.pk, **_booking_values(replacement)},
+            "moved": dict(reversed(moved.items())),
+        },
     )
     return result
 
@@ -778,6 +827,7 @@ def course_stop(*, course: Course, reason: str, user=None, request=None) -> list
     if course.status != Course.Status.ACTIVE:
         raise _error("course_not_active", status=course.get_status_display().lower())
     reason = reason.strip()
+    before = values_of(course, ["status"])
     course.status = Course.Status.STOPPED
     course.save(update_fields=["status"])
     upcoming = list(
@@ -794,7 +844,12 @@ def course_stop(*, course: Course, reason: str, user=None, request=None) -> list
         request=request,
         user=user,
         obj=course,
-        summary={"action": "stop", "reason": reason, "cancelled": [s.pk for s in upcoming]},
+        summary={
+            "action": "stop",
+            "reason": reason,
+            "cancelled": [s.pk for s in upcoming],
+            "changes": changes_since(before, course),
+        },
     )
     return upcoming
 
@@ -959,6 +1014,12 @@ def _audit_review(review: CourseReview, booked: list[Session], *, user, request,
         summary={
             "action": "review",
             "decision": review.decision,
+            # The course was paused at the reviewed phase; it now pauses at the next review, if any.
+            "changes": diff(
+                {"review_phase_order": review.phase_order},
+                {"review_phase_order": review.course.review_phase_order, "note": review.note or None},
+            ),
+            "first_booked": audit_value(booked[0].start) if booked else None,
             "phase": review.phase_name,
             "booked": [s.pk for s in booked],
             "cancelled": [s.pk for s in cancelled],
@@ -967,6 +1028,10 @@ def _audit_review(review: CourseReview, booked: list[Session], *, user, request,
 
 
 # --- Ride home ------------------------------------------------------------------------
+
+
+# What the audit rows of a ride home record, before and after.
+TRANSPORT_FIELDS = ("kind", "name", "phone", "relationship", "booking_reference", "status")
 
 
 @transaction.atomic
@@ -984,6 +1049,7 @@ def transport_record(
 ) -> TransportArrangement:
     """Record who takes the patient home; ``confirmed`` means staff confirmed it with them."""
     arrangement, _ = TransportArrangement.objects.select_for_update().get_or_create(session=session)
+    before = values_of(arrangement, TRANSPORT_FIELDS)
     arrangement.kind = kind
     arrangement.name = name
     arrangement.phone = phone
@@ -998,7 +1064,7 @@ def transport_record(
         arrangement.confirmed_at = None
         arrangement.confirmed_by = None
     arrangement.save()
-    _audit_change(session, "transport", user=user, request=request)
+    _audit_change(session, "transport", user=user, request=request, changes=changes_since(before, arrangement))
     return arrangement
 
 
@@ -1061,7 +1127,7 @@ def transport_confirm_by_patient(*, session: Session, name: str, phone: str, req
     a patient action."""
     session = Session.objects.select_for_update().get(pk=session.pk)
     transport, created = TransportArrangement.objects.select_for_update().get_or_create(session=session)
-    before = {field: getattr(transport, field) for field in ("kind", "name", "phone", "status")}
+    before = values_of(transport, ("kind", "name", "phone", "status"))
     if name and name != transport.name:
         transport.kind = TransportArrangement.Kind.ESCORT
         transport.name = name
@@ -1070,13 +1136,13 @@ def transport_confirm_by_patient(*, session: Session, name: str, phone: str, req
     transport.confirmed_at = timezone.now()
     transport.confirmed_by = None
     transport.save()
-    changed = sorted(field for field, value in before.items() if getattr(transport, field) != value)
+    changes = changes_since(before, transport)
     audit_record(
         action=AuditAction.CREATE if created else AuditAction.UPDATE,
         request=request,
         obj=transport,
         patient=session.patient_id,
         actor="patient",
-        summary={"attendance": "confirmed", "fields": changed, "via": "reminder link"},
+        summary={"attendance": "confirmed", "fields": sorted(changes), "via": "reminder link", "changes": changes},
     )
     return transport

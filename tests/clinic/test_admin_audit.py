@@ -39,7 +39,7 @@ def test_a_threshold_change_is_audited_with_old_and_new_value(client_for, admini
     assert event.summary["changes"] == {"predose_systolic_max": [old, old + 10]}
     assert audit_chain_verify().intact
     report = client.get(reverse("clinic:audit"), {"object_type": "clinicalthresholds"}).content.decode()
-    assert f"predose_systolic_max</strong>: {old} → {old + 10}" in report
+    assert f"Pre-dose systolic limit (mmHg): {old + 10} (was {old})" in report
 
 
 def test_a_protocol_and_its_phase_changes_are_audited(client_for, administrator):

@@ -31,7 +31,7 @@ def test_an_outbox_retry_outside_a_request_is_audited(administrator, patient, si
     assert services.outbox_retry(source="reminders", pk=reminder.pk, user=administrator)
     assert not services.outbox_retry(source="reminders", pk=reminder.pk, user=administrator)
     assert list(AuditEvent.objects.filter(object_type="reminder").values_list("action", "username", "summary")) == [
-        ("update", "administrator", {"retry": True})
+        ("update", "administrator", {"retry": True, "changes": {"status": ["failed", "pending"], "attempts": [5, 0]}})
     ]
 
 

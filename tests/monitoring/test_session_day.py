@@ -485,19 +485,22 @@ def test_every_write_of_the_session_day_audits_itself_in_its_service(nurse, pres
     expected = [
         (checkin, "create", nurse, {}),
         (high, "create", nurse, {}),
-        (corrected, "create", nurse, {"corrects": high.pk}),
+        (corrected, "create", nurse, {"corrects": high.pk, "kind": "pre_dose"}),
         (override, "create", prescriber, {}),
         (dose, "create", nurse, {}),
         (event, "create", nurse, {}),
-        (device, "create", nurse, {}),
+        (device, "create", nurse, {"devices_planned": dose.devices_planned}),
         (discharge, "create", nurse, {}),
         (submission, "create", administrator, {}),
     ]
     for obj, action, user, summary in expected:
         event_row = AuditEvent.objects.get(object_type=obj._meta.model_name, object_id=str(obj.pk))
-        assert (event_row.action, event_row.user, event_row.patient_id, event_row.summary) == (
+        # Each also carries the values it wrote (tests/clinic/test_audit_values.py checks them).
+        others = {key: value for key, value in event_row.summary.items() if key != "changes"}
+        assert (event_row.action, event_row.user, event_row.patient_id, others) == (
             action,
             user,
             session.patient_id,
             summary,
         ), obj
+        assert event_row.summary["changes"], obj

@@ -53,6 +53,10 @@ def test_it_audits_a_move_and_a_ride_made_outside_a_page(course, site, scheduler
     assert actions == ["move", "transport"]
     move = AuditEvent.objects.get(summary__action="move", object_id=str(session.pk))
     assert move.summary["chair"] == chair(site, 2).pk
+    assert move.summary["changes"] == {
+        "chair": [chair(site, 1).name, chair(site, 2).name],
+        "start": [at(MONDAY, 9).astimezone(dt.UTC).isoformat(), at(MONDAY, 13).astimezone(dt.UTC).isoformat()],
+    }
 
 
 def test_it_audits_a_no_show_and_the_replan_made_outside_a_page(course, site, scheduler):
@@ -73,7 +77,10 @@ def test_a_page_write_has_one_audit_row_with_the_address_and_page(client_for, sc
     response = client_for(scheduler).post(url, {"version": session.version, "reason": "Flu"})
     assert response.status_code == 302
     event = AuditEvent.objects.get(action="update", object_id=str(session.pk))
-    assert event.summary == {"action": "cancel"}
+    assert event.summary == {
+        "action": "cancel",
+        "changes": {"status": ["booked", "cancelled"], "cancel_reason": ["", "Flu"]},
+    }
     assert event.path == url
     assert event.username == "scheduler"
 
@@ -102,5 +109,16 @@ def test_starting_a_course_from_the_shell_is_audited(patient, site, scheduler, f
         user=scheduler,
     )
     event = AuditEvent.objects.get(action="create", object_type="course", object_id=str(course.pk))
-    assert event.summary == {"protocol": "esketamine-trd", "sessions": 2}
+    assert (event.summary["protocol"], event.summary["sessions"]) == ("esketamine-trd", 2)
+    assert event.summary["changes"] == {
+        "protocol": [None, protocol.name],
+        "site": [None, site.name],
+        "preferred_chair": [None, "Chair 1"],
+        "start_date": [None, MONDAY.isoformat()],
+        "weekdays": [None, [0, 3]],
+        "start_time": [None, "09:00:00"],
+        "status": [None, "active"],
+    }
+    starts = [s.start.isoformat() for s in course.sessions.order_by("start")]
+    assert event.summary["booked"] == [{"start": start, "chair": "Chair 1"} for start in starts]
     assert event.username == "scheduler"
