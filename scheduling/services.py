@@ -812,7 +812,11 @@ REVIEW_PERMISSION = "scheduling.review_course"
 
 def _review_plan(course: Course, position, decision: str) -> list[ProtocolPhase]:
     """The phases ``decision`` plans from ``position`` (``selectors.review_position``), in
-    order; empty when it plans nothing. Refused with the reason the protocol or the position
+    order (the planner stops at the next phase that needs a review); empty when it plans
+    nothing. At a pause: continue = the reviewed phase again; next phase = those after it;
+    step back = the phase before it, then on from there. On a running course flagged for
+    review, from the phase it is in now: extend = that phase again in full; next and step back
+    alike; continue plans nothing. Refused with the reason when the protocol or the position
     does not allow it (``rules_review.plan_from``)."""
     try:
         first = rules_review.plan_from(
@@ -826,19 +830,6 @@ def _review_plan(course: Course, position, decision: str) -> list[ProtocolPhase]
             phase=current.name if current else "this phase",
         ) from None
     return [] if first is None else position.phases[first:]
-
-
-def review_phases(course: Course, decision: str) -> list[ProtocolPhase]:
-    """The phases a review decision plans, in order (the planner stops at the next phase that
-    needs a review). At a pause: continue = the reviewed phase again; next phase = those after
-    it; step back = the phase before it, then on from there. On a running course flagged for
-    review, from the phase it is in now: extend = that phase again in full; next and step back
-    alike; continue plans nothing. Refused with the reason when the protocol has no such
-    phase, or when the course waits for no review."""
-    position = selectors.review_position(course)
-    if position is None:
-        raise _error("no_review")
-    return _review_plan(course, position, decision)
 
 
 @transaction.atomic
@@ -865,10 +856,7 @@ def course_review_decide(*, course: Course, decision: str, note: str, user, requ
     position = selectors.review_position(course)
     if position is None:
         raise _error("no_review")
-    if decision not in CourseReview.Decision.values:
-        raise _error("review_not_allowed")
     phases = _review_plan(course, position, decision)
-    flags = list(CourseReviewFlag.objects.select_for_update().filter(pk__in=[f.pk for f in position.flags]))
     reviewed = position.current
     note = note.strip()
     review = CourseReview(
@@ -885,13 +873,11 @@ def course_review_decide(*, course: Course, decision: str, note: str, user, requ
         course.review_phase_order = None
         course.save(update_fields=["review_phase_order"])
         review.save()
-        _settle_flags(flags, review)
-        _audit_review(review, [], flags=flags, user=user, request=request)
+        _audit_review(review, [], flags=_settle_flags(course, review), user=user, request=request)
         return review
     if not phases:  # continue on a running course: the booked plan stays
         review.save()
-        _settle_flags(flags, review)
-        _audit_review(review, [], flags=flags, user=user, request=request)
+        _audit_review(review, [], flags=_settle_flags(course, review), user=user, request=request)
         return review
     _lock_patient(course.patient)
     check_patient(patient=course.patient, protocol=course.protocol, course=course)
@@ -975,15 +961,22 @@ def course_review_decide(*, course: Course, decision: str, note: str, user, requ
     course.review_phase_order = paused
     course.save(update_fields=["review_phase_order"])
     review.save()
-    _settle_flags(flags, review)
+    flags = _settle_flags(course, review)
     _audit_review(review, booked, cancelled=upcoming, flags=flags, user=user, request=request)
     return review
 
 
-def _settle_flags(flags: list[CourseReviewFlag], review: CourseReview) -> None:
+def _settle_flags(course: Course, review: CourseReview) -> list[CourseReviewFlag]:
+    """The decision settles every flag of the course still open. Locked last (after the
+    sessions), as a score's save locks its session before its flag: the two never wait for
+    each other in opposite orders."""
+    flags = list(
+        CourseReviewFlag.objects.select_for_update().filter(course=course, review__isnull=True, cleared_at__isnull=True)
+    )
     for flag in flags:
         flag.review = review
         flag.save(update_fields=["review"])
+    return flags
 
 
 def _audit_review(review: CourseReview, booked: list[Session], *, user, request, cancelled=(), flags=()) -> None:

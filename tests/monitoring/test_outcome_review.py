@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 import time_machine
 from django.core.cache import cache
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 
 from clinic.models import AuditEvent
@@ -233,6 +233,16 @@ def test_only_a_prescriber_decides(client_for, flagged, nurse, scheduler, prescr
     assert CourseReviewFlag.objects.get().is_open
     flagged.refresh_from_db()
     assert flagged.status == Course.Status.ACTIVE
+
+
+def test_a_decision_the_position_does_not_allow_changes_nothing(flagged, prescriber):
+    before = booked(flagged)
+    for decision, code in (("step_back", "no_previous_phase"), ("explode", "review_not_allowed")):
+        with pytest.raises(ValidationError) as exc, time_machine.travel(AFTER_SESSION_4, tick=False):
+            services.course_review_decide(course=flagged, decision=decision, note="", user=prescriber)
+        assert exc.value.code == code
+    assert booked(flagged) == before
+    assert not CourseReview.objects.exists() and CourseReviewFlag.objects.get().is_open
 
 
 def test_a_decision_at_a_phase_end_also_settles_the_flags(client_for, flagged, prescriber):
