@@ -401,6 +401,13 @@ CLINIC_NAME = env_str("CLINIC_NAME", "Riverside Wellness Clinic")
 CLINIC_PHONE = env_str("CLINIC_PHONE", "+1 555 010 0100")
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
 PHONE_DEFAULT_REGION = env_str("PHONE_DEFAULT_REGION", "US")
+# Where a patient in crisis is sent, in words: shown on the patient's questionnaire page and,
+# after a positive PHQ-9 item 9, on its thank-you page. The default is the United States'.
+CRISIS_LINE_TEXT = env_str(
+    "CRISIS_LINE_TEXT", "Call or text 988 (Suicide & Crisis Lifeline), or call 911 in an emergency."
+).strip()
+if not CRISIS_LINE_TEXT or len(CRISIS_LINE_TEXT) > 300:
+    raise ImproperlyConfigured("CRISIS_LINE_TEXT must be 1 to 300 characters (the crisis line patients are given)")
 # Times on every page in one clock: "24" (14:05) or "12" (2:05 PM); see clinic/formats.py.
 CLINIC_CLOCK = env_str("CLINIC_CLOCK", "24")
 if CLINIC_CLOCK not in ("24", "12"):

@@ -303,9 +303,10 @@ class SessionDay:
         return next((o for o in self.overrides if o.kind == PrescriberOverride.Kind.PRE_DOSE), None)
 
     @cached_property
-    def dosing_blocks(self) -> list[str]:
-        """Why the nurse may not dose yet, after any prescriber override (which lifts every
-        block it saw; a pre-dose reading is always needed). Empty once dosing has started."""
+    def overridable_blocks(self) -> list[str]:
+        """The pre-dose blocks still in force that a prescriber's pre-dose override can lift
+        (the checklist, the blood pressure, the ride; a pre-dose reading is always needed).
+        Empty once dosing has started."""
         if self.status not in PRE_DOSE_STATUSES:
             return []
         predose = self.predose_reading
@@ -316,9 +317,22 @@ class SessionDay:
             t=self.t,
         )
         override = self._predose_override_in_force
-        # PHQ-9 item 9 waits for a prescriber's acknowledgement: a pre-dose override never lifts it.
-        safety = rules_outcomes.safety_blocks(review_pending=self.session.safety_review_pending)
-        return safety + [b for b in blocks if override is None or b not in override.blocks]
+        return [b for b in blocks if override is None or b not in override.blocks]
+
+    @cached_property
+    def safety_blocks(self) -> list[str]:
+        """PHQ-9 item 9 answered above 0 and not yet acknowledged by a prescriber with a note:
+        only that acknowledgement lifts it, never a pre-dose override."""
+        if self.status not in PRE_DOSE_STATUSES:
+            return []
+        return rules_outcomes.safety_blocks(review_pending=self.session.safety_review_pending)
+
+    @cached_property
+    def dosing_blocks(self) -> list[str]:
+        """Why the nurse may not dose yet: the safety item's wait, then the pre-dose blocks
+        left after any prescriber override (which lifts every block it saw). Empty once dosing
+        has started."""
+        return self.safety_blocks + self.overridable_blocks
 
     @property
     def dosing_blocked(self) -> bool:

@@ -124,12 +124,18 @@ def trend_chart(series: selectors_outcomes.Series) -> dict:
 
 
 def course_panel(*, course, request) -> registry.Panel | None:
-    """The course page's outcome scores: a chart per instrument and the status in words (one
-    query; audited when it shows scores)."""
+    """The course page's outcome scores: a chart per instrument, the status in words and the
+    worsening that put the course on the review worklist (two queries; audited when it shows
+    scores)."""
     series = selectors_outcomes.course_series(course)
     _audit_shown(request, obj=course, page="course", shown=[s.instrument.name for s in series])
     return registry.Panel(
-        "monitoring/outcomes/_course_trend.html", {"charts": [trend_chart(s) for s in series], "course": course}
+        "monitoring/outcomes/_course_trend.html",
+        {
+            "charts": [trend_chart(s) for s in series],
+            "course": course,
+            "review_flags": selectors_outcomes.open_review_flags(course) if series else [],
+        },
     )
 
 

@@ -9,7 +9,7 @@ from collections import defaultdict
 from django.db.models import Max, Prefetch, Subquery
 
 from clinic.models import Patient
-from scheduling.models import Course, Protocol, ProtocolPhase, Session
+from scheduling.models import Course, CourseReviewFlag, Protocol, ProtocolPhase, Session
 
 from . import instruments, rules_outcomes
 from .models_outcomes import AntidepressantTrial, EligibilityOverride, OutcomePlan, OutcomeScore, SafetyReview
@@ -107,6 +107,11 @@ def course_series(course: Course) -> list[Series]:
         for code in instruments.INSTRUMENTS
         if by_instrument.get(code)
     ]
+
+
+def open_review_flags(course: Course) -> list[CourseReviewFlag]:
+    """The course's flags for a prescriber's review still waiting for a decision (one query)."""
+    return list(CourseReviewFlag.objects.filter(course=course, review__isnull=True, cleared_at__isnull=True))
 
 
 # --- Antidepressant history and eligibility --------------------------------------------

@@ -450,6 +450,12 @@ def vitals_correct(
 # --- Pre-dose gate and override -------------------------------------------------------
 
 
+PREDOSE_OVERRIDE_SAFETY_ONLY = (
+    "A pre-dose override cannot lift the PHQ-9 item 9 wait, the only thing holding dosing: "
+    'acknowledge the answer with a note under "Safety" at the top of this page.'
+)
+
+
 def dosing_blocks(session: Session, t: rules.Thresholds | None = None) -> list[str]:
     """What still blocks dosing, as stored now (see ``SessionDay.dosing_blocks``)."""
     return load_day(session.pk, t=t).dosing_blocks
@@ -468,13 +474,16 @@ def predose_override(*, session: Session, user, reason: str, request=None) -> Pr
     day = load_day(session.pk)
     if day.predose_reading is None:
         raise ValidationError("Record pre-dose vitals first.", code="no_predose")
-    if not day.dosing_blocks:
+    if not day.overridable_blocks:
+        if day.safety_blocks:
+            # An override here would lift nothing: only the acknowledgement releases the wait.
+            raise ValidationError(PREDOSE_OVERRIDE_SAFETY_ONLY, code="safety_only")
         raise ValidationError("Dosing is not blocked.", code="not_blocked")
     override = PrescriberOverride.objects.create(
         session=session,
         kind=PrescriberOverride.Kind.PRE_DOSE,
         reading=day.predose_reading,
-        blocks=day.dosing_blocks,
+        blocks=day.overridable_blocks,
         reason=reason.strip(),
         prescriber=user,
     )

@@ -1,6 +1,7 @@
 """Writes of measurement-based care: a questionnaire answered by the patient, a clinician's
-rating, the prescriber's acknowledgement of a positive safety item, the antidepressant
-history and the eligibility override. Each writes its own audit row."""
+rating (a worsening one flags the course for the prescriber's review), the prescriber's
+acknowledgement of a positive safety item, the antidepressant history and the eligibility
+override. Each writes its own audit row."""
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
@@ -12,6 +13,7 @@ from clinic.formats import when
 from clinic.models import AlertSeverity, AuditAction, Patient, StaffAlert
 from clinic.services import alert_acknowledge, alert_raise
 from clinic.text import strip_invisible
+from scheduling import services as scheduling_services
 from scheduling.models import Protocol, Session, SessionStatus
 
 from . import instruments, rules_outcomes
@@ -103,9 +105,18 @@ def _raise_safety_alert(score: OutcomeScore, session: Session) -> None:
     )
 
 
-def _raise_worsening_alert(score: OutcomeScore, session: Session) -> None:
-    """A score at least the scale's own threshold above the course's baseline: the site's
-    prescribers and nurses are asked to review the course (once per version of the score)."""
+def worsening_flag_key(score: OutcomeScore) -> str:
+    """The one review flag a score can raise (``scheduling.CourseReviewFlag.key``)."""
+    return f"outcome-score:{score.pk}"
+
+
+def _worsening_follow_up(score: OutcomeScore, session: Session, *, user=None, request=None) -> None:
+    """A score at least the scale's own threshold above the course's baseline (its first score
+    of the scale): the site's prescribers and nurses get an alert (once per version of the
+    score), and the running course goes on the prescribers' review worklist, its sessions
+    untouched (one flag per score, brought up to date by a correction). A correction that is
+    no longer worse by the threshold takes the course off the worklist, unless a prescriber
+    has already decided on it."""
     if not session.course_id:
         return
     baseline = (
@@ -116,21 +127,49 @@ def _raise_worsening_alert(score: OutcomeScore, session: Session) -> None:
         .first()
     )
     instrument = score.definition
+    key = worsening_flag_key(score)
     if baseline is None or not rules_outcomes.is_worsening(instrument, baseline.total, score.total):
+        if baseline is not None:
+            scheduling_services.course_flag_clear(
+                key=key,
+                reason=(
+                    f"{instrument.name} corrected to {score.total} (baseline {baseline.total}): "
+                    f"no longer worse by {instrument.worsening_points} or more"
+                ),
+                user=user,
+                request=request,
+            )
         return
+    words = (
+        f"{instrument.name} {baseline.total} -> {score.total} since the baseline "
+        f"(worse by {instrument.worsening_points} or more)"
+    )
     alert_raise(
         kind=WORSENING_ALERT,
         dedupe_key=f"outcome-worsening:score:{score.pk}:v{score.version}",
-        message=(
-            f"{session.patient.full_name}: {instrument.name} {baseline.total} -> {score.total} since the baseline "
-            f"(worse by {instrument.worsening_points} or more). Review the course."
-        ),
+        message=f"{session.patient.full_name}: {words}. Review the course.",
         severity=AlertSeverity.WARNING,
         audience="nurse",
         site_id=session.chair.site_id,
         patient_id=session.patient_id,
         session_id=session.pk,
         url=reverse("scheduling:course-detail", args=[session.course_id]),
+    )
+    scheduling_services.course_flag_raise(
+        course=session.course,
+        key=key,
+        reason=words,
+        detail={
+            "instrument": instrument.code,
+            "baseline": baseline.total,
+            "current": score.total,
+            "threshold": instrument.worsening_points,
+            "score": score.pk,
+            "version": score.version,
+        },
+        session=session,
+        raised_by=user,
+        request=request,
     )
 
 
@@ -160,7 +199,7 @@ def questionnaire_save(*, session: Session, answers: dict[str, list[int]], funct
             user=None,
         )
         _raise_safety_alert(score, session)
-        _raise_worsening_alert(score, session)
+        _worsening_follow_up(score, session, request=request)
         audit_record(
             action=AuditAction.CREATE if created else AuditAction.UPDATE,
             request=request,
@@ -193,7 +232,7 @@ def rating_record(*, session: Session, user, instrument: str, answers: list[int]
         session=session, code=instrument, source=source, answers=answers, functional=None, user=user
     )
     _raise_safety_alert(score, session)
-    _raise_worsening_alert(score, session)
+    _worsening_follow_up(score, session, user=user, request=request)
     audit_record(
         action=AuditAction.CREATE if created else AuditAction.UPDATE,
         request=request,

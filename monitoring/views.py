@@ -305,6 +305,9 @@ def predose_override(request, pk):
             )
         except ValidationError as exc:
             return _render_day(request, session, override_form=form, errors=_apply_errors(form, exc))
+        waiting = services.dosing_blocks(session)  # the safety item's wait outlives an override
+        if waiting:
+            return _done(request, session, "Override recorded. Dosing still waits: " + "; ".join(waiting) + ".")
         return _done(request, session, "Override recorded: dosing may start.")
     return _render_day(request, session, override_form=form)
 

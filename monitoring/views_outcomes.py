@@ -4,6 +4,7 @@ the eligibility override, and the outcomes report."""
 
 import csv
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import ValidationError
@@ -67,7 +68,13 @@ def questionnaire(request, token):
             actor="patient",
             summary={"page": "questionnaire", "answered": answered},
         )
-    context = {**_appointment(session), "forms": forms, "token": token, "answered": answered}
+    context = {
+        **_appointment(session),
+        "forms": forms,
+        "token": token,
+        "answered": answered,
+        "crisis_line": settings.CRISIS_LINE_TEXT,
+    }
     return render(request, "monitoring/outcomes/questionnaire.html", context)
 
 
@@ -84,6 +91,7 @@ def questionnaire_done(request, token):
         **_appointment(session),
         "token": token,
         "safety": any(s.safety_positive for s in scores),
+        "crisis_line": settings.CRISIS_LINE_TEXT,
     }
     return render(request, "monitoring/outcomes/questionnaire_done.html", context)
 

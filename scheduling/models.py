@@ -185,12 +185,14 @@ class Course(models.Model):
 
 
 class CourseReview(models.Model):
-    """A prescriber's decision at the end of a phase that requires a review."""
+    """A prescriber's decision at the end of a phase that requires a review, or on a running
+    course flagged for review (``flags``: a worsening outcome score...)."""
 
     class Decision(models.TextChoices):
         CONTINUE = "continue", "Continue at the same frequency"
         NEXT = "next", "Go on to the next phase"
         STEP_BACK = "step_back", "Step back to the previous frequency"
+        EXTEND = "extend", "Extend the current phase"
         STOP = "stop", "Stop the course"
 
     course = models.ForeignKey(Course, on_delete=models.PROTECT, related_name="reviews")
@@ -206,6 +208,48 @@ class CourseReview(models.Model):
 
     def __str__(self):
         return f"{self.get_decision_display()} ({self.course})"
+
+
+class CourseReviewFlag(models.Model):
+    """A reason to review a running course before its plan asks for one, e.g. a worsening
+    outcome score (monitoring raises it through ``services.course_flag_raise``). It puts the
+    course on the prescribers' review worklist without pausing or cancelling anything.
+
+    One row per source (``key``, e.g. the score): the same score flagged again is this row,
+    brought up to date. Open until a prescriber's decision settles it (``review``) or a
+    correction of its source clears it (``cleared_at``)."""
+
+    course = models.ForeignKey(Course, on_delete=models.PROTECT, related_name="review_flags")
+    # The session the reason comes from (the one the score was taken for).
+    session = models.ForeignKey("Session", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    key = models.CharField(max_length=80, unique=True)
+    reason = fields.CharField(max_length=255)  # in words: "MADRS 20 -> 26 since the baseline ..."
+    detail = models.JSONField(default=dict, blank=True)  # e.g. instrument, baseline, current, score
+    raised_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )  # empty: the patient's own answers
+    raised_at = models.DateTimeField(default=timezone.now)
+    cleared_at = models.DateTimeField(null=True, blank=True)
+    cleared_reason = fields.CharField(max_length=255, blank=True)
+    review = models.ForeignKey(CourseReview, on_delete=models.PROTECT, null=True, blank=True, related_name="flags")
+
+    class Meta:
+        ordering = ["raised_at", "pk"]
+        indexes = [
+            # The review worklist: WHERE review_id IS NULL AND cleared_at IS NULL (open flags).
+            models.Index(
+                fields=["course"],
+                name="review_flag_open_idx",
+                condition=models.Q(review__isnull=True, cleared_at__isnull=True),
+            ),
+        ]
+
+    def __str__(self):
+        return f"Review flag on {self.course}: {self.reason}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.review_id is None and self.cleared_at is None
 
 
 class SessionStatus(models.TextChoices):

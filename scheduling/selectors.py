@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from django.db.models import Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Max, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.urls import reverse
 from django.utils import timezone
 
@@ -15,9 +15,9 @@ from clinic.jinja2 import url_with_pk
 from clinic.models import Chair, Closure, OpeningHours, Site
 from clinic.selectors import all_sites, site_with_id
 
-from . import rules
+from . import rules, rules_review
 from .links import confirm_token_session_id
-from .models import Course, ProtocolPhase, Session, SessionStatus, TransportArrangement
+from .models import Course, CourseReviewFlag, ProtocolPhase, Session, SessionStatus, TransportArrangement
 
 DEFAULT_OPEN, DEFAULT_CLOSE = dt.time(8), dt.time(18)
 
@@ -510,17 +510,66 @@ def free_slots(
     return found
 
 
+def _open_flags() -> QuerySet[CourseReviewFlag]:
+    return CourseReviewFlag.objects.filter(review__isnull=True, cleared_at__isnull=True)
+
+
 def reviews_pending() -> list[Course]:
-    """Active courses paused for a prescriber's review, the longest waiting first, each with
-    ``last_session`` (its last session still counted) and ``phase_name``. Two queries."""
+    """Active courses waiting for a prescriber's review: flagged while running (a worsening
+    score...), the oldest flag first, then those paused at a phase's end, the longest waiting
+    first. Each has ``last_session`` (its last session still counted), ``phase_name`` (the
+    phase it is paused after, if any) and ``open_flags`` (who/what/when). Three queries."""
     phase = ProtocolPhase.objects.filter(protocol=OuterRef("protocol"), order=OuterRef("review_phase_order"))
-    courses = (
-        Course.objects.filter(status=Course.Status.ACTIVE, review_phase_order__isnull=False)
+    flags = Prefetch(
+        "review_flags", _open_flags().select_related("raised_by", "session__chair__site"), to_attr="open_flags"
+    )
+    courses = list(
+        Course.objects.filter(status=Course.Status.ACTIVE)
+        .filter(Q(review_phase_order__isnull=False) | Q(pk__in=_open_flags().values("course_id")))
         .select_related("patient", "protocol", "site")
         .annotate(
             last_session=Max("sessions__start", filter=~Q(sessions__status=SessionStatus.CANCELLED)),
             phase_name=Subquery(phase.values("name")[:1]),
         )
+        .prefetch_related(flags)
         .order_by("last_session", "pk")
     )
-    return list(courses)
+    flagged = sorted((c for c in courses if c.open_flags), key=lambda c: (c.open_flags[0].raised_at, c.pk))
+    return flagged + [c for c in courses if not c.open_flags]
+
+
+@dataclass
+class ReviewPosition:
+    """Where a course waiting for a review stands: the protocol's phases, the one under review
+    (``index``: the phase it is paused after, or the one a running course is in now), whether
+    it is paused, and the open flags that put it on the worklist."""
+
+    phases: list[ProtocolPhase]
+    index: int | None
+    paused: bool
+    flags: list[CourseReviewFlag]
+
+    @property
+    def current(self) -> ProtocolPhase | None:
+        return self.phases[self.index] if self.index is not None else None
+
+    def decisions(self) -> list[tuple[str, str]]:
+        return rules_review.allowed_decisions(index=self.index, count=len(self.phases), paused=self.paused)
+
+
+def review_position(course: Course, *, now: dt.datetime | None = None) -> ReviewPosition | None:
+    """The course's review position, or None when it waits for no review (three queries at
+    most: phases, open flags, and a running course's sessions)."""
+    flags = list(_open_flags().filter(course=course).select_related("raised_by", "session__chair__site"))
+    paused = course.review_phase_order is not None
+    if not paused and not flags:
+        return None
+    phases = list(course.protocol.phases.order_by("order"))
+    if paused:
+        index = next((i for i, p in enumerate(phases) if p.order == course.review_phase_order), None)
+    else:
+        sessions = course.sessions.exclude(status__in=[SessionStatus.CANCELLED, SessionStatus.NO_SHOW])
+        index = rules_review.current_phase_index(
+            [p.name for p in phases], list(sessions.values_list("start", "phase_name")), now or timezone.now()
+        )
+    return ReviewPosition(phases=phases, index=index, paused=paused, flags=flags)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import Q
 from django.urls import reverse
@@ -22,10 +22,11 @@ from clinic.formats import when
 from clinic.models import AuditAction, Chair, Closure, OpeningHours, Patient, Site, StaffAlert
 from clinic.services import alert_raise
 
-from . import rules
+from . import rules, rules_review, selectors
 from .models import (
     Course,
     CourseReview,
+    CourseReviewFlag,
     Drug,
     Protocol,
     ProtocolPhase,
@@ -62,6 +63,9 @@ ERRORS = {
     "too_far": "Sessions can be booked up to %(years)s years ahead, until %(last)s.",
     "course_not_active": "This course is already %(status)s.",
     "no_review": "This course is not waiting for a prescriber's review.",
+    "review_not_allowed": "This decision is not one this review allows: choose another.",
+    "extend_at_pause": "At the end of a phase, continue plans %(phase)s again: choose continue.",
+    "no_phase": "%(protocol)s has no phase to plan: an administrator must set it up first.",
     "no_next_phase": "%(protocol)s has no phase after %(phase)s: continue, step back or stop.",
     "no_previous_phase": "%(phase)s is the first phase of %(protocol)s: there is no frequency to step back to.",
     "review_no_chair": "No chair is free %(range)s on %(date)s for the re-planned session %(sequence)s.",
@@ -857,40 +861,45 @@ def course_stop(*, course: Course, reason: str, user=None, request=None) -> list
 # --- The prescriber's review ------------------------------------------------------------
 
 
-def review_phases(course: Course, decision: str) -> list[ProtocolPhase]:
-    """The phases a review decision plans, in order (the planner stops at the next phase that
-    needs a review): continue = the reviewed phase again; next phase = those after it; step
-    back = the phase before it, then on from there. Refused with the reason when the protocol
-    has no such phase."""
-    phases = list(course.protocol.phases.order_by("order"))
-    index = next((i for i, p in enumerate(phases) if p.order == course.review_phase_order), None)
-    if index is None:
-        raise _error("no_review")
-    current = phases[index]
-    params = {"protocol": course.protocol.name, "phase": current.name}
-    if decision == CourseReview.Decision.CONTINUE:
-        return phases[index:]
-    if decision == CourseReview.Decision.NEXT:
-        if index + 1 >= len(phases):
-            raise _error("no_next_phase", **params)
-        return phases[index + 1 :]
-    if decision == CourseReview.Decision.STEP_BACK:
-        if index == 0:
-            raise _error("no_previous_phase", **params)
-        return phases[index - 1 :]
-    return []
+REVIEW_PERMISSION = "scheduling.review_course"
+
+
+def _review_plan(course: Course, position, decision: str) -> list[ProtocolPhase]:
+    """The phases ``decision`` plans from ``position`` (``selectors.review_position``), in
+    order (the planner stops at the next phase that needs a review); empty when it plans
+    nothing. At a pause: continue = the reviewed phase again; next phase = those after it;
+    step back = the phase before it, then on from there. On a running course flagged for
+    review, from the phase it is in now: extend = that phase again in full; next and step back
+    alike; continue plans nothing. Refused with the reason when the protocol or the position
+    does not allow it (``rules_review.plan_from``)."""
+    try:
+        first = rules_review.plan_from(
+            decision, index=position.index, count=len(position.phases), paused=position.paused
+        )
+    except rules_review.ReviewNotAllowed as exc:
+        current = position.current
+        raise _error(
+            exc.code if exc.code in ERRORS else "review_not_allowed",
+            protocol=course.protocol.name,
+            phase=current.name if current else "this phase",
+        ) from None
+    return [] if first is None else position.phases[first:]
 
 
 @transaction.atomic
 def course_review_decide(*, course: Course, decision: str, note: str, user, request=None) -> CourseReview:
-    """Record a prescriber's decision on a course paused for review, and act on it.
+    """Record a prescriber's decision on a course waiting for a review (paused at a phase's
+    end, or flagged while running), and act on it. The course's open flags are settled by it.
 
-    Stop: the course stops (its sessions still to come are cancelled). Otherwise the
-    sessions still to come are cancelled and the rest of the course is planned again from
-    the last dose with the same rules as the wizard (``rules.generate_schedule``: the
-    frequency a ceiling, the minimum gaps, the offered weekdays and time, closures and the
-    clock), from the course's preferred chair or the first free one, every booking checked;
-    all of it, or nothing. The course pauses again at the next phase that needs a review."""
+    Stop: the course stops (its sessions still to come are cancelled). Continue on a running
+    course: the booked sessions stay. Otherwise the sessions still to come are cancelled and
+    the rest of the course is planned again from the last dose with the same rules as the
+    wizard (``rules.generate_schedule``: the frequency a ceiling, the minimum gaps, the
+    offered weekdays and time, closures and the clock), from the course's preferred chair or
+    the first free one, every booking checked; all of it, or nothing. The course pauses again
+    at the next phase that needs a review."""
+    if user is None or not user.has_perm(REVIEW_PERMISSION):
+        raise PermissionDenied
     course = (
         Course.objects.select_for_update(of=("self",))
         .select_related("protocol", "site", "patient", "preferred_chair")
@@ -898,13 +907,15 @@ def course_review_decide(*, course: Course, decision: str, note: str, user, requ
     )
     if course.status != Course.Status.ACTIVE:
         raise _error("course_not_active", status=course.get_status_display().lower())
-    if course.review_phase_order is None:
+    position = selectors.review_position(course)
+    if position is None:
         raise _error("no_review")
-    reviewed = course.protocol.phases.filter(order=course.review_phase_order).first()
+    phases = _review_plan(course, position, decision)
+    reviewed = position.current
     note = note.strip()
     review = CourseReview(
         course=course,
-        phase_order=course.review_phase_order,
+        phase_order=reviewed.order if reviewed else 0,
         phase_name=reviewed.name if reviewed else "",
         decision=decision,
         note=note,
@@ -916,9 +927,12 @@ def course_review_decide(*, course: Course, decision: str, note: str, user, requ
         course.review_phase_order = None
         course.save(update_fields=["review_phase_order"])
         review.save()
-        _audit_review(review, [], user=user, request=request)
+        _audit_review(review, [], flags=_settle_flags(course, review), user=user, request=request)
         return review
-    phases = review_phases(course, decision)
+    if not phases:  # continue on a running course: the booked plan stays
+        review.save()
+        _audit_review(review, [], flags=_settle_flags(course, review), user=user, request=request)
+        return review
     _lock_patient(course.patient)
     check_patient(patient=course.patient, protocol=course.protocol, course=course)
     now = timezone.now()
@@ -1001,11 +1015,25 @@ def course_review_decide(*, course: Course, decision: str, note: str, user, requ
     course.review_phase_order = paused
     course.save(update_fields=["review_phase_order"])
     review.save()
-    _audit_review(review, booked, cancelled=upcoming, user=user, request=request)
+    flags = _settle_flags(course, review)
+    _audit_review(review, booked, cancelled=upcoming, flags=flags, user=user, request=request)
     return review
 
 
-def _audit_review(review: CourseReview, booked: list[Session], *, user, request, cancelled=()) -> None:
+def _settle_flags(course: Course, review: CourseReview) -> list[CourseReviewFlag]:
+    """The decision settles every flag of the course still open. Locked last (after the
+    sessions), as a score's save locks its session before its flag: the two never wait for
+    each other in opposite orders."""
+    flags = list(
+        CourseReviewFlag.objects.select_for_update().filter(course=course, review__isnull=True, cleared_at__isnull=True)
+    )
+    for flag in flags:
+        flag.review = review
+        flag.save(update_fields=["review"])
+    return flags
+
+
+def _audit_review(review: CourseReview, booked: list[Session], *, user, request, cancelled=(), flags=()) -> None:
     audit_record(
         action=AuditAction.UPDATE,
         request=request,
@@ -1023,7 +1051,88 @@ def _audit_review(review: CourseReview, booked: list[Session], *, user, request,
             "phase": review.phase_name,
             "booked": [s.pk for s in booked],
             "cancelled": [s.pk for s in cancelled],
+            "flags": [f.pk for f in flags],
         },
+    )
+
+
+# --- Flags for a review of a running course ---------------------------------------------
+
+
+@transaction.atomic
+def course_flag_raise(
+    *,
+    course: Course,
+    key: str,
+    reason: str,
+    detail: dict | None = None,
+    session: Session | None = None,
+    raised_by=None,
+    request=None,
+) -> CourseReviewFlag | None:
+    """Put a running course on the prescribers' review worklist for ``reason`` (e.g. a
+    worsening score), without pausing it or cancelling a session. ``key`` names the source:
+    the same source flagged again is one flag, brought up to date while it is open (reopened
+    when a correction had cleared it). Nothing for a course that is not active, or a source a
+    prescriber has already decided on. Returns the open flag. Audited (``raised_by`` empty:
+    the patient's own answers)."""
+    course = Course.objects.only("pk", "status", "patient_id").get(pk=course.pk)
+    if course.status != Course.Status.ACTIVE:
+        return None
+    values = {
+        "reason": reason[: CourseReviewFlag._meta.get_field("reason").max_length],
+        "detail": detail or {},
+        "session": session,
+        "raised_by": raised_by,
+    }
+    flag = CourseReviewFlag.objects.select_for_update().filter(key=key).first()
+    if flag is None:
+        try:
+            with transaction.atomic():
+                flag = CourseReviewFlag.objects.create(course=course, key=key, **values)
+        except IntegrityError:  # raised at the same moment from another page: that row
+            flag = CourseReviewFlag.objects.select_for_update().get(key=key)
+        else:
+            _audit_flag(flag, AuditAction.CREATE, "flag", raised_by=raised_by, request=request)
+            return flag
+    if flag.review_id is not None:
+        return None
+    reopened = flag.cleared_at is not None
+    if not reopened and flag.reason == values["reason"] and flag.detail == values["detail"]:
+        return flag
+    for name, value in values.items():
+        setattr(flag, name, value)
+    if reopened:
+        flag.raised_at, flag.cleared_at, flag.cleared_reason = timezone.now(), None, ""
+    flag.save()
+    _audit_flag(flag, AuditAction.UPDATE, "reflag" if reopened else "flag_update", raised_by=raised_by, request=request)
+    return flag
+
+
+@transaction.atomic
+def course_flag_clear(*, key: str, reason: str, user=None, request=None) -> CourseReviewFlag | None:
+    """Take a course off the worklist for the source ``key`` when that source no longer
+    warrants a review (a corrected score) and no prescriber has decided on it yet. Returns the
+    flag cleared, or None when there was no open one. Audited."""
+    flag = CourseReviewFlag.objects.select_for_update().filter(key=key, review__isnull=True).first()
+    if flag is None or flag.cleared_at is not None:
+        return None
+    flag.cleared_at = timezone.now()
+    flag.cleared_reason = reason[: CourseReviewFlag._meta.get_field("cleared_reason").max_length]
+    flag.save(update_fields=["cleared_at", "cleared_reason"])
+    _audit_flag(flag, AuditAction.UPDATE, "flag_clear", raised_by=user, request=request)
+    return flag
+
+
+def _audit_flag(flag: CourseReviewFlag, action: str, what: str, *, raised_by, request) -> None:
+    audit_record(
+        action=action,
+        request=request,
+        user=raised_by,
+        actor="staff" if raised_by is not None else ("patient" if request is not None else "system"),
+        obj=flag,
+        patient=flag.course.patient_id,
+        summary={"action": what, "course": flag.course_id, "reason": flag.cleared_reason or flag.reason},
     )
 
 

@@ -17,7 +17,7 @@ from clinic.jinja2 import Partial
 from clinic.models import AuditAction, Chair, Patient
 
 from . import forms, rules, selectors, services
-from .models import Course, CourseReview, Session, SessionStatus, TransportArrangement
+from .models import Course, Session, SessionStatus, TransportArrangement
 
 VIEW = "scheduling.view_schedule"
 BOOK = "scheduling.book_session"
@@ -400,26 +400,15 @@ def review_list(request):
     return response
 
 
-def _review_decisions(course: Course) -> list[tuple[str, str]]:
-    """The decisions the protocol allows at this review (no next phase after the last one...)."""
-    allowed = []
-    for value, label in CourseReview.Decision.choices:
-        try:
-            services.review_phases(course, value)
-        except ValidationError:
-            continue
-        allowed.append((value, label))
-    return allowed
-
-
 @login_required
 @permission_required(REVIEW, raise_exception=True)
 def course_review(request, pk):
     course = _get_course(pk)
-    if course.review_phase_order is None or course.status != Course.Status.ACTIVE:
+    position = selectors.review_position(course) if course.status == Course.Status.ACTIVE else None
+    if position is None:
         messages.info(request, "This course is not waiting for a prescriber's review.")
         return redirect(course)
-    form = forms.CourseReviewForm(request.POST or None, decisions=_review_decisions(course))
+    form = forms.CourseReviewForm(request.POST or None, decisions=position.decisions())
     if request.method == "POST" and form.is_valid():
         try:
             review = services.course_review_decide(
@@ -432,14 +421,15 @@ def course_review(request, pk):
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
-            messages.success(request, f"Decision recorded: {review.get_decision_display().lower()}.")
+            label = dict(position.decisions()).get(review.decision, review.get_decision_display())
+            messages.success(request, f"Decision recorded: {label[0].lower()}{label[1:]}.")
             return redirect(course)
     ctx = {
         "course": course,
         "tz": course.site.tzinfo,
         "form": form,
+        "position": position,
         "sessions": selectors.course_timeline(course),
-        "phase": course.protocol.phases.filter(order=course.review_phase_order).first(),
         "extras": registry.course_panels(course=course, request=request),
     }
     response = render(request, "scheduling/course_review.html", ctx)

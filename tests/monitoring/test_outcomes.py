@@ -4,6 +4,7 @@ and the outcomes report."""
 
 import datetime as dt
 import functools
+import html
 
 import pytest
 import time_machine
@@ -13,7 +14,14 @@ from django.urls import reverse
 
 from clinic.models import AuditEvent, StaffAlert
 from monitoring import services, services_outcomes
-from monitoring.models import AntidepressantTrial, EligibilityOverride, OutcomePlan, OutcomeScore, SafetyReview
+from monitoring.models import (
+    AntidepressantTrial,
+    EligibilityOverride,
+    OutcomePlan,
+    OutcomeScore,
+    PrescriberOverride,
+    SafetyReview,
+)
 from monitoring.rules_outcomes import SAFETY_BLOCK
 from scheduling import services as scheduling_services
 from scheduling.links import confirm_token
@@ -135,8 +143,15 @@ def test_item_9_alerts_the_site_and_holds_dosing_until_a_prescriber_acknowledges
         assert services.dosing_blocks(session) == [SAFETY_BLOCK]
         with pytest.raises(ValidationError):
             services.dose_record(session=session, user=nurse, dose_mg=56, lot_number="LOT42")
-        # A pre-dose override does not lift it; a nurse may not acknowledge it.
-        services.predose_override(session=session, user=prescriber, reason="Vitals fine")
+        # A pre-dose override cannot lift it: refused, with the way that does; a nurse may not acknowledge it.
+        assert "Override and allow dosing" not in client_for(prescriber).get(day_url(session)).content.decode()
+        with pytest.raises(ValidationError) as refused:
+            services.predose_override(session=session, user=prescriber, reason="Vitals fine")
+        assert refused.value.code == "safety_only"
+        response = client_for(prescriber).post(day_url(session, "predose-override"), {"reason": "Vitals fine"})
+        assert response.status_code == 200
+        assert services.PREDOSE_OVERRIDE_SAFETY_ONLY in html.unescape(response.content.decode())
+        assert not PrescriberOverride.objects.exists()
         assert services.dosing_blocks(session) == [SAFETY_BLOCK]
         score = OutcomeScore.objects.get(session=session, instrument="phq9")
         ack = day_url(session, "safety-acknowledge", score_pk=score.pk)
@@ -152,6 +167,26 @@ def test_item_9_alerts_the_site_and_holds_dosing_until_a_prescriber_acknowledges
         assert AuditEvent.objects.filter(object_type="safetyreview", user=prescriber).exists()
         assert services.dosing_blocks(session) == []
         services.dose_record(session=session, user=nurse, dose_mg=56, lot_number="LOT42")
+
+
+def test_an_override_of_a_high_bp_leaves_the_item_9_wait(client, client_for, session, nurse, prescriber):
+    with time_machine.travel(BEFORE, tick=False):
+        client.post(questions_url(session), answers_post(phq9=(1,) * 8 + (1,)))
+    with time_machine.travel(DAY_START, tick=False):
+        services.session_check_in(session=session, user=nurse, checklist=CHECKLIST_ALL)
+        services.vitals_record(session=session, user=nurse, kind="pre_dose", values={**NORMAL, "systolic": 150})
+        blocks = services.dosing_blocks(session)
+        assert blocks[0] == SAFETY_BLOCK and len(blocks) == 2
+        response = client_for(prescriber).post(day_url(session, "predose-override"), {"reason": "Repeat BP 138/88"})
+        assert response.status_code == 302
+        override = PrescriberOverride.objects.get(session=session)
+        assert override.blocks == blocks[1:]  # the blood pressure only
+        assert services.dosing_blocks(session) == [SAFETY_BLOCK]
+        page = client_for(prescriber).get(response["Location"]).content.decode()
+        assert "Override recorded. Dosing still waits" in page
+        score = OutcomeScore.objects.get(session=session, instrument="phq9")
+        services_outcomes.safety_acknowledge(score=score, user=prescriber, note="Risk assessed, no plan")
+        assert services.dosing_blocks(session) == []
 
 
 def test_changed_answers_need_a_new_acknowledgement(client, session, prescriber):
