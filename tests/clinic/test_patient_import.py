@@ -56,6 +56,7 @@ def test_a_dry_run_shows_what_would_happen_and_writes_nothing(client_for, admini
     page = response.content.decode()
     assert response.status_code == 200
     assert "2 new" in page and "Every row is right" in page
+    assert "<td>Sat 17 May 1980</td>" in page  # the birth date as read, in the clinic's format
     assert not Patient.objects.filter(mrn__startswith="IMP").exists()
 
 
