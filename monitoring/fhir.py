@@ -330,6 +330,30 @@ def bundle(*, bundle_type: str, resources: list[dict], base_url: str, now: dt.da
     return result
 
 
+def code_system_resource(*, url: str) -> dict:
+    """The clinic's own code system (every code the export sends in it), served at its URL so
+    the receiving system can read what each code means."""
+    concepts = [{"code": code, "display": display} for code, display in LOCAL_CODES.items()]
+    concepts += [
+        {"code": f"{i.code}-total", "display": f"{i.name} total score"}
+        for i in instruments.INSTRUMENTS.values()
+        if not i.loinc_total
+    ]
+    concepts += [{"code": drug, "display": DRUG_TEXT.get(drug, drug)} for drug in Drug.values]
+    return {
+        "resourceType": "CodeSystem",
+        "id": "clinic",
+        "url": url,
+        "name": "ClinicCodes",
+        "title": "Codes of the esketamine/ketamine clinic app for what LOINC has no code for",
+        "status": "active",
+        "caseSensitive": True,
+        "content": "complete",
+        "count": len(concepts),
+        "concept": concepts,
+    }
+
+
 def operation_outcome(message: str, *, code: str = "invalid") -> dict:
     return {
         "resourceType": "OperationOutcome",

@@ -1,5 +1,6 @@
-"""The FHIR R4 export, read-only: ``GET /fhir/Patient/<id>/$everything`` and
-``GET /fhir/Observation?patient=<id>&date=ge...``. Access with an integration token
+"""The FHIR R4 export, read-only: ``GET /fhir/Patient/<id>/$everything``,
+``GET /fhir/Observation?patient=<id>&date=ge...`` and the clinic's own code system
+(``GET /fhir/CodeSystem/clinic``). Access with an integration token
 (``Authorization: Bearer <token>``, created by an administrator on the Integrations page) or a
 staff sign-in that may read reports. Every request is audited, refused ones too."""
 
@@ -165,3 +166,15 @@ def observation_search(request):
         **caller,
     )
     return _json(body)
+
+
+@never_cache
+@require_GET
+def code_system(request):
+    caller, refusal = _caller(request)
+    if refusal:
+        return refusal
+    audit_record(
+        action=AuditAction.VIEW, request=request, object_type="fhir", summary={"operation": "CodeSystem"}, **caller
+    )
+    return _json(fhir.code_system_resource(url=_code_system()))

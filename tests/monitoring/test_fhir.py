@@ -316,3 +316,27 @@ def test_the_export_reads_a_fixed_number_of_queries(
     with django_assert_max_num_queries(25):
         response = everything(client, discharged.patient, HTTP_AUTHORIZATION=f"Bearer {fhir_token}")
     assert len([e for e in response.json()["entry"] if e["resource"]["resourceType"] == "Encounter"]) == 4
+
+
+def test_the_clinics_code_system_is_served_at_its_url_with_every_code_the_export_uses(
+    client, client_for, nurse, fhir_token, discharged
+):
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {fhir_token}"}
+    system = validated(client.get(reverse("fhir:code-system"), **auth).json())
+    url = f"{settings.PUBLIC_BASE_URL}/fhir/CodeSystem/clinic"
+    assert system["resourceType"] == "CodeSystem" and system["url"] == url
+    assert reverse("fhir:code-system") == "/fhir/CodeSystem/clinic"
+    defined = {c["code"] for c in system["concept"]}
+    assert defined == {"moaas", "dissociation", "cadss-total", "madrs-total", "esketamine", "iv_ketamine"}
+    exported = everything(client, discharged.patient, **auth).json()
+    used = {
+        coding["code"]
+        for entry in exported["entry"]
+        for resource in [entry["resource"], *entry["resource"].get("contained", [])]
+        for coding in resource.get("code", {}).get("coding", [])
+        if coding["system"] == url
+    }
+    assert used and used <= defined
+    assert client.get(reverse("fhir:code-system")).status_code == 401
+    assert client_for(nurse).get(reverse("fhir:code-system")).status_code == 403
+    assert AuditEvent.objects.filter(object_type="fhir", summary__operation="CodeSystem").count() == 1
