@@ -20,6 +20,8 @@ LOINC = "http://loinc.org"
 UCUM = "http://unitsofmeasure.org"
 SNOMED = "http://snomed.info/sct"
 OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
+VITAL_SIGNS_CATEGORY = ("vital-signs", "Vital Signs")
+SURVEY_CATEGORY = ("survey", "Survey")  # assessment scales: sedation, dissociation, outcome scores
 ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 PROFILE = "http://hl7.org/fhir/StructureDefinition/"
 # The codes of the clinic's own code system (its URL is the caller's ``code_system``), for what
@@ -156,10 +158,6 @@ def _reading_base(reading, *, resource_id: str, code: list[dict], text: str, cat
     if notes:
         resource["note"] = [{"text": n} for n in notes]
     return resource
-
-
-VITAL_SIGNS_CATEGORY = ("vital-signs", "Vital Signs")
-SURVEY_CATEGORY = ("survey", "Survey")
 
 
 def _vital_base(reading, *, resource_id: str, code: list[dict], profile: str, text: str) -> dict:
