@@ -132,6 +132,7 @@ class Row:
     errors: dict[str, list[str]] = dataclasses.field(default_factory=dict)
     action: str = ""  # "new", "update", "unchanged" or "error"
     changes: list[str] = dataclasses.field(default_factory=list)
+    before: dict = dataclasses.field(default_factory=dict)  # the changed columns' stored values
     instance: Patient | None = None
 
     @property
@@ -266,5 +267,6 @@ def plan(data: bytes) -> Plan:
         else:
             after = _values(form.instance)
             row.changes = [f for f in FIELDS if after[f] != before[f]]
+            row.before = {f: before[f] for f in row.changes}
             row.action = "update" if row.changes else "unchanged"
     return Plan(rows=rows)

@@ -4,6 +4,9 @@ devices, observation and discharge) comes from ``monitoring.day.SessionDay``.
 
 Codes: LOINC for the vital signs and the outcome scores' totals, UCUM for the units, the
 vital-signs category and profiles of FHIR R4 (DOMAIN.md "Codes for interoperability").
+LOINC has no code for what else a reading records (MOAA/S sedation, dissociation and its CADSS
+total), the MADRS total or the drugs: those are coded in the clinic's own code system,
+``<PUBLIC_BASE_URL>/fhir/CodeSystem/clinic`` (``code_system`` below; see ``LOCAL_CODES``).
 A corrected reading is ``entered-in-error``; the reading that corrects it is ``amended``."""
 
 import datetime as dt
@@ -17,10 +20,19 @@ LOINC = "http://loinc.org"
 UCUM = "http://unitsofmeasure.org"
 SNOMED = "http://snomed.info/sct"
 OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
+VITAL_SIGNS_CATEGORY = ("vital-signs", "Vital Signs")
+SURVEY_CATEGORY = ("survey", "Survey")  # assessment scales: sedation, dissociation, outcome scores
 ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 PROFILE = "http://hl7.org/fhir/StructureDefinition/"
-# The app's own code system for what LOINC has no code for here (MADRS total, the drugs).
-LOCAL = "urn:clinic:codes"
+# The codes of the clinic's own code system (its URL is the caller's ``code_system``), for what
+# LOINC has no code for. The instruments' totals without a LOINC code are "<instrument>-total"
+# (MADRS: "madrs-total"), the drugs their names in the app ("esketamine", "iv_ketamine").
+LOCAL_CODES = {
+    "moaas": "Modified Observer's Assessment of Alertness/Sedation (MOAA/S) score",
+    "dissociation": "Dissociation present during observation",
+    "cadss-total": "Clinician-Administered Dissociative States Scale (CADSS) total score",
+}
+CODE_SYSTEM_PATH = "/fhir/CodeSystem/clinic"
 
 # (resource id prefix, LOINC code, display, profile, reading attribute, UCUM unit)
 VITAL_SIGNS = (
@@ -129,13 +141,13 @@ def _reading_status(reading) -> str:
     return "amended" if reading.supersedes_id else "final"
 
 
-def _vital_base(reading, *, resource_id: str, code: list[dict], profile: str, text: str) -> dict:
-    resource = {
-        "resourceType": "Observation",
-        "id": resource_id,
-        "meta": {"profile": [PROFILE + profile]},
+def _reading_base(reading, *, resource_id: str, code: list[dict], text: str, category: tuple, profile=None) -> dict:
+    resource = {"resourceType": "Observation", "id": resource_id}
+    if profile:
+        resource["meta"] = {"profile": [PROFILE + profile]}
+    resource |= {
         "status": _reading_status(reading),
-        "category": [{"coding": [coding(OBSERVATION_CATEGORY, "vital-signs", "Vital Signs")], "text": "Vital Signs"}],
+        "category": [{"coding": [coding(OBSERVATION_CATEGORY, *category)], "text": category[1]}],
         "code": {"coding": code, "text": text},
         "subject": ref("Patient", reading.session.patient_id),
         "encounter": ref("Encounter", reading.session_id),
@@ -148,10 +160,17 @@ def _vital_base(reading, *, resource_id: str, code: list[dict], profile: str, te
     return resource
 
 
-def reading_resources(reading) -> list[dict]:
+def _vital_base(reading, *, resource_id: str, code: list[dict], profile: str, text: str) -> dict:
+    return _reading_base(
+        reading, resource_id=resource_id, code=code, text=text, category=VITAL_SIGNS_CATEGORY, profile=profile
+    )
+
+
+def reading_resources(reading, *, code_system: str) -> list[dict]:
     """One vitals reading: the vital-signs panel with its members (blood pressure with its
-    systolic and diastolic components, heart rate, respiratory rate, SpO2). ``reading`` needs
-    ``is_superseded`` (annotated by the selector) and its session."""
+    systolic and diastolic components, heart rate, respiratory rate, SpO2), then the sedation
+    and dissociation assessments of the same reading (``assessment_resources``). ``reading``
+    needs ``is_superseded`` (annotated by the selector) and its session."""
     pk = reading.pk
     bp = _vital_base(
         reading, resource_id=f"bp-{pk}", code=[coding(LOINC, *BP_PANEL)], profile="bp", text="Blood pressure"
@@ -179,16 +198,51 @@ def reading_resources(reading) -> list[dict]:
     panel["hasMember"] = [ref("Observation", m["id"]) for m in members]
     if reading.supersedes_id:
         panel["derivedFrom"] = [ref("Observation", f"vitals-{reading.supersedes_id}")]
-    return [panel, *members]
+    return [panel, *members, *assessment_resources(reading, code_system=code_system)]
 
 
-def score_resource(score) -> dict:
+def assessment_resources(reading, *, code_system: str) -> list[dict]:
+    """The sedation and dissociation of a reading, as survey Observations in the clinic's code
+    system (no LOINC code exists for either scale): the MOAA/S score (0-5, 5 = alert) as an
+    integer, and whether dissociation was present, with the CADSS total as a component when the
+    nurse recorded one. A correction marks them as it marks the vital signs."""
+    pk = reading.pk
+    moaas = _reading_base(
+        reading,
+        resource_id=f"moaas-{pk}",
+        code=[coding(code_system, "moaas", LOCAL_CODES["moaas"])],
+        text="Sedation (MOAA/S)",
+        category=SURVEY_CATEGORY,
+    )
+    moaas["valueInteger"] = reading.moaas
+    dissociation = _reading_base(
+        reading,
+        resource_id=f"dissociation-{pk}",
+        code=[coding(code_system, "dissociation", LOCAL_CODES["dissociation"])],
+        text="Dissociation",
+        category=SURVEY_CATEGORY,
+    )
+    dissociation["valueBoolean"] = reading.dissociation
+    if reading.cadss is not None:
+        dissociation["component"] = [
+            {
+                "code": {"coding": [coding(code_system, "cadss-total", LOCAL_CODES["cadss-total"])], "text": "CADSS"},
+                "valueInteger": reading.cadss,
+            }
+        ]
+    if reading.supersedes_id:
+        for resource, prefix in ((moaas, "moaas"), (dissociation, "dissociation")):
+            resource["derivedFrom"] = [ref("Observation", f"{prefix}-{reading.supersedes_id}")]
+    return [moaas, dissociation]
+
+
+def score_resource(score, *, code_system: str) -> dict:
     """An outcome score's total (PHQ-9 44261-6, GAD-7 70274-6; MADRS has a local code)."""
     instrument = instruments.get(score.instrument)
     code = (
         [coding(LOINC, instrument.loinc_total, f"{instrument.name} total score")]
         if instrument.loinc_total
-        else [coding(LOCAL, f"{instrument.code}-total", f"{instrument.name} total score")]
+        else [coding(code_system, f"{instrument.code}-total", f"{instrument.name} total score")]
     )
     resource = {
         "resourceType": "Observation",
@@ -207,7 +261,7 @@ def score_resource(score) -> dict:
     return resource
 
 
-def medication_administration_resource(day) -> dict | None:
+def medication_administration_resource(day, *, code_system: str) -> dict | None:
     """The dose of a session: the drug with its lot, the dose in mg, the route, from the first
     device (or infusion start) to the last (or infusion end); the devices in the dosage text."""
     dose = day.dose
@@ -224,7 +278,7 @@ def medication_administration_resource(day) -> dict | None:
         times = [t for t in (dose.infusion_start, dose.infusion_end) if t]
         text = f"{dose.mg_per_kg} mg/kg for {dose.weight_kg} kg, intravenous infusion" if dose.mg_per_kg else ""
     medication = {"resourceType": "Medication", "id": "med", "code": {"text": DRUG_TEXT.get(dose.drug, dose.drug)}}
-    medication["code"]["coding"] = [coding(LOCAL, dose.drug, DRUG_TEXT.get(dose.drug, dose.drug))]
+    medication["code"]["coding"] = [coding(code_system, dose.drug, DRUG_TEXT.get(dose.drug, dose.drug))]
     if dose.lot_number:
         medication["batch"] = {"lotNumber": dose.lot_number}
     route = ROUTE.get(dose.drug)
@@ -266,11 +320,36 @@ def bundle(*, bundle_type: str, resources: list[dict], base_url: str, now: dt.da
         "type": bundle_type,
         "timestamp": instant(now),
         "link": [{"relation": "self", "url": self_url}],
-        "entry": entries,
     }
+    if entries:  # FHIR JSON never has an empty array: a search that found nothing has no "entry"
+        result["entry"] = entries
     if bundle_type == "searchset":
         result["total"] = len(entries)
     return result
+
+
+def code_system_resource(*, url: str) -> dict:
+    """The clinic's own code system (every code the export sends in it), served at its URL so
+    the receiving system can read what each code means."""
+    concepts = [{"code": code, "display": display} for code, display in LOCAL_CODES.items()]
+    concepts += [
+        {"code": f"{i.code}-total", "display": f"{i.name} total score"}
+        for i in instruments.INSTRUMENTS.values()
+        if not i.loinc_total
+    ]
+    concepts += [{"code": drug, "display": DRUG_TEXT.get(drug, drug)} for drug in Drug.values]
+    return {
+        "resourceType": "CodeSystem",
+        "id": "clinic",
+        "url": url,
+        "name": "ClinicCodes",
+        "title": "Codes of the esketamine/ketamine clinic app for what LOINC has no code for",
+        "status": "active",
+        "caseSensitive": True,
+        "content": "complete",
+        "count": len(concepts),
+        "concept": concepts,
+    }
 
 
 def operation_outcome(message: str, *, code: str = "invalid") -> dict:
@@ -280,18 +359,19 @@ def operation_outcome(message: str, *, code: str = "invalid") -> dict:
     }
 
 
-def everything(*, patient, days, readings, scores, mrn_system: str) -> list[dict]:
-    """Patient, then per session its Encounter and MedicationAdministration, then the vitals
-    Observations (corrections included) and the outcome scores."""
+def everything(*, patient, days, readings, scores, mrn_system: str, code_system: str) -> list[dict]:
+    """Patient, then per session its Encounter and MedicationAdministration, then the
+    Observations of each reading (vital signs, sedation, dissociation; corrections included)
+    and the outcome scores."""
     resources = [patient_resource(patient, mrn_system=mrn_system)]
     for day in days:
         resources.append(encounter_resource(day))
-        administration = medication_administration_resource(day)
+        administration = medication_administration_resource(day, code_system=code_system)
         if administration:
             resources.append(administration)
     for reading in readings:
-        resources.extend(reading_resources(reading))
-    resources.extend(score_resource(s) for s in scores)
+        resources.extend(reading_resources(reading, code_system=code_system))
+    resources.extend(score_resource(s, code_system=code_system) for s in scores)
     return resources
 
 

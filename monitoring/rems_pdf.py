@@ -4,7 +4,8 @@ image and a clinic's closed-network machine need nothing more than ``pip install
 
 The values are the record's own (``monitoring.day.RemsRecord``): nothing is worked out here. An
 incomplete record is printed as a draft: a banner and a diagonal "DRAFT" on every page, and each
-missing field named."""
+missing field named. The file's outline (bookmarks) has an entry per record ("Session 301 ·
+2026-11-17", "· DRAFT" when incomplete) with its sections under it, in the form's order."""
 
 import datetime as dt
 import logging
@@ -79,10 +80,15 @@ class _Form(FPDF):
 def _record_pages(pdf: _Form, record) -> None:
     pdf.draft = not record.complete
     pdf.add_page()
+    session = record.session
+    # The file's outline (a PDF reader's bookmarks): one entry per record, its sections under it.
+    pdf.start_section(
+        pdf.text_of(f"Session {session.pk} · {record.treatment_date:%Y-%m-%d}" + (" · DRAFT" if pdf.draft else "")),
+        level=0,
+    )
     pdf.set_font(pdf.family, "B", 14)
     pdf.cell(0, 8, "REMS Patient Monitoring Form", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_font(pdf.family, "", 10)
-    session = record.session
     status = "Not submitted"
     if record.submission:
         status = f"Submitted {record.submission.submitted_on:%Y-%m-%d}"
@@ -108,8 +114,10 @@ def _record_pages(pdf: _Form, record) -> None:
             )
     for section, fields in record.sections():
         pdf.ln(2)
+        title = pdf.text_of(SECTION_TITLES.get(section, section))
+        pdf.start_section(title, level=1)
         pdf.set_font(pdf.family, "B", 11)
-        pdf.cell(0, 7, pdf.text_of(SECTION_TITLES.get(section, section)), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.cell(0, 7, title, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         pdf.set_font(pdf.family, "", 9)
         with pdf.table(col_widths=(80, 110), text_align="LEFT", first_row_as_headings=False, line_height=5) as table:
             for field in fields:

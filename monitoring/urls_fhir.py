@@ -9,4 +9,5 @@ app_name = "fhir"
 urlpatterns = [
     path("Patient/<int:pk>/$everything", views_fhir.patient_everything, name="patient-everything"),
     path("Observation", views_fhir.observation_search, name="observation-search"),
+    path("CodeSystem/clinic", views_fhir.code_system, name="code-system"),
 ]

@@ -1,5 +1,6 @@
-"""The FHIR R4 export, read-only: ``GET /fhir/Patient/<id>/$everything`` and
-``GET /fhir/Observation?patient=<id>&date=ge...``. Access with an integration token
+"""The FHIR R4 export, read-only: ``GET /fhir/Patient/<id>/$everything``,
+``GET /fhir/Observation?patient=<id>&date=ge...`` and the clinic's own code system
+(``GET /fhir/CodeSystem/clinic``). Access with an integration token
 (``Authorization: Bearer <token>``, created by an administrator on the Integrations page) or a
 staff sign-in that may read reports. Every request is audited, refused ones too."""
 
@@ -64,6 +65,10 @@ def _mrn_system() -> str:
     return settings.PUBLIC_BASE_URL.rstrip("/") + "/fhir/sid/mrn"
 
 
+def _code_system() -> str:
+    return settings.PUBLIC_BASE_URL.rstrip("/") + fhir.CODE_SYSTEM_PATH
+
+
 @never_cache
 @require_GET
 def patient_everything(request, pk):
@@ -88,6 +93,7 @@ def patient_everything(request, pk):
         readings=selectors_fhir.patient_readings(patient),
         scores=selectors_fhir.patient_scores(patient),
         mrn_system=_mrn_system(),
+        code_system=_code_system(),
     )
     body = fhir.bundle(
         bundle_type="searchset",
@@ -130,12 +136,13 @@ def observation_search(request):
         return _json(fhir.operation_outcome(str(exc)), status=400)
     patient = selectors_fhir.fhir_patient(pk)
     now = timezone.now()
-    resources = []
+    resources, code_system = [], _code_system()
     if patient is not None:
         for reading in selectors_fhir.patient_readings(patient, since=since, until=until):
-            resources.extend(fhir.reading_resources(reading))
+            resources.extend(fhir.reading_resources(reading, code_system=code_system))
         resources.extend(
-            fhir.score_resource(s) for s in selectors_fhir.patient_scores(patient, since=since, until=until)
+            fhir.score_resource(s, code_system=code_system)
+            for s in selectors_fhir.patient_scores(patient, since=since, until=until)
         )
     body = fhir.bundle(
         bundle_type="searchset",
@@ -159,3 +166,15 @@ def observation_search(request):
         **caller,
     )
     return _json(body)
+
+
+@never_cache
+@require_GET
+def code_system(request):
+    caller, refusal = _caller(request)
+    if refusal:
+        return refusal
+    audit_record(
+        action=AuditAction.VIEW, request=request, object_type="fhir", summary={"operation": "CodeSystem"}, **caller
+    )
+    return _json(fhir.code_system_resource(url=_code_system()))

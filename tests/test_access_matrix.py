@@ -136,6 +136,7 @@ EXPECTED = {
     "clinic:patient-import-template": row(none, 403, 403, 403, 200),
     "fhir:patient-everything": row(lambda w: {"pk": w["patient"].pk}, 403, 403, 403, 200, anonymous=401),
     "fhir:observation-search": row(none, 403, 403, 403, 400, anonymous=401),
+    "fhir:code-system": row(none, 403, 403, 403, 200, anonymous=401),
     "monitoring:rems-pdf": row(lambda w: {"pk": w["session"].pk}, 403, 403, 403, 200),
     "monitoring:rems-period-pdf": row(none, 403, 403, 403, 200),
     # Calendar files: a feed's token that names no feed is a 404 for everyone; the patient's own

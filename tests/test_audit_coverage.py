@@ -53,6 +53,7 @@ NO_PATIENT_DATA = {
     "healthz",
     "favicon",
     "monitoring:rems-period-pdf",  # the period form; each file it gives is audited (tests/monitoring/test_rems_pdf.py)
+    "fhir:code-system",  # the meaning of the clinic's codes; audited all the same (tests/monitoring/test_fhir.py)
     "login",
     "account",
     "second-factor-setup",

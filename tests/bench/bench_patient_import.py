@@ -59,7 +59,7 @@ def main() -> None:
     from django.db import transaction
 
     from clinic import imports, services_import
-    from clinic.models import Patient, Site
+    from clinic.models import AuditEvent, Patient, Site
 
     try:
         with transaction.atomic():
@@ -79,6 +79,8 @@ def main() -> None:
             counts = services_import.patients_import(plan=again, file_name="bench.csv")
             print(f"same file again: {time.perf_counter() - imported:6.2f} s  {counts}")
             assert Patient.objects.filter(mrn__startswith="BENCH").count() == args.rows
+            # One audit row per registered patient (on each patient's access report).
+            assert AuditEvent.objects.filter(patient__mrn__startswith="BENCH", action="create").count() == args.rows
             raise Rollback
     except Rollback:
         print("(rolled back)")

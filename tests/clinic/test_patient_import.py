@@ -9,6 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from clinic import imports
+from clinic.audit import audit_chain_verify
 from clinic.models import AuditEvent, Patient
 
 pytestmark = pytest.mark.django_db
@@ -55,6 +56,7 @@ def test_a_dry_run_shows_what_would_happen_and_writes_nothing(client_for, admini
     page = response.content.decode()
     assert response.status_code == 200
     assert "2 new" in page and "Every row is right" in page
+    assert "<td>Sat 17 May 1980</td>" in page  # the birth date as read, in the clinic's format
     assert not Patient.objects.filter(mrn__startswith="IMP").exists()
 
 
@@ -88,13 +90,33 @@ def test_the_import_writes_every_row_and_again_changes_nothing(client_for, admin
     patient = Patient.objects.get(mrn="IMP000001")
     assert patient.phone == "+12125550134" and patient.site == site and patient.preferred_channel == "sms"
     audit = AuditEvent.objects.get(object_type="patient_import", action="create")
-    assert audit.summary["new"] == 5 and audit.user == administrator
+    assert audit.summary == {"new": 5, "updated": 0, "unchanged": 0, "file": "patients.csv"}
+    assert audit.user == administrator
+    # One row per registered patient, on the patient's record, pointing at the import's row.
+    rows_of_patients = AuditEvent.objects.filter(object_type="patient", action="create").order_by("id")
+    assert [e.patient.mrn for e in rows_of_patients] == [f"IMP{n:06d}" for n in range(1, 6)]
+    first = rows_of_patients[0]
+    assert first.user == administrator and first.object_id == str(patient.pk) and first.patient_id == patient.pk
+    assert first.summary["import"] == audit.pk and first.summary["line"] == 2
+    assert "phone" in first.summary["fields"] and "email" not in first.summary["fields"]
+    assert audit_chain_verify().intact
 
     again = post(client, rows, "import")
     assert again.status_code == 302
     assert Patient.objects.filter(mrn__startswith="IMP").count() == 5
     assert AuditEvent.objects.filter(object_type="patient_import", action="create").count() == 2
     assert AuditEvent.objects.filter(object_type="patient_import").latest("id").summary["unchanged"] == 5
+    assert AuditEvent.objects.filter(object_type="patient").count() == 5  # nothing changed: no new row
+
+
+def test_the_import_shows_on_the_patients_access_report(client_for, administrator, site):
+    client = client_for(administrator)
+    post(client, [good(1)], "import")
+    patient = Patient.objects.get(mrn="IMP000001")
+    response = client.get(reverse("clinic:patient-access", args=[patient.pk]))
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert f"patient #{patient.pk}" in page and "<strong>file</strong>: patients.csv" in page
 
 
 def test_a_patient_already_here_is_updated_by_mrn_keeping_what_the_file_leaves_empty(
@@ -107,13 +129,17 @@ def test_a_patient_already_here_is_updated_by_mrn_keeping_what_the_file_leaves_e
         "date_of_birth": patient.date_of_birth.isoformat(),
         "sex": patient.sex,
     }
+    old_name = patient.last_name
     response = post(client_for(administrator), [row], "import")
     assert response.status_code == 302
     patient.refresh_from_db()
     assert patient.last_name == "Renamed"
     assert patient.phone == "+12125550142" and patient.rems_enrollment_id  # empty cells kept the values
     audit = AuditEvent.objects.get(object_type="patient_import", action="create")
-    assert audit.summary["updated"] == {patient.mrn: ["last_name"]}
+    assert audit.summary["updated"] == 1
+    update = AuditEvent.objects.get(patient=patient, action="update")
+    assert update.summary["fields"] == ["last_name"] and update.summary["import"] == audit.pk
+    assert update.summary["changes"] == {"last_name": [old_name, "Renamed"]}
 
 
 def test_a_file_that_is_not_the_template_is_refused_beside_the_field(client_for, administrator):

@@ -1,13 +1,16 @@
-"""The FHIR R4 export: every resource validates against the R4 models of fhir.resources, with
-the LOINC codes and UCUM units of DOMAIN.md; access by token or staff sign-in, every request
-audited."""
+"""The FHIR R4 export: every resource validates against FHIR R4 (4.0.1) with the models of
+fhirclient, with the LOINC codes and UCUM units of DOMAIN.md; access by token or staff
+sign-in, every request audited."""
 
 import datetime as dt
+import re
 
 import pytest
 import time_machine
+from django.conf import settings
 from django.urls import reverse
-from fhir.resources.R4B import get_fhir_model_class
+from fhirclient.models.fhirabstractbase import FHIRValidationError
+from fhirclient.models.fhirelementfactory import FHIRElementFactory
 
 from clinic import services_integrations
 from clinic.models import AuditEvent
@@ -20,13 +23,69 @@ pytestmark = pytest.mark.django_db
 DOSED = DAY_START + dt.timedelta(minutes=10)
 
 
+# FHIR R4 4.0.1's required bindings of the codes the export sends (fhirclient checks the
+# structure, the types and the formats of dates and instants, but not these value sets).
+R4_REQUIRED_CODES = {
+    ("Bundle", "type"): {
+        "document", "message", "transaction", "transaction-response", "batch", "batch-response",
+        "history", "searchset", "collection",
+    },
+    ("Patient", "gender"): {"male", "female", "other", "unknown"},
+    ("Encounter", "status"): {
+        "planned", "arrived", "triaged", "in-progress", "onleave", "finished", "cancelled",
+        "entered-in-error", "unknown",
+    },
+    ("Observation", "status"): {
+        "registered", "preliminary", "final", "amended", "corrected", "cancelled", "entered-in-error", "unknown",
+    },
+    ("MedicationAdministration", "status"): {
+        "in-progress", "not-done", "on-hold", "completed", "entered-in-error", "stopped", "unknown",
+    },
+}  # fmt: skip
+R4_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+
+
+def r4_model(resource: dict):
+    """``resource`` read by fhirclient's FHIR R4 (4.0.1) model of its type, strictly: a missing
+    required element, an unknown element, a wrong type or a malformed date raises
+    ``FHIRValidationError``. Written back, it must give the same JSON (nothing was dropped)."""
+    model = FHIRElementFactory.instantiate(resource["resourceType"], resource)
+    assert model.resource_type == resource["resourceType"], f"{resource['resourceType']} is not an R4 resource"
+    assert model.as_json() == resource
+    if "id" in resource:
+        assert R4_ID.fullmatch(resource["id"]), resource["id"]
+    for (resource_type, element), codes in R4_REQUIRED_CODES.items():
+        if resource["resourceType"] == resource_type and element in resource:
+            assert resource[element] in codes, f"{resource_type}.{element} {resource[element]!r} is not R4"
+    return model
+
+
 def validated(data: dict) -> dict:
-    """``data`` as the R4 models read it (raises on any invalid resource), every entry too."""
-    get_fhir_model_class(data["resourceType"]).model_validate(data)
+    """``data`` as FHIR R4 reads it (raises on any invalid resource), every entry too."""
+    r4_model(data)
     for entry in data.get("entry", []):
-        resource = entry["resource"]
-        get_fhir_model_class(resource["resourceType"]).model_validate(resource)
+        r4_model(entry["resource"])
     return data
+
+
+def test_the_r4_check_refuses_what_r4_does_not_have():
+    """The check above can fail: R4B/R5 elements, a missing required element, a bad instant."""
+    observation = {
+        "resourceType": "Observation",
+        "id": "hr-1",
+        "status": "final",
+        "code": {"text": "Heart rate"},
+        "valueInteger": 72,
+    }
+    r4_model(observation)
+    with pytest.raises(FHIRValidationError):
+        r4_model({**observation, "triggeredBy": [{"type": "reflex"}]})  # R5 only
+    with pytest.raises(FHIRValidationError):
+        r4_model({key: value for key, value in observation.items() if key != "code"})
+    with pytest.raises(FHIRValidationError):
+        r4_model({**observation, "issued": "2026-11-17 14:02"})
+    with pytest.raises(AssertionError):
+        r4_model({**observation, "status": "done"})
 
 
 def by_id(bundle: dict) -> dict:
@@ -111,6 +170,17 @@ def test_everything_is_a_valid_r4_bundle_with_codes_and_units(client, fhir_token
     phq9 = next(o for o in observations if "44261-6" in codes(o))
     assert phq9["valueQuantity"]["value"] == 7 and phq9["category"][0]["coding"][0]["code"] == "survey"
 
+    # Sedation and dissociation of each reading, in the clinic's code system (no LOINC code).
+    system = f"{settings.PUBLIC_BASE_URL}/fhir/CodeSystem/clinic"
+    moaas = [o for o in observations if "moaas" in codes(o)]
+    assert [o["valueInteger"] for o in moaas] == [5, 5, 5]
+    assert {c["system"] for o in moaas for c in o["code"]["coding"]} == {system}
+    dissociation = [o for o in observations if "dissociation" in codes(o)]
+    assert [o["valueBoolean"] for o in dissociation] == [False, False, False]
+    assert all(o["category"][0]["coding"][0]["code"] == "survey" for o in moaas + dissociation)
+    systems = {c["system"] for r in resources.values() for c in r.get("code", {}).get("coding", [])}
+    assert systems == {"http://loinc.org", system}
+
 
 def test_a_corrected_reading_is_entered_in_error_and_its_correction_amended(
     client, fhir_token, session, run_to_observation, nurse
@@ -132,6 +202,48 @@ def test_a_corrected_reading_is_entered_in_error_and_its_correction_amended(
     assert resources["Observation", f"hr-{right.pk}"]["note"][0]["text"] == "Correction: Typed 170 for 70"
 
 
+def test_sedation_and_dissociation_are_exported_with_the_cadss_total_and_corrections(
+    client, fhir_token, session, run_to_observation, nurse
+):
+    run_to_observation(session, dosed_at=DOSED)
+    with time_machine.travel(DOSED + dt.timedelta(minutes=41), tick=False):
+        wrong = services.vitals_record(
+            session=session,
+            user=nurse,
+            kind="checkpoint",
+            checkpoint_minute=40,
+            values={**NORMAL, "moaas": 2, "dissociation": True, "cadss": 31},
+        )
+        right = services.vitals_correct(
+            reading=wrong,
+            user=nurse,
+            values={**NORMAL, "moaas": 3, "dissociation": True, "cadss": 13},
+            reason="MOAA/S and CADSS of the wrong patient",
+        )
+    resources = by_id(validated(everything(client, session.patient, HTTP_AUTHORIZATION=f"Bearer {fhir_token}").json()))
+
+    moaas = resources["Observation", f"moaas-{right.pk}"]
+    assert moaas["status"] == "amended" and moaas["valueInteger"] == 3
+    assert moaas["code"]["coding"][0] == {
+        "system": f"{settings.PUBLIC_BASE_URL}/fhir/CodeSystem/clinic",
+        "code": "moaas",
+        "display": "Modified Observer's Assessment of Alertness/Sedation (MOAA/S) score",
+    }
+    assert moaas["effectiveDateTime"] == resources["Observation", f"vitals-{right.pk}"]["effectiveDateTime"]
+    assert moaas["derivedFrom"] == [{"reference": f"Observation/moaas-{wrong.pk}"}]
+    dissociation = resources["Observation", f"dissociation-{right.pk}"]
+    assert dissociation["valueBoolean"] is True
+    assert [(c["code"]["coding"][0]["code"], c["valueInteger"]) for c in dissociation["component"]] == [
+        ("cadss-total", 13)
+    ]
+    assert resources["Observation", f"moaas-{wrong.pk}"]["status"] == "entered-in-error"
+    assert resources["Observation", f"moaas-{wrong.pk}"]["valueInteger"] == 2
+    assert resources["Observation", f"dissociation-{wrong.pk}"]["status"] == "entered-in-error"
+    # A reading without a CADSS total has no component.
+    pre_dose = VitalsReading.objects.get(session=session, kind="pre_dose")
+    assert "component" not in resources["Observation", f"dissociation-{pre_dose.pk}"]
+
+
 def test_observation_search_returns_the_period_asked_for(client, fhir_token, discharged):
     url = reverse("fhir:observation-search")
     auth = {"HTTP_AUTHORIZATION": f"Bearer {fhir_token}"}
@@ -139,14 +251,15 @@ def test_observation_search_returns_the_period_asked_for(client, fhir_token, dis
     since = reading.taken_at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     response = client.get(url, {"patient": discharged.patient.pk, "date": f"ge{since}"}, **auth)
     bundle = validated(response.json())
-    assert bundle["type"] == "searchset" and bundle["total"] == 5
+    # The discharge reading: the vital-signs panel, its four members, sedation and dissociation.
+    assert bundle["type"] == "searchset" and bundle["total"] == 7
     assert {e["resource"]["id"] for e in bundle["entry"]} >= {f"vitals-{reading.pk}", f"bp-{reading.pk}"}
 
     day = DAY_START.date().isoformat()
     whole_day = validated(client.get(url, {"patient": f"Patient/{discharged.patient.pk}", "date": day}, **auth).json())
-    assert whole_day["total"] == 15  # the PHQ-9 was answered the day before
+    assert whole_day["total"] == 21  # the PHQ-9 was answered the day before
     with_score = client.get(url, {"patient": discharged.patient.pk, "date": ["ge2026-11-16", "lt2026-11-18"]}, **auth)
-    assert validated(with_score.json())["total"] == 16
+    assert validated(with_score.json())["total"] == 22
     none_before = client.get(url, {"patient": discharged.patient.pk, "date": "lt2026-11-01"}, **auth)
     assert validated(none_before.json())["total"] == 0
 
@@ -203,3 +316,27 @@ def test_the_export_reads_a_fixed_number_of_queries(
     with django_assert_max_num_queries(25):
         response = everything(client, discharged.patient, HTTP_AUTHORIZATION=f"Bearer {fhir_token}")
     assert len([e for e in response.json()["entry"] if e["resource"]["resourceType"] == "Encounter"]) == 4
+
+
+def test_the_clinics_code_system_is_served_at_its_url_with_every_code_the_export_uses(
+    client, client_for, nurse, fhir_token, discharged
+):
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {fhir_token}"}
+    system = validated(client.get(reverse("fhir:code-system"), **auth).json())
+    url = f"{settings.PUBLIC_BASE_URL}/fhir/CodeSystem/clinic"
+    assert system["resourceType"] == "CodeSystem" and system["url"] == url
+    assert reverse("fhir:code-system") == "/fhir/CodeSystem/clinic"
+    defined = {c["code"] for c in system["concept"]}
+    assert defined == {"moaas", "dissociation", "cadss-total", "madrs-total", "esketamine", "iv_ketamine"}
+    exported = everything(client, discharged.patient, **auth).json()
+    used = {
+        coding["code"]
+        for entry in exported["entry"]
+        for resource in [entry["resource"], *entry["resource"].get("contained", [])]
+        for coding in resource.get("code", {}).get("coding", [])
+        if coding["system"] == url
+    }
+    assert used and used <= defined
+    assert client.get(reverse("fhir:code-system")).status_code == 401
+    assert client_for(nurse).get(reverse("fhir:code-system")).status_code == 403
+    assert AuditEvent.objects.filter(object_type="fhir", summary__operation="CodeSystem").count() == 1
