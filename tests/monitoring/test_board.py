@@ -57,11 +57,12 @@ def test_the_board_shows_open_nurse_alerts(client_for, nurse, site):
 
 
 # Per board request, whatever the number of chairs and sessions: the session and the signed-in
-# user with their access, the sites, the thresholds, the sessions with their chair, patient and
-# protocol, their rides, check-ins, observations, doses and devices, their readings, their overrides, the open
-# alerts, and the page view's audit row (two statements); in tests the request's transaction is
-# a savepoint and its release.
-BOARD_QUERIES = 17
+# user with their access, the sites, the thresholds, the ids of the day's sessions, the
+# sessions with their chair, patient, protocol, ride, check-in, observation with its discharge
+# and dose (one read), their readings, their overrides, the doses' devices, the open alerts,
+# and the page view's audit row (two statements); in tests the request's transaction is a
+# savepoint and its release.
+BOARD_QUERIES = 15
 
 
 def test_the_board_for_twenty_chairs_issues_a_fixed_number_of_queries(
