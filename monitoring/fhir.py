@@ -12,6 +12,7 @@ A corrected reading is ``entered-in-error``; the reading that corrects it is ``a
 import datetime as dt
 from decimal import Decimal
 
+from clinic.formats import when
 from scheduling.models import Drug, SessionStatus
 
 from . import instruments
@@ -272,7 +273,7 @@ def medication_administration_resource(day, *, code_system: str) -> dict | None:
     tz = day.tz
     if dose.is_esketamine:
         times = [d.administered_at for d in devices]
-        given = ", ".join(f"device {d.number} at {d.administered_at.astimezone(tz):%H:%M}" for d in devices)
+        given = ", ".join(f"device {d.number} at {when(d.administered_at, 'time', tz)}" for d in devices)
         text = f"{len(devices)} of {dose.devices_planned or len(devices)} nasal devices ({given or 'none given'})"
     else:
         times = [t for t in (dose.infusion_start, dose.infusion_end) if t]

@@ -14,6 +14,8 @@ from pathlib import Path
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
+from clinic.formats import when
+
 # The form's section titles for the record's sections, in the form's order.
 SECTION_TITLES = {
     "Patient": "1. Patient information",
@@ -83,7 +85,7 @@ def _record_pages(pdf: _Form, record) -> None:
     session = record.session
     # The file's outline (a PDF reader's bookmarks): one entry per record, its sections under it.
     pdf.start_section(
-        pdf.text_of(f"Session {session.pk} · {record.treatment_date:%Y-%m-%d}" + (" · DRAFT" if pdf.draft else "")),
+        pdf.text_of(f"Session {session.pk} · {when(record.treatment_date, 'iso')}" + (" · DRAFT" if pdf.draft else "")),
         level=0,
     )
     pdf.set_font(pdf.family, "B", 14)
@@ -91,13 +93,13 @@ def _record_pages(pdf: _Form, record) -> None:
     pdf.set_font(pdf.family, "", 10)
     status = "Not submitted"
     if record.submission:
-        status = f"Submitted {record.submission.submitted_on:%Y-%m-%d}"
+        status = f"Submitted {when(record.submission.submitted_on, 'iso')}"
         if record.submission.reference:
             status += f" (confirmation {record.submission.reference})"
     pdf.cell(
         0,
         6,
-        pdf.text_of(f"Session {session.pk} · treatment {record.treatment_date:%Y-%m-%d} · {status}"),
+        pdf.text_of(f"Session {session.pk} · treatment {when(record.treatment_date, 'iso')} · {status}"),
         new_x=XPos.LMARGIN,
         new_y=YPos.NEXT,
     )
@@ -128,9 +130,9 @@ def _record_pages(pdf: _Form, record) -> None:
                 else:
                     value = field.value
                     if isinstance(value, dt.date):
-                        value = f"{value:%Y-%m-%d}"
+                        value = when(value, "iso")
                     if field.addendum:
-                        value = f"{value} (addendum {field.addendum.recorded_at:%Y-%m-%d}: {field.addendum.reason})"
+                        value = f"{value} (addendum {when(field.addendum.recorded_at, 'iso')}: {field.addendum.reason})"
                     row.cell(pdf.text_of(value))
 
 
@@ -142,7 +144,10 @@ def _bold(pdf: _Form):
 
 def records_pdf(records: list, *, clinic_name: str, generated_at: dt.datetime) -> bytes:
     """One PDF of ``records`` (each starts on a new page)."""
-    pdf = _Form(clinic_name=clinic_name, generated_at=f"{generated_at:%Y-%m-%d %H:%M %Z}".strip())
+    pdf = _Form(
+        clinic_name=clinic_name,
+        generated_at=f"{when(generated_at, 'iso_datetime')} {generated_at.tzname() or ''}".strip(),
+    )
     for record in records:
         _record_pages(pdf, record)
     return bytes(pdf.output())

@@ -993,7 +993,7 @@ def course_review_decide(*, course: Course, decision: str, note: str, user, requ
                 else _error(
                     "review_no_chair",
                     range=rules.time_range(proposal.start, proposal.end, tz),
-                    date=f"{proposal.start:%a %d %b}",
+                    date=when(proposal.start, "day", tz),
                     sequence=proposal.sequence,
                 )
             )

@@ -32,20 +32,7 @@ ALLOWED = {
     ("clinic/formats.py", None): "the one helper: it holds the named styles",
 }
 # Files (or one line of a file) that other work is converting to clinic.formats at this moment.
-PENDING = {
-    ("monitoring/fhir.py", None): "FHIR export text",
-    ("monitoring/rems_pdf.py", None): "REMS record PDF",
-    ("scheduling/services.py", "proposal.start:%a %d %b"): "a message of the course review",
-    ("templates/clinic/audit_lockouts.html", None): "audit pages",
-    ("templates/jinja2/clinic/audit_rows.html", None): "audit pages",
-    ("templates/integrations/tokens.html", None): "integration pages",
-    ("templates/monitoring/outcomes/_course_trend.html", None): "outcome pages",
-    ("templates/monitoring/outcomes/_session_safety.html", None): "outcome pages",
-    ("templates/monitoring/outcomes/_session_scores.html", None): "outcome pages",
-    ("templates/monitoring/outcomes/history.html", None): "outcome pages",
-    ("templates/scheduling/course_review.html", None): "course review pages",
-    ("templates/scheduling/review_list.html", None): "course review pages",
-}
+PENDING: dict = {}
 
 
 def _allowed(path: str, line: str) -> bool:
