@@ -8,7 +8,7 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from clinic.audit import audit_record
+from clinic.audit import audit_record, changes_since, created_changes, values_of
 from clinic.formats import when
 from clinic.models import AlertSeverity, AuditAction, Patient, StaffAlert
 from clinic.services import alert_acknowledge, alert_raise
@@ -47,10 +47,14 @@ def _check_answers(instrument: instruments.Instrument, answers: list, functional
         raise ValidationError({"functional": ValidationError("Choose an answer.", code="answer")})
 
 
+SCORE_FIELDS = ("answers", "functional", "total", "safety_positive", "source")
+
+
 def _save_score(
     *, session: Session, code: str, source: str, answers: list[int], functional: int | None, user
-) -> tuple[OutcomeScore, bool]:
-    """Create the session's score of ``code`` or change it (a new version); (score, created)."""
+) -> tuple[OutcomeScore, bool, dict]:
+    """Create the session's score of ``code`` or change it (a new version); (score, created,
+    the audit row's ``changes``: the answers and total before and after)."""
     instrument = instruments.get(code)
     _check_answers(instrument, answers, functional)
     values = {
@@ -73,14 +77,15 @@ def _save_score(
             raise ValidationError(
                 "These answers were just saved from another page: reload it.", code="exists"
             ) from None
-        return score, True
+        return score, True, created_changes(score, SCORE_FIELDS)
     if score.answers == values["answers"] and score.functional == values["functional"]:
-        return score, False
+        return score, False, {}
+    before = values_of(score, SCORE_FIELDS)
     for field, value in values.items():
         setattr(score, field, value)
     score.version += 1
     score.save()
-    return score, False
+    return score, False, changes_since(before, score)
 
 
 def _raise_safety_alert(score: OutcomeScore, session: Session) -> None:
@@ -190,7 +195,7 @@ def questionnaire_save(*, session: Session, answers: dict[str, list[int]], funct
     for code, item_answers in answers.items():
         if not instruments.get(code).is_self_report:
             raise ValidationError("Unknown questionnaire.", code="instrument")
-        score, created = _save_score(
+        score, created, changes = _save_score(
             session=session,
             code=code,
             source=OutcomeScore.Source.PATIENT,
@@ -206,7 +211,7 @@ def questionnaire_save(*, session: Session, answers: dict[str, list[int]], funct
             obj=score,
             patient=session.patient_id,
             actor="patient",
-            summary={"instrument": code, "version": score.version, "via": "reminder link"},
+            summary={"instrument": code, "version": score.version, "via": "reminder link", "changes": changes},
         )
         saved.append(score)
     return saved
@@ -228,7 +233,7 @@ def rating_record(*, session: Session, user, instrument: str, answers: list[int]
     source = (
         OutcomeScore.Source.CLINICIAN if not instruments.get(instrument).is_self_report else OutcomeScore.Source.PATIENT
     )
-    score, created = _save_score(
+    score, created, changes = _save_score(
         session=session, code=instrument, source=source, answers=answers, functional=None, user=user
     )
     _raise_safety_alert(score, session)
@@ -239,7 +244,7 @@ def rating_record(*, session: Session, user, instrument: str, answers: list[int]
         user=user,
         obj=score,
         patient=session.patient_id,
-        summary={"instrument": instrument, "version": score.version},
+        summary={"instrument": instrument, "version": score.version, "changes": changes},
     )
     return score
 
@@ -270,9 +275,12 @@ def safety_acknowledge(*, score: OutcomeScore, user, note: str, request=None) ->
         user=user,
         obj=review,
         patient=score.patient_id,
-        summary={"score": score.pk, "version": score.version},
+        summary={"score": score.pk, "version": score.version, "changes": created_changes(review, ["note"])},
     )
     return review
+
+
+TRIAL_FIELDS = ("drug", "dose", "adequate_dose", "weeks", "outcome")
 
 
 @transaction.atomic
@@ -291,7 +299,14 @@ def trial_add(
     )
     trial.full_clean()
     trial.save()
-    audit_record(action=AuditAction.CREATE, request=request, user=user, obj=trial, patient=patient.pk)
+    audit_record(
+        action=AuditAction.CREATE,
+        request=request,
+        user=user,
+        obj=trial,
+        patient=patient.pk,
+        summary={"changes": created_changes(trial, TRIAL_FIELDS)},
+    )
     return trial
 
 
@@ -299,6 +314,7 @@ def trial_add(
 def trial_update_outcome(*, trial: AntidepressantTrial, user, outcome: str, weeks: int, request=None):
     """A trial goes on or ends (e.g. the current antidepressant stopped after 8 weeks)."""
     _require(user, "monitoring.record_outcomes")
+    before = values_of(trial, ["outcome", "weeks"])
     trial.outcome, trial.weeks = outcome, weeks
     trial.full_clean()
     trial.save(update_fields=["outcome", "weeks"])
@@ -308,7 +324,7 @@ def trial_update_outcome(*, trial: AntidepressantTrial, user, outcome: str, week
         user=user,
         obj=trial,
         patient=trial.patient_id,
-        summary={"fields": ["outcome", "weeks"]},
+        summary={"fields": ["outcome", "weeks"], "changes": changes_since(before, trial)},
     )
     return trial
 
@@ -334,6 +350,6 @@ def eligibility_override(
         user=user,
         obj=override,
         patient=patient.pk,
-        summary={"protocol": protocol.pk, "reasons": reasons},
+        summary={"protocol": protocol.pk, "reasons": reasons, "changes": created_changes(override)},
     )
     return override

@@ -403,3 +403,30 @@ def test_a_worsening_score_asks_for_a_review_of_the_course(make_session, patient
     alert = StaffAlert.objects.get(kind=services_outcomes.WORSENING_ALERT)
     assert "MADRS 20 -> 26" in alert.message
     assert alert.url == first.course.get_absolute_url()
+
+
+# --- The audit trail holds the scores' values ------------------------------------------------
+
+
+def test_a_rating_and_its_change_are_audited_with_their_values(make_session, patient, nurse):
+    session = make_session(patient, start=DAY_START)
+    first = [4] * 8 + [1, 1]
+    services_outcomes.rating_record(session=session, user=nurse, instrument="madrs", answers=first)
+    created = AuditEvent.objects.filter(object_type="outcomescore", action="create").latest("id")
+    assert created.summary["changes"]["total"] == [None, 34]
+    assert created.summary["changes"]["answers"] == [None, first]
+    services_outcomes.rating_record(session=session, user=nurse, instrument="madrs", answers=[2] * 10)
+    changed = AuditEvent.objects.filter(object_type="outcomescore", action="update").latest("id")
+    assert changed.summary["changes"]["total"] == [34, 20]
+    assert changed.summary["version"] == 2
+
+
+def test_a_trial_and_its_outcome_are_audited_with_their_values(patient, nurse):
+    trial = services_outcomes.trial_add(
+        patient=patient, user=nurse, drug="Sertraline", dose="100 mg", adequate_dose=True, weeks=4, outcome="current"
+    )
+    added = AuditEvent.objects.filter(object_type="antidepressanttrial", action="create").latest("id")
+    assert added.summary["changes"]["drug"] == [None, "Sertraline"]
+    services_outcomes.trial_update_outcome(trial=trial, user=nurse, outcome="no_response", weeks=8)
+    updated = AuditEvent.objects.filter(object_type="antidepressanttrial", action="update").latest("id")
+    assert updated.summary["changes"] == {"outcome": ["current", "no_response"], "weeks": [4, 8]}
