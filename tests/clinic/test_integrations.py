@@ -2,6 +2,7 @@
 and revokes it; both are audited; other roles cannot reach the page."""
 
 import pytest
+from django.utils import timezone
 from django.urls import reverse
 
 from clinic import formats
@@ -41,7 +42,7 @@ def test_an_administrator_revokes_a_token(client_for, administrator, site):
     token.refresh_from_db()
     assert token.revoked_at is not None and token.revoked_by == administrator
     # Times in the clinic's format (clinic/formats.py), like every page.
-    assert f"Revoked {formats.when(token.revoked_at, 'datetime')}" in response.content.decode()
+    assert f"Revoked {formats.when(timezone.localtime(token.revoked_at), 'datetime')}" in response.content.decode()
     assert AuditEvent.objects.filter(action="update", object_type="integrationtoken", summary__revoked=True).exists()
 
 
