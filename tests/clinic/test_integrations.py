@@ -2,8 +2,8 @@
 and revokes it; both are audited; other roles cannot reach the page."""
 
 import pytest
-from django.utils import timezone
 from django.urls import reverse
+from django.utils import timezone
 
 from clinic import formats
 from clinic.models import AuditEvent
