@@ -39,6 +39,28 @@ def _flush_with_audit_guard_lifted(self, sql_list):
 DatabaseOperations.execute_sql_flush = _flush_with_audit_guard_lifted
 
 
+# With pytest-xdist (make test runs two workers), the browser journeys share one worker and one
+# Chromium, and the tests that start real processes (Celery worker, gunicorn, run_embedded,
+# the embedded SQLite mode with its broker file under var/) run one after the other on one worker.
+PROCESS_TEST_FILES = {
+    "test_production_smoke.py",
+    "test_run_embedded.py",
+    "test_shared_limits.py",
+    "test_deploy.py",
+    "test_sqlite_smoke.py",
+    "test_foundation.py",
+    "test_reminders_worker.py",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.get_closest_marker("e2e"):
+            item.add_marker(pytest.mark.xdist_group("browser"))
+        elif item.get_closest_marker("integration") or item.path.name in PROCESS_TEST_FILES:
+            item.add_marker(pytest.mark.xdist_group("processes"))
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _postgresql_only(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():

@@ -114,6 +114,18 @@ def ensure_chromium() -> None:
         sys.exit("The browser tests need Chromium at /usr/bin/chromium: install the `chromium` package (see README).")
 
 
+def parallel(args: list[str]) -> list[str]:
+    """The whole suite runs on TEST_WORKERS pytest-xdist workers (default: two, or one on a
+    one-core machine), each with its own test database; a run of chosen tests (a path or -k)
+    runs in one process, as does TEST_WORKERS=1."""
+    paths = [a for a in args if not a.startswith("-") and (ROOT / a.split("::")[0]).exists()]
+    chosen = bool(paths) or any(a in ("-k", "-n") or a.startswith(("-n", "--numprocesses")) for a in args)
+    workers = int(os.environ.get("TEST_WORKERS") or min(2, os.cpu_count() or 1))
+    if chosen or workers < 2:
+        return []
+    return ["-n", str(workers), "--dist", "loadgroup"]
+
+
 def main() -> int:
     cleanup: list = []
     env = dict(os.environ)
@@ -136,7 +148,7 @@ def main() -> int:
             broker_url = start_redis(cleanup)
         ensure_chromium()
         env.update(DATABASE_URL=db_url, CELERY_BROKER_URL=broker_url)
-        cmd = [sys.executable, "-m", "pytest", *sys.argv[1:]]
+        cmd = [sys.executable, "-m", "pytest", *parallel(sys.argv[1:]), *sys.argv[1:]]
         print(
             f"Running {' '.join(cmd)} on {urlparse(db_url).hostname}:{urlparse(db_url).port} with broker {broker_url}",
             flush=True,

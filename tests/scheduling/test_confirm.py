@@ -1,6 +1,7 @@
 """The patient's confirmation link: /c/<token>/, no login."""
 
 import datetime as dt
+import re
 
 import pytest
 import time_machine
@@ -37,8 +38,11 @@ def test_it_shows_clinic_day_and_time_only(client, session, patient, settings):
     assert response.status_code == 200
     text = response.content.decode()
     assert settings.CLINIC_NAME in text and "Monday 10 June 2030" in text and "09:00" in text
-    for private in (patient.last_name, patient.mrn, "ketamine", "Esketamine", "56"):
+    for private in (patient.last_name, patient.mrn, "ketamine", "Esketamine", "56 mg"):
         assert private not in text
+    # The planned dose (56) appears nowhere as a number of its own (ids and the link's
+    # token may contain the digits).
+    assert not re.search(r"(?<![\w-])56(?![\w-])", text)
     assert response["Cache-Control"].startswith("max-age=0")
 
 

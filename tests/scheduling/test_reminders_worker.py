@@ -137,7 +137,7 @@ def test_a_due_reminder_goes_out_once_through_a_real_worker(broker, workers, pat
     workers.append(Worker(broker, "one"))
     send_tick(broker)
     send_tick(broker)  # a second tick at once sends nothing more
-    wait_for(lambda: OutboxMessage.objects.exists(), 30, "the reminder in the outbox")
+    wait_for(lambda: OutboxMessage.objects.exists(), 90, "the reminder in the outbox")
     time.sleep(1.0)
     row = Reminder.objects.get(session=session, kind="24h")
     assert row.status == "sent"
@@ -163,7 +163,7 @@ def test_killing_the_worker_mid_batch_sends_each_reminder_once(broker, workers, 
     crashed = Worker(broker, "crash")
     workers.append(crashed)
     send_tick(broker)
-    wait_for(lambda: OutboxMessage.objects.count() >= 40, 40, "the batch to be under way")
+    wait_for(lambda: OutboxMessage.objects.count() >= 40, 90, "the batch to be under way")
     crashed.kill()
     sent_before_crash = OutboxMessage.objects.count()
     assert sent_before_crash < 200, "the worker finished before it could be killed"
@@ -172,7 +172,7 @@ def test_killing_the_worker_mid_batch_sends_each_reminder_once(broker, workers, 
     _last.update(count=-1, since=0.0)
     # The new worker drains what was still queued; rows whose task died with the old worker
     # stay 'sending' until the recovery requeues them (here: as if the timeout had passed).
-    wait_for(lambda: _quiet(), 40, "the queue to drain")
+    wait_for(lambda: _quiet(), 90, "the queue to drain")
     stuck = Reminder.objects.filter(status="sending").count()
     assert stuck > 0, "some reminders should have died with the killed worker"
     requeued, failed = reminders.reminders_recover_stale(now=timezone.now() + dt.timedelta(hours=1))
@@ -180,7 +180,7 @@ def test_killing_the_worker_mid_batch_sends_each_reminder_once(broker, workers, 
     assert failed == 0
     assert 0 < requeued <= stuck
     send_tick(broker)
-    wait_for(lambda: Reminder.objects.filter(status="sent").count() == 200, 40, "every reminder to be sent")
+    wait_for(lambda: Reminder.objects.filter(status="sent").count() == 200, 90, "every reminder to be sent")
 
     references = list(OutboxMessage.objects.values_list("reference", flat=True))
     assert len(references) == len(set(references)) == 200
