@@ -189,16 +189,20 @@ def test_each_roles_main_pages_at_desktop_tablet_and_phone_sizes(browser, live_s
         old.unlink()
     pages = _pages(clinic_day)
     too_wide = []
+    cookies = {}  # each role signs in once; its cookies serve the other sizes
     for size, viewport in SIZES.items():
         signed_in = {}
         try:
             for role, name, address, heading in pages:
                 if role not in signed_in:
-                    context = browser.new_context(viewport=viewport, base_url=live_server.url, bypass_csp=True)
+                    context = browser.new_context(
+                        viewport=viewport, base_url=live_server.url, bypass_csp=True, storage_state=cookies.get(role)
+                    )
                     context.set_default_timeout(10_000)
                     signed_in[role] = context.new_page()
-                    if role != "patient":
+                    if role != "patient" and role not in cookies:
                         login(signed_in[role], role)
+                        cookies[role] = context.storage_state()
                 page = signed_in[role]
                 response = page.goto(address)
                 assert response.status == 200, (role, name, size, response.status)
