@@ -144,25 +144,42 @@ def clinic_day(nurse, administrator, scheduler, prescriber):
     course = factories.make_course(
         followed, administrator, start_date=start_date, site=site, weekdays=[start_date.weekday()]
     )
+    phases = list(ProtocolPhase.objects.filter(protocol=course.protocol).order_by("order"))
+    sequence = 0
     for week, total in enumerate(PHQ9_OVER_WEEKS):
-        start = dt.datetime.combine(start_date + dt.timedelta(weeks=week), dt.time(8), tzinfo=site.tzinfo)
-        past = factories.make_session(
-            followed, site, start, sync=False, course=course, chair=chairs["Chair 6"], status=SessionStatus.DISCHARGED
-        )
-        OutcomeScore.objects.create(
-            session=past,
-            patient=followed,
-            instrument="phq9",
-            source=OutcomeScore.Source.PATIENT,
-            answers=_phq9(total),
-            functional=1,
-            total=total,
-            recorded_at=start - dt.timedelta(hours=2),
-        )
-    phase = ProtocolPhase.objects.filter(protocol=course.protocol).order_by("order")[1:2].first()
-    if phase is not None:
-        course.review_phase_order = phase.order
-        course.save(update_fields=["review_phase_order"])
+        # Twice a week for the four weeks of induction, then weekly; a PHQ-9 before the
+        # week's first session.
+        phase = phases[0] if week < 4 else phases[min(1, len(phases) - 1)]
+        for day_offset in (0, 3) if week < 4 else (0,):
+            sequence += 1
+            start = dt.datetime.combine(
+                start_date + dt.timedelta(weeks=week, days=day_offset), dt.time(8), tzinfo=site.tzinfo
+            )
+            past = factories.make_session(
+                followed,
+                site,
+                start,
+                sync=False,
+                course=course,
+                chair=chairs["Chair 6"],
+                status=SessionStatus.DISCHARGED,
+                phase_name=phase.name,
+                sequence=sequence,
+            )
+            if day_offset == 0:
+                OutcomeScore.objects.create(
+                    session=past,
+                    patient=followed,
+                    instrument="phq9",
+                    source=OutcomeScore.Source.PATIENT,
+                    answers=_phq9(total),
+                    functional=1,
+                    total=total,
+                    recorded_at=start - dt.timedelta(hours=2),
+                )
+    # At the end of the second phase the course waits for the prescriber's decision.
+    course.review_phase_order = phases[min(1, len(phases) - 1)].order
+    course.save(update_fields=["review_phase_order"])
     return {"site": site, "arriving": arriving, "flagged": flagged, "course": course, "tomorrow": tomorrow}
 
 
