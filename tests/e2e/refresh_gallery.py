@@ -77,6 +77,7 @@ def gallery_section(found: dict[tuple[str, str], set[str]]) -> str:
         "journey `tests/e2e/test_gallery.py` takes them (it also checks that the board, the session",
         "day and the patient's link fit a tablet and a phone without sideways scrolling);",
         "`make gallery` runs it and refreshes this section with `tests/e2e/refresh_gallery.py`.",
+        "Every other browser journey saves a screenshot of each step under `artifacts/e2e/` (`make test`).",
         "",
     ]
     for role, title in ROLES.items():
