@@ -184,7 +184,8 @@ def clinic_day(nurse, administrator, scheduler, prescriber):
 
 
 def _pages(day) -> list[tuple[str, str, str, str | re.Pattern]]:
-    """(role, page, address, heading) of each role's main pages."""
+    """(role, page, address, heading) of each role's main pages; the heading is the page's
+    title, or the section an address ending in #section opens on."""
     site = day["site"].pk
     return [
         ("scheduler", "week", f"/schedule/week/?site={site}", re.compile(r"^Week of")),
@@ -193,6 +194,7 @@ def _pages(day) -> list[tuple[str, str, str, str | re.Pattern]]:
         ("nurse", "board", f"/board/?site={site}", re.compile(r"^Observation board")),
         ("nurse", "session-day", f"/sessions/{day['flagged'].pk}/day/", re.compile(r"Emery Lindqvist")),
         ("prescriber", "reviews", "/courses/reviews/", "Courses waiting for your review"),
+        ("prescriber", "trend", f"/courses/{day['course'].pk}/#outcome-trend", "Outcome scores"),
         ("prescriber", "course", f"/courses/{day['course'].pk}/", re.compile(r"Esketamine")),
         ("administrator", "audit", "/audit/", "Audit trail"),
         ("administrator", "compliance", "/reports/", "Compliance reports"),
@@ -213,7 +215,11 @@ def test_each_roles_main_pages_at_desktop_tablet_and_phone_sizes(browser, live_s
             for role, name, address, heading in pages:
                 if role not in signed_in:
                     context = browser.new_context(
-                        viewport=viewport, base_url=live_server.url, bypass_csp=True, storage_state=cookies.get(role)
+                        viewport=viewport,
+                        base_url=live_server.url,
+                        bypass_csp=True,
+                        storage_state=cookies.get(role),
+                        reduced_motion="reduce",  # no smooth scrolling or fading mid-picture
                     )
                     context.set_default_timeout(10_000)
                     signed_in[role] = context.new_page()
@@ -223,8 +229,11 @@ def test_each_roles_main_pages_at_desktop_tablet_and_phone_sizes(browser, live_s
                 page = signed_in[role]
                 response = page.goto(address)
                 assert response.status == 200, (role, name, size, response.status)
-                title = page.get_by_role("heading", level=1, name=heading)
+                title = page.get_by_role("heading", level=2 if "#" in address else 1, name=heading)
                 title.wait_for()
+                if name == "trend":
+                    chart = page.locator("#outcome-trend svg.outcome-chart").first.bounding_box()
+                    assert chart is not None and 0 <= chart["y"] < viewport["height"], (size, chart)
                 page.screenshot(path=str(GALLERY / f"{role}-{name}-{size}.png"))
                 scroll_width, inner_width = page.evaluate(
                     "() => [document.documentElement.scrollWidth, window.innerWidth]"
