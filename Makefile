@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 
-.PHONY: setup setup-dev run test lint format bench bench-reminders bench-export soak clean
+.PHONY: setup setup-dev run test lint format bench bench-reminders bench-export soak gallery clean
 
 $(VENV)/.runtime: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,12 @@ bench-export: setup-dev
 # 10,000 reminders through the embedded broker: prints the rate and the worker's crashes (0).
 soak: setup-dev
 	$(PY) tests/bench/soak_embedded.py $(ARGS)
+
+# The README's gallery: each role's main pages at desktop, tablet and phone sizes, taken by the
+# gallery browser journey and copied into tests/e2e/gallery/ with the README section rewritten.
+gallery: setup-dev
+	$(PY) tests/run_suite.py tests/e2e/test_gallery.py $(ARGS)
+	$(PY) tests/e2e/refresh_gallery.py
 
 clean:
 	rm -rf $(VENV) var db.sqlite3 artifacts
