@@ -5,6 +5,7 @@ from django.template import engines
 from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.timezone import localtime
+from django.utils.translation import gettext, gettext_noop, ngettext
 from jinja2 import Environment
 
 from clinic import formats
@@ -13,9 +14,33 @@ from clinic import formats
 def environment(**options) -> Environment:
     # Always escaped, whatever the options say (Django's backend passes autoescape=True).
     options.pop("autoescape", None)
-    env = Environment(autoescape=True, **options)
+    extensions = [*options.pop("extensions", ()), "jinja2.ext.i18n"]
+    env = Environment(autoescape=True, extensions=extensions, **options)
+    # {{ _("Time") }} in a partial: Django's catalog in the language of the request, as in the
+    # Django templates. New-style: _("%(title)s chart", title=t) escapes the value, not the text.
+    env.install_gettext_callables(gettext, ngettext, newstyle=True)
     env.globals.update(static=static, url=reverse, localtime=localtime, when=formats.when)
     return env
+
+
+# The texts of the Jinja2 partials (templates/jinja2/) that no Django template or module has:
+# makemessages does not read Jinja2, so they are listed here for the catalog.
+# tests/clinic/test_translation.py checks every _() of the partials is in the committed catalog.
+JINJA2_ONLY_TEXTS = (
+    gettext_noop("Dosing blocked"),
+    gettext_noop("%(minutes)s min"),
+    gettext_noop("Next device"),
+    gettext_noop("now"),
+    gettext_noop("Overdue"),
+    gettext_noop("Due"),
+    gettext_noop("Discharged %(time)s"),
+    gettext_noop("Ready for discharge checks"),
+    gettext_noop("Ride home not confirmed"),
+    gettext_noop("No sessions today."),
+    gettext_noop("%(title)s chart"),
+    gettext_noop("Nothing in this period."),
+    gettext_noop("ride?"),
+)
 
 
 _PK_PLACEHOLDER = 987654321

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import phonenumbers
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext
 
 MRN_RE = re.compile(r"^[A-Z0-9]{6,12}$")
 
@@ -59,7 +60,9 @@ LABELS = {
 def validate_mrn(value: str) -> None:
     """MRN: 6 to 12 capital letters or digits."""
     if not MRN_RE.match(value or ""):
-        raise ValidationError("An MRN is 6 to 12 capital letters or digits, e.g. MRN004512.", code="invalid_mrn")
+        raise ValidationError(
+            gettext("An MRN is 6 to 12 capital letters or digits, e.g. MRN004512."), code="invalid_mrn"
+        )
 
 
 def normalise_phone(value: str, region: str) -> str:
@@ -68,11 +71,11 @@ def normalise_phone(value: str, region: str) -> str:
         number = phonenumbers.parse(value, region)
     except phonenumbers.NumberParseException:
         raise ValidationError(
-            "Enter a valid phone number, e.g. (212) 555-0134 or +44 20 7946 0018.", code="invalid_phone"
+            gettext("Enter a valid phone number, e.g. (212) 555-0134 or +44 20 7946 0018."), code="invalid_phone"
         ) from None
     if not phonenumbers.is_valid_number(number):
         raise ValidationError(
-            "Enter a valid phone number, e.g. (212) 555-0134 or +44 20 7946 0018.", code="invalid_phone"
+            gettext("Enter a valid phone number, e.g. (212) 555-0134 or +44 20 7946 0018."), code="invalid_phone"
         )
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
@@ -92,24 +95,28 @@ def age_on(date_of_birth: dt.date, today: dt.date) -> int:
 
 def validate_date_of_birth(date_of_birth: dt.date, today: dt.date, minimum_age: int) -> None:
     if date_of_birth < EARLIEST_DATE:
-        raise ValidationError("Check the date of birth: the patient would be over 120.", code="dob_implausible")
+        raise ValidationError(
+            gettext("Check the date of birth: the patient would be over 120."), code="dob_implausible"
+        )
     if date_of_birth > today:
-        raise ValidationError("Date of birth cannot be in the future.", code="dob_future")
+        raise ValidationError(gettext("Date of birth cannot be in the future."), code="dob_future")
     if age_on(date_of_birth, today) < minimum_age:
         raise ValidationError(
-            "Patients must be at least %(age)s years old.", code="dob_minor", params={"age": minimum_age}
+            gettext("Patients must be at least %(age)s years old."), code="dob_minor", params={"age": minimum_age}
         )
     if age_on(date_of_birth, today) > 120:
-        raise ValidationError("Check the date of birth: the patient would be over 120.", code="dob_implausible")
+        raise ValidationError(
+            gettext("Check the date of birth: the patient would be over 120."), code="dob_implausible"
+        )
 
 
 def validate_rems_enrollment_date(enrolled_on: dt.date, today: dt.date, date_of_birth: dt.date | None) -> None:
     """A REMS enrolment happened: not in the future, not before the patient was born."""
     if enrolled_on > today:
-        raise ValidationError("The REMS enrolment date cannot be in the future.", code="rems_date_future")
+        raise ValidationError(gettext("The REMS enrolment date cannot be in the future."), code="rems_date_future")
     if enrolled_on < EARLIEST_DATE or (date_of_birth and enrolled_on < date_of_birth):
         raise ValidationError(
-            "Check the REMS enrolment date: it is before the patient was born.", code="rems_date_implausible"
+            gettext("Check the REMS enrolment date: it is before the patient was born."), code="rems_date_implausible"
         )
 
 
@@ -117,7 +124,7 @@ def validate_date_between(value: dt.date, earliest: dt.date, latest: dt.date) ->
     """A date typed into a filter or a report: inside [earliest, latest], both inclusive."""
     if not earliest <= value <= latest:
         raise ValidationError(
-            "Enter a date between %(earliest)s and %(latest)s.",
+            gettext("Enter a date between %(earliest)s and %(latest)s."),
             code="date_out_of_range",
             params={"earliest": earliest.isoformat(), "latest": latest.isoformat()},
         )

@@ -5,6 +5,7 @@ from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from . import registry, selectors, services
@@ -54,7 +55,7 @@ def patient_create(request):
     formset = EscortFormSet(request.POST or None, prefix="escorts")
     if request.method == "POST" and form.is_valid() and formset.is_valid():
         patient = services.patient_save(form=form, formset=formset, request=request)
-        messages.success(request, f"{patient.full_name} is registered.")
+        messages.success(request, _("%(name)s is registered.") % {"name": patient.full_name})
         return redirect(patient)
     return render(request, "clinic/patient_form.html", {"form": form, "formset": formset, "creating": True})
 
@@ -82,7 +83,7 @@ def patient_edit(request, pk):
     formset = EscortFormSet(request.POST or None, instance=patient, prefix="escorts")
     if request.method == "POST" and form.is_valid() and formset.is_valid():
         services.patient_save(form=form, formset=formset, request=request)
-        messages.success(request, "Patient record saved.")
+        messages.success(request, _("Patient record saved."))
         return redirect(patient)
     response = render(request, "clinic/patient_form.html", {"form": form, "formset": formset, "patient": patient})
     if request.method == "GET":
@@ -111,9 +112,9 @@ def alert_acknowledge(request, pk):
     audiences = ALERT_AUDIENCES.get(user_role(request.user), ())
     alert = get_object_or_404(StaffAlert, pk=pk, audience__in=audiences)
     if services.alert_acknowledge(alert=alert, user=request.user, request=request):
-        messages.success(request, "Alert acknowledged.")
+        messages.success(request, _("Alert acknowledged."))
     else:
-        messages.info(request, "Someone else already acknowledged this alert.")
+        messages.info(request, _("Someone else already acknowledged this alert."))
     return redirect(_next_page(request, "clinic:alerts"))
 
 

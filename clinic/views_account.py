@@ -8,6 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
@@ -140,7 +141,7 @@ def second_factor_setup(request):
 def recovery_codes(request):
     """New recovery codes (the old ones stop working), from a verified session."""
     if not (second_factor.has_device(request.user) and second_factor.is_verified(request)):
-        messages.error(request, "Sign in with your second factor first.")
+        messages.error(request, _("Sign in with your second factor first."))
         return redirect("account")
     codes = second_factor.recovery_codes_issue(user=request.user, request=request)
     return render(request, "registration/second_factor_codes.html", {"codes": codes, "next": reverse("account")})

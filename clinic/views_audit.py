@@ -10,6 +10,7 @@ from django.contrib.auth.decorators import login_required, permission_required
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from . import audit_words, formats, selectors_audit, services
@@ -115,11 +116,11 @@ def audit_lockouts(request):
 def audit_unlock(request):
     form = LockoutUnlockForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Choose a locked-out user name from the list.")
+        messages.error(request, _("Choose a locked-out user name from the list."))
         return redirect("clinic:audit-lockouts")
     username = form.cleaned_data["username"]
     if services.lockout_lift(username=username, request=request):
-        messages.success(request, f"{username} may sign in again.")
+        messages.success(request, _("%(username)s may sign in again.") % {"username": username})
     else:
-        messages.info(request, f"{username} was not locked out.")
+        messages.info(request, _("%(username)s was not locked out.") % {"username": username})
     return redirect("clinic:audit-lockouts")

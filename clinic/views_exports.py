@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 
 from . import exports, registry, tasks
 from .models_ops import ExportJob
@@ -46,7 +47,7 @@ def export_new(request):
     params = kind.parse(request.GET)
     if params is None:
         # Back to the report with the same filters: it shows each error beside its field.
-        messages.error(request, "The filters of this export are not valid: correct them on the report first.")
+        messages.error(request, _("The filters of this export are not valid: correct them on the report first."))
         query = request.GET.copy()
         query.pop("kind", None)
         return redirect(f"{reverse(kind.back_url)}?{query.urlencode()}")
@@ -76,7 +77,7 @@ def export_download(request, pk):
     job = _get_job_for_user(request, pk)
     path = exports.export_path(job)
     if job.status != ExportJob.Status.DONE or not path.exists():
-        messages.error(request, "This file is not available (not ready yet, or expired): ask for the export again.")
+        messages.error(request, _("This file is not available (not ready yet, or expired): ask for the export again."))
         return redirect("clinic:export-detail", pk=job.pk)
     exports.export_download_record(job=job, request=request)
     return FileResponse(path.open("rb"), as_attachment=True, filename=job.filename, content_type="text/csv")

@@ -8,6 +8,7 @@ from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from . import imports, services_import
@@ -50,8 +51,7 @@ def patient_import(request):
             counts = services_import.patients_import(plan=plan, file_name=upload.name, request=request)
             messages.success(
                 request,
-                f"Imported: {counts['new']} new patients, {counts['updated']} updated, "
-                f"{counts['unchanged']} already up to date.",
+                _("Imported: %(new)s new patients, %(updated)s updated, %(unchanged)s already up to date.") % counts,
             )
             return redirect("clinic:patient-import")
         audit_record(

@@ -4,6 +4,7 @@ calendar feeds, created and revoked by an administrator. A new token is shown on
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -47,7 +48,7 @@ def integrations(request):
 def integration_revoke(request, pk):
     token = get_object_or_404(IntegrationToken, pk=pk)
     if services.integration_token_revoke(token=token, user=request.user, request=request):
-        messages.success(request, f"The token of {token.name} is revoked: it no longer works.")
+        messages.success(request, _("The token of %(name)s is revoked: it no longer works.") % {"name": token.name})
     else:
-        messages.info(request, "This token was already revoked.")
+        messages.info(request, _("This token was already revoked."))
     return redirect("clinic:integrations")

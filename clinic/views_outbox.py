@@ -9,6 +9,7 @@ from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from . import registry, services
@@ -55,7 +56,7 @@ def outbox_retry(request, source, pk):
     if registry.retry_source(source) is None:
         raise Http404("No such kind of message.")
     if services.outbox_retry(source=source, pk=pk, request=request):
-        messages.success(request, "The message will be sent again within a minute.")
+        messages.success(request, _("The message will be sent again within a minute."))
     else:
-        messages.info(request, "This message is no longer failed; nothing to retry.")
+        messages.info(request, _("This message is no longer failed; nothing to retry."))
     return redirect("clinic:outbox")

@@ -9,6 +9,8 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 
+from django.utils.translation import gettext as _
+
 from clinic.formats import when
 
 # --- Thresholds -----------------------------------------------------------------------
@@ -193,21 +195,31 @@ def entered_time_error(
     check-in, never after the discharge, and never before any of ``not_before`` (moment, what it
     is: "the first device"). A moment of None in ``not_before`` is left out."""
     if entered > now + CLOCK_SKEW:
-        return TimeError("future", f"The time cannot be later than now ({_hm(now, tz)}).")
+        return TimeError("future", _("The time cannot be later than now (%(time)s).") % {"time": _hm(now, tz)})
     if discharged_at is not None and entered > discharged_at:
-        return TimeError("after_discharge", f"The patient was discharged at {_hm(discharged_at, tz)}.")
+        return TimeError(
+            "after_discharge", _("The patient was discharged at %(time)s.") % {"time": _hm(discharged_at, tz)}
+        )
     earliest = now - dt.timedelta(minutes=window_minutes)
     if entered < earliest:
         return TimeError(
             "too_late",
-            f"A time more than {window_minutes} minutes ago cannot be entered (earliest {_hm(earliest, tz)}): "
-            "leave the time empty for now, or add an addendum with the reason.",
+            _(
+                "A time more than %(minutes)s minutes ago cannot be entered (earliest %(time)s): "
+                "leave the time empty for now, or add an addendum with the reason."
+            )
+            % {"minutes": window_minutes, "time": _hm(earliest, tz)},
         )
     if checked_in_at is not None and entered < checked_in_at:
-        return TimeError("before_check_in", f"The patient arrived at {_hm(checked_in_at, tz)}: enter a later time.")
+        return TimeError(
+            "before_check_in",
+            _("The patient arrived at %(time)s: enter a later time.") % {"time": _hm(checked_in_at, tz)},
+        )
     for moment, label in not_before:
         if moment is not None and entered < moment:
-            return TimeError("order", f"The time cannot be before {label} ({_hm(moment, tz)}).")
+            return TimeError(
+                "order", _("The time cannot be before %(what)s (%(time)s).") % {"what": label, "time": _hm(moment, tz)}
+            )
     return None
 
 
@@ -223,11 +235,12 @@ def checkin_time_error(
     ``window_minutes`` before its start."""
     if now.astimezone(tz).date() != session_start.astimezone(tz).date():
         return TimeError(
-            "other_day", f"This session is booked for {when(session_start, 'day', tz)}: check in on that day."
+            "other_day",
+            _("This session is booked for %(day)s: check in on that day.") % {"day": when(session_start, "day", tz)},
         )
     opens = session_start - dt.timedelta(minutes=window_minutes)
     if now < opens:
-        return TimeError("too_early", f"Check-in for this session opens at {_hm(opens, tz)}.")
+        return TimeError("too_early", _("Check-in for this session opens at %(time)s.") % {"time": _hm(opens, tz)})
     return None
 
 

@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from clinic.audit import audit_record, audit_value, changes_since, created_changes, diff, values_of
 from clinic.formats import when
@@ -104,7 +105,7 @@ def _move_status(session: Session, to: str) -> None:
         status=to, status_changed_at=now, version=F("version") + 1
     )
     if changed != 1:
-        raise ValidationError("Someone else changed this session just now. Reload the page.", code="stale")
+        raise ValidationError(gettext("Someone else changed this session just now. Reload the page."), code="stale")
     session.status = to
     session.status_changed_at = now
 
@@ -197,7 +198,7 @@ def session_check_in(
         if error:
             raise ValidationError({NON_FIELD_ERRORS: ValidationError(error.message, code=error.code)})
     elif session.status not in (SessionStatus.BOOKED, SessionStatus.CHECKED_IN):
-        raise ValidationError("The checklist cannot change once dosing has started.", code="dosing_started")
+        raise ValidationError(gettext("The checklist cannot change once dosing has started."), code="dosing_started")
     if transport:
         _validate_text(
             transport_name=(transport.get("name", ""), TransportArrangement, "name"),
@@ -214,7 +215,7 @@ def session_check_in(
             now=now,
             t=t,
             after_check_in=False,
-            not_before=((opens, "the opening of check-in"),),
+            not_before=((opens, gettext("the opening of check-in")),),
         )
     ride_changes = {}
     if transport and transport.get("name"):
@@ -327,15 +328,17 @@ def _save_reading(*, session: Session, user, kind: str, checkpoint_minute, taken
 
 def _check_recordable(session: Session, kind: str, checkpoint_minute: int | None) -> None:
     if session.status in (SessionStatus.BOOKED, SessionStatus.CANCELLED, SessionStatus.NO_SHOW):
-        raise ValidationError("Check the patient in before recording vitals.", code="not_checked_in")
+        raise ValidationError(gettext("Check the patient in before recording vitals."), code="not_checked_in")
     if session.status == SessionStatus.DISCHARGED:
-        raise ValidationError("The patient has been discharged.", code="discharged")
+        raise ValidationError(gettext("The patient has been discharged."), code="discharged")
     if kind == ReadingKind.PRE_DOSE and session.status != SessionStatus.CHECKED_IN:
-        raise ValidationError("Dosing has started: this is no longer a pre-dose reading.", code="dosing_started")
+        raise ValidationError(
+            gettext("Dosing has started: this is no longer a pre-dose reading."), code="dosing_started"
+        )
     if kind in (ReadingKind.CHECKPOINT, ReadingKind.DISCHARGE) and session.status != SessionStatus.IN_OBSERVATION:
-        raise ValidationError("Observation checkpoints start with the first dose.", code="not_in_observation")
+        raise ValidationError(gettext("Observation checkpoints start with the first dose."), code="not_in_observation")
     if kind == ReadingKind.CHECKPOINT and not checkpoint_minute:
-        raise ValidationError("Choose which checkpoint this reading is for.", code="checkpoint_missing")
+        raise ValidationError(gettext("Choose which checkpoint this reading is for."), code="checkpoint_missing")
 
 
 def vitals_record(
@@ -372,7 +375,7 @@ def vitals_record(
             field="taken_at",
             now=now,
             t=t,
-            not_before=((observation.started_at, "the start of the dose"),) if after_dose else (),
+            not_before=((observation.started_at, gettext("the start of the dose")),) if after_dose else (),
         )
         _validate_values(values)
         _validate_text(notes=(notes, VitalsReading))
@@ -409,15 +412,15 @@ def vitals_correct(
     """A new reading that supersedes ``reading``; the old one stays, marked as corrected."""
     _require(user, "monitoring.record_vitals")
     if not reason.strip():
-        raise ValidationError({"reason": ValidationError("Say why the reading is corrected.", code="reason")})
+        raise ValidationError({"reason": ValidationError(gettext("Say why the reading is corrected."), code="reason")})
     _validate_text(reason=(reason.strip(), VitalsReading, "correction_reason"), notes=(notes, VitalsReading))
     session = _lock(reading.session)
     if session.status == SessionStatus.DISCHARGED:
         raise ValidationError(
-            "The patient has been discharged: add an addendum with the reason instead.", code="discharged"
+            gettext("The patient has been discharged: add an addendum with the reason instead."), code="discharged"
         )
     if VitalsReading.objects.filter(supersedes=reading).exists():
-        raise ValidationError("This reading has already been corrected.", code="already_corrected")
+        raise ValidationError(gettext("This reading has already been corrected."), code="already_corrected")
     _validate_values(values)
     try:
         with transaction.atomic():
@@ -434,7 +437,7 @@ def vitals_correct(
                 correction_reason=reason.strip(),
             )
     except IntegrityError:
-        raise ValidationError("This reading has already been corrected.", code="already_corrected") from None
+        raise ValidationError(gettext("This reading has already been corrected."), code="already_corrected") from None
     changes = diff(values_of(reading, READING_VALUES), values_of(new, READING_VALUES))
     changes["correction_reason"] = [None, new.correction_reason]
     summary = {"corrects": reading.pk, "kind": reading.kind}
@@ -466,19 +469,19 @@ def predose_override(*, session: Session, user, reason: str, request=None) -> Pr
     """A prescriber lifts the current pre-dose block with a written reason."""
     _require(user, "monitoring.override_block")
     if not reason.strip():
-        raise ValidationError({"reason": ValidationError("Write the reason for the override.", code="reason")})
+        raise ValidationError({"reason": ValidationError(gettext("Write the reason for the override."), code="reason")})
     _validate_text(reason=(reason.strip(), PrescriberOverride))
     session = _lock(session)
     if session.status != SessionStatus.CHECKED_IN:
-        raise ValidationError("Only a checked-in patient waiting for a dose can be overridden.", code="status")
+        raise ValidationError(gettext("Only a checked-in patient waiting for a dose can be overridden."), code="status")
     day = load_day(session.pk)
     if day.predose_reading is None:
-        raise ValidationError("Record pre-dose vitals first.", code="no_predose")
+        raise ValidationError(gettext("Record pre-dose vitals first."), code="no_predose")
     if not day.overridable_blocks:
         if day.safety_blocks:
             # An override here would lift nothing: only the acknowledgement releases the wait.
             raise ValidationError(PREDOSE_OVERRIDE_SAFETY_ONLY, code="safety_only")
-        raise ValidationError("Dosing is not blocked.", code="not_blocked")
+        raise ValidationError(gettext("Dosing is not blocked."), code="not_blocked")
     override = PrescriberOverride.objects.create(
         session=session,
         kind=PrescriberOverride.Kind.PRE_DOSE,
@@ -504,12 +507,14 @@ def discharge_vitals_override(*, session: Session, user, reason: str, request=No
     """A prescriber accepts an out-of-range before-discharge reading with a written reason."""
     _require(user, "monitoring.override_block")
     if not reason.strip():
-        raise ValidationError({"reason": ValidationError("Write the reason for the override.", code="reason")})
+        raise ValidationError({"reason": ValidationError(gettext("Write the reason for the override."), code="reason")})
     _validate_text(reason=(reason.strip(), PrescriberOverride))
     session = _lock(session)
     reading = load_day(session.pk).discharge_reading
     if reading is None or not reading.flags:
-        raise ValidationError("There is no out-of-range before-discharge reading to override.", code="not_blocked")
+        raise ValidationError(
+            gettext("There is no out-of-range before-discharge reading to override."), code="not_blocked"
+        )
     override = PrescriberOverride.objects.create(
         session=session,
         kind=PrescriberOverride.Kind.DISCHARGE_VITALS,
@@ -556,12 +561,14 @@ def dose_record(
     session = _lock(session)
     if session.status != SessionStatus.CHECKED_IN:
         session.check_transition(SessionStatus.IN_OBSERVATION)
-        raise ValidationError("Check the patient in first.", code="status")
+        raise ValidationError(gettext("Check the patient in first."), code="status")
     now = timezone.now()
     t = current_thresholds()
     day = load_day(session.pk, t=t, now=now)
     if day.dosing_blocks:
-        raise ValidationError("Dosing blocked: " + "; ".join(day.dosing_blocks) + ".", code="blocked")
+        raise ValidationError(
+            gettext("Dosing blocked: %(blocks)s.") % {"blocks": "; ".join(day.dosing_blocks)}, code="blocked"
+        )
     predose = day.predose_reading
     started_at, late = _entered_time(
         started_at,
@@ -569,7 +576,7 @@ def dose_record(
         field="started_at",
         now=now,
         t=t,
-        not_before=((predose.taken_at if predose else None, "the pre-dose reading"),),
+        not_before=((predose.taken_at if predose else None, gettext("the pre-dose reading")),),
     )
     drug = day.drug
     esketamine = drug == Drug.ESKETAMINE
@@ -627,14 +634,16 @@ def first_dose_override(*, session: Session, user, reason: str, request=None) ->
     """A prescriber allows a first dose of the course other than the protocol's first dose."""
     _require(user, "monitoring.override_block")
     if not reason.strip():
-        raise ValidationError({"reason": ValidationError("Write the reason for the override.", code="reason")})
+        raise ValidationError({"reason": ValidationError(gettext("Write the reason for the override."), code="reason")})
     _validate_text(reason=(reason.strip(), PrescriberOverride))
     session = _lock(session)
     if session.status not in (SessionStatus.BOOKED, SessionStatus.CHECKED_IN):
-        raise ValidationError("Dosing has started.", code="status")
+        raise ValidationError(gettext("Dosing has started."), code="status")
     day = load_day(session.pk)
     if not day.first_dose_rule_applies:
-        raise ValidationError("This is not the first dose of a course with a set first dose.", code="not_first")
+        raise ValidationError(
+            gettext("This is not the first dose of a course with a set first dose."), code="not_first"
+        )
     override = PrescriberOverride.objects.create(
         session=session,
         kind=PrescriberOverride.Kind.FIRST_DOSE,
@@ -663,20 +672,20 @@ def dose_stop_early(
     session = _lock(session)
     dose = DoseRecord.objects.filter(session=session, drug=Drug.ESKETAMINE).first()
     if dose is None or session.status != SessionStatus.IN_OBSERVATION:
-        raise ValidationError("There is no esketamine dose under way.", code="no_dose")
+        raise ValidationError(gettext("There is no esketamine dose under way."), code="no_dose")
     if dose.stopped_cause:
-        raise ValidationError("Dosing is already recorded as stopped.", code="already")
+        raise ValidationError(gettext("Dosing is already recorded as stopped."), code="already")
     given = dose.devices.count()
     if given >= (dose.devices_planned or 0):
-        raise ValidationError("Every planned device is recorded: dosing did not stop early.", code="complete")
+        raise ValidationError(gettext("Every planned device is recorded: dosing did not stop early."), code="complete")
     if cause not in StopCause.values:
-        raise ValidationError({"cause": ValidationError("Choose why dosing stopped.", code="cause")})
+        raise ValidationError({"cause": ValidationError(gettext("Choose why dosing stopped."), code="cause")})
     adverse_event = (
         AdverseEvent.objects.filter(pk=adverse_event_id, session=session).first() if adverse_event_id else None
     )
     if cause == StopCause.ADVERSE_EVENT and adverse_event is None:
         raise ValidationError(
-            {"adverse_event": ValidationError("Choose the adverse event, or record it first.", code="event")}
+            {"adverse_event": ValidationError(gettext("Choose the adverse event, or record it first."), code="event")}
         )
     _validate_text(note=(note, DoseRecord, "stopped_note"))
     before = values_of(dose, DOSE_STOP_FIELDS)
@@ -703,18 +712,19 @@ def dose_device_record(
         raise ValidationError(
             {
                 "administered_at": ValidationError(
-                    "The patient has been discharged: add an addendum with the reason instead.", code="discharged"
+                    gettext("The patient has been discharged: add an addendum with the reason instead."),
+                    code="discharged",
                 )
             }
         )
     dose = DoseRecord.objects.filter(session=session, drug=Drug.ESKETAMINE).first()
     if dose is None or session.status != SessionStatus.IN_OBSERVATION:
-        raise ValidationError("Record the first device first.", code="no_dose")
+        raise ValidationError(gettext("Record the first device first."), code="no_dose")
     if dose.stopped_cause:
-        raise ValidationError("Dosing was stopped early: no further device is given.", code="stopped")
+        raise ValidationError(gettext("Dosing was stopped early: no further device is given."), code="stopped")
     devices = list(dose.devices.all())
     if len(devices) >= (dose.devices_planned or 0):
-        raise ValidationError("All devices for this dose are recorded.", code="complete")
+        raise ValidationError(gettext("All devices for this dose are recorded."), code="complete")
     now = timezone.now()
     t = current_thresholds()
     administered_at, late = _entered_time(administered_at, session=session, field="administered_at", now=now, t=t)
@@ -758,7 +768,7 @@ def dose_infusion_end(*, session: Session, user, ended_at: dt.datetime | None = 
     session = _lock(session)
     dose = DoseRecord.objects.filter(session=session, drug=Drug.IV_KETAMINE).first()
     if dose is None or dose.infusion_end is not None or session.status != SessionStatus.IN_OBSERVATION:
-        raise ValidationError("There is no running infusion.", code="no_infusion")
+        raise ValidationError(gettext("There is no running infusion."), code="no_infusion")
     now = timezone.now()
     ended_at, late = _entered_time(
         ended_at,
@@ -766,10 +776,12 @@ def dose_infusion_end(*, session: Session, user, ended_at: dt.datetime | None = 
         field="ended_at",
         now=now,
         t=current_thresholds(),
-        not_before=((dose.infusion_start, "the infusion start"),),
+        not_before=((dose.infusion_start, gettext("the infusion start")),),
     )
     if ended_at <= dose.infusion_start:
-        raise ValidationError({"ended_at": ValidationError("The infusion cannot end before it started.", code="order")})
+        raise ValidationError(
+            {"ended_at": ValidationError(gettext("The infusion cannot end before it started."), code="order")}
+        )
     before = values_of(dose, ("infusion_end", "infusion_end_late_entry"))
     dose.infusion_end, dose.infusion_end_late_entry = ended_at, late
     dose.save(update_fields=["infusion_end", "infusion_end_late_entry"])
@@ -804,7 +816,7 @@ def adverse_event_record(
     _require(user, "monitoring.record_vitals")
     session = _lock(session)
     if session.status not in (SessionStatus.CHECKED_IN, SessionStatus.IN_OBSERVATION):
-        raise ValidationError("Adverse events are recorded during the session.", code="status")
+        raise ValidationError(gettext("Adverse events are recorded during the session."), code="status")
     now = timezone.now()
     onset_at, late = _entered_time(onset_at, session=session, field="onset_at", now=now, t=current_thresholds())
     event = AdverseEvent(
@@ -890,7 +902,11 @@ def observation_discharge(
     observation = day.observation
     if would_have_been_ready_at is not None and not observation.started_at <= would_have_been_ready_at <= now:
         raise ValidationError(
-            {"would_have_been_ready_at": ValidationError("Give a time between the first dose and now.", code="ready")}
+            {
+                "would_have_been_ready_at": ValidationError(
+                    gettext("Give a time between the first dose and now."), code="ready"
+                )
+            }
         )
     arrangement = day.transport
     matches = arrangement is not None and arrangement.name.strip().lower() == picked_up_by.strip().lower()
@@ -911,7 +927,7 @@ def observation_discharge(
                 notes=notes,
             )
     except IntegrityError:
-        raise ValidationError("The patient has already been discharged.", code="already") from None
+        raise ValidationError(gettext("The patient has already been discharged."), code="already") from None
     status_before = session.status
     _move_status(session, SessionStatus.DISCHARGED)
     changes = created_changes(discharge, DISCHARGE_FIELDS) | {"status": [status_before, session.status]}
@@ -1007,9 +1023,11 @@ def rems_mark_submitted(
     _require(user, "monitoring.submit_rems")
     _validate_text(reference=(reference, RemsSubmission))
     if session.status != SessionStatus.DISCHARGED:
-        raise ValidationError("The monitoring record is complete only after discharge.", code="not_discharged")
+        raise ValidationError(gettext("The monitoring record is complete only after discharge."), code="not_discharged")
     if submitted_on > session.chair.site.local_today():
-        raise ValidationError({"submitted_on": ValidationError("The date cannot be in the future.", code="future")})
+        raise ValidationError(
+            {"submitted_on": ValidationError(gettext("The date cannot be in the future."), code="future")}
+        )
     record = rems_records([rems_sessions().get(pk=session.pk)], today_for=lambda s: s.chair.site.local_today())[0]
     if not record.complete:
         raise ValidationError(
@@ -1022,7 +1040,7 @@ def rems_mark_submitted(
         session=session, defaults={"submitted_on": submitted_on, "submitted_by": user, "reference": reference}
     )
     if not created:
-        raise ValidationError("This record is already marked as submitted.", code="already")
+        raise ValidationError(gettext("This record is already marked as submitted."), code="already")
     changes = created_changes(submission, ("submitted_on", "reference"))
     _audit(AuditAction.CREATE, submission, session=session, user=user, request=request, changes=changes)
     return submission
@@ -1041,25 +1059,25 @@ def addendum_record(*, session: Session, user, value: str, reason: str, field: s
     session = _lock(session)
     if session.status != SessionStatus.DISCHARGED:
         raise ValidationError(
-            "Addenda are added after the discharge: record the fact on the session day.", code="not_discharged"
+            gettext("Addenda are added after the discharge: record the fact on the session day."), code="not_discharged"
         )
     value, reason = value.strip(), reason.strip()
     errors = {}
     if not reason:
-        errors["reason"] = ValidationError("Say why this is added afterwards.", code="reason")
+        errors["reason"] = ValidationError(gettext("Say why this is added afterwards."), code="reason")
     if field:
         if RemsSubmission.objects.filter(session=session).exists():
-            raise ValidationError("The record has been submitted: it can no longer change.", code="submitted")
+            raise ValidationError(gettext("The record has been submitted: it can no longer change."), code="submitted")
         record = rems_records(rems_sessions().filter(pk=session.pk), today_for=lambda s: s.chair.site.local_today())[0]
         if field not in rules.rems_addendable(record.fields):
-            errors["field"] = ValidationError("This field is not missing from the record.", code="not_missing")
+            errors["field"] = ValidationError(gettext("This field is not missing from the record."), code="not_missing")
         else:
             total = next(f.value for f in record.fields if f.label.startswith("Total minutes"))
             error = rules.rems_addendum_error(field, value, total_minutes=total)
             if error:
                 errors["value"] = ValidationError(error[1], code=error[0])
     elif not value:
-        errors["value"] = ValidationError("Write the fact to add.", code="required")
+        errors["value"] = ValidationError(gettext("Write the fact to add."), code="required")
     if errors:
         raise ValidationError(errors)
     _validate_text(value=(value, Addendum), reason=(reason, Addendum))

@@ -7,6 +7,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from clinic.audit import audit_record, changes_since, created_changes, values_of
 from clinic.formats import when
@@ -44,7 +45,7 @@ def _check_answers(instrument: instruments.Instrument, answers: list, functional
     if errors:
         raise ValidationError({f"item_{n}": ValidationError(message, code="answer") for n, message in errors.items()})
     if functional is not None and functional not in {o.value for o in instrument.functional_options}:
-        raise ValidationError({"functional": ValidationError("Choose an answer.", code="answer")})
+        raise ValidationError({"functional": ValidationError(gettext("Choose an answer."), code="answer")})
 
 
 SCORE_FIELDS = ("answers", "functional", "total", "safety_positive", "source")
@@ -75,7 +76,7 @@ def _save_score(
                 )
         except IntegrityError:
             raise ValidationError(
-                "These answers were just saved from another page: reload it.", code="exists"
+                gettext("These answers were just saved from another page: reload it."), code="exists"
             ) from None
         return score, True, created_changes(score, SCORE_FIELDS)
     if score.answers == values["answers"] and score.functional == values["functional"]:
@@ -189,12 +190,12 @@ def questionnaire_save(*, session: Session, answers: dict[str, list[int]], funct
     session = _lock_session(session)
     if session.status not in PATIENT_EDITABLE or timezone.now() >= session.start:
         raise ValidationError(
-            "This questionnaire can no longer be changed: the appointment has started.", code="closed"
+            gettext("This questionnaire can no longer be changed: the appointment has started."), code="closed"
         )
     saved = []
     for code, item_answers in answers.items():
         if not instruments.get(code).is_self_report:
-            raise ValidationError("Unknown questionnaire.", code="instrument")
+            raise ValidationError(gettext("Unknown questionnaire."), code="instrument")
         score, created, changes = _save_score(
             session=session,
             code=code,
@@ -224,12 +225,12 @@ def rating_record(*, session: Session, user, instrument: str, answers: list[int]
     session = _lock_session(session)
     if session.status not in CLINICIAN_RATABLE:
         raise ValidationError(
-            "A %(status)s session cannot be rated.",
+            gettext("A %(status)s session cannot be rated."),
             code="status",
             params={"status": session.get_status_display().lower()},
         )
     if instrument not in instruments.INSTRUMENTS:
-        raise ValidationError({"instrument": ValidationError("Choose a scale.", code="instrument")})
+        raise ValidationError({"instrument": ValidationError(gettext("Choose a scale."), code="instrument")})
     source = (
         OutcomeScore.Source.CLINICIAN if not instruments.get(instrument).is_self_report else OutcomeScore.Source.PATIENT
     )
@@ -256,15 +257,17 @@ def safety_acknowledge(*, score: OutcomeScore, user, note: str, request=None) ->
     _require(user, "monitoring.override_block")
     note = strip_invisible(note or "").strip()
     if not note:
-        raise ValidationError({"note": ValidationError("Write what was done (e.g. the risk assessment).", code="note")})
+        raise ValidationError(
+            {"note": ValidationError(gettext("Write what was done (e.g. the risk assessment)."), code="note")}
+        )
     score = OutcomeScore.objects.select_for_update().get(pk=score.pk)
     if not score.safety_positive:
-        raise ValidationError("Nothing to acknowledge: the safety item is not positive.", code="not_positive")
+        raise ValidationError(gettext("Nothing to acknowledge: the safety item is not positive."), code="not_positive")
     try:
         with transaction.atomic():
             review = SafetyReview.objects.create(score=score, version=score.version, note=note, prescriber=user)
     except IntegrityError:
-        raise ValidationError("Already acknowledged.", code="already") from None
+        raise ValidationError(gettext("Already acknowledged."), code="already") from None
     for alert in StaffAlert.objects.filter(
         kind=SAFETY_ALERT, dedupe_key__startswith=f"outcome-safety:score:{score.pk}:", acknowledged_at__isnull=True
     ):
@@ -337,10 +340,12 @@ def eligibility_override(
     _require(user, "monitoring.override_block")
     reason = strip_invisible(reason or "").strip()
     if not reason:
-        raise ValidationError({"reason": ValidationError("Write the reason for the override.", code="reason")})
+        raise ValidationError({"reason": ValidationError(gettext("Write the reason for the override."), code="reason")})
     reasons = eligibility_reasons(patient=patient, protocol=protocol, overrides=False)
     if not reasons:
-        raise ValidationError("Nothing to override: the patient meets the protocol's criteria.", code="not_blocked")
+        raise ValidationError(
+            gettext("Nothing to override: the patient meets the protocol's criteria."), code="not_blocked"
+        )
     override = EligibilityOverride(patient=patient, protocol=protocol, reasons=reasons, reason=reason, prescriber=user)
     override.full_clean()
     override.save()

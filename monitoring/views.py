@@ -3,6 +3,7 @@ from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from clinic.audit import audit_record
@@ -225,8 +226,8 @@ def check_in(request, pk):
             return _render_day(request, session, checkin_form=form, errors=_apply_errors(form, exc))
         missing = checkin.checklist_missing()
         if missing:
-            messages.warning(request, "Checklist incomplete: " + "; ".join(missing) + ".")
-        return _done(request, session, "Checked in.")
+            messages.warning(request, _("Checklist incomplete: %(missing)s.") % {"missing": "; ".join(missing)})
+        return _done(request, session, _("Checked in."))
     return _render_day(request, session, checkin_form=form)
 
 
@@ -267,9 +268,12 @@ def vitals_record(request, pk):
         except ValidationError as exc:
             return _render_day(request, session, vitals_form=form, errors=_apply_errors(form, exc))
         if reading.flags:
-            messages.warning(request, "Reading saved and flagged: " + ", ".join(f["label"] for f in reading.flags))
+            messages.warning(
+                request,
+                _("Reading saved and flagged: %(flags)s") % {"flags": ", ".join(f["label"] for f in reading.flags)},
+            )
             return redirect("monitoring:session-day", pk=session.pk)
-        return _done(request, session, "Reading saved.")
+        return _done(request, session, _("Reading saved."))
     return _render_day(request, session, vitals_form=form)
 
 
@@ -290,7 +294,7 @@ def vitals_correct(request, pk, reading_pk):
             )
         except ValidationError as exc:
             return _render_day(request, session, correction=(reading.pk, form), errors=_apply_errors(form, exc))
-        return _done(request, session, "Correction saved; the original reading stays on the record.")
+        return _done(request, session, _("Correction saved; the original reading stays on the record."))
     return _render_day(request, session, correction=(reading.pk, form))
 
 
@@ -307,8 +311,12 @@ def predose_override(request, pk):
             return _render_day(request, session, override_form=form, errors=_apply_errors(form, exc))
         waiting = services.dosing_blocks(session)  # the safety item's wait outlives an override
         if waiting:
-            return _done(request, session, "Override recorded. Dosing still waits: " + "; ".join(waiting) + ".")
-        return _done(request, session, "Override recorded: dosing may start.")
+            return _done(
+                request,
+                session,
+                _("Override recorded. Dosing still waits: %(waiting)s.") % {"waiting": "; ".join(waiting)},
+            )
+        return _done(request, session, _("Override recorded: dosing may start."))
     return _render_day(request, session, override_form=form)
 
 
@@ -323,7 +331,7 @@ def discharge_override(request, pk):
             )
         except ValidationError as exc:
             return _render_day(request, session, errors=_apply_errors(form, exc))
-        return _done(request, session, "Before-discharge vitals accepted by prescriber override.")
+        return _done(request, session, _("Before-discharge vitals accepted by prescriber override."))
     return _render_day(request, session, errors=["Write the reason for the override."])
 
 
@@ -346,7 +354,7 @@ def dose_record(request, pk):
             )
         except ValidationError as exc:
             return _render_day(request, session, dose_form=form, errors=_apply_errors(form, exc))
-        return _done(request, session, "Dosing started: the observation has begun.")
+        return _done(request, session, _("Dosing started: the observation has begun."))
     return _render_day(request, session, dose_form=form)
 
 
@@ -364,7 +372,7 @@ def device_record(request, pk):
             )
         except ValidationError as exc:
             return _render_day(request, session, device_form=form, errors=_apply_errors(form, exc))
-        return _done(request, session, f"Device {device.number} recorded.")
+        return _done(request, session, _("Device %(number)s recorded.") % {"number": device.number})
     return _render_day(request, session, device_form=form)
 
 
@@ -379,7 +387,7 @@ def first_dose_override(request, pk):
             )
         except ValidationError as exc:
             return _render_day(request, session, first_dose_form=form, errors=_apply_errors(form, exc))
-        return _done(request, session, "Override recorded: another first dose may be given.")
+        return _done(request, session, _("Override recorded: another first dose may be given."))
     return _render_day(request, session, first_dose_form=form)
 
 
@@ -402,7 +410,7 @@ def dose_stop(request, pk):
             )
         except ValidationError as exc:
             return _render_day(request, session, stop_form=form, errors=_apply_errors(form, exc))
-        return _done(request, session, "Recorded why dosing stopped early.")
+        return _done(request, session, _("Recorded why dosing stopped early."))
     return _render_day(request, session, stop_form=form)
 
 
@@ -420,7 +428,7 @@ def infusion_end(request, pk):
             )
         except ValidationError as exc:
             return _render_day(request, session, infusion_form=form, errors=_apply_errors(form, exc))
-        return _done(request, session, "Infusion end recorded.")
+        return _done(request, session, _("Infusion end recorded."))
     return _render_day(request, session, infusion_form=form)
 
 
@@ -444,7 +452,7 @@ def adverse_event(request, pk):
             )
         except ValidationError as exc:
             return _render_day(request, session, event_form=form, errors=_apply_errors(form, exc))
-        return _done(request, session, "Adverse event recorded.")
+        return _done(request, session, _("Adverse event recorded."))
     return _render_day(request, session, event_form=form)
 
 
@@ -472,7 +480,7 @@ def discharge(request, pk):
         return _render_day(request, session, discharge_form=form, discharge_missing=list(exc.gate.missing))
     except ValidationError as exc:
         return _render_day(request, session, discharge_form=form, errors=_apply_errors(form, exc))
-    return _done(request, session, f"{session.patient.full_name} is discharged.")
+    return _done(request, session, _("%(name)s is discharged.") % {"name": session.patient.full_name})
 
 
 # --- REMS -----------------------------------------------------------------------------
@@ -526,7 +534,7 @@ def rems_addendum(request, pk):
             for message in _apply_errors(form, exc):
                 form.add_error(None, message)
         else:
-            messages.success(request, f"Addendum recorded: {data['field']}.")
+            messages.success(request, _("Addendum recorded: %(field)s.") % {"field": data["field"]})
             return redirect("monitoring:rems-record", pk=session.pk)
     return _render_rems(request, session, addendum_form=form)
 
@@ -547,7 +555,7 @@ def session_addendum(request, pk):
             )
         except ValidationError as exc:
             return _render_day(request, session, addendum_form=form, errors=_apply_errors(form, exc))
-        return _done(request, session, "Addendum recorded.")
+        return _done(request, session, _("Addendum recorded."))
     return _render_day(request, session, addendum_form=form)
 
 
@@ -568,7 +576,7 @@ def rems_submit(request, pk):
             for message in _apply_errors(form, exc):
                 form.add_error(None, message)
         else:
-            messages.success(request, "REMS monitoring record marked as submitted.")
+            messages.success(request, _("REMS monitoring record marked as submitted."))
             return redirect("monitoring:rems-record", pk=session.pk)
     return _render_rems(request, session, form=form)
 

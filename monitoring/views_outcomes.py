@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
@@ -164,7 +165,7 @@ def patient_history(request, pk):
                 services_outcomes.trial_add(patient=patient, user=request.user, request=request, **form.cleaned_data)
             except ValidationError as exc:
                 return _render_history(request, patient, status=400, trial_form=form, errors=_apply_errors(form, exc))
-            messages.success(request, "Antidepressant added.")
+            messages.success(request, _("Antidepressant added."))
             return redirect("monitoring:patient-history", pk=patient.pk)
         return _render_history(request, patient, status=400, trial_form=form)
     response = _render_history(request, patient)
@@ -188,7 +189,7 @@ def eligibility_override(request, pk):
         except ValidationError as exc:
             _apply_errors(form, exc)
             return _render_history(request, patient, status=400, override_form=form)
-        messages.success(request, "Override recorded: a course of this protocol can be started.")
+        messages.success(request, _("Override recorded: a course of this protocol can be started."))
         return redirect("monitoring:patient-history", pk=patient.pk)
     return _render_history(request, patient, status=400, override_form=form)
 

@@ -15,6 +15,7 @@ from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from clinic import registry
 from clinic.audit import audit_record, audit_value, changes_since, diff, values_of
@@ -37,38 +38,42 @@ from .models import (
 from .reminders_plan import reminders_sync
 
 ERRORS = {
-    "in_past": "This time has already passed: choose a time in the future.",
-    "closure_day": "The clinic is closed on %(date)s%(reason)s.",
-    "closed_day": "The clinic is not open on %(weekday)s.",
-    "outside_hours": "%(range)s is outside opening hours (%(hours)s).",
-    "chair_inactive": "%(chair)s is out of service.",
-    "chair_taken": "%(chair)s is taken %(range)s by another session.",
-    "patient_busy": "%(patient)s already has a session %(range)s (%(chair)s).",
-    "patient_discharged": "%(patient)s has been discharged from this course (%(status)s): start a new course to book.",
-    "patient_ineligible": "%(patient)s is not eligible for treatment: %(reasons)s.",
-    "course_refused": "%(patient)s cannot start %(protocol)s: %(reasons)s.",
-    "rems_not_enrolled": "%(patient)s is not enrolled in the REMS programme, which esketamine requires.",
-    "stale": "Someone else changed this session while you were looking at it. Check it and try again.",
-    "not_movable": "A session that is %(status)s cannot be moved.",
-    "no_show_too_early": "A session can be marked no-show only once its start time has passed.",
-    "not_missed": "Only a missed or cancelled session can be re-planned.",
-    "already_replanned": "This session has already been made up by the session on %(date)s.",
-    "no_free_chair": "No chair is free %(range)s on %(date)s.",
-    "no_sessions": "Choose at least one session to book.",
-    "protocol_empty": "This protocol has no phases: an administrator must set it up first.",
-    "phase_unknown": "This session's phase is not part of %(protocol)s: show the proposed sessions again.",
-    "course_active": "%(patient)s already has an active %(drug)s course (%(protocol)s, from %(date)s): "
-    "stop it before starting another.",
-    "dose_too_close": "Too close to %(patient)s's session on %(other)s: doses must be at least %(days)s days apart.",
-    "too_far": "Sessions can be booked up to %(years)s years ahead, until %(last)s.",
-    "course_not_active": "This course is already %(status)s.",
-    "no_review": "This course is not waiting for a prescriber's review.",
-    "review_not_allowed": "This decision is not one this review allows: choose another.",
-    "extend_at_pause": "At the end of a phase, continue plans %(phase)s again: choose continue.",
-    "no_phase": "%(protocol)s has no phase to plan: an administrator must set it up first.",
-    "no_next_phase": "%(protocol)s has no phase after %(phase)s: continue, step back or stop.",
-    "no_previous_phase": "%(phase)s is the first phase of %(protocol)s: there is no frequency to step back to.",
-    "review_no_chair": "No chair is free %(range)s on %(date)s for the re-planned session %(sequence)s.",
+    "in_past": _("This time has already passed: choose a time in the future."),
+    "closure_day": _("The clinic is closed on %(date)s%(reason)s."),
+    "closed_day": _("The clinic is not open on %(weekday)s."),
+    "outside_hours": _("%(range)s is outside opening hours (%(hours)s)."),
+    "chair_inactive": _("%(chair)s is out of service."),
+    "chair_taken": _("%(chair)s is taken %(range)s by another session."),
+    "patient_busy": _("%(patient)s already has a session %(range)s (%(chair)s)."),
+    "patient_discharged": _(
+        "%(patient)s has been discharged from this course (%(status)s): start a new course to book."
+    ),
+    "patient_ineligible": _("%(patient)s is not eligible for treatment: %(reasons)s."),
+    "course_refused": _("%(patient)s cannot start %(protocol)s: %(reasons)s."),
+    "rems_not_enrolled": _("%(patient)s is not enrolled in the REMS programme, which esketamine requires."),
+    "stale": _("Someone else changed this session while you were looking at it. Check it and try again."),
+    "not_movable": _("A session that is %(status)s cannot be moved."),
+    "no_show_too_early": _("A session can be marked no-show only once its start time has passed."),
+    "not_missed": _("Only a missed or cancelled session can be re-planned."),
+    "already_replanned": _("This session has already been made up by the session on %(date)s."),
+    "no_free_chair": _("No chair is free %(range)s on %(date)s."),
+    "no_sessions": _("Choose at least one session to book."),
+    "protocol_empty": _("This protocol has no phases: an administrator must set it up first."),
+    "phase_unknown": _("This session's phase is not part of %(protocol)s: show the proposed sessions again."),
+    "course_active": _(
+        "%(patient)s already has an active %(drug)s course (%(protocol)s, from %(date)s): "
+        "stop it before starting another."
+    ),
+    "dose_too_close": _("Too close to %(patient)s's session on %(other)s: doses must be at least %(days)s days apart."),
+    "too_far": _("Sessions can be booked up to %(years)s years ahead, until %(last)s."),
+    "course_not_active": _("This course is already %(status)s."),
+    "no_review": _("This course is not waiting for a prescriber's review."),
+    "review_not_allowed": _("This decision is not one this review allows: choose another."),
+    "extend_at_pause": _("At the end of a phase, continue plans %(phase)s again: choose continue."),
+    "no_phase": _("%(protocol)s has no phase to plan: an administrator must set it up first."),
+    "no_next_phase": _("%(protocol)s has no phase after %(phase)s: continue, step back or stop."),
+    "no_previous_phase": _("%(phase)s is the first phase of %(protocol)s: there is no frequency to step back to."),
+    "review_no_chair": _("No chair is free %(range)s on %(date)s for the re-planned session %(sequence)s."),
 }
 
 

@@ -406,7 +406,7 @@ def course_review(request, pk):
     course = _get_course(pk)
     position = selectors.review_position(course) if course.status == Course.Status.ACTIVE else None
     if position is None:
-        messages.info(request, "This course is not waiting for a prescriber's review.")
+        messages.info(request, _("This course is not waiting for a prescriber's review."))
         return redirect(course)
     form = forms.CourseReviewForm(request.POST or None, decisions=position.decisions())
     if request.method == "POST" and form.is_valid():

@@ -5,6 +5,7 @@ texts a clinic translates."""
 
 import datetime as dt
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -13,18 +14,24 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.template import engines
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import translation
 
-from clinic import formats, registry
+from clinic import formats, registry, rules
 from monitoring.forms import CheckInForm
+from scheduling import services as booking
 
 CATALOG = {
     "Sign in": "Iniciar sesión",
     "Your appointment at %(clinic_name)s on %(day)s": "Su cita en %(clinic_name)s el %(day)s",
     "Arrival time": "Hora de llegada",
     "Day": "Día",
+    "%(title)s chart": "Gráfico: %(title)s",
+    "The clinic is not open on %(weekday)s.": "La clínica no abre el %(weekday)s.",
+    "An MRN is 6 to 12 capital letters or digits, e.g. MRN004512.": "Un NHC: de 6 a 12 letras o cifras.",
 }
 
 
@@ -74,12 +81,47 @@ def test_form_labels_and_navigation_are_translated(spanish):
     assert "Día" in {str(entry.label) for entry in registry.nav_entries()}
 
 
+def test_a_jinja2_partial_is_translated_and_still_escapes_its_values(spanish):
+    chart = {"width": 10, "height": 10, "bars": []}
+    html = engines["jinja2"].get_template("monitoring/report_chart.html").render({"chart": chart, "title": "<Dosis>"})
+    assert 'aria-label="Gráfico: &lt;Dosis&gt;"' in html
+
+
+def test_a_service_refusal_and_a_rule_message_are_translated(spanish):
+    assert booking._error("closed_day", weekday="lunes").messages == ["La clínica no abre el lunes."]
+    with pytest.raises(ValidationError) as refused:
+        rules.validate_mrn("x")
+    assert refused.value.messages == ["Un NHC: de 6 a 12 letras o cifras."]
+
+
+def test_every_text_of_the_jinja2_partials_is_in_the_committed_catalog():
+    """makemessages does not read Jinja2: each _() of templates/jinja2/ must also be in a Django
+    template or in clinic.jinja2.JINJA2_ONLY_TEXTS, or the clinic could never translate it."""
+    catalog = (Path(settings.BASE_DIR) / "locale" / "es" / "LC_MESSAGES" / "django.po").read_text()
+    env = engines["jinja2"].env
+    texts = set()
+    for path in (Path(settings.BASE_DIR) / "templates" / "jinja2").rglob("*.html"):
+        for _, _, message in env.extract_translations(path.read_text()):
+            # _("%(title)s chart", title=t) comes out as ("%(title)s chart", None).
+            texts |= {text for text in (message if isinstance(message, tuple) else (message,)) if text}
+    assert {"Time", "Dosing blocked", "%(title)s chart", "Nothing in this period."} <= texts
+    missing = sorted(texts - _msgids(catalog))
+    assert not missing, missing
+
+
+def _msgids(catalog: str) -> set[str]:
+    """The msgids of a .po file, a long one joined from its lines."""
+    found = re.finditer(r'^msgid ((?:".*"\n)+)', catalog, flags=re.M)
+    return {"".join(re.findall(r'"(.*)"', m.group(1))).replace('\\"', '"') for m in found}
+
+
 def test_without_a_catalog_the_texts_stay_english(settings):
     settings.LANGUAGE_CODE = "en-us"
     assert formats.when(dt.datetime(2026, 12, 3, 19, 5, tzinfo=dt.UTC), "day_time", zoneinfo.ZoneInfo("UTC")) == (
         "Thu 3 Dec 19:05"
     )
     assert "Sign in" in render_to_string("registration/login.html", {"form": None})
+    assert booking._error("closed_day", weekday="Monday").messages == ["The clinic is not open on Monday."]
 
 
 def test_the_committed_catalog_holds_the_marked_texts():
