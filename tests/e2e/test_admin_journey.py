@@ -24,7 +24,12 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 def nurse_activity(site, nurse, administrator):
     """The nurse opens a patient's record and checks them in, through the pages."""
     patient = factories.make_patient(site=site, first_name="Morgan", last_name="Fields", mrn="MRN135790")
-    start = timezone.now() + dt.timedelta(minutes=10)
+    # Ten minutes from now, or ten minutes ago when that would fall on the site's next day
+    # (check-in is only on the session's own local day).
+    now = timezone.now()
+    start = now + dt.timedelta(minutes=10)
+    if start.astimezone(site.tzinfo).date() != now.astimezone(site.tzinfo).date():
+        start = now - dt.timedelta(minutes=10)
     course = Course.objects.create(
         patient=patient,
         protocol=Protocol.objects.get(slug="esketamine-trd"),
