@@ -40,8 +40,9 @@ DatabaseOperations.execute_sql_flush = _flush_with_audit_guard_lifted
 
 
 # With pytest-xdist (make test runs two workers), the browser journeys share one worker and one
-# Chromium, and the tests that start real processes (Celery worker, gunicorn, run_embedded,
-# the embedded SQLite mode with its broker file under var/) run one after the other on one worker.
+# Chromium; the tests that start real processes (Celery worker, gunicorn, run_embedded, the
+# embedded SQLite mode with its broker file under var/) are marked ``serial``: tests/run_suite.py
+# runs them afterwards in one process of their own.
 PROCESS_TEST_FILES = {
     "test_production_smoke.py",
     "test_run_embedded.py",
@@ -53,12 +54,13 @@ PROCESS_TEST_FILES = {
 }
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.get_closest_marker("e2e"):
             item.add_marker(pytest.mark.xdist_group("browser"))
         elif item.get_closest_marker("integration") or item.path.name in PROCESS_TEST_FILES:
-            item.add_marker(pytest.mark.xdist_group("processes"))
+            item.add_marker(pytest.mark.serial)
 
 
 @pytest.fixture(autouse=True, scope="session")

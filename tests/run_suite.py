@@ -114,16 +114,20 @@ def ensure_chromium() -> None:
         sys.exit("The browser tests need Chromium at /usr/bin/chromium: install the `chromium` package (see README).")
 
 
-def parallel(args: list[str]) -> list[str]:
-    """The whole suite runs on TEST_WORKERS pytest-xdist workers (default: two, or one on a
-    one-core machine), each with its own test database; a run of chosen tests (a path or -k)
-    runs in one process, as does TEST_WORKERS=1."""
+def runs(args: list[str]) -> list[list[str]]:
+    """The pytest runs of this call. The whole suite: first every test but the ones that start
+    real processes on TEST_WORKERS pytest-xdist workers (default: two, or one on a one-core
+    machine; each with its own test database, the browser journeys together on one), then the
+    tests that start real processes (Celery workers, gunicorn, run_embedded, the SQLite mode;
+    marked ``serial`` in tests/conftest.py) in one process of their own, as their timings
+    expect a machine not shared with other tests. A run of chosen tests (a path, -k or -m)
+    and TEST_WORKERS=1 are one plain run."""
     paths = [a for a in args if not a.startswith("-") and (ROOT / a.split("::")[0]).exists()]
-    chosen = bool(paths) or any(a in ("-k", "-n") or a.startswith(("-n", "--numprocesses")) for a in args)
+    chosen = bool(paths) or any(a in ("-k", "-m", "-n") or a.startswith(("-n", "--numprocesses")) for a in args)
     workers = int(os.environ.get("TEST_WORKERS") or min(2, os.cpu_count() or 1))
     if chosen or workers < 2:
-        return []
-    return ["-n", str(workers), "--dist", "loadgroup"]
+        return [args]
+    return [["-n", str(workers), "--dist", "loadgroup", "-m", "not serial", *args], ["-m", "serial", *args]]
 
 
 def main() -> int:
@@ -148,16 +152,20 @@ def main() -> int:
             broker_url = start_redis(cleanup)
         ensure_chromium()
         env.update(DATABASE_URL=db_url, CELERY_BROKER_URL=broker_url)
-        cmd = [sys.executable, "-m", "pytest", *parallel(sys.argv[1:]), *sys.argv[1:]]
-        print(
-            f"Running {' '.join(cmd)} on {urlparse(db_url).hostname}:{urlparse(db_url).port} with broker {broker_url}",
-            flush=True,
-        )
-        code = subprocess.call(cmd, cwd=ROOT, env=env)
-        if code == 5:
-            print("pytest collected no tests: that is a failure.", file=sys.stderr)
-            return 1
-        return code
+        result = 0
+        for run in runs(sys.argv[1:]):
+            cmd = [sys.executable, "-m", "pytest", *run]
+            print(
+                f"Running {' '.join(cmd)} on {urlparse(db_url).hostname}:{urlparse(db_url).port} "
+                f"with broker {broker_url}",
+                flush=True,
+            )
+            code = subprocess.call(cmd, cwd=ROOT, env=env)
+            if code == 5:
+                print("pytest collected no tests: that is a failure.", file=sys.stderr)
+                code = 1
+            result = result or code
+        return result
     finally:
         for fn in reversed(cleanup):
             fn()
