@@ -17,6 +17,7 @@ from functools import cached_property
 from django.db.models import Min, Prefetch, QuerySet
 from django.utils import timezone
 from django.utils.text import capfirst
+from django.utils.translation import gettext as _
 
 from clinic.formats import when
 from clinic.rules import CONCOMITANT_MEDICINE_FIELDS
@@ -336,7 +337,7 @@ class SessionDay:
             return []
         predose = self.predose_reading
         blocks = rules.predose_blocks(
-            checklist_missing=self.checkin.checklist_missing() if self.checkin else ["patient not checked in"],
+            checklist_missing=self.checkin.checklist_missing() if self.checkin else [_("patient not checked in")],
             systolic=predose.systolic if predose else None,
             diastolic=predose.diastolic if predose else None,
             t=self.t,

@@ -144,13 +144,21 @@ def predose_blocks(
 ) -> list[str]:
     """Reasons the nurse may not dose yet. ``systolic``/``diastolic`` are None without a
     pre-dose reading. An empty list means dosing may start."""
-    blocks = [f"Pre-dose checklist: {item}" for item in checklist_missing]
+    blocks = [_("Pre-dose checklist: %(item)s") % {"item": item} for item in checklist_missing]
     if systolic is None or diastolic is None:
-        blocks.append("No pre-dose vitals recorded yet")
+        blocks.append(_("No pre-dose vitals recorded yet"))
     elif bp_above_predose_limit(systolic, diastolic, t):
         blocks.append(
-            f"BP {systolic}/{diastolic} is above {t.predose_systolic_max}/{t.predose_diastolic_max}: "
-            "a prescriber must override with a written reason"
+            _(
+                "BP %(systolic)s/%(diastolic)s is above %(systolic_max)s/%(diastolic_max)s: "
+                "a prescriber must override with a written reason"
+            )
+            % {
+                "systolic": systolic,
+                "diastolic": diastolic,
+                "systolic_max": t.predose_systolic_max,
+                "diastolic_max": t.predose_diastolic_max,
+            }
         )
     return blocks
 

@@ -13,6 +13,7 @@ import zoneinfo
 from pathlib import Path
 
 import pytest
+import time_machine
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.template import engines
@@ -21,8 +22,11 @@ from django.urls import reverse
 from django.utils import translation
 
 from clinic import formats, registry, rules
+from monitoring import services as monitoring_services
 from monitoring.forms import CheckInForm
+from monitoring.models import CheckIn
 from scheduling import services as booking
+from tests import factories
 
 CATALOG = {
     "Sign in": "Iniciar sesión",
@@ -32,6 +36,9 @@ CATALOG = {
     "%(title)s chart": "Gráfico: %(title)s",
     "The clinic is not open on %(weekday)s.": "La clínica no abre el %(weekday)s.",
     "An MRN is 6 to 12 capital letters or digits, e.g. MRN004512.": "Un NHC: de 6 a 12 letras o cifras.",
+    "No pre-dose vitals recorded yet": "Aún no hay constantes previas a la dosis",
+    "Arrived %(time)s": "Llegó a las %(time)s",
+    "ride not confirmed": "transporte sin confirmar",
 }
 
 
@@ -92,6 +99,23 @@ def test_a_service_refusal_and_a_rule_message_are_translated(spanish):
     with pytest.raises(ValidationError) as refused:
         rules.validate_mrn("x")
     assert refused.value.messages == ["Un NHC: de 6 a 12 letras o cifras."]
+
+
+@pytest.mark.django_db
+def test_the_session_day_speaks_the_clinics_language(spanish, client_for, nurse, administrator, patient, site):
+    """A dosing-block reason built by monitoring.rules and a step line with a value."""
+    start = dt.datetime(2026, 11, 17, 9, 0, tzinfo=zoneinfo.ZoneInfo(site.time_zone))
+    course = factories.make_course(patient, administrator, start_date=start.date())
+    session = factories.make_session(patient, site, start, course=course, sync=False)
+    with time_machine.travel(start + dt.timedelta(minutes=5), tick=False):
+        monitoring_services.session_check_in(
+            session=session, user=nurse, checklist=dict.fromkeys(CheckIn.CHECKLIST, True)
+        )
+        page = client_for(nurse).get(reverse("monitoring:session-day", kwargs={"pk": session.pk})).content.decode()
+    assert "<li>Aún no hay constantes previas a la dosis</li>" in page
+    assert "Llegó a las 09:05 · " in page
+    assert "· transporte sin confirmar" in page
+    assert "No pre-dose vitals recorded yet" not in page
 
 
 def test_every_text_of_the_jinja2_partials_is_in_the_committed_catalog():
