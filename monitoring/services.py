@@ -291,7 +291,7 @@ def _validate_text(**fields) -> None:
 def _alert_for_reading(reading: VitalsReading, session: Session) -> None:
     if not reading.flags:
         return
-    labels = ", ".join(f["label"] for f in reading.flags)
+    labels = ", ".join(gettext(f["label"]) for f in reading.flags)
     values = f"BP {reading.systolic}/{reading.diastolic}, HR {reading.heart_rate}, SpO2 {reading.spo2}%"
     values += f", RR {reading.respiratory_rate}, MOAA/S {reading.moaas}"
     session_alert(

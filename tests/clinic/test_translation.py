@@ -11,6 +11,7 @@ import subprocess
 import sys
 import zoneinfo
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import time_machine
@@ -22,6 +23,7 @@ from django.urls import reverse
 from django.utils import translation
 
 from clinic import formats, registry, rules
+from monitoring import rules as monitoring_rules
 from monitoring import services as monitoring_services
 from monitoring.forms import CheckInForm
 from monitoring.models import CheckIn
@@ -39,6 +41,9 @@ CATALOG = {
     "No pre-dose vitals recorded yet": "Aún no hay constantes previas a la dosis",
     "Arrived %(time)s": "Llegó a las %(time)s",
     "ride not confirmed": "transporte sin confirmar",
+    "Low SpO2": "SpO2 baja",
+    "HR": "FC",
+    "Dosing has not started: observation has not begun": "La dosis no ha empezado",
 }
 
 
@@ -116,6 +121,54 @@ def test_the_session_day_speaks_the_clinics_language(spanish, client_for, nurse,
     assert "Llegó a las 09:05 · " in page
     assert "· transporte sin confirmar" in page
     assert "No pre-dose vitals recorded yet" not in page
+
+
+def test_a_reading_flag_and_the_boards_vital_names_are_translated_where_shown(spanish):
+    """A reading stores its flags in English; the session day and the board show them translated."""
+    flags = [{"code": "low_spo2", "label": "Low SpO2", "severity": "warning"}]
+    assert render_to_string("monitoring/reading_flags.html", {"flags": flags}).strip() == (
+        '<span class="badge flag flag-warning">SpO2 baja</span>'
+    )
+    start = dt.datetime(2026, 11, 17, 9, 0, tzinfo=dt.UTC)
+    session = SimpleNamespace(
+        pk=1,
+        status="in_observation",
+        start=start,
+        get_status_display=lambda: "",
+        chair=SimpleNamespace(name="Chair 1"),
+        patient=SimpleNamespace(full_name="Pat Example"),
+    )
+    reading = SimpleNamespace(systolic=120, diastolic=80, heart_rate=72, spo2=93, respiratory_rate=14, moaas=5)
+    reading.flags = flags
+    day = SimpleNamespace(
+        session=session,
+        latest_reading=reading,
+        in_observation=False,
+        board_gate=None,
+        dosing_blocked=False,
+        device_rest_until=None,
+        overdue=False,
+    )
+    html = (
+        engines["jinja2"]
+        .get_template("monitoring/_board_rows.html")
+        .render({"days": [day], "tz": dt.UTC, "day_url": lambda pk: f"/day/{pk}/"})
+    )
+    assert "· FC 72 ·" in html
+    assert '<span class="badge flag flag-warning">SpO2 baja</span>' in html
+
+
+def test_a_discharge_gate_reason_is_translated(spanish):
+    gate = monitoring_rules.discharge_gate(
+        started_at=None,
+        now=dt.datetime(2026, 11, 17, 9, 0, tzinfo=dt.UTC),
+        discharge_reading_flags=None,
+        vitals_overridden=False,
+        readiness={},
+        pickup_name="",
+        tzinfo=dt.UTC,
+    )
+    assert gate.missing == ("La dosis no ha empezado",)
 
 
 def test_every_text_of_the_jinja2_partials_is_in_the_committed_catalog():
