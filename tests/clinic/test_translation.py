@@ -23,6 +23,7 @@ from django.urls import reverse
 from django.utils import translation
 
 from clinic import formats, registry, rules
+from monitoring import reports as monitoring_reports
 from monitoring import rules as monitoring_rules
 from monitoring import services as monitoring_services
 from monitoring.forms import CheckInForm
@@ -44,6 +45,8 @@ CATALOG = {
     "Low SpO2": "SpO2 baja",
     "HR": "FC",
     "Dosing has not started: observation has not begun": "La dosis no ha empezado",
+    "No-show rate": "Ausencias",
+    "No-shows": "No acudieron",
 }
 
 
@@ -169,6 +172,15 @@ def test_a_discharge_gate_reason_is_translated(spanish):
         tzinfo=dt.UTC,
     )
     assert gate.missing == ("La dosis no ha empezado",)
+
+
+@pytest.mark.django_db
+def test_a_report_table_title_and_column_are_translated(spanish, site):
+    table = monitoring_reports.report_table(
+        site=site, date_from=dt.date(2026, 11, 1), date_to=dt.date(2026, 11, 30), slug="no-show-rate"
+    )
+    assert table.title == "Ausencias"
+    assert table.columns[1] == "No acudieron"
 
 
 def test_every_text_of_the_jinja2_partials_is_in_the_committed_catalog():
