@@ -28,6 +28,7 @@ from monitoring import rules as monitoring_rules
 from monitoring import services as monitoring_services
 from monitoring.forms import CheckInForm
 from monitoring.models import CheckIn
+from scheduling import rules as scheduling_rules
 from scheduling import services as booking
 from tests import factories
 
@@ -47,6 +48,10 @@ CATALOG = {
     "Dosing has not started: observation has not begun": "La dosis no ha empezado",
     "No-show rate": "Ausencias",
     "No-shows": "No acudieron",
+    "%(time)s does not exist on %(day)s: the clocks go forward %(jump)s that night. Choose another time.": (
+        "Las %(time)s no existen el %(day)s: se adelanta %(jump)s."
+    ),
+    "1 hour": "1 hora",
 }
 
 
@@ -181,6 +186,12 @@ def test_a_report_table_title_and_column_are_translated(spanish, site):
     )
     assert table.title == "Ausencias"
     assert table.columns[1] == "No acudieron"
+
+
+def test_a_scheduling_rule_message_is_translated(spanish):
+    problem = scheduling_rules.clock_problem(dt.date(2026, 3, 8), dt.time(2, 30), zoneinfo.ZoneInfo("America/New_York"))
+    assert problem.startswith("Las 02:30 no existen el ")
+    assert problem.endswith(": se adelanta 1 hora.")
 
 
 def test_every_text_of_the_jinja2_partials_is_in_the_committed_catalog():
