@@ -52,6 +52,7 @@ CATALOG = {
         "Las %(time)s no existen el %(day)s: se adelanta %(jump)s."
     ),
     "1 hour": "1 hora",
+    "ride home confirmed": "transporte de vuelta confirmado",
 }
 
 
@@ -164,6 +165,11 @@ def test_a_reading_flag_and_the_boards_vital_names_are_translated_where_shown(sp
     )
     assert "· FC 72 ·" in html
     assert '<span class="badge flag flag-warning">SpO2 baja</span>' in html
+
+
+def test_a_checklist_item_is_translated_in_a_dosing_block(spanish):
+    checkin = CheckIn(**{**dict.fromkeys(CheckIn.CHECKLIST, True), "transport_confirmed": False})
+    assert checkin.checklist_missing() == ["transporte de vuelta confirmado"]
 
 
 def test_a_discharge_gate_reason_is_translated(spanish):
