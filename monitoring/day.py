@@ -221,14 +221,14 @@ def checkpoint_choices(session: Session, t: rules.Thresholds) -> list[tuple[str,
     then the observation checkpoints and an extra reading. Needs the session's observation
     (and course protocol) loaded with it."""
     if session.status == SessionStatus.CHECKED_IN:
-        return [(rules.PRE_DOSE, "Pre-dose")]
+        return [(rules.PRE_DOSE, _("Pre-dose"))]
     observation = _one(session, "observation")
     schedule = (
         rules.checkpoint_schedule(started_at=observation.started_at, minutes=checkpoint_minutes(session, t), t=t)
         if observation
         else []
     )
-    return [(key, label) for key, label, _ in schedule] + [(rules.EXTRA, "Extra reading")]
+    return [(key, label) for key, label, _due in schedule] + [(rules.EXTRA, _("Extra reading"))]
 
 
 # --- The day --------------------------------------------------------------------------
