@@ -17,6 +17,7 @@ from functools import cached_property
 from django.db.models import Min, Prefetch, QuerySet
 from django.utils import timezone
 from django.utils.text import capfirst
+from django.utils.translation import gettext as _
 
 from clinic.formats import when
 from clinic.rules import CONCOMITANT_MEDICINE_FIELDS
@@ -220,14 +221,14 @@ def checkpoint_choices(session: Session, t: rules.Thresholds) -> list[tuple[str,
     then the observation checkpoints and an extra reading. Needs the session's observation
     (and course protocol) loaded with it."""
     if session.status == SessionStatus.CHECKED_IN:
-        return [(rules.PRE_DOSE, "Pre-dose")]
+        return [(rules.PRE_DOSE, _("Pre-dose"))]
     observation = _one(session, "observation")
     schedule = (
         rules.checkpoint_schedule(started_at=observation.started_at, minutes=checkpoint_minutes(session, t), t=t)
         if observation
         else []
     )
-    return [(key, label) for key, label, _ in schedule] + [(rules.EXTRA, "Extra reading")]
+    return [(key, label) for key, label, _due in schedule] + [(rules.EXTRA, _("Extra reading"))]
 
 
 # --- The day --------------------------------------------------------------------------
@@ -336,7 +337,7 @@ class SessionDay:
             return []
         predose = self.predose_reading
         blocks = rules.predose_blocks(
-            checklist_missing=self.checkin.checklist_missing() if self.checkin else ["patient not checked in"],
+            checklist_missing=self.checkin.checklist_missing() if self.checkin else [_("patient not checked in")],
             systolic=predose.systolic if predose else None,
             diastolic=predose.diastolic if predose else None,
             t=self.t,

@@ -10,6 +10,7 @@ from django.db import models
 from django.db.models.functions import Length
 from django.db.models.lookups import LessThanOrEqual
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from clinic.fields import CharField, TextField
 from clinic.formats import when
@@ -132,14 +133,16 @@ class CheckIn(models.Model):
     arrived_at = models.DateTimeField()
     arrival_late_entry = models.BooleanField(default=False, help_text="The arrival time was entered afterwards.")
     checked_in_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    no_food_2h = models.BooleanField("no food for the last 2 hours", default=False)
-    no_liquids_30min = models.BooleanField("no liquids for the last 30 minutes", default=False)
+    no_food_2h = models.BooleanField(gettext_lazy("no food for the last 2 hours"), default=False)
+    no_liquids_30min = models.BooleanField(gettext_lazy("no liquids for the last 30 minutes"), default=False)
     nasal_medicines_1h = models.BooleanField(
-        "no nasal steroid or decongestant in the last hour", default=False, help_text="Or none taken today."
+        gettext_lazy("no nasal steroid or decongestant in the last hour"),
+        default=False,
+        help_text="Or none taken today.",
     )
-    rems_enrolment_checked = models.BooleanField("REMS enrolment on file", default=False)
-    concomitant_medicines_reviewed = models.BooleanField("concomitant medicines reviewed", default=False)
-    transport_confirmed = models.BooleanField("ride home confirmed", default=False)
+    rems_enrolment_checked = models.BooleanField(gettext_lazy("REMS enrolment on file"), default=False)
+    concomitant_medicines_reviewed = models.BooleanField(gettext_lazy("concomitant medicines reviewed"), default=False)
+    transport_confirmed = models.BooleanField(gettext_lazy("ride home confirmed"), default=False)
     notes = TextField(max_length=NOTE_MAX, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 

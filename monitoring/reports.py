@@ -17,6 +17,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import formats, timezone
 from django.utils.text import Truncator
+from django.utils.translation import get_language, gettext, gettext_noop
 
 from clinic.formats import when
 from clinic.jinja2 import Partial
@@ -162,8 +163,8 @@ def sessions_by_week(period: Period) -> Table:
     rows = [[week, *(by[s.value] for s in statuses), sum(by.values())] for week, by in sorted(weeks.items())]
     return Table(
         "sessions-by-week",
-        "Sessions by status per week",
-        ["Week of", *(s.label for s in statuses), "Total"],
+        gettext("Sessions by status per week"),
+        [gettext("Week of"), *(s.label for s in statuses), gettext("Total")],
         rows,
         bar_chart([(when(row[0], "date"), row[-1]) for row in rows], "sessions"),
     )
@@ -180,10 +181,10 @@ def no_show_rate(period: Period) -> Table:
     rate = round(100 * no_shows / total, 1) if total else 0.0
     return Table(
         "no-show-rate",
-        "No-show rate",
-        ["Sessions due (not cancelled)", "No-shows", "No-show rate (%)"],
+        gettext("No-show rate"),
+        [gettext("Sessions due (not cancelled)"), gettext("No-shows"), gettext("No-show rate (%)")],
         [[total, no_shows, rate]],
-        bar_chart([("Attended or in progress", total - no_shows), ("No-show", no_shows)], "sessions"),
+        bar_chart([(gettext("Attended or in progress"), total - no_shows), (gettext("No-show"), no_shows)], "sessions"),
     )
 
 
@@ -206,11 +207,20 @@ def observation_length(period: Period) -> Table:
         buckets[label] = buckets.get(label, 0) + 1
     return Table(
         "observation-length",
-        "Observation length",
-        ["Discharges", "Shortest (min)", "Median (min)", "Longest (min)", f"Under {minimum} minutes"],
+        gettext("Observation length"),
+        [
+            gettext("Discharges"),
+            gettext("Shortest (min)"),
+            gettext("Median (min)"),
+            gettext("Longest (min)"),
+            gettext("Under %(minutes)s minutes") % {"minutes": minimum},
+        ],
         [row],
         bar_chart(list(buckets.items()), "discharges"),
-        note=f"From the first device (or infusion start) to discharge. The count under {minimum} minutes must be 0.",
+        note=gettext(
+            "From the first device (or infusion start) to discharge. The count under %(minutes)s minutes must be 0."
+        )
+        % {"minutes": minimum},
     )
 
 
@@ -225,9 +235,9 @@ def checkpoint_completeness(period: Period) -> Table:
     for (minutes, have), n in alike.items():
         total += n
         required = [
-            ("Pre-dose", (ReadingKind.PRE_DOSE, None)),
-            *[(f"{m}-minute check", (ReadingKind.CHECKPOINT, m)) for m in minutes],
-            ("Before discharge", (ReadingKind.DISCHARGE, None)),
+            (gettext("Pre-dose"), (ReadingKind.PRE_DOSE, None)),
+            *[(gettext("%(minutes)s-minute check") % {"minutes": m}, (ReadingKind.CHECKPOINT, m)) for m in minutes],
+            (gettext("Before discharge"), (ReadingKind.DISCHARGE, None)),
         ]
         missing = [label for label, key in required if key not in have]
         complete += 0 if missing else n
@@ -237,11 +247,18 @@ def checkpoint_completeness(period: Period) -> Table:
     rows = [[total, complete, share, "; ".join(f"{k}: {v}" for k, v in sorted(missing_counts.items()))]]
     return Table(
         "checkpoint-completeness",
-        "Checkpoint completeness",
-        ["Discharged sessions", "With every required reading", "Complete (%)", "Missing readings"],
+        gettext("Checkpoint completeness"),
+        [
+            gettext("Discharged sessions"),
+            gettext("With every required reading"),
+            gettext("Complete (%)"),
+            gettext("Missing readings"),
+        ],
         rows,
-        bar_chart([("Complete", complete), ("Missing a reading", total - complete)], "sessions"),
-        note="Required: the pre-dose reading, every checkpoint of the protocol and the before-discharge reading.",
+        bar_chart([(gettext("Complete"), complete), (gettext("Missing a reading"), total - complete)], "sessions"),
+        note=gettext(
+            "Required: the pre-dose reading, every checkpoint of the protocol and the before-discharge reading."
+        ),
     )
 
 
@@ -257,8 +274,8 @@ def adverse_events(period: Period) -> Table:
         row.append(sum(row[1:]))
     return Table(
         "adverse-events",
-        "Adverse events by kind and severity",
-        ["Kind", *(s.label for s in severities), "Total"],
+        gettext("Adverse events by kind and severity"),
+        [gettext("Kind"), *(s.label for s in severities), gettext("Total")],
         rows,
         bar_chart([(row[0], row[-1]) for row in rows], "events"),
     )
@@ -285,14 +302,27 @@ def overrides(period: Period) -> Table:
         counts[row[2]] += 1
     return Table(
         "overrides",
-        "Overridden pre-dose blocks and discharges",
-        ["When", "Patient MRN", "Override", "What was blocking", "Reason", "Prescriber"],
+        gettext("Overridden pre-dose blocks and discharges"),
+        [
+            gettext("When"),
+            gettext("Patient MRN"),
+            gettext("Override"),
+            gettext("What was blocking"),
+            gettext("Reason"),
+            gettext("Prescriber"),
+        ],
         rows,
         bar_chart(list(counts.items()), "overrides"),
     )
 
 
-REMS_STATES = ("Submitted", "Complete, not submitted", "Incomplete", "Overdue (past the window, not submitted)")
+# English keys, translated where the table is written.
+REMS_STATES = (
+    gettext_noop("Submitted"),
+    gettext_noop("Complete, not submitted"),
+    gettext_noop("Incomplete"),
+    gettext_noop("Overdue (past the window, not submitted)"),
+)
 
 
 def rems_states(period: Period) -> Table:
@@ -320,11 +350,11 @@ def rems_states(period: Period) -> Table:
             counts[state] += 1
     return Table(
         "rems",
-        "REMS monitoring records by state",
-        ["State", "Sessions"],
-        [[state, n] for state, n in counts.items()],
-        bar_chart(list(counts.items()), "records"),
-        note="Esketamine sessions discharged in the period.",
+        gettext("REMS monitoring records by state"),
+        [gettext("State"), gettext("Sessions")],
+        [[gettext(state), n] for state, n in counts.items()],
+        bar_chart([(gettext(state), n) for state, n in counts.items()], "records"),
+        note=gettext("Esketamine sessions discharged in the period."),
     )
 
 
@@ -372,7 +402,8 @@ def compliance_report(*, site, date_from: dt.date, date_to: dt.date) -> Report:
     ``REPORT_CACHE_SECONDS`` ago for the same site, period and site's day (the page prints
     its time, so nobody takes it for live; 0 computes every page)."""
     seconds = settings.REPORT_CACHE_SECONDS
-    key = f"compliance-report:{site.pk}:{site.time_zone}:{date_from}:{date_to}:{site.local_today()}"
+    # The language is part of the key: the tables' titles and columns are written in it.
+    key = f"compliance-report:{get_language()}:{site.pk}:{site.time_zone}:{date_from}:{date_to}:{site.local_today()}"
     report = cache.get(key) if seconds else None
     if report is None:
         period = Period(site, date_from, date_to)

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from clinic.formats import when
 
@@ -89,7 +90,7 @@ CRITICAL = "critical"
 @dataclasses.dataclass(frozen=True)
 class Flag:
     code: str
-    label: str
+    label: str  # English, as a reading stores it; pages translate it where they show it
     severity: str
 
     def as_dict(self) -> dict:
@@ -103,25 +104,25 @@ def reading_flags(values: Mapping[str, int | None], t: Thresholds = DEFAULTS) ->
     if (systolic is not None and systolic >= t.systolic_high) or (
         diastolic is not None and diastolic >= t.diastolic_high
     ):
-        flags.append(Flag("high_bp", "High BP", CRITICAL))
+        flags.append(Flag("high_bp", gettext_noop("High BP"), CRITICAL))
     spo2 = values.get("spo2")
     if spo2 is not None and spo2 <= t.spo2_critical:
-        flags.append(Flag("low_spo2", "Low SpO2", CRITICAL))
+        flags.append(Flag("low_spo2", gettext_noop("Low SpO2"), CRITICAL))
     elif spo2 is not None and spo2 <= t.spo2_low:
-        flags.append(Flag("low_spo2", "Low SpO2", WARNING))
+        flags.append(Flag("low_spo2", gettext_noop("Low SpO2"), WARNING))
     rr = values.get("respiratory_rate")
     if rr is not None and rr <= t.respiratory_rate_low:
-        flags.append(Flag("low_rr", "Low respiratory rate", CRITICAL))
+        flags.append(Flag("low_rr", gettext_noop("Low respiratory rate"), CRITICAL))
     elif rr is not None and rr >= t.respiratory_rate_high:
-        flags.append(Flag("high_rr", "High respiratory rate", CRITICAL))
+        flags.append(Flag("high_rr", gettext_noop("High respiratory rate"), CRITICAL))
     hr = values.get("heart_rate")
     if hr is not None and hr <= t.heart_rate_low:
-        flags.append(Flag("low_hr", "Low heart rate", CRITICAL))
+        flags.append(Flag("low_hr", gettext_noop("Low heart rate"), CRITICAL))
     elif hr is not None and hr >= t.heart_rate_high:
-        flags.append(Flag("high_hr", "High heart rate", CRITICAL))
+        flags.append(Flag("high_hr", gettext_noop("High heart rate"), CRITICAL))
     moaas = values.get("moaas")
     if moaas is not None and moaas <= t.moaas_low:
-        flags.append(Flag("deep_sedation", "Deep sedation (MOAA/S)", CRITICAL))
+        flags.append(Flag("deep_sedation", gettext_noop("Deep sedation (MOAA/S)"), CRITICAL))
     return flags
 
 
@@ -144,13 +145,21 @@ def predose_blocks(
 ) -> list[str]:
     """Reasons the nurse may not dose yet. ``systolic``/``diastolic`` are None without a
     pre-dose reading. An empty list means dosing may start."""
-    blocks = [f"Pre-dose checklist: {item}" for item in checklist_missing]
+    blocks = [_("Pre-dose checklist: %(item)s") % {"item": item} for item in checklist_missing]
     if systolic is None or diastolic is None:
-        blocks.append("No pre-dose vitals recorded yet")
+        blocks.append(_("No pre-dose vitals recorded yet"))
     elif bp_above_predose_limit(systolic, diastolic, t):
         blocks.append(
-            f"BP {systolic}/{diastolic} is above {t.predose_systolic_max}/{t.predose_diastolic_max}: "
-            "a prescriber must override with a written reason"
+            _(
+                "BP %(systolic)s/%(diastolic)s is above %(systolic_max)s/%(diastolic_max)s: "
+                "a prescriber must override with a written reason"
+            )
+            % {
+                "systolic": systolic,
+                "diastolic": diastolic,
+                "systolic_max": t.predose_systolic_max,
+                "diastolic_max": t.predose_diastolic_max,
+            }
         )
     return blocks
 
@@ -398,11 +407,13 @@ def checkpoint_schedule(
     """(key, label, due_at) for the observation checkpoints: one per protocol minute, then
     the before-discharge reading, due when the minimum observation ends."""
     rows = [
-        (checkpoint_key(m), f"{m}-minute check", started_at + dt.timedelta(minutes=m))
+        (checkpoint_key(m), _("%(minutes)s-minute check") % {"minutes": m}, started_at + dt.timedelta(minutes=m))
         for m in sorted(set(minutes))
         if 0 < m < t.observation_minimum_minutes
     ]
-    rows.append((DISCHARGE, "Before-discharge check", started_at + dt.timedelta(minutes=t.observation_minimum_minutes)))
+    rows.append(
+        (DISCHARGE, _("Before-discharge check"), started_at + dt.timedelta(minutes=t.observation_minimum_minutes))
+    )
     return rows
 
 
@@ -453,7 +464,11 @@ class DischargeGate:
         return not self.missing
 
 
-READINESS_LABELS = {"alert": "alert", "oriented": "oriented", "steady": "steady on their feet"}
+READINESS_LABELS = {
+    "alert": gettext_noop("alert"),
+    "oriented": gettext_noop("oriented"),
+    "steady": gettext_noop("steady on their feet"),
+}
 
 
 def discharge_gate(
@@ -474,30 +489,37 @@ def discharge_gate(
     flags of the latest one (an empty list means within limits). ``devices``: the nasal devices
     of an esketamine dose (None for an infusion)."""
     if started_at is None:
-        return DischargeGate(("Dosing has not started: observation has not begun",), None)
+        return DischargeGate((_("Dosing has not started: observation has not begun"),), None)
     missing = []
     ends_at = started_at + dt.timedelta(minutes=t.observation_minimum_minutes)
     if now < ends_at:
-        missing.append(f"{t.observation_minimum_minutes} minutes of observation end at {when(ends_at, 'time', tzinfo)}")
+        missing.append(
+            _("%(minutes)s minutes of observation end at %(time)s")
+            % {"minutes": t.observation_minimum_minutes, "time": when(ends_at, "time", tzinfo)}
+        )
     if devices is not None and devices.given < devices.planned and not devices.stopped_early:
         missing.append(
-            f"Devices: {devices.given} of {devices.planned} recorded: record the next one, "
-            "or record why dosing stopped early"
+            _("Devices: %(given)s of %(planned)s recorded: record the next one, or record why dosing stopped early")
+            % {"given": devices.given, "planned": devices.planned}
         )
     if devices is not None and devices.too_close:
-        missing.append(f"Devices recorded less than {t.device_rest_minutes} minutes apart: review the dose record")
-    if discharge_reading_flags is None:
-        missing.append("No before-discharge vitals reading yet")
-    elif discharge_reading_flags and not vitals_overridden:
-        labels = ", ".join(f["label"] for f in discharge_reading_flags)
         missing.append(
-            f"Before-discharge vitals out of range ({labels}): take a new reading or ask a prescriber to override"
+            _("Devices recorded less than %(minutes)s minutes apart: review the dose record")
+            % {"minutes": t.device_rest_minutes}
+        )
+    if discharge_reading_flags is None:
+        missing.append(_("No before-discharge vitals reading yet"))
+    elif discharge_reading_flags and not vitals_overridden:
+        labels = ", ".join(_(f["label"]) for f in discharge_reading_flags)
+        missing.append(
+            _("Before-discharge vitals out of range (%(flags)s): take a new reading or ask a prescriber to override")
+            % {"flags": labels}
         )
     for key, label in READINESS_LABELS.items():
         if not readiness.get(key):
-            missing.append(f"Readiness check: confirm the patient is {label}")
+            missing.append(_("Readiness check: confirm the patient is %(state)s") % {"state": _(label)})
     if not pickup_name.strip():
-        missing.append("Record who is taking the patient home")
+        missing.append(_("Record who is taking the patient home"))
     return DischargeGate(tuple(missing), ends_at)
 
 

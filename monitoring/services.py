@@ -283,7 +283,9 @@ def _validate_text(**fields) -> None:
     for name, (value, model, *model_field) in fields.items():
         limit = model._meta.get_field(model_field[0] if model_field else name).max_length
         if limit and value and len(value) > limit:
-            errors[name] = ValidationError(f"Keep this under {limit} characters.", code="max_length")
+            errors[name] = ValidationError(
+                gettext("Keep this under %(limit)s characters.") % {"limit": limit}, code="max_length"
+            )
     if errors:
         raise ValidationError(errors)
 
@@ -291,9 +293,13 @@ def _validate_text(**fields) -> None:
 def _alert_for_reading(reading: VitalsReading, session: Session) -> None:
     if not reading.flags:
         return
-    labels = ", ".join(f["label"] for f in reading.flags)
-    values = f"BP {reading.systolic}/{reading.diastolic}, HR {reading.heart_rate}, SpO2 {reading.spo2}%"
-    values += f", RR {reading.respiratory_rate}, MOAA/S {reading.moaas}"
+    labels = ", ".join(gettext(f["label"]) for f in reading.flags)
+    values = gettext(
+        "BP %(systolic)s/%(diastolic)s, HR %(heart_rate)s, SpO2 %(spo2)s%%, RR %(respiratory_rate)s, MOAA/S %(moaas)s"
+    ) % {
+        name: getattr(reading, name)
+        for name in ("systolic", "diastolic", "heart_rate", "spo2", "respiratory_rate", "moaas")
+    }
     session_alert(
         session,
         kind="vitals_out_of_range",
@@ -736,8 +742,8 @@ def dose_device_record(
         raise ValidationError(
             {
                 "administered_at": ValidationError(
-                    f"Wait {t.device_rest_minutes} minutes between devices: "
-                    f"the next device is due from {when(local, 'time_seconds')}.",
+                    gettext("Wait %(minutes)s minutes between devices: the next device is due from %(time)s.")
+                    % {"minutes": t.device_rest_minutes, "time": when(local, "time_seconds")},
                     code="rest",
                 )
             }
@@ -838,8 +844,12 @@ def adverse_event_record(
             session,
             kind="adverse_event",
             dedupe_key=f"adverse:event:{event.pk}",
-            message=f"{'Serious' if serious else 'Severe'} adverse event ({event.get_kind_display()}): "
-            f"{session.patient.full_name}, {session.chair}",
+            message=(
+                gettext("Serious adverse event (%(kind)s): %(patient)s, %(chair)s")
+                if serious
+                else gettext("Severe adverse event (%(kind)s): %(patient)s, %(chair)s")
+            )
+            % {"kind": event.get_kind_display(), "patient": session.patient.full_name, "chair": session.chair},
             severity="critical",
             audience="nurse",
             url=session_url(session),
@@ -989,7 +999,8 @@ def dosing_alert_sync(*, session_id: int, user, request=None) -> None:
             session,
             kind=DOSING_ALERT,
             dedupe_key=key,
-            message=f"Dosing blocked: {session.patient.full_name}, {session.chair} ({blocks})",
+            message=gettext("Dosing blocked: %(patient)s, %(chair)s (%(blocks)s)")
+            % {"patient": session.patient.full_name, "chair": session.chair, "blocks": blocks},
             severity="warning",
             audience="prescriber",
             url=session_url(session),

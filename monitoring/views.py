@@ -270,7 +270,7 @@ def vitals_record(request, pk):
         if reading.flags:
             messages.warning(
                 request,
-                _("Reading saved and flagged: %(flags)s") % {"flags": ", ".join(f["label"] for f in reading.flags)},
+                _("Reading saved and flagged: %(flags)s") % {"flags": ", ".join(_(f["label"]) for f in reading.flags)},
             )
             return redirect("monitoring:session-day", pk=session.pk)
         return _done(request, session, _("Reading saved."))

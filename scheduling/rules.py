@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TypeVar
 
+from django.utils.translation import gettext, ngettext
+
 from clinic.formats import when
 
 # How far ahead the generator looks for an allowed day for one session. A long closure delays
@@ -107,27 +109,25 @@ def time_repeated(day: dt.date, at: dt.time, tz: zoneinfo.ZoneInfo) -> bool:
 def _clock_jump(day: dt.date, at: dt.time, tz: zoneinfo.ZoneInfo) -> str:
     local = local_datetime(day, at, tz)
     minutes = abs(int((local.replace(fold=1).utcoffset() - local.utcoffset()).total_seconds() // 60))
-    return "1 hour" if minutes == 60 else f"{minutes} minutes"
+    return gettext("1 hour") if minutes == 60 else gettext("%(minutes)s minutes") % {"minutes": minutes}
 
 
 def clock_problem(day: dt.date, at: dt.time, tz: zoneinfo.ZoneInfo) -> str | None:
     """Why ``at`` on ``day`` cannot be a session's start, naming the change of clocks, or None."""
     if time_exists(day, at, tz):
         return None
-    return (
-        f"{when(at, 'time')} does not exist on {when(day, 'date')}: the clocks go forward "
-        f"{_clock_jump(day, at, tz)} that night. Choose another time."
-    )
+    return gettext(
+        "%(time)s does not exist on %(day)s: the clocks go forward %(jump)s that night. Choose another time."
+    ) % {"time": when(at, "time"), "day": when(day, "date"), "jump": _clock_jump(day, at, tz)}
 
 
 def clock_note(day: dt.date, at: dt.time, tz: zoneinfo.ZoneInfo) -> str:
     """A note for a time that happens twice that night: the session is at the first one."""
     if not time_repeated(day, at, tz):
         return ""
-    return (
-        f"{when(at, 'time')} happens twice on {when(day, 'date')} (the clocks go back {_clock_jump(day, at, tz)}): "
-        "the session is at the first one."
-    )
+    return gettext(
+        "%(time)s happens twice on %(day)s (the clocks go back %(jump)s): the session is at the first one."
+    ) % {"time": when(at, "time"), "day": when(day, "date"), "jump": _clock_jump(day, at, tz)}
 
 
 def session_end(start: dt.datetime, minutes: int) -> dt.datetime:
@@ -250,21 +250,28 @@ class _Planner:
     def why_not(self, day: dt.date, phase: PhaseSpec) -> str | None:
         """Why a dose of ``phase`` cannot be on ``day``, in words, or None when it can."""
         if self.previous is not None and day < self.previous + dt.timedelta(days=phase.min_days_between):
-            return f"{phase.min_days_between} days needed after the dose on {when(self.previous, 'day')}"
+            return gettext("%(days)s days needed after the dose on %(day)s") % {
+                "days": phase.min_days_between,
+                "day": when(self.previous, "day"),
+            }
         if day in self.closures:
             reason = self.closures[day]
-            return f"site closed ({reason})" if reason else "site closed"
+            return gettext("site closed (%(reason)s)") % {"reason": reason} if reason else gettext("site closed")
         if not time_exists(day, self.start_time, self.tz):
-            return f"{when(self.start_time, 'time')} does not exist that day (the clocks go forward)"
+            return gettext("%(time)s does not exist that day (the clocks go forward)") % {
+                "time": when(self.start_time, "time")
+            }
         start = local_datetime(day, self.start_time, self.tz)
         end = session_end(start, phase.session_minutes)
         if opening_problem(start, end, opening_hours=self.opening_hours, closures=(), tz=self.tz):
-            return "outside opening hours that day"
+            return gettext("outside opening hours that day")
         if self.now is not None and start <= self.now:
-            return f"{when(self.start_time, 'time')} that day has already passed"
+            return gettext("%(time)s that day has already passed") % {"time": when(self.start_time, "time")}
         if self.week_counts[_monday(day)] >= phase.sessions_per_week:
             count = phase.sessions_per_week
-            return f"already {count} dose{'s' if count != 1 else ''} that week"
+            return ngettext("already %(count)s dose that week", "already %(count)s doses that week", count) % {
+                "count": count
+            }
         return None
 
     def place(self, slot: dt.date, phase: PhaseSpec, lower: dt.date) -> tuple[dt.date, str]:
@@ -277,8 +284,16 @@ class _Planner:
             if day.weekday() in self.usable and day >= lower and self.why_not(day, phase) is None:
                 return day, reason
         raise ScheduleError(
-            f"No day from {when(slot, 'date')} for {SEARCH_DAYS // 366} years where {phase.name} can continue "
-            f"at {when(self.start_time, 'time')}: check the site's closures."
+            gettext(
+                "No day from %(day)s for %(years)s years where %(phase)s can continue at %(time)s: "
+                "check the site's closures."
+            )
+            % {
+                "day": when(slot, "date"),
+                "years": SEARCH_DAYS // 366,
+                "phase": phase.name,
+                "time": when(self.start_time, "time"),
+            }
         )
 
     def add(self, day: dt.date) -> None:
@@ -334,10 +349,12 @@ def generate_schedule(
     The first phase starts in the week of ``start_date``; each later phase starts
     ``interval_weeks`` after the week of the dose before it."""
     if not weekdays:
-        raise ScheduleError("Choose at least one weekday.")
+        raise ScheduleError(gettext("Choose at least one weekday."))
     today = now.astimezone(tz).date() if now is not None else None
     if today is not None and start_date < today:
-        raise ScheduleError(f"A course cannot start in the past: choose {when(today, 'date')} or later.")
+        raise ScheduleError(
+            gettext("A course cannot start in the past: choose %(day)s or later.") % {"day": when(today, "date")}
+        )
     planner = _Planner(
         start_time=start_time,
         opening_hours=opening_hours,
@@ -394,7 +411,9 @@ def generate_schedule(
                     min_days_between=phase.min_days_between,
                     moved_from=slot if day != slot else None,
                     phase_order=phase.order,
-                    reason=f"Moved from {when(slot, 'day')}: {reason}." if day != slot else "",
+                    reason=gettext("Moved from %(day)s: %(reason)s.") % {"day": when(slot, "day"), "reason": reason}
+                    if day != slot
+                    else "",
                     review_follows=phase.review_after and n == total - 1,
                 )
             )
@@ -421,8 +440,8 @@ def _next_allowed_day(
             continue
         return candidate
     raise ScheduleError(
-        f"No open day from {when(day, 'date')} for {SEARCH_DAYS // 366} years where a session at "
-        f"{when(at, 'time')} fits the opening hours."
+        gettext("No open day from %(day)s for %(years)s years where a session at %(time)s fits the opening hours.")
+        % {"day": when(day, "date"), "years": SEARCH_DAYS // 366, "time": when(at, "time")}
     )
 
 
@@ -478,7 +497,9 @@ def replan_dates(
                 break
             candidate = day + dt.timedelta(days=1)
         else:
-            raise ScheduleError(f"No offered day from {when(candidate, 'date')} where the session fits.")
+            raise ScheduleError(
+                gettext("No offered day from %(day)s where the session fits.") % {"day": when(candidate, "date")}
+            )
         week = day.isocalendar()[:2]
         per_week[week] = per_week.get(week, 0) + 1
         result.append(day)

@@ -11,8 +11,10 @@ import subprocess
 import sys
 import zoneinfo
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+import time_machine
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.template import engines
@@ -21,8 +23,14 @@ from django.urls import reverse
 from django.utils import translation
 
 from clinic import formats, registry, rules
+from monitoring import reports as monitoring_reports
+from monitoring import rules as monitoring_rules
+from monitoring import services as monitoring_services
 from monitoring.forms import CheckInForm
+from monitoring.models import CheckIn
+from scheduling import rules as scheduling_rules
 from scheduling import services as booking
+from tests import factories
 
 CATALOG = {
     "Sign in": "Iniciar sesión",
@@ -32,6 +40,19 @@ CATALOG = {
     "%(title)s chart": "Gráfico: %(title)s",
     "The clinic is not open on %(weekday)s.": "La clínica no abre el %(weekday)s.",
     "An MRN is 6 to 12 capital letters or digits, e.g. MRN004512.": "Un NHC: de 6 a 12 letras o cifras.",
+    "No pre-dose vitals recorded yet": "Aún no hay constantes previas a la dosis",
+    "Arrived %(time)s": "Llegó a las %(time)s",
+    "ride not confirmed": "transporte sin confirmar",
+    "Low SpO2": "SpO2 baja",
+    "HR": "FC",
+    "Dosing has not started: observation has not begun": "La dosis no ha empezado",
+    "No-show rate": "Ausencias",
+    "No-shows": "No acudieron",
+    "%(time)s does not exist on %(day)s: the clocks go forward %(jump)s that night. Choose another time.": (
+        "Las %(time)s no existen el %(day)s: se adelanta %(jump)s."
+    ),
+    "1 hour": "1 hora",
+    "ride home confirmed": "transporte de vuelta confirmado",
 }
 
 
@@ -92,6 +113,91 @@ def test_a_service_refusal_and_a_rule_message_are_translated(spanish):
     with pytest.raises(ValidationError) as refused:
         rules.validate_mrn("x")
     assert refused.value.messages == ["Un NHC: de 6 a 12 letras o cifras."]
+
+
+@pytest.mark.django_db
+def test_the_session_day_speaks_the_clinics_language(spanish, client_for, nurse, administrator, patient, site):
+    """A dosing-block reason built by monitoring.rules and a step line with a value."""
+    start = dt.datetime(2026, 11, 17, 9, 0, tzinfo=zoneinfo.ZoneInfo(site.time_zone))
+    course = factories.make_course(patient, administrator, start_date=start.date())
+    session = factories.make_session(patient, site, start, course=course, sync=False)
+    with time_machine.travel(start + dt.timedelta(minutes=5), tick=False):
+        monitoring_services.session_check_in(
+            session=session, user=nurse, checklist=dict.fromkeys(CheckIn.CHECKLIST, True)
+        )
+        page = client_for(nurse).get(reverse("monitoring:session-day", kwargs={"pk": session.pk})).content.decode()
+    assert "<li>Aún no hay constantes previas a la dosis</li>" in page
+    assert "Llegó a las 09:05 · " in page
+    assert "· transporte sin confirmar" in page
+    assert "No pre-dose vitals recorded yet" not in page
+
+
+def test_a_reading_flag_and_the_boards_vital_names_are_translated_where_shown(spanish):
+    """A reading stores its flags in English; the session day and the board show them translated."""
+    flags = [{"code": "low_spo2", "label": "Low SpO2", "severity": "warning"}]
+    assert render_to_string("monitoring/reading_flags.html", {"flags": flags}).strip() == (
+        '<span class="badge flag flag-warning">SpO2 baja</span>'
+    )
+    start = dt.datetime(2026, 11, 17, 9, 0, tzinfo=dt.UTC)
+    session = SimpleNamespace(
+        pk=1,
+        status="in_observation",
+        start=start,
+        get_status_display=lambda: "",
+        chair=SimpleNamespace(name="Chair 1"),
+        patient=SimpleNamespace(full_name="Pat Example"),
+    )
+    reading = SimpleNamespace(systolic=120, diastolic=80, heart_rate=72, spo2=93, respiratory_rate=14, moaas=5)
+    reading.flags = flags
+    day = SimpleNamespace(
+        session=session,
+        latest_reading=reading,
+        in_observation=False,
+        board_gate=None,
+        dosing_blocked=False,
+        device_rest_until=None,
+        overdue=False,
+    )
+    html = (
+        engines["jinja2"]
+        .get_template("monitoring/_board_rows.html")
+        .render({"days": [day], "tz": dt.UTC, "day_url": lambda pk: f"/day/{pk}/"})
+    )
+    assert "· FC 72 ·" in html
+    assert '<span class="badge flag flag-warning">SpO2 baja</span>' in html
+
+
+def test_a_checklist_item_is_translated_in_a_dosing_block(spanish):
+    checkin = CheckIn(**{**dict.fromkeys(CheckIn.CHECKLIST, True), "transport_confirmed": False})
+    assert checkin.checklist_missing() == ["transporte de vuelta confirmado"]
+
+
+def test_a_discharge_gate_reason_is_translated(spanish):
+    gate = monitoring_rules.discharge_gate(
+        started_at=None,
+        now=dt.datetime(2026, 11, 17, 9, 0, tzinfo=dt.UTC),
+        discharge_reading_flags=None,
+        vitals_overridden=False,
+        readiness={},
+        pickup_name="",
+        tzinfo=dt.UTC,
+    )
+    assert gate.missing == ("La dosis no ha empezado",)
+
+
+@pytest.mark.django_db
+def test_a_report_table_title_and_column_are_translated(spanish, site):
+    table = monitoring_reports.report_table(
+        site=site, date_from=dt.date(2026, 11, 1), date_to=dt.date(2026, 11, 30), slug="no-show-rate"
+    )
+    assert table.title == "Ausencias"
+    assert table.columns[1] == "No acudieron"
+
+
+def test_a_scheduling_rule_message_is_translated(spanish):
+    problem = scheduling_rules.clock_problem(dt.date(2026, 3, 8), dt.time(2, 30), zoneinfo.ZoneInfo("America/New_York"))
+    assert problem.startswith("Las 02:30 no existen el ")
+    assert problem.endswith(": se adelanta 1 hora.")
 
 
 def test_every_text_of_the_jinja2_partials_is_in_the_committed_catalog():
