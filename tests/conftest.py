@@ -39,10 +39,12 @@ def _flush_with_audit_guard_lifted(self, sql_list):
 DatabaseOperations.execute_sql_flush = _flush_with_audit_guard_lifted
 
 
-# With pytest-xdist (make test runs two workers), the browser journeys share one worker and one
-# Chromium; the tests that start real processes (Celery worker, gunicorn, run_embedded, the
-# embedded SQLite mode with its broker file under var/) are marked ``serial``: tests/run_suite.py
-# runs them afterwards in one process of their own.
+# make test (tests/run_suite.py) shares the suite between two pytest-xdist workers, then runs
+# the tests marked ``serial`` in one process of their own: the tests that start real processes
+# (Celery worker, gunicorn, run_embedded, the embedded SQLite mode with its broker file under
+# var/), whose timings expect a machine not shared with other tests, and every transactional
+# test (browser journeys, live server, threads), because a transactional test empties every
+# table when it ends, reference data included, which the next plain test of its worker needs.
 PROCESS_TEST_FILES = {
     "test_production_smoke.py",
     "test_run_embedded.py",
@@ -54,12 +56,22 @@ PROCESS_TEST_FILES = {
 }
 
 
+def _transactional(item) -> bool:
+    marker = item.get_closest_marker("django_db")
+    return bool(marker and marker.kwargs.get("transaction")) or bool(
+        {"transactional_db", "live_server"} & set(getattr(item, "fixturenames", ()))
+    )
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        if item.get_closest_marker("e2e"):
-            item.add_marker(pytest.mark.xdist_group("browser"))
-        elif item.get_closest_marker("integration") or item.path.name in PROCESS_TEST_FILES:
+        if (
+            item.get_closest_marker("e2e")
+            or item.get_closest_marker("integration")
+            or item.path.name in PROCESS_TEST_FILES
+            or _transactional(item)
+        ):
             item.add_marker(pytest.mark.serial)
 
 
