@@ -27,7 +27,19 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 GALLERY = ARTIFACTS / "gallery"
 SIZES = {"desktop": DESKTOP, "tablet": {"width": 1024, "height": 768}, "phone": PHONE}
 # The pages meant to be used on a tablet or a phone: no sideways scrolling there.
-FITS = {"board", "session-day", "confirm"}
+FITS = {"board", "session-day", "confirm", "day", "rides", "reviews", "course", "compliance"}
+# The elements sticking out on the right of a page too wide (a hint for the failure message).
+STICKING_OUT = """() => {
+    const out = e => e.getBoundingClientRect().right > window.innerWidth + 0.5;
+    const inBox = e => { for (let a = e.parentElement; a && a !== document.body; a = a.parentElement) {
+        if (getComputedStyle(a).overflowX !== 'visible') return true; } return false; };
+    return [...document.querySelectorAll('body *')]
+        .filter(e => out(e) && !inBox(e) && !(e.parentElement && out(e.parentElement) && !inBox(e.parentElement)))
+        .slice(0, 5)
+        .map(e => `${e.tagName.toLowerCase()}.${e.getAttribute('class') || ''}`
+            + ` ${Math.round(e.getBoundingClientRect().right)}`);
+}"""
+
 
 NAMES = [
     ("Harper", "Quinn"),
@@ -239,9 +251,9 @@ def test_each_roles_main_pages_at_desktop_tablet_and_phone_sizes(browser, live_s
                     "() => [document.documentElement.scrollWidth, window.innerWidth]"
                 )
                 if name in FITS and size != "desktop" and scroll_width > inner_width:
-                    too_wide.append((role, name, size, scroll_width, inner_width))
+                    too_wide.append((role, name, size, scroll_width, inner_width, page.evaluate(STICKING_OUT)))
         finally:
             for page in signed_in.values():
                 page.context.close()
-    assert too_wide == []
+    assert too_wide == [], "\n".join(map(str, too_wide))
     assert len(list(GALLERY.glob("*.png"))) == len(pages) * len(SIZES)
