@@ -5,10 +5,12 @@ Each session is one event whose UID is the session's id, so a calendar applicati
 event when the session moves (SEQUENCE is the session's version) and shows it cancelled when
 it is cancelled. Minimum necessary content: the staff feed names the chair and the patient's
 initials only; the patient's file names the clinic, the time and the address, never the drug,
-the diagnosis or the treatment."""
+the diagnosis or the treatment. The words people read (the calendar's name, the event's title and
+description) are in the clinic's language; the rest is RFC 5545."""
 
 import datetime as dt
 
+from django.utils.translation import gettext as _
 from icalendar import Calendar, Event
 
 from .models import Session, SessionStatus
@@ -55,12 +57,14 @@ def _event(session: Session, *, domain: str, now: dt.datetime, summary: str, loc
 
 def site_feed(sessions, *, site, domain: str, now: dt.datetime) -> bytes:
     """A site's sessions for the staff: chair and time, the patient's initials only."""
-    cal = _calendar(f"{site.name}: sessions")
+    cal = _calendar(_("%(site)s: sessions") % {"site": site.name})
     for session in sessions:
         who = initials(session.patient.first_name, session.patient.last_name)
-        summary = f"{session.chair.name}: {who}"
+        values = {"chair": session.chair.name, "patient": who}
         if session.status == SessionStatus.NO_SHOW:
-            summary += " (no-show)"
+            summary = _("%(chair)s: %(patient)s (no-show)") % values
+        else:
+            summary = _("%(chair)s: %(patient)s") % values
         cal.add_component(_event(session, domain=domain, now=now, summary=summary, location=site.name))
     return cal.to_ical()
 
@@ -73,10 +77,10 @@ def patient_session(session: Session, *, clinic_name: str, phone: str, domain: s
         session,
         domain=domain,
         now=now,
-        summary=f"Appointment at {clinic_name}",
+        summary=_("Appointment at %(clinic_name)s") % {"clinic_name": clinic_name},
         location=", ".join(part for part in (clinic_name, site.address) if part),
     )
     if phone:
-        event.add("description", f"Questions or cannot come? Call {phone}.")
+        event.add("description", _("Questions or cannot come? Call %(phone)s.") % {"phone": phone})
     cal.add_component(event)
     return cal.to_ical()

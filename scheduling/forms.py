@@ -8,14 +8,18 @@ from crispy_forms.layout import Column, Layout, Row
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.dates import WEEKDAYS
 from django.utils.translation import gettext_lazy as _
 
 from clinic.formats import INPUT_DATE_FORMAT, INPUT_TIME_FORMAT, when
 from clinic.forms import VisibleTextMixin
-from clinic.models import Chair, Site, Weekday
+from clinic.models import Chair, Site
 
 from . import rules
 from .models import Protocol, TransportArrangement
+
+# Monday (0) to Sunday, named in the clinic's language (Django's own translations).
+WEEKDAY_CHOICES = [(day, WEEKDAYS[day]) for day in range(7)]
 
 
 class DateInput(forms.DateInput):
@@ -36,7 +40,7 @@ class SessionDateField(forms.DateField):
     """A day a session can be on: from today (``today``, the site's, set by the form) up to
     the booking horizon. Year 9999 or 0001 is a typing mistake, told beside the field."""
 
-    default_error_messages = {"out_of_range": "Choose a day from %(first)s up to %(last)s."}
+    default_error_messages = {"out_of_range": _("Choose a day from %(first)s up to %(last)s.")}
 
     def __init__(self, **kwargs):
         kwargs.setdefault("widget", DateInput())
@@ -72,15 +76,16 @@ class ChairChoiceField(forms.ModelChoiceField):
 class CourseSetupForm(VisibleTextMixin, forms.Form):
     """Step 1 of the course wizard: what the scheduler wants."""
 
-    protocol = forms.ModelChoiceField(queryset=Protocol.objects.filter(active=True))
-    start_date = SessionDateField()
+    protocol = forms.ModelChoiceField(queryset=Protocol.objects.filter(active=True), label=_("Protocol"))
+    start_date = SessionDateField(label=_("Start date"))
     weekdays = forms.TypedMultipleChoiceField(
-        choices=Weekday.choices,
+        label=_("Weekdays"),
+        choices=WEEKDAY_CHOICES,
         coerce=int,
         widget=forms.CheckboxSelectMultiple,
         help_text=_("Twice-weekly sessions need two days with a day between them, e.g. Monday and Thursday."),
     )
-    start_time = forms.TimeField(widget=TimeInput(), initial=dt.time(9))
+    start_time = forms.TimeField(widget=TimeInput(), initial=dt.time(9), label=_("Start time"))
     chair = ChairChoiceField(queryset=Chair.objects.none(), label=_("Preferred chair"))
 
     error_messages = {
@@ -131,10 +136,12 @@ class ProposalRowForm(forms.Form):
     include = forms.BooleanField(
         required=False, initial=True, label=_("Book"), widget=forms.CheckboxInput(attrs={"class": "form-check-input"})
     )
-    date = SessionDateField()
-    time = forms.TimeField(widget=TimeInput())
+    date = SessionDateField(label=_("Day"))
+    time = forms.TimeField(widget=TimeInput(), label=_("Time"))
     chair = ChairChoiceField(
-        queryset=Chair.objects.none(), widget=forms.Select(attrs={"class": "form-select form-select-sm"})
+        queryset=Chair.objects.none(),
+        label=_("Chair"),
+        widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
     )
 
     def __init__(self, *args, chairs=None, today: dt.date | None = None, tz=None, **kwargs):
@@ -172,12 +179,15 @@ class VersionForm(forms.Form):
 class SessionMoveForm(VersionForm):
     THIS, FOLLOWING = "this", "following"
 
-    date = SessionDateField()
-    time = forms.TimeField(widget=TimeInput())
-    chair = ChairChoiceField(queryset=Chair.objects.none())
+    date = SessionDateField(label=_("Date"))
+    time = forms.TimeField(widget=TimeInput(), label=_("Time"))
+    chair = ChairChoiceField(queryset=Chair.objects.none(), label=_("Chair"))
     scope = forms.ChoiceField(
         label=_("Move"),
-        choices=[(THIS, "This session only"), (FOLLOWING, "This and the following ones (they keep their spacing)")],
+        choices=[
+            (THIS, _("This session only")),
+            (FOLLOWING, _("This and the following ones (they keep their spacing)")),
+        ],
         initial=THIS,
         required=False,
         widget=forms.RadioSelect,
@@ -202,14 +212,16 @@ class SessionMoveForm(VersionForm):
 
 
 class SessionCancelForm(VisibleTextMixin, VersionForm):
-    reason = forms.CharField(max_length=255, widget=forms.TextInput(attrs={"placeholder": "e.g. patient unwell"}))
+    reason = forms.CharField(
+        label=_("Reason"), max_length=255, widget=forms.TextInput(attrs={"placeholder": _("e.g. patient unwell")})
+    )
 
 
 class CourseStopForm(VisibleTextMixin, forms.Form):
     reason = forms.CharField(
         label=_("Why is the course stopping?"),
         max_length=200,
-        widget=forms.TextInput(attrs={"placeholder": "e.g. course complete, switched treatment"}),
+        widget=forms.TextInput(attrs={"placeholder": _("e.g. course complete, switched treatment")}),
     )
 
 
@@ -226,6 +238,8 @@ class TransportForm(VisibleTextMixin, forms.ModelForm):
         labels = {
             "kind": _("Ride home"),
             "name": _("Driver or ride service"),
+            "phone": _("Phone"),
+            "relationship": _("Relationship"),
             "booking_reference": _("Ride booking reference"),
         }
 
@@ -252,15 +266,15 @@ class TransportForm(VisibleTextMixin, forms.ModelForm):
 class CourseReviewForm(VisibleTextMixin, forms.Form):
     """A prescriber's decision at a phase's review: what the course does next, and why."""
 
-    decision = forms.ChoiceField(label="Decision", choices=[], widget=forms.RadioSelect)
+    decision = forms.ChoiceField(label=_("Decision"), choices=[], widget=forms.RadioSelect)
     note = forms.CharField(
-        label="Note (the reason, what was discussed)",
+        label=_("Note (the reason, what was discussed)"),
         max_length=500,
         required=False,
-        widget=forms.TextInput(attrs={"placeholder": "e.g. response at week 4, tolerated 84 mg"}),
+        widget=forms.TextInput(attrs={"placeholder": _("e.g. response at week 4, tolerated 84 mg")}),
     )
 
-    error_messages = {"stop_needs_note": "Write why the course stops."}
+    error_messages = {"stop_needs_note": _("Write why the course stops.")}
 
     def __init__(self, *args, decisions: list[tuple[str, str]], **kwargs):
         super().__init__(*args, **kwargs)

@@ -9,20 +9,21 @@ from django.db.models.functions import Length
 from django.db.models.lookups import LessThanOrEqual
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
 
 from clinic import fields
 from clinic.formats import when
 from clinic.models import Chair, Patient, Site
 
-from . import rules
+from . import rules, rules_reminders
 
 # Longest protocol notes an administrator may write (checked by forms and the database).
 PROTOCOL_NOTES_MAX = 2000
 
 
 class Drug(models.TextChoices):
-    ESKETAMINE = "esketamine", "Esketamine nasal spray"
-    IV_KETAMINE = "iv_ketamine", "IV ketamine"
+    ESKETAMINE = "esketamine", gettext_lazy("Esketamine nasal spray")
+    IV_KETAMINE = "iv_ketamine", gettext_lazy("IV ketamine")
 
 
 class Protocol(models.Model):
@@ -30,9 +31,9 @@ class Protocol(models.Model):
     slug = models.SlugField(max_length=60, unique=True)
     drug = models.CharField(max_length=20, choices=Drug.choices)
     indication = fields.CharField(max_length=200, blank=True)
-    requires_rems = models.BooleanField("requires REMS enrolment", default=True)
+    requires_rems = models.BooleanField(gettext_lazy("requires REMS enrolment"), default=True)
     checkpoint_minutes = models.JSONField(
-        default=list, blank=True, help_text="Observation checkpoints after dosing, in minutes, e.g. [40]."
+        default=list, blank=True, help_text=gettext_lazy("Observation checkpoints after dosing, in minutes, e.g. [40].")
     )
     notes = fields.TextField(blank=True, max_length=PROTOCOL_NOTES_MAX)
     active = models.BooleanField(default=True)
@@ -40,18 +41,25 @@ class Protocol(models.Model):
     # dose of a course the first-dose amount unless a prescriber overrides; IV ketamine by weight
     # within the mg/kg range.
     allowed_doses_mg = models.JSONField(
-        "allowed doses (mg)", default=list, blank=True, help_text="Esketamine doses a nurse may give, e.g. [56, 84]."
+        gettext_lazy("allowed doses (mg)"),
+        default=list,
+        blank=True,
+        help_text=gettext_lazy("Esketamine doses a nurse may give, e.g. [56, 84]."),
     )
     first_dose_mg = models.DecimalField(
-        "first dose of a course (mg)",
+        gettext_lazy("first dose of a course (mg)"),
         max_digits=6,
         decimal_places=1,
         null=True,
         blank=True,
-        help_text="Empty: any allowed dose. A different first dose needs a prescriber override.",
+        help_text=gettext_lazy("Empty: any allowed dose. A different first dose needs a prescriber override."),
     )
-    mg_per_kg_min = models.DecimalField("lowest mg/kg", max_digits=4, decimal_places=2, null=True, blank=True)
-    mg_per_kg_max = models.DecimalField("highest mg/kg", max_digits=4, decimal_places=2, null=True, blank=True)
+    mg_per_kg_min = models.DecimalField(
+        gettext_lazy("lowest mg/kg"), max_digits=4, decimal_places=2, null=True, blank=True
+    )
+    mg_per_kg_max = models.DecimalField(
+        gettext_lazy("highest mg/kg"), max_digits=4, decimal_places=2, null=True, blank=True
+    )
 
     class Meta:
         ordering = ["name"]
@@ -87,19 +95,23 @@ class ProtocolPhase(models.Model):
     # The phase's frequency is a ceiling: never two doses closer than this (defaults: 2 days
     # twice weekly, 5 weekly, 10 every two weeks; rules.default_min_days_between).
     min_days_between = models.PositiveSmallIntegerField(
-        "minimum days between doses",
+        gettext_lazy("minimum days between doses"),
         default=2,
-        help_text="No two doses closer than this many days: 2 for twice weekly, 5 for weekly, 10 for every 2 weeks.",
+        help_text=gettext_lazy(
+            "No two doses closer than this many days: 2 for twice weekly, 5 for weekly, 10 for every 2 weeks."
+        ),
     )
     default_dose_mg = models.DecimalField(max_digits=6, decimal_places=1)
     dosing_minutes = models.PositiveSmallIntegerField(default=15)
     observation_minutes = models.PositiveSmallIntegerField(default=120)
     turnover_minutes = models.PositiveSmallIntegerField(default=15)
     review_after = models.BooleanField(
-        "prescriber review when this phase ends",
+        gettext_lazy("prescriber review when this phase ends"),
         default=False,
-        help_text="The course pauses after this phase's last session until a prescriber decides: "
-        "continue, next phase, step back to the previous frequency, or stop.",
+        help_text=gettext_lazy(
+            "The course pauses after this phase's last session until a prescriber decides: "
+            "continue, next phase, step back to the previous frequency, or stop."
+        ),
     )
 
     class Meta:
@@ -136,9 +148,9 @@ class ProtocolPhase(models.Model):
 
 class Course(models.Model):
     class Status(models.TextChoices):
-        ACTIVE = "active", "Active"
-        COMPLETED = "completed", "Completed"
-        STOPPED = "stopped", "Stopped"
+        ACTIVE = "active", gettext_lazy("Active")
+        COMPLETED = "completed", gettext_lazy("Completed")
+        STOPPED = "stopped", gettext_lazy("Stopped")
 
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="courses")
     protocol = models.ForeignKey(Protocol, on_delete=models.PROTECT, related_name="courses")
@@ -148,7 +160,7 @@ class Course(models.Model):
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="courses")
     preferred_chair = models.ForeignKey(Chair, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     start_date = models.DateField()
-    weekdays = models.JSONField(default=list, help_text="Preferred weekdays, 0 = Monday.")
+    weekdays = models.JSONField(default=list, help_text=gettext_lazy("Preferred weekdays, 0 = Monday."))
     start_time = models.TimeField()
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.ACTIVE)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
@@ -172,7 +184,7 @@ class Course(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.protocol} for {self.patient}"
+        return gettext("%(protocol)s for %(patient)s") % {"protocol": self.protocol, "patient": self.patient}
 
     def save(self, *args, **kwargs):
         self.drug = self.protocol.drug
@@ -189,11 +201,11 @@ class CourseReview(models.Model):
     course flagged for review (``flags``: a worsening outcome score...)."""
 
     class Decision(models.TextChoices):
-        CONTINUE = "continue", "Continue at the same frequency"
-        NEXT = "next", "Go on to the next phase"
-        STEP_BACK = "step_back", "Step back to the previous frequency"
-        EXTEND = "extend", "Extend the current phase"
-        STOP = "stop", "Stop the course"
+        CONTINUE = "continue", gettext_lazy("Continue at the same frequency")
+        NEXT = "next", gettext_lazy("Go on to the next phase")
+        STEP_BACK = "step_back", gettext_lazy("Step back to the previous frequency")
+        EXTEND = "extend", gettext_lazy("Extend the current phase")
+        STOP = "stop", gettext_lazy("Stop the course")
 
     course = models.ForeignKey(Course, on_delete=models.PROTECT, related_name="reviews")
     phase_order = models.PositiveSmallIntegerField()
@@ -245,7 +257,7 @@ class CourseReviewFlag(models.Model):
         ]
 
     def __str__(self):
-        return f"Review flag on {self.course}: {self.reason}"
+        return gettext("Review flag on %(course)s: %(reason)s") % {"course": self.course, "reason": self.reason}
 
     @property
     def is_open(self) -> bool:
@@ -253,12 +265,12 @@ class CourseReviewFlag(models.Model):
 
 
 class SessionStatus(models.TextChoices):
-    BOOKED = "booked", "Booked"
-    CHECKED_IN = "checked_in", "Checked in"
-    IN_OBSERVATION = "in_observation", "In observation"
-    DISCHARGED = "discharged", "Discharged"
-    CANCELLED = "cancelled", "Cancelled"
-    NO_SHOW = "no_show", "No-show"
+    BOOKED = "booked", gettext_lazy("Booked")
+    CHECKED_IN = "checked_in", gettext_lazy("Checked in")
+    IN_OBSERVATION = "in_observation", gettext_lazy("In observation")
+    DISCHARGED = "discharged", gettext_lazy("Discharged")
+    CANCELLED = "cancelled", gettext_lazy("Cancelled")
+    NO_SHOW = "no_show", gettext_lazy("No-show")
 
 
 # Status only moves forward along these edges.
@@ -281,7 +293,9 @@ class Session(models.Model):
     planned_end = models.DateTimeField()
     planned_dose_mg = models.DecimalField(max_digits=6, decimal_places=1)
     phase_name = fields.CharField(max_length=60, blank=True)
-    sequence = models.PositiveSmallIntegerField(default=1, help_text="1 for the first session of the course.")
+    sequence = models.PositiveSmallIntegerField(
+        default=1, help_text=gettext_lazy("1 for the first session of the course.")
+    )
     status = models.CharField(max_length=16, choices=SessionStatus.choices, default=SessionStatus.BOOKED)
     status_changed_at = models.DateTimeField(default=timezone.now)
     cancel_reason = fields.CharField(max_length=255, blank=True)
@@ -325,7 +339,7 @@ class Session(models.Model):
     def check_transition(self, to: str) -> None:
         if not self.can_transition(to):
             raise ValidationError(
-                "A session that is %(current)s cannot become %(new)s.",
+                gettext("A session that is %(current)s cannot become %(new)s."),
                 code="invalid_transition",
                 params={
                     "current": self.get_status_display().lower(),
@@ -345,17 +359,17 @@ class Session(models.Model):
 
 class TransportArrangement(models.Model):
     class Kind(models.TextChoices):
-        ESCORT = "escort", "Escort / driver"
-        RIDE = "ride", "Booked ride service"
+        ESCORT = "escort", gettext_lazy("Escort / driver")
+        RIDE = "ride", gettext_lazy("Booked ride service")
 
     class Status(models.TextChoices):
-        UNCONFIRMED = "unconfirmed", "Unconfirmed"
-        CONFIRMED_STAFF = "confirmed_staff", "Confirmed by staff"
-        CONFIRMED_PATIENT = "confirmed_patient", "Confirmed by patient"
+        UNCONFIRMED = "unconfirmed", gettext_lazy("Unconfirmed")
+        CONFIRMED_STAFF = "confirmed_staff", gettext_lazy("Confirmed by staff")
+        CONFIRMED_PATIENT = "confirmed_patient", gettext_lazy("Confirmed by patient")
 
     session = models.OneToOneField(Session, on_delete=models.CASCADE, related_name="transport")
     kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.ESCORT)
-    name = fields.CharField("driver or service name", max_length=120, blank=True)
+    name = fields.CharField(gettext_lazy("driver or service name"), max_length=120, blank=True)
     phone = fields.CharField(max_length=20, blank=True)
     relationship = fields.CharField(max_length=60, blank=True)
     booking_reference = fields.CharField(max_length=60, blank=True)
@@ -367,7 +381,7 @@ class TransportArrangement(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self):
-        return f"{self.name or 'No ride recorded'} ({self.get_status_display()})"
+        return f"{self.name or gettext('No ride recorded')} ({self.get_status_display()})"
 
     @property
     def is_confirmed(self) -> bool:
@@ -379,11 +393,11 @@ class Reminder(models.Model):
     compare-and-set update; the send task moves them to sent, skipped or failed."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        SENDING = "sending", "Sending"
-        SENT = "sent", "Sent"
-        SKIPPED = "skipped", "Skipped"
-        FAILED = "failed", "Failed"
+        PENDING = "pending", gettext_lazy("Pending")
+        SENDING = "sending", gettext_lazy("Sending")
+        SENT = "sent", gettext_lazy("Sent")
+        SKIPPED = "skipped", gettext_lazy("Skipped")
+        FAILED = "failed", gettext_lazy("Failed")
 
     session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="reminders")
     kind = models.CharField(max_length=20)
@@ -407,3 +421,8 @@ class Reminder(models.Model):
 
     def __str__(self):
         return f"{self.kind} reminder for session {self.session_id} ({self.status})"
+
+    @property
+    def skip_reason_display(self) -> str:
+        """Why it was skipped, in the clinic's language (the row keeps the English reason)."""
+        return rules_reminders.reason_text(self.skip_reason)

@@ -99,7 +99,7 @@ def register() -> None:
     registry.home_register(role=SCHEDULER, url_name="scheduling:day", order=10)
     registry.patient_panel_register("courses", _patient_panel)
     registry.retry_source_register(
-        registry.RetrySource(slug="reminders", label="Reminders", failed=_failed_reminders, retry=_retry_reminder)
+        registry.RetrySource(slug="reminders", label=_("Reminders"), failed=_failed_reminders, retry=_retry_reminder)
     )
     registry.outbox_source_register(
         "reminders", registry.OutboxSource(patients=_reminder_patients, planned=_planned_reminders)

@@ -16,6 +16,7 @@ from django.db.models import F
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from clinic.formats import when
 from clinic.messaging import Outgoing, SendError, TransientSendError, batch_store, message_send
@@ -154,11 +155,11 @@ def reminders_recover_stale(*, now: dt.datetime | None = None) -> tuple[int, int
         )
         for row in stale:
             if row["attempts"] >= settings.REMINDER_MAX_ATTEMPTS:
-                _mark_failed(row, "abandoned by a stopped worker too many times", now=now)
+                _mark_failed(row, gettext("abandoned by a stopped worker too many times"), now=now)
                 failed += 1
             else:
                 Reminder.objects.filter(pk=row["pk"], status=Reminder.Status.SENDING).update(
-                    status=Reminder.Status.PENDING, last_error="requeued: the worker sending it stopped"
+                    status=Reminder.Status.PENDING, last_error=gettext("requeued: the worker sending it stopped")
                 )
                 requeued += 1
     if stale:
@@ -174,8 +175,8 @@ def _mark_failed(row: dict, error: str, *, now: dt.datetime) -> None:
         session,
         kind="reminder_failed",
         dedupe_key=f"reminder-failed:{row['pk']}:{row['attempts']}:{now.isoformat()}"[:120],
-        message=f"A {row['kind']} reminder for the session on {when(session.local_start(), 'day_time')} "
-        "could not be sent.",
+        message=gettext("A %(kind)s reminder for the session on %(when)s could not be sent.")
+        % {"kind": row["kind"], "when": when(session.local_start(), "day_time")},
         severity="warning",
         audience="scheduler",
         url=_safe_reverse("clinic:outbox") + "?status=failed",

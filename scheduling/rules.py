@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TypeVar
 
+from django.utils.dates import WEEKDAYS
 from django.utils.translation import gettext, ngettext
 
 from clinic.formats import when
@@ -24,7 +25,8 @@ SEARCH_DAYS = 3 * 366
 
 OpeningMap = Mapping[int, tuple[dt.time, dt.time]]  # weekday (0 = Monday) -> (opens, closes)
 
-WEEKDAY_NAMES = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+# "Monday" ... "Sunday" in the clinic's language (Django's own translations), Monday first.
+WEEKDAY_NAMES = [WEEKDAYS[d] for d in range(7)]
 
 
 def default_min_days_between(sessions_per_week: int, interval_weeks: int) -> int:
@@ -174,8 +176,10 @@ def _monday(day: dt.date) -> dt.date:
 
 
 def _names(weekdays: Iterable[int]) -> str:
-    names = [WEEKDAY_NAMES[d] for d in weekdays]
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    names = [str(WEEKDAY_NAMES[d]) for d in weekdays]
+    if len(names) == 1:
+        return names[0]
+    return gettext("%(names)s and %(last)s") % {"names": ", ".join(names[:-1]), "last": names[-1]}
 
 
 def usable_weekdays(
@@ -188,15 +192,21 @@ def usable_weekdays(
     for day in sorted(set(weekdays)):
         hours = opening_hours.get(day)
         if hours is None:
-            problems.append(f"the site is closed on {WEEKDAY_NAMES[day]}s")
+            problems.append(gettext("the site is closed on %(weekday)ss") % {"weekday": WEEKDAY_NAMES[day]})
             continue
         opens, closes = hours
         end_minutes = start_minutes + minutes
         if at < opens or end_minutes > closes.hour * 60 + closes.minute:
             end = when(dt.time(end_minutes // 60 % 24, end_minutes % 60), "time")
             problems.append(
-                f"a session {when(at, 'time')}-{end} does not fit {WEEKDAY_NAMES[day]}'s hours "
-                f"({when(opens, 'time')}-{when(closes, 'time')})"
+                gettext("a session %(start)s-%(end)s does not fit %(weekday)s's hours (%(opens)s-%(closes)s)")
+                % {
+                    "start": when(at, "time"),
+                    "end": end,
+                    "weekday": WEEKDAY_NAMES[day],
+                    "opens": when(opens, "time"),
+                    "closes": when(closes, "time"),
+                }
             )
             continue
         usable.append(day)
@@ -211,8 +221,14 @@ def choose_weekdays(usable: list[int], phase: PhaseSpec) -> list[int]:
     count = phase.sessions_per_week
     if len(usable) < count:
         raise ScheduleError(
-            f"{phase.name} needs {count} session{'s' if count != 1 else ''} a week on days the patient offered "
-            f"and the site is open: choose at least {count} such weekdays."
+            ngettext(
+                "%(phase)s needs %(count)s session a week on days the patient offered and the site is open: "
+                "choose at least %(count)s such weekdays.",
+                "%(phase)s needs %(count)s sessions a week on days the patient offered and the site is open: "
+                "choose at least %(count)s such weekdays.",
+                count,
+            )
+            % {"phase": phase.name, "count": count}
         )
     period = 7 * max(phase.interval_weeks, 1)
     best, best_gap = None, -1
@@ -222,8 +238,11 @@ def choose_weekdays(usable: list[int], phase: PhaseSpec) -> list[int]:
             best, best_gap = list(combo), min(gaps)
     if best_gap < phase.min_days_between:
         raise ScheduleError(
-            f"{phase.name} needs {count} of the offered days at least {phase.min_days_between} days apart, "
-            f"and {_names(usable)} are closer than that: offer days further apart (for example Monday and Thursday)."
+            gettext(
+                "%(phase)s needs %(count)s of the offered days at least %(days)s days apart, and %(names)s are "
+                "closer than that: offer days further apart (for example Monday and Thursday)."
+            )
+            % {"phase": phase.name, "count": count, "days": phase.min_days_between, "names": _names(usable)}
         )
     return best
 
@@ -372,7 +391,10 @@ def generate_schedule(
             continue
         usable, problems = usable_weekdays(weekdays, start_time, phase.session_minutes, opening_hours)
         if len(usable) < phase.sessions_per_week and problems:
-            raise ScheduleError(f"{phase.name} cannot be planned on the days offered: {'; '.join(problems)}.")
+            raise ScheduleError(
+                gettext("%(phase)s cannot be planned on the days offered: %(problems)s.")
+                % {"phase": phase.name, "problems": "; ".join(problems)}
+            )
         interval = max(phase.interval_weeks, 1)
         planner.usable = usable
         previous = planner.previous

@@ -13,18 +13,27 @@ import datetime as dt
 import zoneinfo
 from dataclasses import dataclass
 
+from django.utils.translation import gettext, gettext_noop
+
 PENDING = "pending"
 SKIPPED = "skipped"
 
-# Skip reasons (shown to staff on the session and the outbox pages).
-REASON_CANCELLED = "session cancelled"
-REASON_NO_SHOW = "session marked no-show"
-REASON_STARTED = "session already under way"
-REASON_OPTED_OUT = "patient opted out of reminders"
-REASON_NO_PHONE = "no mobile number for SMS"
-REASON_NO_EMAIL = "no e-mail address"
-REASON_TOO_LATE = "too late: booked after the reminder time"
-REASON_NOT_BEFORE_START = "reminder time is not before the session"
+# Skip reasons (shown to staff on the session and the outbox pages). Stored in English on the
+# reminder row, where the planner compares them (``REASON_TOO_LATE``), and translated where they
+# are shown (``reason_text``).
+REASON_CANCELLED = gettext_noop("session cancelled")
+REASON_NO_SHOW = gettext_noop("session marked no-show")
+REASON_STARTED = gettext_noop("session already under way")
+REASON_OPTED_OUT = gettext_noop("patient opted out of reminders")
+REASON_NO_PHONE = gettext_noop("no mobile number for SMS")
+REASON_NO_EMAIL = gettext_noop("no e-mail address")
+REASON_TOO_LATE = gettext_noop("too late: booked after the reminder time")
+REASON_NOT_BEFORE_START = gettext_noop("reminder time is not before the session")
+
+
+def reason_text(reason: str) -> str:
+    """A stored skip reason in the clinic's language ('' for none)."""
+    return gettext(reason) if reason else ""
 
 
 @dataclass(frozen=True)

@@ -13,23 +13,26 @@ A review happens in one of two positions:
 import datetime as dt
 from collections.abc import Sequence
 
+from django.utils.translation import gettext_lazy as _
+
 CONTINUE, NEXT, STEP_BACK, EXTEND, STOP = "continue", "next", "step_back", "extend", "stop"
 DECISIONS = (CONTINUE, EXTEND, STEP_BACK, NEXT, STOP)
 
-# How each decision reads in each position (the choices the review page offers, in order).
+# How each decision reads in each position (the choices the review page offers, in order),
+# translated where the page shows them.
 LABELS = {
     "paused": {
-        CONTINUE: "Continue at the same frequency (the phase again)",
-        STEP_BACK: "Step back to the previous frequency",
-        NEXT: "Go on to the next phase",
-        STOP: "Stop the course",
+        CONTINUE: _("Continue at the same frequency (the phase again)"),
+        STEP_BACK: _("Step back to the previous frequency"),
+        NEXT: _("Go on to the next phase"),
+        STOP: _("Stop the course"),
     },
     "running": {
-        CONTINUE: "Continue unchanged (keep the booked sessions)",
-        EXTEND: "Extend the current phase (plan it again in full from the next session)",
-        STEP_BACK: "Step back to the previous frequency",
-        NEXT: "Go on to the next phase now",
-        STOP: "Stop the course",
+        CONTINUE: _("Continue unchanged (keep the booked sessions)"),
+        EXTEND: _("Extend the current phase (plan it again in full from the next session)"),
+        STEP_BACK: _("Step back to the previous frequency"),
+        NEXT: _("Go on to the next phase now"),
+        STOP: _("Stop the course"),
     },
 }
 

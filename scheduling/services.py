@@ -15,6 +15,7 @@ from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext, pgettext
 from django.utils.translation import gettext_lazy as _
 
 from clinic import registry
@@ -107,7 +108,7 @@ class SiteCalendar:
 
     def hours_text(self, day: dt.date) -> str:
         hours = self.opening_hours.get(day.weekday())
-        return f"{when(hours[0], 'time')}-{when(hours[1], 'time')}" if hours else "closed"
+        return f"{when(hours[0], 'time')}-{when(hours[1], 'time')}" if hours else gettext("closed")
 
 
 def active_course(*, patient: Patient, drug: str) -> Course | None:
@@ -175,7 +176,11 @@ def slot_problems(
         reason = calendar.closures.get(local.date(), "")
         problems.append(_error(code, date=when(local, "date"), reason=f" ({reason})" if reason else ""))
     elif code == "closed_day":
-        problems.append(_error(code, weekday=f"{when(local, 'weekday')}s"))
+        # "Thursdays": the clinic is closed every week on that day.
+        every = pgettext("a weekday in the plural: every Thursday", "%(weekday)ss") % {
+            "weekday": when(local, "weekday")
+        }
+        problems.append(_error(code, weekday=every))
     elif code == "outside_hours":
         problems.append(_error(code, range=span, hours=calendar.hours_text(local.date())))
     if not chair.active:
@@ -206,7 +211,8 @@ def slot_problems(
             _error(
                 "dose_too_close",
                 patient=patient.full_name,
-                other=f"{when(near.start, 'date', tz)} at {when(near.start, 'time', tz)}",
+                other=gettext("%(date)s at %(time)s")
+                % {"date": when(near.start, "date", tz), "time": when(near.start, "time", tz)},
                 days=min_days_between,
             )
         )
@@ -306,7 +312,7 @@ def _save_guarded(session: Session, *, calendar: SiteCalendar, **save_kwargs) ->
             if "session_chair_no_overlap" in str(exc) and not problems:
                 problems = [taken]
             raise ValidationError(
-                problems or [_error("chair_taken", chair=session.chair.name, range="at this time")]
+                problems or [_error("chair_taken", chair=session.chair.name, range=gettext("at this time"))]
             ) from exc
 
 
@@ -624,7 +630,11 @@ def _move(
             at = new_local.time() if local.time() == old_local.time() else local.time()
             day = local.date() + shift
             if (problem := rules.clock_problem(day, at, tz)) is not None:
-                errors.append(ValidationError(f"The session of {when(local, 'day')}: {problem}", code="time_skipped"))
+                problem = gettext("The session of %(day)s: %(problem)s") % {
+                    "day": when(local, "day"),
+                    "problem": problem,
+                }
+                errors.append(ValidationError(problem, code="time_skipped"))
                 continue
             item_start, item_chair = rules.local_datetime(day, at, tz), item.chair
         end = rules.session_end(item_start, minutes)
@@ -651,9 +661,18 @@ def _move(
                 min_days_between=gap,
             )
         if problems:
-            was, moving_to = when(item.start, "day", tz), when(item_start, "day_time", tz)
-            prefix = "" if index == 0 else f"The session of {was}, moving to {moving_to}: "
-            errors += [ValidationError(prefix + " ".join(p.messages), code=p.code) for p in problems]
+            if index == 0:
+                errors += [ValidationError(" ".join(p.messages), code=p.code) for p in problems]
+            else:
+                values = {"day": when(item.start, "day", tz), "new": when(item_start, "day_time", tz)}
+                errors += [
+                    ValidationError(
+                        gettext("The session of %(day)s, moving to %(new)s: %(problem)s")
+                        % {**values, "problem": " ".join(p.messages)},
+                        code=p.code,
+                    )
+                    for p in problems
+                ]
             continue
         plan.append((item, item_chair, item_start, end))
     if errors:
@@ -844,7 +863,7 @@ def course_stop(*, course: Course, reason: str, user=None, request=None) -> list
     )
     max_reason = Session._meta.get_field("cancel_reason").max_length
     for session in upcoming:
-        session.cancel_reason = f"Course stopped: {reason}"[:max_reason]
+        session.cancel_reason = (gettext("Course stopped: %(reason)s") % {"reason": reason})[:max_reason]
         _touch(session, SessionStatus.CANCELLED)
         session.save()
         reminders_sync(session=session)
@@ -886,7 +905,7 @@ def _review_plan(course: Course, position, decision: str) -> list[ProtocolPhase]
         raise _error(
             exc.code if exc.code in ERRORS else "review_not_allowed",
             protocol=course.protocol.name,
-            phase=current.name if current else "this phase",
+            phase=current.name if current else gettext("this phase"),
         ) from None
     return [] if first is None else position.phases[first:]
 
@@ -927,7 +946,8 @@ def course_review_decide(*, course: Course, decision: str, note: str, user, requ
         decided_by=user,
     )
     if decision == CourseReview.Decision.STOP:
-        course_stop(course=course, reason=f"Prescriber's review: {note or 'stop'}", user=user, request=request)
+        reason = gettext("Prescriber's review: %(note)s") % {"note": note or pgettext("a review's decision", "stop")}
+        course_stop(course=course, reason=reason, user=user, request=request)
         course.refresh_from_db()
         course.review_phase_order = None
         course.save(update_fields=["review_phase_order"])
@@ -946,7 +966,7 @@ def course_review_decide(*, course: Course, decision: str, note: str, user, requ
         Session.objects.select_for_update().filter(course=course, status=SessionStatus.BOOKED, start__gt=now)
     )
     for session in upcoming:
-        session.cancel_reason = "Re-planned after the prescriber's review"
+        session.cancel_reason = gettext("Re-planned after the prescriber's review")
         _touch(session, SessionStatus.CANCELLED)
         session.save()
         reminders_sync(session=session)
@@ -1222,8 +1242,8 @@ def rides_unconfirmed_alert(*, now: dt.datetime | None = None) -> int:
             session,
             kind="ride_unconfirmed",
             dedupe_key=f"ride-unconfirmed:session:{session.pk}",
-            message=f"No confirmed ride home for {session.patient.full_name} on "
-            f"{when(session.local_start(), 'day_time')}.",
+            message=gettext("No confirmed ride home for %(patient)s on %(when)s.")
+            % {"patient": session.patient.full_name, "when": when(session.local_start(), "day_time")},
             severity="warning",
             audience="scheduler",
             url=reverse("scheduling:session-detail", args=[session.pk]),

@@ -150,13 +150,15 @@ def _preview_rows(*, patient, site, setup, proposals) -> list[dict]:
             min_days_between=p.min_days_between,
         )
         chosen = chosen or preferred
+        notes = []
         if chosen.pk != preferred.pk:
-            note = f"{preferred.name} is taken: {chosen.name} offered."
-        for extra in (p.reason, rules.clock_note(p.date, setup["start_time"], site.tzinfo)):
-            if extra:
-                note = (note + " " if note else "") + extra
+            notes.append(
+                _("%(preferred)s is taken: %(chosen)s offered.") % {"preferred": preferred.name, "chosen": chosen.name}
+            )
+        notes += [p.reason, rules.clock_note(p.date, setup["start_time"], site.tzinfo)]
         if p.review_follows:
-            note = (note + " " if note else "") + "The course pauses after this session for the prescriber's review."
+            notes.append(_("The course pauses after this session for the prescriber's review."))
+        note = " ".join(n for n in notes if n)
         rows.append(
             {
                 "initial": {
@@ -378,11 +380,16 @@ def course_replan(request, pk):
         return redirect(course)
     replacement = changed[0]
     moved = len(changed) - 1
-    messages.success(
-        request,
-        f"Made up on {when(replacement.local_start(), 'day_time')} in {replacement.chair.name}"
-        + (f"; {moved} later session{'s' if moved != 1 else ''} moved to keep the gaps." if moved else "."),
-    )
+    values = {"when": when(replacement.local_start(), "day_time"), "chair": replacement.chair.name, "count": moved}
+    if moved:
+        message = ngettext(
+            "Made up on %(when)s in %(chair)s; %(count)d later session moved to keep the gaps.",
+            "Made up on %(when)s in %(chair)s; %(count)d later sessions moved to keep the gaps.",
+            moved,
+        )
+    else:
+        message = _("Made up on %(when)s in %(chair)s.")
+    messages.success(request, message % values)
     return redirect(course)
 
 
@@ -421,8 +428,10 @@ def course_review(request, pk):
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
-            label = dict(position.decisions()).get(review.decision, review.get_decision_display())
-            messages.success(request, f"Decision recorded: {label[0].lower()}{label[1:]}.")
+            label = str(dict(position.decisions()).get(review.decision, review.get_decision_display()))
+            messages.success(
+                request, _("Decision recorded: %(decision)s.") % {"decision": label[:1].lower() + label[1:]}
+            )
             return redirect(course)
     ctx = {
         "course": course,
@@ -579,7 +588,7 @@ def session_no_show(request, pk):
     form = forms.VersionForm(request.POST)
     try:
         if not form.is_valid():
-            raise ValidationError("The page was incomplete: reload it and try again.", code="stale")
+            raise ValidationError(_("The page was incomplete: reload it and try again."), code="stale")
         services.session_mark_no_show(
             session=session, version=form.cleaned_data["version"], user=request.user, request=request
         )
@@ -608,6 +617,6 @@ def session_transport(request, pk):
             user=request.user,
             request=request,
         )
-        label = "confirmed" if d["confirmed"] else "saved (not yet confirmed)"
-        return _done(request, session, f"Ride home {label}.")
+        done = _("Ride home confirmed.") if d["confirmed"] else _("Ride home saved (not yet confirmed).")
+        return _done(request, session, done)
     return _render_session(request, session, transport_form=form)

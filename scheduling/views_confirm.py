@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
@@ -28,12 +29,12 @@ RATE_WINDOW_SECONDS = 600
 
 
 class RideForm(VisibleTextMixin, forms.Form):
-    name = forms.CharField(label="Who is driving you home?", max_length=120, required=False)
-    phone = forms.CharField(label="Their phone number", max_length=32, required=False)
+    name = forms.CharField(label=_("Who is driving you home?"), max_length=120, required=False)
+    phone = forms.CharField(label=_("Their phone number"), max_length=32, required=False)
 
     error_messages = {
-        "name_required": "Please tell us the name of the person driving you home.",
-        "phone_required": "Please give us their phone number.",
+        "name_required": _("Please tell us the name of the person driving you home."),
+        "phone_required": _("Please give us their phone number."),
     }
 
     def __init__(self, *args, transport: TransportArrangement | None = None, **kwargs):
