@@ -6,6 +6,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils.translation import gettext_lazy, ngettext
 
 from .accounts import group_permission_names, staff_password_reset_send
 from .audit import audit_record
@@ -95,7 +96,7 @@ class StaffUserAdmin(UserAdmin):
 
     actions = ["send_password_reset"]
 
-    @admin.action(description="Send a password reset link", permissions=["change"])
+    @admin.action(description=gettext_lazy("Send a password reset link"), permissions=["change"])
     def send_password_reset(self, request, queryset):
         """The way to give someone a new password: they choose it from the mailed link."""
         sent = 0
@@ -111,7 +112,13 @@ class StaffUserAdmin(UserAdmin):
                 summary={"link": "sent", "to_user": user.get_username()},
             )
             sent += 1
-        self.message_user(request, f"Password reset link sent to {sent} member(s) of staff (those with an e-mail).")
+        # The same English either way: "member(s)" as the page has always said it.
+        words = ngettext(
+            "Password reset link sent to %(count)s member(s) of staff (those with an e-mail).",
+            "Password reset link sent to %(count)s member(s) of staff (those with an e-mail).",
+            sent,
+        )
+        self.message_user(request, words % {"count": sent})
 
     def _limited(self, request) -> bool:
         return not request.user.is_superuser
@@ -138,8 +145,10 @@ class StaffUserAdmin(UserAdmin):
                     lacking = set(group_permission_names(group)) - held
                     if lacking:
                         raise ValidationError(
-                            "You cannot give the role %(role)s: it holds permissions you do not have "
-                            "(%(perms)s). Ask a superuser.",
+                            gettext_lazy(
+                                "You cannot give the role %(role)s: it holds permissions you do not have "
+                                "(%(perms)s). Ask a superuser."
+                            ),
                             code="role_beyond_own",
                             params={"role": group.name, "perms": ", ".join(sorted(lacking))},
                         )

@@ -8,6 +8,7 @@ remembering to. Django's own ``django_admin_log`` is still written; the audit tr
 record that counts (it is append-only and chained)."""
 
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from .audit import HIDDEN, audit_record, diff, snapshot
 from .models import AuditAction
@@ -89,8 +90,8 @@ def _changed_names(message) -> set[str]:
 
 
 class ClinicAdminSite(admin.AdminSite):
-    site_header = "Clinic administration"
-    site_title = "Clinic administration"
+    site_header = _("Clinic administration")
+    site_title = _("Clinic administration")
 
     def register(self, model_or_iterable, admin_class=None, **options):
         admin_class = admin_class or admin.ModelAdmin

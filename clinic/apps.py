@@ -4,7 +4,7 @@ from django.utils.translation import gettext_lazy as _
 
 class ClinicConfig(AppConfig):
     name = "clinic"
-    verbose_name = "Clinic"
+    verbose_name = _("Clinic")
 
     def ready(self):
         from . import checks, registry, signals  # noqa: F401  (signals: login/logout audit receivers; checks)

@@ -22,6 +22,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.utils.translation import gettext_noop
 
 from . import sql
 from .addresses import client_ip
@@ -183,7 +184,8 @@ def audit_record_many(events: list[AuditEvent], *, batch_size: int = 1000) -> No
 
 # Fields whose values never enter the audit trail: a change shows as "(changed)" instead.
 SECRET_FIELD_PARTS = ("password", "secret", "token", "key")
-HIDDEN = "(hidden)"
+# Stored in English in the row; the report translates it where it shows it.
+HIDDEN = gettext_noop("(hidden)")
 
 
 def is_secret_field(name: str) -> bool:

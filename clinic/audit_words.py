@@ -17,6 +17,8 @@ from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django.utils import timezone
 from django.utils.text import capfirst
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from . import formats
 from .audit import HIDDEN
@@ -94,7 +96,7 @@ def describe(event) -> list[str]:
     try:
         return fields_words(row)
     except _SHAPE_ERRORS:
-        return [f"{key}: {value}" for key, value in summary.items()]
+        return [_("%(field)s: %(value)s") % {"field": key, "value": value} for key, value in summary.items()]
 
 
 # --- Values -----------------------------------------------------------------------------------
@@ -165,7 +167,7 @@ def moment_was(new, old, style: str = "day_time") -> str:
         return moment(new, style)
     new_at, old_at = instant(new), instant(old)
     same_day = new_at and old_at and timezone.localtime(new_at).date() == timezone.localtime(old_at).date()
-    return f"{moment(new, style)} (was {moment(old, 'time' if same_day else style)})"
+    return _("%(new)s (was %(old)s)") % {"new": moment(new, style), "old": moment(old, "time" if same_day else style)}
 
 
 def day(value) -> str:
@@ -192,13 +194,13 @@ def value_text(field, value) -> str:
     if value is None or value == "":
         return EMPTY
     if value == HIDDEN:
-        return HIDDEN
+        return _(HIDDEN)
     if field is not None and field.name.endswith("phone") and isinstance(value, str):
         return formats.phone(value)
     if isinstance(value, list | tuple):
         return ", ".join(value_text(field, v) for v in value) or EMPTY
     if isinstance(value, bool) or isinstance(field, models.BooleanField):
-        return "yes" if value in (True, "True", "true") else "no"
+        return _("yes") if value in (True, "True", "true") else _("no")
     if field is not None and field.choices:
         return str(_choices(field).get(value, value))
     if isinstance(field, models.DateTimeField):
@@ -221,12 +223,16 @@ def change_words(row: Row, name: str, label: str | None = None) -> str:
     label = label or field_label(row.object_type, name)
     old, new = row.old(name), row.new(name)
     if isinstance(field, models.DateTimeField) and instant(new):
-        return f"{label}: {moment_was(new, old)}"
+        return _("%(field)s: %(value)s") % {"field": label, "value": moment_was(new, old)}
     if old in (None, ""):
-        return f"{label}: {value_text(field, new)}"
+        return _("%(field)s: %(value)s") % {"field": label, "value": value_text(field, new)}
     if new in (None, ""):
-        return f"{label}: removed (was {value_text(field, old)})"
-    return f"{label}: {value_text(field, new)} (was {value_text(field, old)})"
+        return _("%(field)s: removed (was %(old)s)") % {"field": label, "old": value_text(field, old)}
+    return _("%(field)s: %(new)s (was %(old)s)") % {
+        "field": label,
+        "new": value_text(field, new),
+        "old": value_text(field, old),
+    }
 
 
 def changes_words(row: Row, skip=()) -> list[str]:
@@ -238,15 +244,23 @@ def late_words(row: Row) -> str:
     late = row.summary.get("late_entry")
     if not isinstance(late, dict) or not late:
         return ""
-    return "Entered afterwards: " + ", ".join(
-        f"{field_name(row.object_type, name)} {moment(at)}" for name, at in late.items()
-    )
+    times = [
+        # Translators: one time of a record entered afterwards, e.g. "taken at Thu 3 Dec 09:05".
+        _("%(field)s %(time)s") % {"field": field_name(row.object_type, name), "time": moment(at)}
+        for name, at in late.items()
+    ]
+    return _("Entered afterwards: %(times)s") % {"times": ", ".join(times)}
 
 
 SUMMARY_LABELS = {
-    "escorts_changed": "Escort contacts changed",
-    "retry": "Put back in the queue to send again",
-    "via": "Changed through",
+    "escorts_changed": gettext_lazy("Escort contacts changed"),
+    "retry": gettext_lazy("Put back in the queue to send again"),
+    "via": gettext_lazy("Changed through"),
+}
+ADMIN_WORDS = {
+    "create": (gettext_lazy("Added in the admin"), gettext_lazy("Added in the admin: %(record)s")),
+    "update": (gettext_lazy("Changed in the admin"), gettext_lazy("Changed in the admin: %(record)s")),
+    "delete": (gettext_lazy("Deleted in the admin"), gettext_lazy("Deleted in the admin: %(record)s")),
 }
 
 
@@ -255,8 +269,9 @@ def fields_words(row: Row) -> list[str]:
     summary keys as "key: value"."""
     phrases = []
     if row.summary.get("via") == "admin":
-        verb = {"create": "Added", "update": "Changed", "delete": "Deleted"}.get(row.action, "Changed")
-        phrases.append(f"{verb} in the admin: {row.summary.get('record', '')}".rstrip(": "))
+        alone, with_record = ADMIN_WORDS.get(row.action, ADMIN_WORDS["update"])
+        record = str(row.summary.get("record", ""))
+        phrases.append((with_record % {"record": record}).rstrip(": ") if record else str(alone))
     phrases += changes_words(row)
     if late := late_words(row):
         phrases.append(late)
@@ -267,9 +282,11 @@ def fields_words(row: Row) -> list[str]:
         if key in skip:
             continue
         if key in SUMMARY_LABELS and value is True:
-            phrases.append(SUMMARY_LABELS[key])
+            phrases.append(str(SUMMARY_LABELS[key]))
         else:
-            phrases.append(f"{key.replace('_', ' ')}: {value_text(None, value)}")
+            phrases.append(
+                _("%(field)s: %(value)s") % {"field": key.replace("_", " "), "value": value_text(None, value)}
+            )
     return phrases
 
 
@@ -281,33 +298,47 @@ def _alert(row: Row) -> list[str]:
         return []
     when = moment(row.new("acknowledged_at"))
     if reason := row.summary.get("resolved"):
-        return [f"Alert closed at {when}: {reason}"]
-    return [f"Alert acknowledged at {when}"]
+        return [_("Alert closed at %(when)s: %(reason)s") % {"when": when, "reason": reason}]
+    return [_("Alert acknowledged at %(when)s") % {"when": when}]
 
 
 def _token(row: Row) -> list[str]:
     if row.action == "create" and row.changes:
         site = row.new("site")
-        words = f"Access token {row.new('name')!s} created for {row.text('purpose', row.new('purpose'))}"
-        return [words + (f" at {site}" if site else "") + f", starting {row.new('prefix')}"]
+        values = {
+            "name": row.new("name"),
+            "purpose": row.text("purpose", row.new("purpose")),
+            "site": site,
+            "prefix": row.new("prefix"),
+        }
+        if site:
+            return [_("Access token %(name)s created for %(purpose)s at %(site)s, starting %(prefix)s") % values]
+        return [_("Access token %(name)s created for %(purpose)s, starting %(prefix)s") % values]
     if row.summary.get("revoked"):
-        return [f"Access token {row.summary.get('name', '')} revoked at {moment(row.new('revoked_at'))}"]
+        values = {"name": row.summary.get("name", ""), "when": moment(row.new("revoked_at"))}
+        return [_("Access token %(name)s revoked at %(when)s") % values]
     return []
 
 
 def _patient_import(row: Row) -> list[str]:
     s = row.summary
-    phrases = [
-        f"Patients imported from {s.get('file') or 'a file'}: {s.get('new', 0)} new, "
-        f"{len(s['updated']) if isinstance(s.get('updated'), dict) else s.get('updated', 0)} updated, "
-        f"{s.get('unchanged', 0)} unchanged"
-    ]
+    counts = {
+        "file": s.get("file"),
+        "new": s.get("new", 0),
+        "updated": len(s["updated"]) if isinstance(s.get("updated"), dict) else s.get("updated", 0),
+        "unchanged": s.get("unchanged", 0),
+    }
+    if counts["file"]:
+        words = _("Patients imported from %(file)s: %(new)s new, %(updated)s updated, %(unchanged)s unchanged")
+    else:
+        words = _("Patients imported from a file: %(new)s new, %(updated)s updated, %(unchanged)s unchanged")
+    phrases = [words % counts]
     if s.get("new_mrns"):
-        phrases.append("New: " + ", ".join(s["new_mrns"]))
+        phrases.append(_("New: %(mrns)s") % {"mrns": ", ".join(s["new_mrns"])})
     if isinstance(s.get("updated"), dict):
         for mrn, names in s["updated"].items():
             labels = ", ".join(field_name("patient", n) for n in names)
-            phrases.append(f"{mrn}: {labels} changed")
+            phrases.append(_("%(mrn)s: %(fields)s changed") % {"mrn": mrn, "fields": labels})
     return phrases
 
 

@@ -24,6 +24,7 @@ from django.db.models.functions import Cast, Concat
 from django.db.models.lookups import Regex
 from django.http import QueryDict
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from . import registry, selectors_audit, sql
 from .audit import audit_record
@@ -98,7 +99,11 @@ def audit_parse(data) -> dict | None:
 
 
 def audit_label(params: dict) -> str:
-    return "Audit trail" + (": " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in params.items()) if params else "")
+    if not params:
+        return _("Audit trail")
+    return _("Audit trail: %(filters)s") % {
+        "filters": ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in params.items())
+    }
 
 
 def _audit_events(params: dict):
@@ -345,5 +350,5 @@ def exports_sweep() -> dict[str, int]:
     stalled = ExportJob.objects.filter(status=ExportJob.Status.RUNNING, progress_at__lt=now - STALLED_AFTER)
     for job in stalled:
         export_path(job).with_suffix(".part").unlink(missing_ok=True)
-    failed = stalled.update(status=ExportJob.Status.FAILED, error="The worker stopped before the file was written.")
+    failed = stalled.update(status=ExportJob.Status.FAILED, error=_("The worker stopped before the file was written."))
     return {"expired": expired, "failed": failed}

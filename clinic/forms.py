@@ -7,6 +7,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import QueryDict
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from . import rules
@@ -98,31 +99,49 @@ class PatientForm(VisibleTextMixin, forms.ModelForm):
             "rems_enrollment_date": DateInput(),
             "caution_prescriber_note": forms.Textarea(attrs={"rows": 3}),
         }
-        error_messages = {"mrn": {"unique": "Another patient already has this MRN."}}
+        # The fields whose model gives no verbose name of its own (adding one would be a migration).
+        labels = {
+            "first_name": _("First name"),
+            "last_name": _("Last name"),
+            "date_of_birth": _("Date of birth"),
+            "sex": _("Sex"),
+            "site": _("Site"),
+            "phone": _("Phone"),
+            "email": _("Email"),
+            "uncontrolled_hypertension": _("Uncontrolled hypertension"),
+            "substance_use_disorder": _("Substance use disorder"),
+        }
+        error_messages = {"mrn": {"unique": _("Another patient already has this MRN.")}}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["mrn"].help_text = "6 to 12 capital letters or digits."
-        self.fields["phone"].help_text = "Mobile number for reminders, e.g. (212) 555-0134."
+        self.fields["mrn"].help_text = _("6 to 12 capital letters or digits.")
+        self.fields["phone"].help_text = _("Mobile number for reminders, e.g. (212) 555-0134.")
         self.helper = FormHelper()
         self.helper.form_tag = False
         self.helper.layout = Layout(
             Fieldset(
-                "Identity",
+                _("Identity"),
                 Row(Column("mrn"), Column("first_name"), Column("last_name")),
                 Row(Column("date_of_birth"), Column("sex"), Column("site")),
             ),
             Fieldset(
-                "Contact and reminders",
+                _("Contact and reminders"),
                 Row(Column("phone"), Column("email")),
                 Row(Column("preferred_channel"), Column("reminder_opt_out", css_class="pt-4")),
             ),
-            Fieldset("REMS programme", Row(Column("rems_enrollment_id"), Column("rems_enrollment_date"))),
+            Fieldset(_("REMS programme"), Row(Column("rems_enrollment_id"), Column("rems_enrollment_date"))),
             Fieldset(
-                "Eligibility screening",
-                HTML('<p class="text-muted small mb-1">Contraindications (any one blocks treatment)</p>'),
+                _("Eligibility screening"),
+                HTML(
+                    format_html(
+                        '<p class="text-muted small mb-1">{}</p>', _("Contraindications (any one blocks treatment)")
+                    )
+                ),
                 *rules.CONTRAINDICATION_FIELDS,
-                HTML('<p class="text-muted small mb-1 mt-3">Cautions and concomitant medicines</p>'),
+                HTML(
+                    format_html('<p class="text-muted small mb-1 mt-3">{}</p>', _("Cautions and concomitant medicines"))
+                ),
                 Row(*[Column(f, css_class="col-md-4") for f in rules.CAUTION_FIELDS]),
                 "caution_prescriber_note",
             ),
@@ -168,6 +187,12 @@ class EscortContactForm(VisibleTextMixin, forms.ModelForm):
     class Meta:
         model = EscortContact
         fields = ["name", "phone", "relationship", "is_emergency_contact"]
+        labels = {
+            "name": _("Name"),
+            "phone": _("Phone"),
+            "relationship": _("Relationship"),
+            "is_emergency_contact": _("Is emergency contact"),
+        }
 
     def clean_phone(self):
         return rules.normalise_phone(self.cleaned_data["phone"].strip(), settings.PHONE_DEFAULT_REGION)

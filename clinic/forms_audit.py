@@ -11,7 +11,7 @@ class AuditFilterForm(VisibleTextMixin, forms.Form):
     date_to = BoundedDateField(label=_("To"), required=False)
     username = forms.CharField(label=_("User name"), required=False, max_length=150)
     patient = forms.CharField(label=_("Patient (MRN or name)"), required=False, max_length=100)
-    action = forms.ChoiceField(label=_("Action"), required=False, choices=[("", "Any action"), *AuditAction.choices])
+    action = forms.ChoiceField(label=_("Action"), required=False, choices=[("", _("Any action")), *AuditAction.choices])
     object_type = forms.CharField(
         label=_("Record type"), required=False, max_length=40, help_text=_("e.g. patient, session, observation")
     )

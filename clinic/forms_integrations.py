@@ -12,9 +12,12 @@ class IntegrationTokenForm(VisibleTextMixin, forms.Form):
     name = forms.CharField(
         label=_("Used by"), max_length=120, help_text=_("e.g. “Epic interface engine”, “Front desk calendar”.")
     )
-    purpose = forms.ChoiceField(choices=IntegrationToken.Purpose.choices)
+    purpose = forms.ChoiceField(label=_("Purpose"), choices=IntegrationToken.Purpose.choices)
     site = forms.ModelChoiceField(
-        queryset=Site.objects.all(), required=False, help_text=_("A calendar feed shows the sessions of one site.")
+        label=_("Site"),
+        queryset=Site.objects.all(),
+        required=False,
+        help_text=_("A calendar feed shows the sessions of one site."),
     )
 
     error_messages = {"site_required": _("Choose the site whose sessions the calendar feed shows.")}

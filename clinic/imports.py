@@ -10,6 +10,7 @@ import io
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 
 from .forms import PatientForm
 from .models import Patient, Site
@@ -44,7 +45,8 @@ EXAMPLE_ROW = {
     "rems_enrollment_date": "2026-01-10",
 }
 MAX_ROWS = 20_000
-MAX_BYTES = 10 * 1024 * 1024
+MAX_MEGABYTES = 10
+MAX_BYTES = MAX_MEGABYTES * 1024 * 1024
 CHUNK = 1000  # MRNs looked up per query
 
 
@@ -72,7 +74,7 @@ class PatientImportForm(PatientForm):
     MRN's uniqueness is the plan's (one read of every MRN, not a query per row)."""
 
     # The site by its name (read once for the file), not by id from a query per row.
-    site = forms.CharField(required=False, max_length=120)
+    site = forms.CharField(label=PatientForm.Meta.labels["site"], required=False, max_length=120)
 
     class Meta(PatientForm.Meta):
         fields = list(FIELDS)
@@ -88,7 +90,7 @@ class PatientImportForm(PatientForm):
             return None
         site = self._sites.by_name.get(value.strip().casefold())
         if site is None:
-            raise ValidationError("No site is called “%(name)s”.", code="unknown_site", params={"name": value})
+            raise ValidationError(_("No site is called “%(name)s”."), code="unknown_site", params={"name": value})
         return site
 
     def validate_unique(self):
@@ -172,32 +174,42 @@ def read_rows(data: bytes) -> list[tuple[int, dict]]:
     """(line number, {column: text}) of each non-empty row; FileError for a file that is not a
     CSV with the template's header."""
     if len(data) > MAX_BYTES:
-        raise FileError(f"The file is larger than {MAX_BYTES // (1024 * 1024)} MB: split it into several files.")
+        raise FileError(_("The file is larger than %(mb)s MB: split it into several files.") % {"mb": MAX_MEGABYTES})
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise FileError("The file is not UTF-8 text: save it from the spreadsheet as “CSV UTF-8”.") from None
+        raise FileError(_("The file is not UTF-8 text: save it from the spreadsheet as “CSV UTF-8”.")) from None
     reader = csv.DictReader(io.StringIO(text, newline=""))
     header = [h.strip().lower() for h in (reader.fieldnames or [])]
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
-        raise FileError("The first line must name the columns of the template; missing: " + ", ".join(missing) + ".")
+        raise FileError(
+            _("The first line must name the columns of the template; missing: %(columns)s.")
+            % {"columns": ", ".join(missing)}
+        )
     unknown = [h for h in header if h and h not in COLUMNS]
     if unknown:
-        raise FileError("Unknown columns: " + ", ".join(unknown) + ". Use the template's column names.")
+        raise FileError(
+            _("Unknown columns: %(columns)s. Use the template's column names.") % {"columns": ", ".join(unknown)}
+        )
     reader.fieldnames = header
     rows = []
     try:
         for record in reader:
             if len(rows) >= MAX_ROWS:
-                raise FileError(f"The file has more than {MAX_ROWS:,} patients: split it into several files.")
+                raise FileError(
+                    _("The file has more than %(count)s patients: split it into several files.")
+                    % {"count": f"{MAX_ROWS:,}"}
+                )
             values = {k: (v or "").strip() for k, v in record.items() if k in COLUMNS and isinstance(v, str)}
             if any(values.values()):
                 rows.append((reader.line_num, values))
     except csv.Error as exc:
-        raise FileError(f"Line {reader.line_num} cannot be read as CSV: {exc}.") from None
+        raise FileError(
+            _("Line %(line)s cannot be read as CSV: %(error)s.") % {"line": reader.line_num, "error": exc}
+        ) from None
     if not rows:
-        raise FileError("The file has no patient rows under its header.")
+        raise FileError(_("The file has no patient rows under its header."))
     return rows
 
 
@@ -249,7 +261,7 @@ def plan(data: bytes) -> Plan:
         row = Row(number=number, mrn=mrn, values=values)
         rows.append(row)
         if mrn and mrn in seen:
-            row.errors["mrn"] = [f"This MRN is also on line {seen[mrn]}: each patient once."]
+            row.errors["mrn"] = [_("This MRN is also on line %(line)s: each patient once.") % {"line": seen[mrn]}]
             row.action = "error"
             continue
         if mrn:

@@ -9,6 +9,7 @@ from django.shortcuts import redirect, resolve_url
 from django.urls import Resolver404, resolve, reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 
 ACTIVITY_WRITE_SECONDS = 60
 
@@ -31,7 +32,7 @@ class SessionTimeoutMiddleware:
             if idle or expired:
                 request.logout_reason = "idle timeout" if idle else "session time limit"
                 logout(request)
-                messages.info(request, "You were signed out after a period of inactivity. Please sign in again.")
+                messages.info(request, _("You were signed out after a period of inactivity. Please sign in again."))
                 return redirect_to_login(request.get_full_path())
             # Activity is written at most once a minute: a session row is not rewritten by
             # every request, and the idle limit stays exact to within that minute.

@@ -11,6 +11,8 @@ from django.db.models.functions import Length
 from django.db.models.lookups import LessThanOrEqual
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from clinic.formats import when
 
@@ -19,7 +21,9 @@ from . import fields, rules
 
 def validate_time_zone(value: str) -> None:
     if value not in zoneinfo.available_timezones():
-        raise ValidationError("%(value)s is not a known time zone (e.g. America/New_York).", params={"value": value})
+        raise ValidationError(
+            gettext("%(value)s is not a known time zone (e.g. America/New_York)."), params={"value": value}
+        )
 
 
 class Site(models.Model):
@@ -43,13 +47,13 @@ class Site(models.Model):
 
 
 class Weekday(models.IntegerChoices):
-    MONDAY = 0, "Monday"
-    TUESDAY = 1, "Tuesday"
-    WEDNESDAY = 2, "Wednesday"
-    THURSDAY = 3, "Thursday"
-    FRIDAY = 4, "Friday"
-    SATURDAY = 5, "Saturday"
-    SUNDAY = 6, "Sunday"
+    MONDAY = 0, _("Monday")
+    TUESDAY = 1, _("Tuesday")
+    WEDNESDAY = 2, _("Wednesday")
+    THURSDAY = 3, _("Thursday")
+    FRIDAY = 4, _("Friday")
+    SATURDAY = 5, _("Saturday")
+    SUNDAY = 6, _("Sunday")
 
 
 class OpeningHours(models.Model):
@@ -62,7 +66,7 @@ class OpeningHours(models.Model):
 
     class Meta:
         ordering = ["site", "weekday"]
-        verbose_name_plural = "opening hours"
+        verbose_name_plural = _("opening hours")
         constraints = [
             models.UniqueConstraint(fields=["site", "weekday"], name="opening_hours_one_per_weekday"),
             models.CheckConstraint(
@@ -84,7 +88,7 @@ class Closure(models.Model):
         constraints = [models.UniqueConstraint(fields=["site", "date"], name="closure_one_per_day")]
 
     def __str__(self):
-        return f"{self.site} closed {when(self.date, 'date')}"
+        return gettext("%(site)s closed %(day)s") % {"site": self.site, "day": when(self.date, "date")}
 
 
 class Chair(models.Model):
@@ -101,50 +105,50 @@ class Chair(models.Model):
 
 
 class Sex(models.TextChoices):
-    FEMALE = "F", "Female"
-    MALE = "M", "Male"
-    OTHER = "X", "Other / not stated"
+    FEMALE = "F", _("Female")
+    MALE = "M", _("Male")
+    OTHER = "X", _("Other / not stated")
 
 
 class Channel(models.TextChoices):
-    SMS = "sms", "SMS"
-    EMAIL = "email", "E-mail"
-    NONE = "none", "No reminders"
+    SMS = "sms", _("SMS")
+    EMAIL = "email", _("E-mail")
+    NONE = "none", _("No reminders")
 
 
 class Patient(models.Model):
-    mrn = fields.CharField("MRN", max_length=20, unique=True, validators=[rules.validate_mrn])
+    mrn = fields.CharField(_("MRN"), max_length=20, unique=True, validators=[rules.validate_mrn])
     first_name = fields.CharField(max_length=80)
     last_name = fields.CharField(max_length=80)
     date_of_birth = models.DateField()
     sex = fields.CharField(max_length=1, choices=Sex.choices)
-    phone = fields.CharField(max_length=20, blank=True, help_text="Stored in international (E.164) form.")
+    phone = fields.CharField(max_length=20, blank=True, help_text=_("Stored in international (E.164) form."))
     email = fields.EmailField(blank=True)
     preferred_channel = fields.CharField(
-        "preferred reminder channel", max_length=8, choices=Channel.choices, default=Channel.SMS
+        _("preferred reminder channel"), max_length=8, choices=Channel.choices, default=Channel.SMS
     )
-    reminder_opt_out = models.BooleanField("opted out of reminders", default=False)
+    reminder_opt_out = models.BooleanField(_("opted out of reminders"), default=False)
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="patients", null=True, blank=True)
 
-    rems_enrollment_id = fields.CharField("REMS enrolment id", max_length=40, blank=True)
-    rems_enrollment_date = models.DateField("REMS enrolment date", null=True, blank=True)
+    rems_enrollment_id = fields.CharField(_("REMS enrolment id"), max_length=40, blank=True)
+    rems_enrollment_date = models.DateField(_("REMS enrolment date"), null=True, blank=True)
 
     # Contraindications (any one blocks esketamine/ketamine treatment).
-    aneurysmal_vascular_disease = models.BooleanField("aneurysmal vascular disease or AVM", default=False)
-    intracerebral_haemorrhage = models.BooleanField("history of intracerebral haemorrhage", default=False)
-    ketamine_hypersensitivity = models.BooleanField("hypersensitivity to (es)ketamine", default=False)
+    aneurysmal_vascular_disease = models.BooleanField(_("aneurysmal vascular disease or AVM"), default=False)
+    intracerebral_haemorrhage = models.BooleanField(_("history of intracerebral haemorrhage"), default=False)
+    ketamine_hypersensitivity = models.BooleanField(_("hypersensitivity to (es)ketamine"), default=False)
     # Cautions (treatment allowed only with a prescriber's note).
     uncontrolled_hypertension = models.BooleanField(default=False)
-    psychosis_history = models.BooleanField("history of psychosis", default=False)
+    psychosis_history = models.BooleanField(_("history of psychosis"), default=False)
     substance_use_disorder = models.BooleanField(default=False)
-    pregnancy = models.BooleanField("pregnant or planning pregnancy", default=False)
-    takes_benzodiazepines = models.BooleanField("benzodiazepines", default=False)
-    takes_sedative_hypnotics = models.BooleanField("non-benzodiazepine sedative hypnotics", default=False)
-    takes_opioids = models.BooleanField("opioids", default=False)
-    takes_psychostimulants = models.BooleanField("psychostimulants", default=False)
-    takes_maois = models.BooleanField("MAOIs", default=False)
+    pregnancy = models.BooleanField(_("pregnant or planning pregnancy"), default=False)
+    takes_benzodiazepines = models.BooleanField(_("benzodiazepines"), default=False)
+    takes_sedative_hypnotics = models.BooleanField(_("non-benzodiazepine sedative hypnotics"), default=False)
+    takes_opioids = models.BooleanField(_("opioids"), default=False)
+    takes_psychostimulants = models.BooleanField(_("psychostimulants"), default=False)
+    takes_maois = models.BooleanField(_("MAOIs"), default=False)
     caution_prescriber_note = fields.TextField(
-        "prescriber note on cautions", blank=True, max_length=rules.NOTE_MAX_LENGTH
+        _("prescriber note on cautions"), blank=True, max_length=rules.NOTE_MAX_LENGTH
     )
 
     created_at = models.DateTimeField(default=timezone.now, editable=False)
@@ -209,20 +213,20 @@ class EscortContact(models.Model):
 
 
 class AuditAction(models.TextChoices):
-    VIEW = "view", "View"
-    CREATE = "create", "Create"
-    UPDATE = "update", "Update"
-    DELETE = "delete", "Delete"
-    EXPORT = "export", "Export"
-    LOGIN = "login", "Login"
-    LOGIN_FAILED = "login_failed", "Failed login"
-    LOGOUT = "logout", "Logout"
-    LOCKOUT = "lockout", "Lockout"
-    DENIED = "denied", "Permission denied"
-    UNLOCK = "unlock", "Lockout lifted"
-    PASSWORD = "password", "Password set"
-    PASSWORD_RESET = "password_reset", "Password reset link sent"
-    SECOND_FACTOR = "second_factor", "Second factor"
+    VIEW = "view", _("View")
+    CREATE = "create", _("Create")
+    UPDATE = "update", _("Update")
+    DELETE = "delete", _("Delete")
+    EXPORT = "export", _("Export")
+    LOGIN = "login", _("Login")
+    LOGIN_FAILED = "login_failed", _("Failed login")
+    LOGOUT = "logout", _("Logout")
+    LOCKOUT = "lockout", _("Lockout")
+    DENIED = "denied", _("Permission denied")
+    UNLOCK = "unlock", _("Lockout lifted")
+    PASSWORD = "password", _("Password set")
+    PASSWORD_RESET = "password_reset", _("Password reset link sent")
+    SECOND_FACTOR = "second_factor", _("Second factor")
 
 
 class AuditEvent(models.Model):
@@ -285,9 +289,9 @@ class AuditEvent(models.Model):
 
 
 class AlertSeverity(models.TextChoices):
-    INFO = "info", "Info"
-    WARNING = "warning", "Warning"
-    CRITICAL = "critical", "Critical"
+    INFO = "info", _("Info")
+    WARNING = "warning", _("Warning")
+    CRITICAL = "critical", _("Critical")
 
 
 class StaffAlert(models.Model):
@@ -332,10 +336,10 @@ class OutboxMessage(models.Model):
     outbox backends this *is* the delivery: administrators read them at /outbox/."""
 
     class Status(models.TextChoices):
-        SENT = "sent", "Sent"
-        FAILED = "failed", "Failed"
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
 
-    channel = models.CharField(max_length=8, choices=[("sms", "SMS"), ("email", "E-mail")])
+    channel = models.CharField(max_length=8, choices=[("sms", _("SMS")), ("email", _("E-mail"))])
     backend = models.CharField(max_length=120)
     to = models.CharField(max_length=254)
     subject = models.CharField(max_length=255, blank=True)

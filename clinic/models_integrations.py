@@ -10,6 +10,7 @@ import secrets
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from . import fields
 
@@ -26,10 +27,10 @@ def new_token() -> str:
 
 class IntegrationToken(models.Model):
     class Purpose(models.TextChoices):
-        FHIR = "fhir", "FHIR export (EHR)"
-        CALENDAR = "calendar", "Calendar feed of a site"
+        FHIR = "fhir", _("FHIR export (EHR)")
+        CALENDAR = "calendar", _("Calendar feed of a site")
 
-    name = fields.CharField(max_length=120, help_text="Who uses it, e.g. “Epic interface engine”.")
+    name = fields.CharField(max_length=120, help_text=_("Who uses it, e.g. “Epic interface engine”."))
     purpose = models.CharField(max_length=12, choices=Purpose.choices)
     # A calendar feed shows one site's sessions; a FHIR token reads every patient.
     site = models.ForeignKey("clinic.Site", on_delete=models.PROTECT, null=True, blank=True, related_name="+")

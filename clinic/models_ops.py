@@ -6,6 +6,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from clinic.formats import when
 
@@ -26,11 +27,11 @@ class ExportJob(models.Model):
     the worker has got, and the file it wrote (until it expires)."""
 
     class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        DONE = "done", "Ready"
-        FAILED = "failed", "Failed"
-        EXPIRED = "expired", "Expired"
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Ready")
+        FAILED = "failed", _("Failed")
+        EXPIRED = "expired", _("Expired")
 
     token = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)  # the file's name
     kind = models.CharField(max_length=60)

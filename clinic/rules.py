@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import phonenumbers
 from django.core.exceptions import ValidationError
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy
 
 MRN_RE = re.compile(r"^[A-Z0-9]{6,12}$")
 
@@ -42,18 +42,18 @@ CONCOMITANT_MEDICINE_FIELDS = (
     "takes_opioids",
 )
 LABELS = {
-    "aneurysmal_vascular_disease": "aneurysmal vascular disease or arteriovenous malformation",
-    "intracerebral_haemorrhage": "history of intracerebral haemorrhage",
-    "ketamine_hypersensitivity": "hypersensitivity to (es)ketamine",
-    "uncontrolled_hypertension": "uncontrolled hypertension",
-    "psychosis_history": "history of psychosis",
-    "substance_use_disorder": "substance use disorder",
-    "pregnancy": "pregnancy",
-    "takes_benzodiazepines": "benzodiazepines",
-    "takes_sedative_hypnotics": "non-benzodiazepine sedative hypnotics",
-    "takes_opioids": "opioids",
-    "takes_psychostimulants": "psychostimulants",
-    "takes_maois": "MAOIs",
+    "aneurysmal_vascular_disease": gettext_lazy("aneurysmal vascular disease or arteriovenous malformation"),
+    "intracerebral_haemorrhage": gettext_lazy("history of intracerebral haemorrhage"),
+    "ketamine_hypersensitivity": gettext_lazy("hypersensitivity to (es)ketamine"),
+    "uncontrolled_hypertension": gettext_lazy("uncontrolled hypertension"),
+    "psychosis_history": gettext_lazy("history of psychosis"),
+    "substance_use_disorder": gettext_lazy("substance use disorder"),
+    "pregnancy": gettext_lazy("pregnancy"),
+    "takes_benzodiazepines": gettext_lazy("benzodiazepines"),
+    "takes_sedative_hypnotics": gettext_lazy("non-benzodiazepine sedative hypnotics"),
+    "takes_opioids": gettext_lazy("opioids"),
+    "takes_psychostimulants": gettext_lazy("psychostimulants"),
+    "takes_maois": gettext_lazy("MAOIs"),
 }
 
 
@@ -152,15 +152,16 @@ class Screening:
 
     @property
     def reasons(self) -> list[str]:
-        reasons = [f"Contraindication: {c}" for c in self.contraindications]
+        reasons = [gettext("Contraindication: %(name)s") % {"name": c} for c in self.contraindications]
         if self.cautions and not self.cautions_acknowledged:
-            reasons.append("Cautions need a prescriber note: " + ", ".join(self.cautions))
+            names = ", ".join(self.cautions)
+            reasons.append(gettext("Cautions need a prescriber note: %(names)s") % {"names": names})
         return reasons
 
 
 def screen(*, contraindications: dict[str, bool], cautions: dict[str, bool], prescriber_note: str) -> Screening:
     return Screening(
-        contraindications=[LABELS[k] for k, v in contraindications.items() if v],
-        cautions=[LABELS[k] for k, v in cautions.items() if v],
+        contraindications=[str(LABELS[k]) for k, v in contraindications.items() if v],
+        cautions=[str(LABELS[k]) for k, v in cautions.items() if v],
         cautions_acknowledged=bool(prescriber_note.strip()),
     )

@@ -4,6 +4,7 @@ import logging
 
 from celery import shared_task
 from django.urls import reverse
+from django.utils.translation import gettext as _
 
 from .audit import audit_chain_verify, audit_checkpoint_write
 from .exports import export_job_run
@@ -12,6 +13,16 @@ from .health import heartbeat_touch
 from .services import alert_raise
 
 logger = logging.getLogger(__name__)
+
+
+def _alert_words(report) -> str:
+    """The administrators' alert of a broken chain, in the clinic's language (the reason, from
+    ``clinic.audit``, stays as the verifier writes it for the operator)."""
+    if report.broken_id is not None:
+        words = _("The audit trail failed its integrity check at row %(row)s: %(reason)s.")
+        return words % {"row": report.broken_id, "reason": report.reason}
+    words = _("The audit trail failed its integrity check at its end (row %(count)s): %(reason)s.")
+    return words % {"count": report.count, "reason": report.reason}
 
 
 @shared_task
@@ -35,7 +46,7 @@ def audit_verify_nightly() -> bool:
     alert_raise(
         kind="audit_chain_broken",
         dedupe_key=f"audit-chain-broken:{report.broken_id if report.broken_id is not None else f'end-{report.count}'}",
-        message=f"The audit trail failed its integrity check at {where}: {report.reason}."[:255],
+        message=_alert_words(report)[:255],
         severity="critical",
         audience="administrator",
         url=reverse("clinic:audit"),

@@ -106,7 +106,7 @@ def second_factor_check(request):
     if request.method == "POST" and form.is_valid():
         if second_factor.second_factor_verify(user=request.user, request=request, token=form.cleaned_data["code"]):
             return redirect(_next(request))
-        form.add_error("code", "That code is not right (or was used already). Try the code the app shows now.")
+        form.add_error("code", _("That code is not right (or was used already). Try the code the app shows now."))
     return render(request, "registration/second_factor.html", {"form": form, "next": _next(request)})
 
 
@@ -124,7 +124,7 @@ def second_factor_setup(request):
         if codes is not None:
             context = {"codes": codes, "next": _next(request)}
             return render(request, "registration/second_factor_codes.html", context)
-        form.add_error("code", "That code does not match. Check the app's clock and type the code it shows now.")
+        form.add_error("code", _("That code does not match. Check the app's clock and type the code it shows now."))
     url = second_factor.config_url(key, request.user.get_username())
     context = {
         "form": form,

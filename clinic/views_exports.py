@@ -35,8 +35,7 @@ def _get_job_for_user(request, pk) -> ExportJob:
 @permission_required("clinic.view_auditevent", raise_exception=True)
 def export_list(request):
     jobs = list(ExportJob.objects.filter(requested_by=request.user)[:LIST_SIZE])
-    keep = f"{settings.EXPORT_KEEP_HOURS} hours"
-    return render(request, "clinic/export_list.html", {"jobs": jobs, "keep_hours": keep})
+    return render(request, "clinic/export_list.html", {"jobs": jobs, "keep_hours": settings.EXPORT_KEEP_HOURS})
 
 
 @login_required

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 
 from . import imports, services_import
@@ -20,9 +21,15 @@ PREVIEW_ERRORS = 500
 
 
 class ImportForm(forms.Form):
-    file = forms.FileField(label="CSV file of patients", help_text="Columns as in the template; UTF-8.")
+    file = forms.FileField(
+        label=gettext_lazy("CSV file of patients"), help_text=gettext_lazy("Columns as in the template; UTF-8.")
+    )
     mode = forms.ChoiceField(
-        choices=[("check", "Check the file (dry run: nothing is saved)"), ("import", "Import")],
+        label=gettext_lazy("Mode"),
+        choices=[
+            ("check", gettext_lazy("Check the file (dry run: nothing is saved)")),
+            ("import", gettext_lazy("Import")),
+        ],
         initial="check",
         widget=forms.RadioSelect,
     )
@@ -30,7 +37,10 @@ class ImportForm(forms.Form):
     def clean_file(self):
         upload = self.cleaned_data["file"]
         if upload.size > imports.MAX_BYTES:
-            raise ValidationError("The file is larger than 10 MB: split it into several files.", code="too_big")
+            raise ValidationError(
+                _("The file is larger than %(mb)s MB: split it into several files.") % {"mb": imports.MAX_MEGABYTES},
+                code="too_big",
+            )
         return upload
 
 
