@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from .models import ClinicalThresholds, OutcomePlan
 
@@ -9,9 +10,9 @@ class ClinicalThresholdsAdmin(admin.ModelAdmin):
 
     readonly_fields = ["updated_at"]
     fieldsets = [
-        ("Pre-dose blood pressure", {"fields": ["predose_systolic_max", "predose_diastolic_max"]}),
+        (_("Pre-dose blood pressure"), {"fields": ["predose_systolic_max", "predose_diastolic_max"]}),
         (
-            "Alert thresholds (readings are flagged and raise a staff alert)",
+            _("Alert thresholds (readings are flagged and raise a staff alert)"),
             {
                 "fields": [
                     "systolic_high",
@@ -27,7 +28,7 @@ class ClinicalThresholdsAdmin(admin.ModelAdmin):
             },
         ),
         (
-            "Observation",
+            _("Observation"),
             {
                 "fields": [
                     "observation_minimum_minutes",
@@ -38,8 +39,8 @@ class ClinicalThresholdsAdmin(admin.ModelAdmin):
                 ]
             },
         ),
-        ("Clinical times", {"fields": ["checkin_window_minutes", "late_entry_window_minutes"]}),
-        ("REMS monitoring record", {"fields": ["rems_window_days", "rems_warning_day", "updated_at"]}),
+        (_("Clinical times"), {"fields": ["checkin_window_minutes", "late_entry_window_minutes"]}),
+        (_("REMS monitoring record"), {"fields": ["rems_window_days", "rems_warning_day", "updated_at"]}),
     ]
 
     def has_add_permission(self, request):

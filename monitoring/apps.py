@@ -4,7 +4,7 @@ from django.utils.translation import gettext_lazy as _
 
 class MonitoringConfig(AppConfig):
     name = "monitoring"
-    verbose_name = "Session day"
+    verbose_name = _("Session day")
 
     def ready(self):
         from clinic import registry

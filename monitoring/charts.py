@@ -4,6 +4,8 @@ the alert threshold lines. Pure geometry: the template draws what this returns."
 import dataclasses
 import datetime as dt
 
+from django.utils.translation import gettext as _
+
 from . import rules
 
 WIDTH = 640
@@ -53,12 +55,13 @@ def observation_chart(readings, t: rules.Thresholds, observation) -> dict | None
         coords = [(x(r.taken_at), _y(getattr(r, attr), lo_hi, panel), getattr(r, attr)) for r in readings]
         return Series(name, css, " ".join(f"{cx},{cy}" for cx, cy, _ in coords), coords)
 
+    systolic, diastolic, hr, spo2 = _("Systolic"), _("Diastolic"), _("HR"), _("SpO2")
     lines = [
-        Line(f"Systolic {t.systolic_high}", _y(t.systolic_high, BP_RANGE, TOP_PANEL), "chart-limit-bp"),
-        Line(f"Diastolic {t.diastolic_high}", _y(t.diastolic_high, BP_RANGE, TOP_PANEL), "chart-limit-bp"),
-        Line(f"HR {t.heart_rate_high}", _y(t.heart_rate_high, BP_RANGE, TOP_PANEL), "chart-limit-hr"),
-        Line(f"HR {t.heart_rate_low}", _y(t.heart_rate_low, BP_RANGE, TOP_PANEL), "chart-limit-hr"),
-        Line(f"SpO2 {t.spo2_low}", _y(t.spo2_low, SPO2_RANGE, LOW_PANEL), "chart-limit-spo2"),
+        Line(f"{systolic} {t.systolic_high}", _y(t.systolic_high, BP_RANGE, TOP_PANEL), "chart-limit-bp"),
+        Line(f"{diastolic} {t.diastolic_high}", _y(t.diastolic_high, BP_RANGE, TOP_PANEL), "chart-limit-bp"),
+        Line(f"{hr} {t.heart_rate_high}", _y(t.heart_rate_high, BP_RANGE, TOP_PANEL), "chart-limit-hr"),
+        Line(f"{hr} {t.heart_rate_low}", _y(t.heart_rate_low, BP_RANGE, TOP_PANEL), "chart-limit-hr"),
+        Line(f"{spo2} {t.spo2_low}", _y(t.spo2_low, SPO2_RANGE, LOW_PANEL), "chart-limit-spo2"),
     ]
     minutes_ticks = []
     total_minutes = int(span // 60)
@@ -75,10 +78,10 @@ def observation_chart(readings, t: rules.Thresholds, observation) -> dict | None
         "top_panel": TOP_PANEL,
         "low_panel": LOW_PANEL,
         "series": [
-            series("Systolic", "chart-sys", "systolic", BP_RANGE, TOP_PANEL),
-            series("Diastolic", "chart-dia", "diastolic", BP_RANGE, TOP_PANEL),
-            series("Heart rate", "chart-hr", "heart_rate", BP_RANGE, TOP_PANEL),
-            series("SpO2", "chart-spo2", "spo2", SPO2_RANGE, LOW_PANEL),
+            series(systolic, "chart-sys", "systolic", BP_RANGE, TOP_PANEL),
+            series(diastolic, "chart-dia", "diastolic", BP_RANGE, TOP_PANEL),
+            series(_("Heart rate"), "chart-hr", "heart_rate", BP_RANGE, TOP_PANEL),
+            series(spo2, "chart-spo2", "spo2", SPO2_RANGE, LOW_PANEL),
         ],
         "lines": lines,
         "ticks": minutes_ticks,

@@ -18,6 +18,7 @@ from django.db.models import Min, Prefetch, QuerySet
 from django.utils import timezone
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from clinic.formats import when
 from clinic.rules import CONCOMITANT_MEDICINE_FIELDS
@@ -595,11 +596,16 @@ class RemsRecord:
     def complete(self) -> bool:
         return not self.missing
 
-    def sections(self) -> list[tuple[str, list]]:
+    def sections_by_key(self) -> list[tuple[str, list]]:
+        """(section, fields) in the form's order, each section by its English name."""
         out: dict[str, list] = {}
         for f in self.fields:
             out.setdefault(f.section, []).append(f)
         return list(out.items())
+
+    def sections(self) -> list[tuple[str, list]]:
+        """(section, fields) in the form's order, each section's name in the clinic's language."""
+        return [(_(section), fields) for section, fields in self.sections_by_key()]
 
 
 def _bp(reading) -> str | None:
@@ -611,27 +617,64 @@ def _name(user) -> str | None:
 
 
 def late_entries(day: SessionDay) -> list[str]:
-    """The clinical times of the day entered afterwards, with when they were entered."""
+    """The clinical times of the day entered afterwards, with when they were entered ("Arrival at
+    14:05 (entered 14:07)")."""
     tz = day.tz
 
-    def at(moment, entered=None) -> str:
-        text = f"at {when(moment, 'time', tz)}"
-        return f"{text} (entered {when(entered, 'time', tz)})" if entered else text
+    def line(text: str, moment, entered=None, **values) -> str:
+        values["time"] = when(moment, "time", tz)
+        if entered is not None:
+            values["entered"] = when(entered, "time", tz)
+        return text % values
 
     entries = []
     checkin, dose = day.checkin, day.dose
     if checkin and checkin.arrival_late_entry:
-        entries.append(f"Arrival {at(checkin.arrived_at, checkin.created_at)}")
+        entries.append(line(_("Arrival at %(time)s (entered %(entered)s)"), checkin.arrived_at, checkin.created_at))
     if dose and dose.infusion_start_late_entry:
-        entries.append(f"Infusion start {at(dose.infusion_start, dose.created_at)}")
+        entries.append(
+            line(_("Infusion start at %(time)s (entered %(entered)s)"), dose.infusion_start, dose.created_at)
+        )
     if dose and dose.infusion_end_late_entry:
-        entries.append(f"Infusion end {at(dose.infusion_end)}")
+        entries.append(line(_("Infusion end at %(time)s"), dose.infusion_end))
     for device in getattr(dose, "late_devices", ()) if dose else ():
-        entries.append(f"Device {device.number} {at(device.administered_at, device.recorded_at)}")
+        entries.append(
+            line(
+                _("Device %(number)s at %(time)s (entered %(entered)s)"),
+                device.administered_at,
+                device.recorded_at,
+                number=device.number,
+            )
+        )
     for reading in day.readings:
         if reading.late_entry:
-            entries.append(f"{reading.label} reading {at(reading.taken_at, reading.recorded_at)}")
+            entries.append(
+                line(
+                    _("%(reading)s reading at %(time)s (entered %(entered)s)"),
+                    reading.taken_at,
+                    reading.recorded_at,
+                    reading=reading.label,
+                )
+            )
     return entries
+
+
+# The record's sections, in English (translated where they are shown; the PDF's titles follow
+# them).
+PATIENT = gettext_noop("Patient")
+MEDICINES = gettext_noop("Concomitant medicines")
+TREATMENT = gettext_noop("Treatment")
+MONITORING = gettext_noop("Monitoring")
+EVENTS = gettext_noop("Events")
+RECORD = gettext_noop("Record")
+
+
+def _field(section: str, label: str, value, *, key: str = "", required: bool = True) -> rules.RemsField:
+    """A field of the record: ``label`` in English (its key), shown in the clinic's language;
+    with ``key``, ``label`` is already the text to show."""
+    if key:
+        return rules.RemsField(section, label, value, required=required, key=key)
+    return rules.RemsField(section, _(label), value, required=required, key=label)
 
 
 def _rems_fields(day: SessionDay, *, first_treatment: bool) -> list[rules.RemsField]:
@@ -646,80 +689,109 @@ def _rems_fields(day: SessionDay, *, first_treatment: bool) -> list[rules.RemsFi
     mid = next((r for r in readings if r.kind == ReadingKind.CHECKPOINT and r.checkpoint_minute == first_minute), None)
     started = day.observation.started_at if day.observation else None
     event_kinds = {e.kind for e in events}
-    serious = [f"{e.get_kind_display()} ({e.get_severity_display().lower()})" for e in events if e.serious]
+    serious = [
+        _("%(kind)s (%(severity)s)") % {"kind": e.get_kind_display(), "severity": e.get_severity_display().lower()}
+        for e in events
+        if e.serious
+    ]
     clinician = discharge.discharged_by if discharge else (checkin.checked_in_by if checkin else None)
     dose_mg = dose.dose_mg if dose else None
-    S = rules.RemsField
+    S = _field
     yn = rules.yes_no
+    if first_minute:
+        mid_bp = S(
+            MONITORING,
+            _("BP at %(minutes)s minutes") % {"minutes": first_minute},
+            _bp(mid),
+            key=f"BP at {first_minute} minutes",
+        )
+    else:
+        mid_bp = S(MONITORING, gettext_noop("BP after dosing"), _bp(mid))
+    enrolled = _("Yes (%(id)s)") % {"id": patient.rems_enrollment_id} if patient.is_rems_enrolled else None
     fields = [
-        S("Patient", "Patient name", patient.full_name),
-        S("Patient", "Date of birth", patient.date_of_birth),
-        S("Patient", "Sex", patient.get_sex_display()),
-        S("Patient", "First treatment", yn(first_treatment)),
-        S("Patient", "Enrolled in REMS", f"Yes ({patient.rems_enrollment_id})" if patient.is_rems_enrolled else None),
+        S(PATIENT, gettext_noop("Patient name"), patient.full_name),
+        S(PATIENT, gettext_noop("Date of birth"), patient.date_of_birth),
+        S(PATIENT, gettext_noop("Sex"), patient.get_sex_display()),
+        S(PATIENT, gettext_noop("First treatment"), yn(first_treatment)),
+        S(PATIENT, gettext_noop("Enrolled in REMS"), enrolled),
         *[
             S(
-                "Concomitant medicines",
+                MEDICINES,
                 capfirst(str(patient._meta.get_field(name).verbose_name)),  # "MAOIs", not "Maois"
                 yn(getattr(patient, name)),
+                key=name,
             )
             for name in CONCOMITANT_MEDICINE_FIELDS
         ],
-        S("Treatment", "Monitoring clinician", _name(clinician)),
-        S("Treatment", "Site", session.chair.site.name),
-        S("Treatment", "Treatment date", day.treatment_date),
-        S("Treatment", "Dose", f"{dose_mg.normalize():f} mg" if dose_mg is not None else None),
-        S("Treatment", "Lot number", dose.lot_number if dose else None),
+        S(TREATMENT, gettext_noop("Monitoring clinician"), _name(clinician)),
+        S(TREATMENT, gettext_noop("Site"), session.chair.site.name),
+        S(TREATMENT, gettext_noop("Treatment date"), day.treatment_date),
         S(
-            "Monitoring",
-            "Total minutes from first device to end of monitoring",
+            TREATMENT,
+            gettext_noop("Dose"),
+            _("%(dose)s mg") % {"dose": f"{dose_mg.normalize():f}"} if dose_mg is not None else None,
+        ),
+        S(TREATMENT, gettext_noop("Lot number"), dose.lot_number if dose else None),
+        S(
+            MONITORING,
+            gettext_noop("Total minutes from first device to end of monitoring"),
             rules.minutes_between(started, discharge.discharged_at if discharge else None),
         ),
         S(
-            "Monitoring",
-            "Minutes until the patient would have been ready to leave",
+            MONITORING,
+            gettext_noop("Minutes until the patient would have been ready to leave"),
             rules.minutes_between(started, discharge.would_have_been_ready_at if discharge else None),
         ),
         S(
-            "Monitoring",
-            "Vital signs in range before dosing",
+            MONITORING,
+            gettext_noop("Vital signs in range before dosing"),
             yn(not rules.bp_above_predose_limit(predose.systolic, predose.diastolic, t) and not predose.flags)
             if predose
             else None,
         ),
         S(
-            "Monitoring",
-            "Vital signs in range before discharge",
+            MONITORING,
+            gettext_noop("Vital signs in range before discharge"),
             yn(not before_discharge.flags) if before_discharge else None,
         ),
-        S("Monitoring", "BP before dosing", _bp(predose)),
-        S("Monitoring", f"BP at {first_minute} minutes" if first_minute else "BP after dosing", _bp(mid)),
-        S("Monitoring", "BP before discharge", _bp(before_discharge)),
-        S("Monitoring", "Pulse oximetry done", yn(bool(readings)) if readings else None),
+        S(MONITORING, gettext_noop("BP before dosing"), _bp(predose)),
+        mid_bp,
+        S(MONITORING, gettext_noop("BP before discharge"), _bp(before_discharge)),
+        S(MONITORING, gettext_noop("Pulse oximetry done"), yn(bool(readings)) if readings else None),
         S(
-            "Events",
-            "Sedation",
+            EVENTS,
+            gettext_noop("Sedation"),
             yn(any(r.moaas < 5 for r in readings) or "sedation" in event_kinds) if readings else None,
         ),
         S(
-            "Events",
-            "Dissociation",
+            EVENTS,
+            gettext_noop("Dissociation"),
             yn(any(r.dissociation for r in readings) or "dissociation" in event_kinds) if readings else None,
         ),
-        S("Events", "Respiratory depression", yn("respiratory_depression" in event_kinds) if discharge else None),
-        S("Events", "Serious adverse events", ("; ".join(serious) or "None") if discharge else None),
-        S("Record", "Times entered afterwards (late entries)", "; ".join(late_entries(day)) or "None", required=False),
+        S(
+            EVENTS,
+            gettext_noop("Respiratory depression"),
+            yn("respiratory_depression" in event_kinds) if discharge else None,
+        ),
+        S(EVENTS, gettext_noop("Serious adverse events"), ("; ".join(serious) or _("None")) if discharge else None),
+        S(
+            RECORD,
+            gettext_noop("Times entered afterwards (late entries)"),
+            "; ".join(late_entries(day)) or _("None"),
+            required=False,
+        ),
     ]
     return with_addenda(fields, session.addenda.all())
 
 
 def with_addenda(fields: list[rules.RemsField], addenda: Iterable[Addendum]) -> list[rules.RemsField]:
-    """Each missing field an addendum supplied, with the addendum's value (the latest one)."""
+    """Each missing field an addendum supplied, with the addendum's value (the latest one). An
+    addendum names its field by the field's key (the English label)."""
     supplied = {a.field: a for a in addenda if a.field}
     addendable = set(rules.rems_addendable(fields))
     return [
-        dataclasses.replace(f, value=supplied[f.label].value, addendum=supplied[f.label])
-        if f.label in supplied and f.label in addendable
+        dataclasses.replace(f, value=supplied[f.key].value, addendum=supplied[f.key])
+        if f.key in supplied and f.key in addendable
         else f
         for f in fields
     ]

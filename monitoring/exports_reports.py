@@ -3,6 +3,8 @@
 
 import datetime as dt
 
+from django.utils.translation import gettext, gettext_noop
+
 from clinic import registry
 from clinic.formats import when
 from clinic.models import Site
@@ -12,6 +14,16 @@ from . import reports
 from .views_reports import ReportFilterForm
 
 _FORMULA_STARTS = ("=", "+", "-", "@")
+# What the export pages call each table, in English (translated when an export is asked for).
+TABLE_NAMES = {
+    "sessions-by-week": gettext_noop("sessions by week"),
+    "no-show-rate": gettext_noop("no show rate"),
+    "observation-length": gettext_noop("observation length"),
+    "checkpoint-completeness": gettext_noop("checkpoint completeness"),
+    "adverse-events": gettext_noop("adverse events"),
+    "overrides": gettext_noop("overrides"),
+    "rems": gettext_noop("rems"),
+}
 
 
 def _parse(data) -> dict | None:
@@ -24,6 +36,15 @@ def _parse(data) -> dict | None:
 
 def _day(iso: str) -> str:
     return when(dt.date.fromisoformat(iso), "date")
+
+
+def _label(slug: str, params: dict) -> str:
+    """ "Compliance report, no show rate: Sun 1 Nov 2026 to Mon 30 Nov 2026"."""
+    return gettext("Compliance report, %(table)s: %(first)s to %(last)s") % {
+        "table": gettext(TABLE_NAMES.get(slug, slug.replace("-", " "))),
+        "first": _day(params["date_from"]),
+        "last": _day(params["date_to"]),
+    }
 
 
 def _table(slug: str, params: dict) -> reports.Table:
@@ -56,9 +77,7 @@ def report_export_kinds() -> list[registry.ExportKind]:
             kind=f"report:{slug}",
             permission="monitoring.view_reports",
             parse=_parse,
-            label=lambda params, slug=slug: (
-                f"Compliance report, {slug.replace('-', ' ')}: {_day(params['date_from'])} to {_day(params['date_to'])}"
-            ),
+            label=lambda params, slug=slug: _label(slug, params),
             header=lambda params, slug=slug: list(_table(slug, params).columns),
             rows=lambda params, slug=slug: _rows(slug, params),
             count=lambda params: None,

@@ -4,6 +4,7 @@ import datetime as dt
 
 from django import forms
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from clinic.formats import INPUT_TIME_FORMAT, when
@@ -43,7 +44,9 @@ class CheckInForm(VisibleTextMixin, forms.Form):
     transport_name = forms.CharField(label=_("Driver or ride service"), max_length=120, required=False)
     transport_phone = forms.CharField(label=_("Phone"), max_length=20, required=False)
     transport_relationship = forms.CharField(label=_("Relationship"), max_length=60, required=False)
-    notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), max_length=NOTE_MAX, required=False)
+    notes = forms.CharField(
+        label=_("Notes"), widget=forms.Textarea(attrs={"rows": 2}), max_length=NOTE_MAX, required=False
+    )
 
     def checklist(self) -> dict[str, bool]:
         return {name: self.cleaned_data.get(name, False) for name in CheckIn.CHECKLIST}
@@ -70,12 +73,14 @@ class VitalsForm(VisibleTextMixin, forms.Form):
     moaas = forms.IntegerField(label=_("MOAA/S (0-5, 5 = alert)"), min_value=0)
     dissociation = forms.BooleanField(label=_("Dissociation present"), required=False)
     cadss = forms.IntegerField(label=_("CADSS total"), min_value=0, required=False)
-    notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), max_length=NOTE_MAX, required=False)
+    notes = forms.CharField(
+        label=_("Notes"), widget=forms.Textarea(attrs={"rows": 2}), max_length=NOTE_MAX, required=False
+    )
 
     def __init__(self, *args, checkpoints=(), **kwargs):
         super().__init__(*args, **kwargs)
         if "checkpoint" in self.fields:
-            self.fields["checkpoint"].choices = list(checkpoints) or [(rules.EXTRA, "Extra reading")]
+            self.fields["checkpoint"].choices = list(checkpoints) or [(rules.EXTRA, gettext("Extra reading"))]
 
     def kind_and_minute(self) -> tuple[str, int | None]:
         value = self.cleaned_data["checkpoint"]
@@ -111,7 +116,7 @@ class OverrideForm(VisibleTextMixin, forms.Form):
 
 class DoseForm(VisibleTextMixin, forms.Form):
     dose_mg = forms.DecimalField(label=_("Dose (mg)"), max_digits=6, decimal_places=1, min_value=0, required=False)
-    lot_number = forms.CharField(max_length=40, required=False)
+    lot_number = forms.CharField(label=_("Lot number"), max_length=40, required=False)
     weight_kg = forms.DecimalField(label=_("Weight (kg)"), max_digits=5, decimal_places=1, required=False)
     mg_per_kg = forms.DecimalField(label=_("mg/kg"), max_digits=4, decimal_places=2, min_value=0, required=False)
     started_at = LocalTimeField(label=_("First device / infusion start"), required=False, help_text=_("Empty = now."))
@@ -136,7 +141,12 @@ class DoseStopForm(VisibleTextMixin, forms.Form):
         """``events``: the session's adverse events (as the page already read them)."""
         super().__init__(*args, **kwargs)
         self.fields["adverse_event"].choices = [("", "-")] + [
-            (e.pk, f"{e} at {when(e.onset_at, 'time', e.session.chair.site.tzinfo)}") for e in events
+            (
+                e.pk,
+                gettext("%(event)s at %(time)s")
+                % {"event": e, "time": when(e.onset_at, "time", e.session.chair.site.tzinfo)},
+            )
+            for e in events
         ]
 
 
@@ -147,6 +157,13 @@ class AdverseEventForm(VisibleTextMixin, forms.ModelForm):
         model = AdverseEvent
         fields = ["kind", "description", "severity", "serious", "action_taken"]
         widgets = {"action_taken": forms.Textarea(attrs={"rows": 2})}
+        # The model's fields without a name of their own: named here, in the clinic's language.
+        labels = {
+            "kind": _("Kind"),
+            "description": _("Description"),
+            "severity": _("Severity"),
+            "action_taken": _("Action taken"),
+        }
 
 
 class DischargeForm(VisibleTextMixin, forms.Form):
@@ -160,7 +177,9 @@ class DischargeForm(VisibleTextMixin, forms.Form):
         required=False,
         help_text=_("Had there been no 2-hour minimum (the REMS form asks)."),
     )
-    notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), max_length=NOTE_MAX, required=False)
+    notes = forms.CharField(
+        label=_("Notes"), widget=forms.Textarea(attrs={"rows": 2}), max_length=NOTE_MAX, required=False
+    )
 
 
 class RemsSubmittedForm(VisibleTextMixin, forms.Form):
@@ -169,8 +188,9 @@ class RemsSubmittedForm(VisibleTextMixin, forms.Form):
 
 
 class AddendumForm(VisibleTextMixin, forms.Form):
-    """A fact added after the discharge. With ``fields`` (the missing REMS record fields), it
-    supplies one of them; without, it is a late fact of the day."""
+    """A fact added after the discharge. With ``fields`` (the missing REMS record fields: their
+    key and label, ``rules.rems_addendable_choices``), it supplies one of them; without, it is a
+    late fact of the day."""
 
     field = forms.ChoiceField(label=_("Missing field"))
     value = forms.CharField(label=_("Fact"), max_length=255)
@@ -179,7 +199,7 @@ class AddendumForm(VisibleTextMixin, forms.Form):
     def __init__(self, *args, fields=(), **kwargs):
         super().__init__(*args, **kwargs)
         if fields:
-            self.fields["field"].choices = [(label, label) for label in fields]
-            self.fields["value"].label = "Value"
+            self.fields["field"].choices = list(fields)
+            self.fields["value"].label = _("Value")
         else:
             del self.fields["field"]

@@ -6,6 +6,7 @@ import datetime as dt
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from clinic.forms import VisibleTextMixin
 from scheduling.models import Protocol
@@ -18,7 +19,7 @@ class InstrumentForm(forms.Form):
     """One instrument's items (radio buttons), prefixed with its code; the PHQ-9 also asks its
     difficulty question (optional)."""
 
-    error_messages = {"answer": "Choose an answer."}
+    error_messages = {"answer": _("Choose an answer.")}
 
     def __init__(self, *args, instrument: instruments.Instrument, initial_score=None, **kwargs):
         kwargs.setdefault("prefix", instrument.code)
@@ -62,7 +63,7 @@ class InstrumentForm(forms.Form):
 
 class SafetyAckForm(VisibleTextMixin, forms.Form):
     note = forms.CharField(
-        label="Note (what was done: risk assessment, plan)",
+        label=_("Note (what was done: risk assessment, plan)"),
         widget=forms.Textarea(attrs={"rows": 2}),
         max_length=NOTE_MAX,
     )
@@ -72,13 +73,19 @@ class TrialForm(VisibleTextMixin, forms.ModelForm):
     class Meta:
         model = AntidepressantTrial
         fields = ["drug", "dose", "adequate_dose", "weeks", "outcome"]
-        labels = {"weeks": "Weeks taken", "adequate_dose": "Adequate dose"}
+        labels = {
+            "drug": _("Drug"),
+            "dose": _("Dose"),
+            "adequate_dose": _("Adequate dose"),
+            "weeks": _("Weeks taken"),
+            "outcome": _("Outcome"),
+        }
 
 
 class EligibilityOverrideForm(VisibleTextMixin, forms.Form):
-    protocol = forms.ModelChoiceField(queryset=Protocol.objects.none(), label="Protocol")
+    protocol = forms.ModelChoiceField(queryset=Protocol.objects.none(), label=_("Protocol"))
     reason = forms.CharField(
-        label="Reason for the override", widget=forms.Textarea(attrs={"rows": 2}), max_length=NOTE_MAX
+        label=_("Reason for the override"), widget=forms.Textarea(attrs={"rows": 2}), max_length=NOTE_MAX
     )
 
     def __init__(self, *args, protocols=(), **kwargs):
@@ -87,13 +94,15 @@ class EligibilityOverrideForm(VisibleTextMixin, forms.Form):
 
 
 class OutcomesFilterForm(forms.Form):
-    protocol = forms.ModelChoiceField(queryset=Protocol.objects.order_by("name"), required=False, empty_label="All")
-    start = forms.DateField(label="Courses started from", widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(label="to", widget=forms.DateInput(attrs={"type": "date"}))
+    protocol = forms.ModelChoiceField(
+        queryset=Protocol.objects.order_by("name"), required=False, empty_label=_("All"), label=_("Protocol")
+    )
+    start = forms.DateField(label=_("Courses started from"), widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(label=_("to"), widget=forms.DateInput(attrs={"type": "date"}))
 
     error_messages = {
-        "order": "The end date must be on or after the start date.",
-        "range": "Choose dates from 1900 to three years ahead.",
+        "order": _("The end date must be on or after the start date."),
+        "range": _("Choose dates from 1900 to three years ahead."),
     }
 
     def clean(self):

@@ -5,9 +5,15 @@ Wording: PHQ-9 and GAD-7 are free to reproduce (Pfizer: "No permission required 
 translate, display or distribute"), so their items are shown as written. The MADRS item
 wording and anchor descriptions are not reproduced: the clinician sees the item's name and the
 anchor numbers 0-6 (the even numbers carry the scale's own descriptions in the rater's manual).
+
+The wording is marked for translation (shown in the clinic's language): a clinic puts the
+instruments' validated translation in its catalog. The names (PHQ-9, GAD-7, MADRS) stay as
+they are.
 """
 
 import dataclasses
+
+from django.utils.translation import gettext_lazy as _
 
 PHQ9 = "phq9"
 GAD7 = "gad7"
@@ -73,12 +79,12 @@ class Instrument:
 RESPONSE_DROP = 0.5  # response: at least a 50 % drop from the baseline total (DOMAIN.md "Scales")
 
 _FREQUENCY = (
-    Option(0, "Not at all"),
-    Option(1, "Several days"),
-    Option(2, "More than half the days"),
-    Option(3, "Nearly every day"),
+    Option(0, _("Not at all")),
+    Option(1, _("Several days")),
+    Option(2, _("More than half the days")),
+    Option(3, _("Nearly every day")),
 )
-_TWO_WEEKS = "Over the last 2 weeks, how often have you been bothered by any of the following problems?"
+_TWO_WEEKS = _("Over the last 2 weeks, how often have you been bothered by any of the following problems?")
 
 PHQ9_INSTRUMENT = Instrument(
     code=PHQ9,
@@ -86,27 +92,29 @@ PHQ9_INSTRUMENT = Instrument(
     rater=PATIENT,
     stem=_TWO_WEEKS,
     items=(
-        Item(1, "Little interest or pleasure in doing things"),
-        Item(2, "Feeling down, depressed, or hopeless"),
-        Item(3, "Trouble falling or staying asleep, or sleeping too much"),
-        Item(4, "Feeling tired or having little energy"),
-        Item(5, "Poor appetite or overeating"),
-        Item(6, "Feeling bad about yourself — or that you are a failure or have let yourself or your family down"),
-        Item(7, "Trouble concentrating on things, such as reading the newspaper or watching television"),
+        Item(1, _("Little interest or pleasure in doing things")),
+        Item(2, _("Feeling down, depressed, or hopeless")),
+        Item(3, _("Trouble falling or staying asleep, or sleeping too much")),
+        Item(4, _("Feeling tired or having little energy")),
+        Item(5, _("Poor appetite or overeating")),
+        Item(6, _("Feeling bad about yourself — or that you are a failure or have let yourself or your family down")),
+        Item(7, _("Trouble concentrating on things, such as reading the newspaper or watching television")),
         Item(
             8,
-            "Moving or speaking so slowly that other people could have noticed? Or the opposite — being so "
-            "fidgety or restless that you have been moving around a lot more than usual",
+            _(
+                "Moving or speaking so slowly that other people could have noticed? Or the opposite — being so "
+                "fidgety or restless that you have been moving around a lot more than usual"
+            ),
         ),
-        Item(9, "Thoughts that you would be better off dead or of hurting yourself in some way"),
+        Item(9, _("Thoughts that you would be better off dead or of hurting yourself in some way")),
     ),
     options=_FREQUENCY,
     bands=(
-        Band(0, 4, "Minimal", "band-minimal"),
-        Band(5, 9, "Mild", "band-mild"),
-        Band(10, 14, "Moderate", "band-moderate"),
-        Band(15, 19, "Moderately severe", "band-moderately-severe"),
-        Band(20, 27, "Severe", "band-severe"),
+        Band(0, 4, _("Minimal"), "band-minimal"),
+        Band(5, 9, _("Mild"), "band-mild"),
+        Band(10, 14, _("Moderate"), "band-moderate"),
+        Band(15, 19, _("Moderately severe"), "band-moderately-severe"),
+        Band(20, 27, _("Severe"), "band-severe"),
     ),
     remission_max=4,
     worsening_points=5,
@@ -114,15 +122,15 @@ PHQ9_INSTRUMENT = Instrument(
     loinc_total="44261-6",
     safety_item=9,
     safety_min=1,
-    functional_question=(
+    functional_question=_(
         "If you checked off any problems, how difficult have these problems made it for you to do your work, "
         "take care of things at home, or get along with other people?"
     ),
     functional_options=(
-        Option(0, "Not difficult at all"),
-        Option(1, "Somewhat difficult"),
-        Option(2, "Very difficult"),
-        Option(3, "Extremely difficult"),
+        Option(0, _("Not difficult at all")),
+        Option(1, _("Somewhat difficult")),
+        Option(2, _("Very difficult")),
+        Option(3, _("Extremely difficult")),
     ),
 )
 
@@ -132,20 +140,20 @@ GAD7_INSTRUMENT = Instrument(
     rater=PATIENT,
     stem=_TWO_WEEKS,
     items=(
-        Item(1, "Feeling nervous, anxious, or on edge"),
-        Item(2, "Not being able to stop or control worrying"),
-        Item(3, "Worrying too much about different things"),
-        Item(4, "Trouble relaxing"),
-        Item(5, "Being so restless that it is hard to sit still"),
-        Item(6, "Becoming easily annoyed or irritable"),
-        Item(7, "Feeling afraid, as if something awful might happen"),
+        Item(1, _("Feeling nervous, anxious, or on edge")),
+        Item(2, _("Not being able to stop or control worrying")),
+        Item(3, _("Worrying too much about different things")),
+        Item(4, _("Trouble relaxing")),
+        Item(5, _("Being so restless that it is hard to sit still")),
+        Item(6, _("Becoming easily annoyed or irritable")),
+        Item(7, _("Feeling afraid, as if something awful might happen")),
     ),
     options=_FREQUENCY,
     bands=(
-        Band(0, 4, "Minimal", "band-minimal"),
-        Band(5, 9, "Mild", "band-mild"),
-        Band(10, 14, "Moderate", "band-moderate"),
-        Band(15, 21, "Severe", "band-severe"),
+        Band(0, 4, _("Minimal"), "band-minimal"),
+        Band(5, 9, _("Mild"), "band-mild"),
+        Band(10, 14, _("Moderate"), "band-moderate"),
+        Band(15, 21, _("Severe"), "band-severe"),
     ),
     remission_max=4,
     worsening_points=4,
@@ -157,25 +165,25 @@ MADRS_INSTRUMENT = Instrument(
     code=MADRS,
     name="MADRS",
     rater=CLINICIAN,
-    stem="Rate each item from 0 to 6 (the rater's manual describes the even anchors).",
+    stem=_("Rate each item from 0 to 6 (the rater's manual describes the even anchors)."),
     items=(
-        Item(1, "Apparent sadness"),
-        Item(2, "Reported sadness"),
-        Item(3, "Inner tension"),
-        Item(4, "Reduced sleep"),
-        Item(5, "Reduced appetite"),
-        Item(6, "Concentration difficulties"),
-        Item(7, "Lassitude"),
-        Item(8, "Inability to feel"),
-        Item(9, "Pessimistic thoughts"),
-        Item(10, "Suicidal thoughts"),
+        Item(1, _("Apparent sadness")),
+        Item(2, _("Reported sadness")),
+        Item(3, _("Inner tension")),
+        Item(4, _("Reduced sleep")),
+        Item(5, _("Reduced appetite")),
+        Item(6, _("Concentration difficulties")),
+        Item(7, _("Lassitude")),
+        Item(8, _("Inability to feel")),
+        Item(9, _("Pessimistic thoughts")),
+        Item(10, _("Suicidal thoughts")),
     ),
     options=tuple(Option(n, str(n)) for n in range(7)),
     bands=(
-        Band(0, 6, "Normal / symptom absent", "band-minimal"),
-        Band(7, 19, "Mild", "band-mild"),
-        Band(20, 34, "Moderate", "band-moderate"),
-        Band(35, 60, "Severe", "band-severe"),
+        Band(0, 6, _("Normal / symptom absent"), "band-minimal"),
+        Band(7, 19, _("Mild"), "band-mild"),
+        Band(20, 34, _("Moderate"), "band-moderate"),
+        Band(35, 60, _("Severe"), "band-severe"),
     ),
     remission_max=10,
     worsening_points=6,

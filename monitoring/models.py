@@ -10,7 +10,7 @@ from django.db import models
 from django.db.models.functions import Length
 from django.db.models.lookups import LessThanOrEqual
 from django.utils import timezone
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext, gettext_lazy
 
 from clinic.fields import CharField, TextField
 from clinic.formats import when
@@ -40,57 +40,77 @@ class ClinicalThresholds(models.Model):
     admin; code reads it through ``ClinicalThresholds.current()`` and ``as_rules()``."""
 
     predose_systolic_max = models.PositiveSmallIntegerField(
-        "pre-dose systolic limit (mmHg)", default=D.predose_systolic_max, help_text="Dosing is blocked above this."
+        gettext_lazy("pre-dose systolic limit (mmHg)"),
+        default=D.predose_systolic_max,
+        help_text=gettext_lazy("Dosing is blocked above this."),
     )
     predose_diastolic_max = models.PositiveSmallIntegerField(
-        "pre-dose diastolic limit (mmHg)", default=D.predose_diastolic_max, help_text="Dosing is blocked above this."
+        gettext_lazy("pre-dose diastolic limit (mmHg)"),
+        default=D.predose_diastolic_max,
+        help_text=gettext_lazy("Dosing is blocked above this."),
     )
-    systolic_high = models.PositiveSmallIntegerField("alert: systolic at or above", default=D.systolic_high)
-    diastolic_high = models.PositiveSmallIntegerField("alert: diastolic at or above", default=D.diastolic_high)
-    spo2_low = models.PositiveSmallIntegerField("alert: SpO2 at or below (warning)", default=D.spo2_low)
-    spo2_critical = models.PositiveSmallIntegerField("alert: SpO2 at or below (critical)", default=D.spo2_critical)
+    systolic_high = models.PositiveSmallIntegerField(
+        gettext_lazy("alert: systolic at or above"), default=D.systolic_high
+    )
+    diastolic_high = models.PositiveSmallIntegerField(
+        gettext_lazy("alert: diastolic at or above"), default=D.diastolic_high
+    )
+    spo2_low = models.PositiveSmallIntegerField(gettext_lazy("alert: SpO2 at or below (warning)"), default=D.spo2_low)
+    spo2_critical = models.PositiveSmallIntegerField(
+        gettext_lazy("alert: SpO2 at or below (critical)"), default=D.spo2_critical
+    )
     respiratory_rate_low = models.PositiveSmallIntegerField(
-        "alert: respiratory rate at or below", default=D.respiratory_rate_low
+        gettext_lazy("alert: respiratory rate at or below"), default=D.respiratory_rate_low
     )
     respiratory_rate_high = models.PositiveSmallIntegerField(
-        "alert: respiratory rate at or above", default=D.respiratory_rate_high
+        gettext_lazy("alert: respiratory rate at or above"), default=D.respiratory_rate_high
     )
-    heart_rate_low = models.PositiveSmallIntegerField("alert: heart rate at or below", default=D.heart_rate_low)
-    heart_rate_high = models.PositiveSmallIntegerField("alert: heart rate at or above", default=D.heart_rate_high)
-    moaas_low = models.PositiveSmallIntegerField("alert: MOAA/S at or below", default=D.moaas_low)
+    heart_rate_low = models.PositiveSmallIntegerField(
+        gettext_lazy("alert: heart rate at or below"), default=D.heart_rate_low
+    )
+    heart_rate_high = models.PositiveSmallIntegerField(
+        gettext_lazy("alert: heart rate at or above"), default=D.heart_rate_high
+    )
+    moaas_low = models.PositiveSmallIntegerField(gettext_lazy("alert: MOAA/S at or below"), default=D.moaas_low)
     checkpoint_grace_minutes = models.PositiveSmallIntegerField(
-        default=D.checkpoint_grace_minutes, help_text="A checkpoint becomes overdue this long after it is due."
+        default=D.checkpoint_grace_minutes,
+        help_text=gettext_lazy("A checkpoint becomes overdue this long after it is due."),
     )
     observation_minimum_minutes = models.PositiveSmallIntegerField(
-        default=D.observation_minimum_minutes, help_text="Minimum observation from the first device to discharge."
+        default=D.observation_minimum_minutes,
+        help_text=gettext_lazy("Minimum observation from the first device to discharge."),
     )
-    device_mg = models.PositiveSmallIntegerField("esketamine mg per device", default=D.device_mg)
+    device_mg = models.PositiveSmallIntegerField(gettext_lazy("esketamine mg per device"), default=D.device_mg)
     device_rest_minutes = models.PositiveSmallIntegerField(
-        "rest between devices (minutes)", default=D.device_rest_minutes
+        gettext_lazy("rest between devices (minutes)"), default=D.device_rest_minutes
     )
     default_checkpoint_minutes = models.JSONField(
         default=default_checkpoint_minutes,
-        help_text="Checkpoints after dosing (minutes) when the protocol sets none, e.g. [40].",
+        help_text=gettext_lazy("Checkpoints after dosing (minutes) when the protocol sets none, e.g. [40]."),
     )
-    rems_window_days = models.PositiveSmallIntegerField("REMS record due within (days)", default=D.rems_window_days)
+    rems_window_days = models.PositiveSmallIntegerField(
+        gettext_lazy("REMS record due within (days)"), default=D.rems_window_days
+    )
     rems_warning_day = models.PositiveSmallIntegerField(
-        "REMS reminder on day", default=D.rems_warning_day, help_text="Administrators are alerted from this day on."
+        gettext_lazy("REMS reminder on day"),
+        default=D.rems_warning_day,
+        help_text=gettext_lazy("Administrators are alerted from this day on."),
     )
     late_entry_window_minutes = models.PositiveSmallIntegerField(
-        "late-entry window (minutes)",
+        gettext_lazy("late-entry window (minutes)"),
         default=D.late_entry_window_minutes,
-        help_text="A nurse may enter a clinical time this far before now; it is marked as a late entry.",
+        help_text=gettext_lazy("A nurse may enter a clinical time this far before now; it is marked as a late entry."),
     )
     checkin_window_minutes = models.PositiveSmallIntegerField(
-        "check-in opens (minutes before the session)",
+        gettext_lazy("check-in opens (minutes before the session)"),
         default=D.checkin_window_minutes,
-        help_text="Check-in is possible from this long before the session starts, on the session's day.",
+        help_text=gettext_lazy("Check-in is possible from this long before the session starts, on the session's day."),
     )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        verbose_name = "clinical thresholds"
-        verbose_name_plural = "clinical thresholds"
+        verbose_name = gettext_lazy("clinical thresholds")
+        verbose_name_plural = gettext_lazy("clinical thresholds")
         constraints = [
             models.CheckConstraint(condition=models.Q(pk=THRESHOLDS_ID), name="clinical_thresholds_singleton"),
             models.CheckConstraint(
@@ -99,7 +119,7 @@ class ClinicalThresholds(models.Model):
         ]
 
     def __str__(self):
-        return "Clinical thresholds"
+        return gettext("Clinical thresholds")
 
     def save(self, *args, **kwargs):
         self.pk = 1
@@ -131,14 +151,16 @@ def current_thresholds() -> rules.Thresholds:
 class CheckIn(models.Model):
     session = models.OneToOneField(Session, on_delete=models.PROTECT, related_name="checkin")
     arrived_at = models.DateTimeField()
-    arrival_late_entry = models.BooleanField(default=False, help_text="The arrival time was entered afterwards.")
+    arrival_late_entry = models.BooleanField(
+        default=False, help_text=gettext_lazy("The arrival time was entered afterwards.")
+    )
     checked_in_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     no_food_2h = models.BooleanField(gettext_lazy("no food for the last 2 hours"), default=False)
     no_liquids_30min = models.BooleanField(gettext_lazy("no liquids for the last 30 minutes"), default=False)
     nasal_medicines_1h = models.BooleanField(
         gettext_lazy("no nasal steroid or decongestant in the last hour"),
         default=False,
-        help_text="Or none taken today.",
+        help_text=gettext_lazy("Or none taken today."),
     )
     rems_enrolment_checked = models.BooleanField(gettext_lazy("REMS enrolment on file"), default=False)
     concomitant_medicines_reviewed = models.BooleanField(gettext_lazy("concomitant medicines reviewed"), default=False)
@@ -159,17 +181,17 @@ class CheckIn(models.Model):
         constraints = [bounded("notes", "checkin")]
 
     def __str__(self):
-        return f"Check-in for session {self.session_id}"
+        return gettext("Check-in for session %(session)s") % {"session": self.session_id}
 
     def checklist_missing(self) -> list[str]:
         return [str(self._meta.get_field(name).verbose_name) for name in self.CHECKLIST if not getattr(self, name)]
 
 
 class ReadingKind(models.TextChoices):
-    PRE_DOSE = rules.PRE_DOSE, "Pre-dose"
-    CHECKPOINT = "checkpoint", "Checkpoint"
-    DISCHARGE = rules.DISCHARGE, "Before discharge"
-    EXTRA = rules.EXTRA, "Extra reading"
+    PRE_DOSE = rules.PRE_DOSE, gettext_lazy("Pre-dose")
+    CHECKPOINT = "checkpoint", gettext_lazy("Checkpoint")
+    DISCHARGE = rules.DISCHARGE, gettext_lazy("Before discharge")
+    EXTRA = rules.EXTRA, gettext_lazy("Extra reading")
 
 
 class VitalsReading(models.Model):
@@ -181,15 +203,15 @@ class VitalsReading(models.Model):
     kind = models.CharField(max_length=12, choices=ReadingKind.choices)
     checkpoint_minute = models.PositiveSmallIntegerField(null=True, blank=True)
     taken_at = models.DateTimeField()
-    late_entry = models.BooleanField(default=False, help_text="The time taken was entered afterwards.")
-    systolic = models.PositiveSmallIntegerField("systolic BP (mmHg)")
-    diastolic = models.PositiveSmallIntegerField("diastolic BP (mmHg)")
-    heart_rate = models.PositiveSmallIntegerField("heart rate (/min)")
-    spo2 = models.PositiveSmallIntegerField("SpO2 (%)")
-    respiratory_rate = models.PositiveSmallIntegerField("respiratory rate (/min)")
-    moaas = models.PositiveSmallIntegerField("MOAA/S (0-5)")
-    dissociation = models.BooleanField("dissociation present", default=False)
-    cadss = models.PositiveSmallIntegerField("CADSS total", null=True, blank=True)
+    late_entry = models.BooleanField(default=False, help_text=gettext_lazy("The time taken was entered afterwards."))
+    systolic = models.PositiveSmallIntegerField(gettext_lazy("systolic BP (mmHg)"))
+    diastolic = models.PositiveSmallIntegerField(gettext_lazy("diastolic BP (mmHg)"))
+    heart_rate = models.PositiveSmallIntegerField(gettext_lazy("heart rate (/min)"))
+    spo2 = models.PositiveSmallIntegerField(gettext_lazy("SpO2 (%)"))
+    respiratory_rate = models.PositiveSmallIntegerField(gettext_lazy("respiratory rate (/min)"))
+    moaas = models.PositiveSmallIntegerField(gettext_lazy("MOAA/S (0-5)"))
+    dissociation = models.BooleanField(gettext_lazy("dissociation present"), default=False)
+    cadss = models.PositiveSmallIntegerField(gettext_lazy("CADSS total"), null=True, blank=True)
     notes = TextField(max_length=NOTE_MAX, blank=True)
     # The flags shown when the reading was saved (thresholds in force at that time).
     flags = models.JSONField(default=list, blank=True)
@@ -219,7 +241,12 @@ class VitalsReading(models.Model):
 
     def __str__(self):
         at = when(timezone.localtime(self.taken_at), "time")
-        return f"{self.get_kind_display()} {self.systolic}/{self.diastolic} at {at}"
+        return gettext("%(kind)s %(systolic)s/%(diastolic)s at %(time)s") % {
+            "kind": self.get_kind_display(),
+            "systolic": self.systolic,
+            "diastolic": self.diastolic,
+            "time": at,
+        }
 
     @property
     def checkpoint_key(self) -> str:
@@ -230,7 +257,7 @@ class VitalsReading(models.Model):
     @property
     def label(self) -> str:
         if self.kind == ReadingKind.CHECKPOINT and self.checkpoint_minute:
-            return f"{self.checkpoint_minute}-minute check"
+            return gettext("%(minutes)s-minute check") % {"minutes": self.checkpoint_minute}
         return self.get_kind_display()
 
     @property
@@ -242,20 +269,20 @@ class VitalsReading(models.Model):
 
 
 class StopCause(models.TextChoices):
-    ADVERSE_EVENT = "adverse_event", "an adverse event"
-    REFUSAL = "refusal", "the patient's refusal"
+    ADVERSE_EVENT = "adverse_event", gettext_lazy("an adverse event")
+    REFUSAL = "refusal", gettext_lazy("the patient's refusal")
 
 
 class DoseRecord(models.Model):
     session = models.OneToOneField(Session, on_delete=models.PROTECT, related_name="dose")
     drug = models.CharField(max_length=20, choices=Drug.choices)
-    dose_mg = models.DecimalField("dose (mg)", max_digits=6, decimal_places=1)
+    dose_mg = models.DecimalField(gettext_lazy("dose (mg)"), max_digits=6, decimal_places=1)
     # Esketamine
     devices_planned = models.PositiveSmallIntegerField(null=True, blank=True)
     lot_number = CharField(max_length=40, blank=True)
     # IV ketamine
-    weight_kg = models.DecimalField("weight (kg)", max_digits=5, decimal_places=1, null=True, blank=True)
-    mg_per_kg = models.DecimalField("mg/kg", max_digits=4, decimal_places=2, null=True, blank=True)
+    weight_kg = models.DecimalField(gettext_lazy("weight (kg)"), max_digits=5, decimal_places=1, null=True, blank=True)
+    mg_per_kg = models.DecimalField(gettext_lazy("mg/kg"), max_digits=4, decimal_places=2, null=True, blank=True)
     infusion_start = models.DateTimeField(null=True, blank=True)
     infusion_start_late_entry = models.BooleanField(default=False)
     infusion_end = models.DateTimeField(null=True, blank=True)
@@ -264,12 +291,17 @@ class DoseRecord(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     # Esketamine dosing stopped before every planned device was given.
     stopped_cause = models.CharField(
-        "dosing stopped early because of", max_length=20, choices=StopCause.choices, blank=True
+        gettext_lazy("dosing stopped early because of"), max_length=20, choices=StopCause.choices, blank=True
     )
     stopped_event = models.ForeignKey(
-        "AdverseEvent", on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name="adverse event"
+        "AdverseEvent",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=gettext_lazy("adverse event"),
     )
-    stopped_note = TextField("note", max_length=NOTE_MAX, blank=True)
+    stopped_note = TextField(gettext_lazy("note"), max_length=NOTE_MAX, blank=True)
     stopped_at = models.DateTimeField(null=True, blank=True)
     stopped_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
@@ -290,7 +322,7 @@ class DoseRecord(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.get_drug_display()} {self.dose_mg} mg"
+        return gettext("%(drug)s %(dose)s mg") % {"drug": self.get_drug_display(), "dose": self.dose_mg}
 
     @property
     def is_esketamine(self) -> bool:
@@ -301,7 +333,7 @@ class DeviceAdministration(models.Model):
     dose = models.ForeignKey(DoseRecord, on_delete=models.PROTECT, related_name="devices")
     number = models.PositiveSmallIntegerField()
     administered_at = models.DateTimeField()
-    late_entry = models.BooleanField(default=False, help_text="The time was entered afterwards.")
+    late_entry = models.BooleanField(default=False, help_text=gettext_lazy("The time was entered afterwards."))
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     recorded_at = models.DateTimeField(default=timezone.now)
 
@@ -310,7 +342,8 @@ class DeviceAdministration(models.Model):
         constraints = [models.UniqueConstraint(fields=["dose", "number"], name="device_number_unique_per_dose")]
 
     def __str__(self):
-        return f"Device {self.number} at {when(timezone.localtime(self.administered_at), 'time')}"
+        at = when(timezone.localtime(self.administered_at), "time")
+        return gettext("Device %(number)s at %(time)s") % {"number": self.number, "time": at}
 
 
 class Observation(models.Model):
@@ -330,20 +363,23 @@ class Observation(models.Model):
         ]
 
     def __str__(self):
-        return f"Observation of session {self.session_id} from {when(timezone.localtime(self.started_at), 'time')}"
+        at = when(timezone.localtime(self.started_at), "time")
+        return gettext("Observation of session %(session)s from %(time)s") % {"session": self.session_id, "time": at}
 
 
 class PrescriberOverride(models.Model):
     class Kind(models.TextChoices):
-        PRE_DOSE = "pre_dose", "Pre-dose block"
-        DISCHARGE_VITALS = "discharge_vitals", "Before-discharge vitals"
-        FIRST_DOSE = "first_dose", "First dose of the course"
+        PRE_DOSE = "pre_dose", gettext_lazy("Pre-dose block")
+        DISCHARGE_VITALS = "discharge_vitals", gettext_lazy("Before-discharge vitals")
+        FIRST_DOSE = "first_dose", gettext_lazy("First dose of the course")
 
     session = models.ForeignKey(Session, on_delete=models.PROTECT, related_name="overrides")
     kind = models.CharField(max_length=20, choices=Kind.choices)
     # The reading whose values were overridden; a newer reading needs a new decision.
     reading = models.ForeignKey(VitalsReading, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    blocks = models.JSONField(default=list, help_text="The reasons that were blocking, as shown at the time.")
+    blocks = models.JSONField(
+        default=list, help_text=gettext_lazy("The reasons that were blocking, as shown at the time.")
+    )
     reason = TextField(max_length=NOTE_MAX)
     prescriber = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
@@ -356,30 +392,33 @@ class PrescriberOverride(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.get_kind_display()} override by {self.prescriber}"
+        return gettext("%(kind)s override by %(prescriber)s") % {
+            "kind": self.get_kind_display(),
+            "prescriber": self.prescriber,
+        }
 
 
 class AdverseEvent(models.Model):
     class Kind(models.TextChoices):
-        SEDATION = "sedation", "Sedation"
-        DISSOCIATION = "dissociation", "Dissociation"
-        RESPIRATORY_DEPRESSION = "respiratory_depression", "Respiratory depression"
-        HYPERTENSION = "hypertension", "Hypertension"
-        NAUSEA_VOMITING = "nausea_vomiting", "Nausea / vomiting"
-        OTHER = "other", "Other"
+        SEDATION = "sedation", gettext_lazy("Sedation")
+        DISSOCIATION = "dissociation", gettext_lazy("Dissociation")
+        RESPIRATORY_DEPRESSION = "respiratory_depression", gettext_lazy("Respiratory depression")
+        HYPERTENSION = "hypertension", gettext_lazy("Hypertension")
+        NAUSEA_VOMITING = "nausea_vomiting", gettext_lazy("Nausea / vomiting")
+        OTHER = "other", gettext_lazy("Other")
 
     class Severity(models.TextChoices):
-        MILD = "mild", "Mild"
-        MODERATE = "moderate", "Moderate"
-        SEVERE = "severe", "Severe"
+        MILD = "mild", gettext_lazy("Mild")
+        MODERATE = "moderate", gettext_lazy("Moderate")
+        SEVERE = "severe", gettext_lazy("Severe")
 
     session = models.ForeignKey(Session, on_delete=models.PROTECT, related_name="adverse_events")
     kind = models.CharField(max_length=24, choices=Kind.choices)
     description = CharField(max_length=255, blank=True)
     severity = models.CharField(max_length=10, choices=Severity.choices)
-    serious = models.BooleanField("serious (report to the REMS programme)", default=False)
+    serious = models.BooleanField(gettext_lazy("serious (report to the REMS programme)"), default=False)
     onset_at = models.DateTimeField()
-    late_entry = models.BooleanField(default=False, help_text="The onset time was entered afterwards.")
+    late_entry = models.BooleanField(default=False, help_text=gettext_lazy("The onset time was entered afterwards."))
     action_taken = TextField(max_length=NOTE_MAX)
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     recorded_at = models.DateTimeField(default=timezone.now)
@@ -389,7 +428,10 @@ class AdverseEvent(models.Model):
         constraints = [bounded("action_taken", "adverse_event")]
 
     def __str__(self):
-        return f"{self.get_kind_display()} ({self.get_severity_display()})"
+        return gettext("%(kind)s (%(severity)s)") % {
+            "kind": self.get_kind_display(),
+            "severity": self.get_severity_display(),
+        }
 
 
 class Discharge(models.Model):
@@ -398,13 +440,15 @@ class Discharge(models.Model):
     discharged_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     alert = models.BooleanField(default=False)
     oriented = models.BooleanField(default=False)
-    steady = models.BooleanField("steady on their feet", default=False)
-    picked_up_by = CharField("taken home by", max_length=120)
-    picked_up_relationship = CharField("relationship", max_length=60, blank=True)
+    steady = models.BooleanField(gettext_lazy("steady on their feet"), default=False)
+    picked_up_by = CharField(gettext_lazy("taken home by"), max_length=120)
+    picked_up_relationship = CharField(gettext_lazy("relationship"), max_length=60, blank=True)
     picked_up_at = models.DateTimeField()
     matches_arrangement = models.BooleanField(default=True)
     would_have_been_ready_at = models.DateTimeField(
-        null=True, blank=True, help_text="When the patient would have been ready without the 2-hour minimum."
+        null=True,
+        blank=True,
+        help_text=gettext_lazy("When the patient would have been ready without the 2-hour minimum."),
     )
     notes = TextField(max_length=NOTE_MAX, blank=True)
 
@@ -412,7 +456,7 @@ class Discharge(models.Model):
         constraints = [bounded("notes", "discharge")]
 
     def __str__(self):
-        return f"Discharge of session {self.observation.session_id}"
+        return gettext("Discharge of session %(session)s") % {"session": self.observation.session_id}
 
 
 class Addendum(models.Model):
@@ -421,9 +465,9 @@ class Addendum(models.Model):
     late fact of the day (a device or reading remembered after the patient left)."""
 
     session = models.ForeignKey(Session, on_delete=models.PROTECT, related_name="addenda")
-    field = CharField("REMS record field", max_length=120, blank=True)
-    value = CharField("fact", max_length=255)
-    reason = CharField("reason for adding it afterwards", max_length=255)
+    field = CharField(gettext_lazy("REMS record field"), max_length=120, blank=True)
+    value = CharField(gettext_lazy("fact"), max_length=255)
+    reason = CharField(gettext_lazy("reason for adding it afterwards"), max_length=255)
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     recorded_at = models.DateTimeField(default=timezone.now)
 
@@ -435,18 +479,26 @@ class Addendum(models.Model):
         ]
 
     def __str__(self):
-        return f"Addendum to session {self.session_id}: {self.field or 'fact'}"
+        if not self.field:
+            return gettext("Addendum to session %(session)s: fact") % {"session": self.session_id}
+        return gettext("Addendum to session %(session)s: %(field)s") % {
+            "session": self.session_id,
+            "field": gettext(self.field),
+        }
 
 
 class RemsSubmission(models.Model):
     session = models.OneToOneField(Session, on_delete=models.PROTECT, related_name="rems_submission")
     submitted_on = models.DateField()
     submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    reference = CharField("confirmation number", max_length=60, blank=True)
+    reference = CharField(gettext_lazy("confirmation number"), max_length=60, blank=True)
     recorded_at = models.DateTimeField(default=timezone.now)
 
     def __str__(self):
-        return f"REMS form for session {self.session_id} submitted {self.submitted_on}"
+        return gettext("REMS form for session %(session)s submitted %(day)s") % {
+            "session": self.session_id,
+            "day": self.submitted_on,
+        }
 
 
 # Outcome scores, safety reviews, measurement plans, antidepressant history (their own module).

@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models.functions import Length
 from django.db.models.lookups import LessThanOrEqual
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
 
 from clinic.fields import CharField, TextField
 from clinic.models import Patient
@@ -27,17 +28,21 @@ class OutcomeScore(models.Model):
     theirs until the session starts (``version`` counts the changes)."""
 
     class Source(models.TextChoices):
-        PATIENT = instruments.PATIENT, "Patient"
-        CLINICIAN = instruments.CLINICIAN, "Clinician"
+        PATIENT = instruments.PATIENT, gettext_lazy("Patient")
+        CLINICIAN = instruments.CLINICIAN, gettext_lazy("Clinician")
 
     session = models.ForeignKey(Session, on_delete=models.PROTECT, related_name="outcome_scores")
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="+")
     instrument = models.CharField(max_length=8, choices=instruments.CHOICES)
     source = models.CharField(max_length=10, choices=Source.choices)
-    answers = models.JSONField(help_text="The item answers in item order.")
-    functional = models.PositiveSmallIntegerField(null=True, blank=True, help_text="PHQ-9 difficulty question (0-3).")
+    answers = models.JSONField(help_text=gettext_lazy("The item answers in item order."))
+    functional = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text=gettext_lazy("PHQ-9 difficulty question (0-3).")
+    )
     total = models.PositiveSmallIntegerField()
-    safety_positive = models.BooleanField(default=False, help_text="The safety item was answered above its line.")
+    safety_positive = models.BooleanField(
+        default=False, help_text=gettext_lazy("The safety item was answered above its line.")
+    )
     version = models.PositiveIntegerField(default=1)
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
@@ -62,7 +67,11 @@ class OutcomeScore(models.Model):
         permissions = [("record_outcomes", "Can record clinician ratings and antidepressant history")]
 
     def __str__(self):
-        return f"{self.get_instrument_display()} {self.total} for session {self.session_id}"
+        return gettext("%(scale)s %(total)s for session %(session)s") % {
+            "scale": self.get_instrument_display(),
+            "total": self.total,
+            "session": self.session_id,
+        }
 
     @property
     def definition(self) -> instruments.Instrument:
@@ -88,7 +97,10 @@ class SafetyReview(models.Model):
         ]
 
     def __str__(self):
-        return f"Safety review of score {self.score_id} by {self.prescriber}"
+        return gettext("Safety review of score %(score)s by %(prescriber)s") % {
+            "score": self.score_id,
+            "prescriber": self.prescriber,
+        }
 
 
 class OutcomePlan(models.Model):
@@ -101,36 +113,39 @@ class OutcomePlan(models.Model):
     )
     rating_every_sessions = models.PositiveSmallIntegerField(
         default=4,
-        help_text="A clinician rating every this many sessions, besides the baseline and the end of the first "
-        "phase (0: only those two).",
+        help_text=gettext_lazy(
+            "A clinician rating every this many sessions, besides the baseline and the end of the first "
+            "phase (0: only those two)."
+        ),
     )
     requires_trd_eligibility = models.BooleanField(
-        "needs treatment-resistant depression eligibility",
+        gettext_lazy("needs treatment-resistant depression eligibility"),
         default=False,
-        help_text="Two adequate failed antidepressant trials and a current oral antidepressant, or a prescriber's "
-        "override.",
+        help_text=gettext_lazy(
+            "Two adequate failed antidepressant trials and a current oral antidepressant, or a prescriber's override."
+        ),
     )
 
     def __str__(self):
-        return f"Outcome plan of {self.protocol}"
+        return gettext("Outcome plan of %(protocol)s") % {"protocol": self.protocol}
 
 
 class AntidepressantTrial(models.Model):
     """One antidepressant the patient took (or takes now) in the current episode."""
 
     class Outcome(models.TextChoices):
-        NO_RESPONSE = "no_response", "No response"
-        PARTIAL = "partial", "Partial response"
-        NOT_TOLERATED = "not_tolerated", "Stopped: not tolerated"
-        RESPONDED = "responded", "Responded"
-        CURRENT = "current", "Taking it now"
+        NO_RESPONSE = "no_response", gettext_lazy("No response")
+        PARTIAL = "partial", gettext_lazy("Partial response")
+        NOT_TOLERATED = "not_tolerated", gettext_lazy("Stopped: not tolerated")
+        RESPONDED = "responded", gettext_lazy("Responded")
+        CURRENT = "current", gettext_lazy("Taking it now")
 
     FAILED = (Outcome.NO_RESPONSE, Outcome.PARTIAL)
 
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="+")
     drug = CharField(max_length=80)
-    dose = CharField(max_length=40, help_text="e.g. 20 mg a day")
-    adequate_dose = models.BooleanField("adequate dose", default=False)
+    dose = CharField(max_length=40, help_text=gettext_lazy("e.g. 20 mg a day"))
+    adequate_dose = models.BooleanField(gettext_lazy("adequate dose"), default=False)
     weeks = models.PositiveSmallIntegerField()
     outcome = models.CharField(max_length=16, choices=Outcome.choices)
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
@@ -141,7 +156,12 @@ class AntidepressantTrial(models.Model):
         constraints = [models.CheckConstraint(condition=models.Q(weeks__lte=520), name="trial_weeks_range")]
 
     def __str__(self):
-        return f"{self.drug} {self.dose}, {self.weeks} weeks: {self.get_outcome_display()}"
+        return gettext("%(drug)s %(dose)s, %(weeks)s weeks: %(outcome)s") % {
+            "drug": self.drug,
+            "dose": self.dose,
+            "weeks": self.weeks,
+            "outcome": self.get_outcome_display(),
+        }
 
 
 class EligibilityOverride(models.Model):
@@ -163,7 +183,10 @@ class EligibilityOverride(models.Model):
         ]
 
     def __str__(self):
-        return f"Eligibility override for {self.patient} ({self.protocol})"
+        return gettext("Eligibility override for %(patient)s (%(protocol)s)") % {
+            "patient": self.patient,
+            "protocol": self.protocol,
+        }
 
 
 def safety_review_pending() -> models.Exists:

@@ -4,6 +4,8 @@ draws what this returns) and the course-start check. Shared by the views and the
 
 import dataclasses
 
+from django.utils.translation import gettext as _
+
 from clinic import registry
 from clinic.audit import audit_record
 from clinic.models import AuditAction
@@ -95,16 +97,28 @@ def trend_chart(series: selectors_outcomes.Series) -> dict:
     ]
     lines = [
         {
-            "label": f"Remission ≤ {instrument.remission_max}",
+            "label": _("Remission ≤ %(total)s") % {"total": instrument.remission_max},
             "y": _scale(instrument.remission_max, top),
             "css": "chart-remission",
         }
     ]
     base = series.baseline
     if base is not None:
-        lines.append({"label": f"Baseline {base.total}", "y": _scale(base.total, top), "css": "chart-baseline"})
+        lines.append(
+            {
+                "label": _("Baseline %(total)s") % {"total": base.total},
+                "y": _scale(base.total, top),
+                "css": "chart-baseline",
+            }
+        )
         half = base.total * (1 - instruments.RESPONSE_DROP)
-        lines.append({"label": f"Response ≤ {half:g}", "y": _scale(half, top), "css": "chart-response"})
+        lines.append(
+            {
+                "label": _("Response ≤ %(total)s") % {"total": f"{half:g}"},
+                "y": _scale(half, top),
+                "css": "chart-response",
+            }
+        )
     return {
         "instrument": instrument,
         "width": WIDTH,
@@ -116,7 +130,10 @@ def trend_chart(series: selectors_outcomes.Series) -> dict:
         "points": " ".join(f"{d['x']},{d['y']}" for d in dots),
         "dots": dots,
         "lines": lines,
-        "ticks": [{"x": x(w), "label": f"w{w}"} for w in range(0, span + 1, 2 if span <= 16 else 4)],
+        # "w4": week 4 of the course.
+        "ticks": [
+            {"x": x(w), "label": _("w%(week)s") % {"week": w}} for w in range(0, span + 1, 2 if span <= 16 else 4)
+        ],
         "axis": [{"y": _scale(v, top), "label": v} for v in sorted({0, *(b.low for b in instrument.bands[1:]), top})],
         "words": series.words,
         "status": series.status,

@@ -11,19 +11,22 @@ import datetime as dt
 import logging
 from pathlib import Path
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
 from clinic.formats import when
 
-# The form's section titles for the record's sections, in the form's order.
+# The form's section titles for the record's sections (by their English names), in the form's
+# order; in English, printed in the clinic's language.
 SECTION_TITLES = {
-    "Patient": "1. Patient information",
-    "Concomitant medicines": "2. Concomitant medications",
-    "Treatment": "3. Treatment session",
-    "Monitoring": "4. Post-administration monitoring",
-    "Events": "5. Adverse events during monitoring",
-    "Record": "Record notes",
+    "Patient": gettext_noop("1. Patient information"),
+    "Concomitant medicines": gettext_noop("2. Concomitant medications"),
+    "Treatment": gettext_noop("3. Treatment session"),
+    "Monitoring": gettext_noop("4. Post-administration monitoring"),
+    "Events": gettext_noop("5. Adverse events during monitoring"),
+    "Record": gettext_noop("Record notes"),
 }
 # A Unicode font when the machine has one (names in any script); else the PDF core font,
 # whose Latin-1 covers Western names (other characters print as "?").
@@ -31,7 +34,7 @@ UNICODE_FONTS = (
     Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
     Path("/usr/share/fonts/dejavu/DejaVuSans.ttf"),
 )
-MISSING = "MISSING"
+MISSING = gettext_noop("MISSING")
 # fontTools reports each glyph it keeps at INFO: nothing a clinic needs in its logs.
 logging.getLogger("fontTools").setLevel(logging.WARNING)
 
@@ -57,7 +60,7 @@ class _Form(FPDF):
             self.family = "Helvetica"
             self.unicode = False
         self.set_auto_page_break(auto=True, margin=18)
-        self.set_title("REMS patient monitoring records")
+        self.set_title(_("REMS patient monitoring records"))
         self.set_creator(clinic_name)
 
     def text_of(self, value) -> str:
@@ -69,14 +72,19 @@ class _Form(FPDF):
             with self.local_context(text_color=(225, 225, 225)):
                 self.set_font(self.family, "B", 90)
                 with self.rotation(45, x=self.w / 2, y=self.h / 2):
-                    self.text(self.w / 2 - 55, self.h / 2 + 12, "DRAFT")
+                    self.text(self.w / 2 - 55, self.h / 2 + 12, self.text_of(_("DRAFT")))
         self.set_font(self.family, "", 8)
         self.cell(0, 5, self.text_of(self.clinic_name), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
     def footer(self):
         self.set_y(-12)
         self.set_font(self.family, "", 8)
-        self.cell(0, 5, f"Printed {self.generated_at} · page {self.page_no()}/{{nb}}", align="R")
+        printed = _("Printed %(time)s · page %(page)s/%(pages)s") % {
+            "time": self.generated_at,
+            "page": self.page_no(),
+            "pages": "{nb}",  # the page count, filled in by fpdf2 when the file is written
+        }
+        self.cell(0, 5, self.text_of(printed), align="R")
 
 
 def _record_pages(pdf: _Form, record) -> None:
@@ -84,22 +92,26 @@ def _record_pages(pdf: _Form, record) -> None:
     pdf.add_page()
     session = record.session
     # The file's outline (a PDF reader's bookmarks): one entry per record, its sections under it.
-    pdf.start_section(
-        pdf.text_of(f"Session {session.pk} · {when(record.treatment_date, 'iso')}" + (" · DRAFT" if pdf.draft else "")),
-        level=0,
-    )
+    values = {"session": session.pk, "day": when(record.treatment_date, "iso")}
+    outline = (_("Session %(session)s · %(day)s · DRAFT") if pdf.draft else _("Session %(session)s · %(day)s")) % values
+    pdf.start_section(pdf.text_of(outline), level=0)
     pdf.set_font(pdf.family, "B", 14)
-    pdf.cell(0, 8, "REMS Patient Monitoring Form", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.cell(0, 8, pdf.text_of(_("REMS Patient Monitoring Form")), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_font(pdf.family, "", 10)
-    status = "Not submitted"
-    if record.submission:
-        status = f"Submitted {when(record.submission.submitted_on, 'iso')}"
-        if record.submission.reference:
-            status += f" (confirmation {record.submission.reference})"
+    submission = record.submission
+    if submission and submission.reference:
+        status = _("Submitted %(day)s (confirmation %(reference)s)") % {
+            "day": when(submission.submitted_on, "iso"),
+            "reference": submission.reference,
+        }
+    elif submission:
+        status = _("Submitted %(day)s") % {"day": when(submission.submitted_on, "iso")}
+    else:
+        status = _("Not submitted")
     pdf.cell(
         0,
         6,
-        pdf.text_of(f"Session {session.pk} · treatment {when(record.treatment_date, 'iso')} · {status}"),
+        pdf.text_of(_("Session %(session)s · treatment %(day)s · %(status)s") % {**values, "status": status}),
         new_x=XPos.LMARGIN,
         new_y=YPos.NEXT,
     )
@@ -109,14 +121,17 @@ def _record_pages(pdf: _Form, record) -> None:
             pdf.multi_cell(
                 0,
                 6,
-                pdf.text_of("DRAFT - incomplete, not for submission. Missing: " + ", ".join(record.missing)),
+                pdf.text_of(
+                    _("DRAFT - incomplete, not for submission. Missing: %(missing)s")
+                    % {"missing": ", ".join(record.missing)}
+                ),
                 fill=True,
                 new_x=XPos.LMARGIN,
                 new_y=YPos.NEXT,
             )
-    for section, fields in record.sections():
+    for section, fields in record.sections_by_key():
         pdf.ln(2)
-        title = pdf.text_of(SECTION_TITLES.get(section, section))
+        title = pdf.text_of(_(SECTION_TITLES.get(section, section)))
         pdf.start_section(title, level=1)
         pdf.set_font(pdf.family, "B", 11)
         pdf.cell(0, 7, title, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
@@ -126,13 +141,17 @@ def _record_pages(pdf: _Form, record) -> None:
                 row = table.row()
                 row.cell(pdf.text_of(field.label))
                 if field.missing:
-                    row.cell(MISSING, style=_bold(pdf))
+                    row.cell(pdf.text_of(_(MISSING)), style=_bold(pdf))
                 else:
                     value = field.value
                     if isinstance(value, dt.date):
                         value = when(value, "iso")
                     if field.addendum:
-                        value = f"{value} (addendum {when(field.addendum.recorded_at, 'iso')}: {field.addendum.reason})"
+                        value = _("%(value)s (addendum %(day)s: %(reason)s)") % {
+                            "value": value,
+                            "day": when(field.addendum.recorded_at, "iso"),
+                            "reason": field.addendum.reason,
+                        }
                     row.cell(pdf.text_of(value))
 
 

@@ -164,9 +164,9 @@ def sessions_by_week(period: Period) -> Table:
     return Table(
         "sessions-by-week",
         gettext("Sessions by status per week"),
-        [gettext("Week of"), *(s.label for s in statuses), gettext("Total")],
+        [gettext("Week of"), *(str(s.label) for s in statuses), gettext("Total")],
         rows,
-        bar_chart([(when(row[0], "date"), row[-1]) for row in rows], "sessions"),
+        bar_chart([(when(row[0], "date"), row[-1]) for row in rows], gettext("sessions")),
     )
 
 
@@ -184,7 +184,10 @@ def no_show_rate(period: Period) -> Table:
         gettext("No-show rate"),
         [gettext("Sessions due (not cancelled)"), gettext("No-shows"), gettext("No-show rate (%)")],
         [[total, no_shows, rate]],
-        bar_chart([(gettext("Attended or in progress"), total - no_shows), (gettext("No-show"), no_shows)], "sessions"),
+        bar_chart(
+            [(gettext("Attended or in progress"), total - no_shows), (gettext("No-show"), no_shows)],
+            gettext("sessions"),
+        ),
     )
 
 
@@ -203,7 +206,10 @@ def observation_length(period: Period) -> Table:
     buckets: dict[str, int] = {}
     for m in minutes:
         low = min(int(m // 15) * 15, minimum + 60)
-        label = f"{low}+ min" if low >= minimum + 60 else f"{low}-{low + 14} min"
+        if low >= minimum + 60:
+            label = gettext("%(minutes)s+ min") % {"minutes": low}
+        else:
+            label = gettext("%(low)s-%(high)s min") % {"low": low, "high": low + 14}
         buckets[label] = buckets.get(label, 0) + 1
     return Table(
         "observation-length",
@@ -216,7 +222,7 @@ def observation_length(period: Period) -> Table:
             gettext("Under %(minutes)s minutes") % {"minutes": minimum},
         ],
         [row],
-        bar_chart(list(buckets.items()), "discharges"),
+        bar_chart(list(buckets.items()), gettext("discharges")),
         note=gettext(
             "From the first device (or infusion start) to discharge. The count under %(minutes)s minutes must be 0."
         )
@@ -255,7 +261,9 @@ def checkpoint_completeness(period: Period) -> Table:
             gettext("Missing readings"),
         ],
         rows,
-        bar_chart([(gettext("Complete"), complete), (gettext("Missing a reading"), total - complete)], "sessions"),
+        bar_chart(
+            [(gettext("Complete"), complete), (gettext("Missing a reading"), total - complete)], gettext("sessions")
+        ),
         note=gettext(
             "Required: the pre-dose reading, every checkpoint of the protocol and the before-discharge reading."
         ),
@@ -268,22 +276,23 @@ def adverse_events(period: Period) -> Table:
         by_kind.setdefault(row["kind"], {})[row["severity"]] = row["n"]
     severities = list(AdverseEvent.Severity)
     rows = [
-        [kind.label, *(by_kind.get(kind.value, {}).get(s.value, 0) for s in severities)] for kind in AdverseEvent.Kind
+        [str(kind.label), *(by_kind.get(kind.value, {}).get(s.value, 0) for s in severities)]
+        for kind in AdverseEvent.Kind
     ]
     for row in rows:
         row.append(sum(row[1:]))
     return Table(
         "adverse-events",
         gettext("Adverse events by kind and severity"),
-        [gettext("Kind"), *(s.label for s in severities), gettext("Total")],
+        [gettext("Kind"), *(str(s.label) for s in severities), gettext("Total")],
         rows,
-        bar_chart([(row[0], row[-1]) for row in rows], "events"),
+        bar_chart([(row[0], row[-1]) for row in rows], gettext("events")),
     )
 
 
 def overrides(period: Period) -> Table:
     site = period.site
-    kinds = dict(PrescriberOverride.Kind.choices)
+    kinds = {kind.value: str(kind.label) for kind in PrescriberOverride.Kind}
     rows = [
         [
             created_at.astimezone(site.tzinfo),
@@ -297,7 +306,7 @@ def overrides(period: Period) -> Table:
             selectors_reports.override_rows(site, period.start, period.end)
         )
     ]
-    counts = {kind.label: 0 for kind in PrescriberOverride.Kind}
+    counts = dict.fromkeys(kinds.values(), 0)
     for row in rows:
         counts[row[2]] += 1
     return Table(
@@ -312,7 +321,7 @@ def overrides(period: Period) -> Table:
             gettext("Prescriber"),
         ],
         rows,
-        bar_chart(list(counts.items()), "overrides"),
+        bar_chart(list(counts.items()), gettext("overrides")),
     )
 
 
@@ -353,7 +362,7 @@ def rems_states(period: Period) -> Table:
         gettext("REMS monitoring records by state"),
         [gettext("State"), gettext("Sessions")],
         [[gettext(state), n] for state, n in counts.items()],
-        bar_chart([(gettext(state), n) for state, n in counts.items()], "records"),
+        bar_chart([(gettext(state), n) for state, n in counts.items()], gettext("records")),
         note=gettext("Esketamine sessions discharged in the period."),
     )
 

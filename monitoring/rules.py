@@ -57,14 +57,15 @@ PHYSIOLOGICAL_LIMITS = {
     "moaas": (0, 5),
     "cadss": (0, 92),
 }
+# English, translated where a message names them.
 FIELD_LABELS = {
-    "systolic": "Systolic BP",
-    "diastolic": "Diastolic BP",
-    "heart_rate": "Heart rate",
-    "spo2": "SpO2",
-    "respiratory_rate": "Respiratory rate",
-    "moaas": "MOAA/S",
-    "cadss": "CADSS total",
+    "systolic": gettext_noop("Systolic BP"),
+    "diastolic": gettext_noop("Diastolic BP"),
+    "heart_rate": gettext_noop("Heart rate"),
+    "spo2": gettext_noop("SpO2"),
+    "respiratory_rate": gettext_noop("Respiratory rate"),
+    "moaas": gettext_noop("MOAA/S"),
+    "cadss": gettext_noop("CADSS total"),
 }
 
 
@@ -74,10 +75,14 @@ def physiological_errors(values: Mapping[str, int | None]) -> dict[str, str]:
     for field, (low, high) in PHYSIOLOGICAL_LIMITS.items():
         value = values.get(field)
         if value is not None and not low <= value <= high:
-            errors[field] = f"{FIELD_LABELS[field]} must be between {low} and {high}."
+            errors[field] = _("%(field)s must be between %(low)s and %(high)s.") % {
+                "field": _(FIELD_LABELS[field]),
+                "low": low,
+                "high": high,
+            }
     systolic, diastolic = values.get("systolic"), values.get("diastolic")
     if systolic is not None and diastolic is not None and "diastolic" not in errors and diastolic >= systolic:
-        errors["diastolic"] = "Diastolic BP must be lower than systolic BP."
+        errors["diastolic"] = _("Diastolic BP must be lower than systolic BP.")
     return errors
 
 
@@ -297,6 +302,14 @@ def _mg(value) -> str:
     return f"{Decimal(value).normalize():f}"
 
 
+def _either(values: Sequence[str]) -> str:
+    """ "56 or 84" ("56 or 84 or 112"): a choice among ``values`` in the clinic's language."""
+    text = values[0]
+    for value in values[1:]:
+        text = _("%(first)s or %(second)s") % {"first": text, "second": value}
+    return text
+
+
 def dose_errors(
     *,
     esketamine: bool,
@@ -315,12 +328,15 @@ def dose_errors(
     errors = {}
     if esketamine:
         if dose_mg is None or Decimal(dose_mg) <= 0:
-            errors["dose_mg"] = ("zero", "Enter the dose: a dose of 0 mg cannot be given.")
+            errors["dose_mg"] = ("zero", _("Enter the dose: a dose of 0 mg cannot be given."))
         elif plan.allowed_doses_mg and Decimal(dose_mg) not in {Decimal(d) for d in plan.allowed_doses_mg}:
-            allowed = " or ".join(_mg(d) for d in plan.allowed_doses_mg)
-            errors["dose_mg"] = ("not_allowed", f"This protocol allows {allowed} mg.")
+            allowed = _either([_mg(d) for d in plan.allowed_doses_mg])
+            errors["dose_mg"] = ("not_allowed", _("This protocol allows %(doses)s mg.") % {"doses": allowed})
         elif devices_for_dose(dose_mg, t) is None:
-            errors["dose_mg"] = ("dose", f"An esketamine dose is a multiple of {t.device_mg} mg.")
+            errors["dose_mg"] = (
+                "dose",
+                _("An esketamine dose is a multiple of %(device_mg)s mg.") % {"device_mg": t.device_mg},
+            )
         elif (
             first_of_course
             and plan.first_dose_mg is not None
@@ -329,23 +345,35 @@ def dose_errors(
         ):
             errors["dose_mg"] = (
                 "first_dose",
-                f"The first dose of a course is {_mg(plan.first_dose_mg)} mg: "
-                "another dose needs a prescriber's override with a reason.",
+                _(
+                    "The first dose of a course is %(dose)s mg: "
+                    "another dose needs a prescriber's override with a reason."
+                )
+                % {"dose": _mg(plan.first_dose_mg)},
             )
         return errors
     low, high = WEIGHT_LIMITS_KG
     if weight_kg is None:
-        errors["weight_kg"] = ("required", "Enter the patient's weight: the dose is worked out from it.")
+        errors["weight_kg"] = ("required", _("Enter the patient's weight: the dose is worked out from it."))
     elif not low <= weight_kg <= high:
-        errors["weight_kg"] = ("weight", f"Weight must be between {low} and {high} kg.")
+        errors["weight_kg"] = (
+            "weight",
+            _("Weight must be between %(low)s and %(high)s kg.") % {"low": low, "high": high},
+        )
     if mg_per_kg is None or mg_per_kg <= 0:
-        errors["mg_per_kg"] = ("required", "Enter the dose in mg/kg.")
+        errors["mg_per_kg"] = ("required", _("Enter the dose in mg/kg."))
     elif (plan.mg_per_kg_min is not None and mg_per_kg < plan.mg_per_kg_min) or (
         plan.mg_per_kg_max is not None and mg_per_kg > plan.mg_per_kg_max
     ):
         low_mg = _mg(plan.mg_per_kg_min) if plan.mg_per_kg_min is not None else "0"
-        high_mg = _mg(plan.mg_per_kg_max) if plan.mg_per_kg_max is not None else "any"
-        errors["mg_per_kg"] = ("not_allowed", f"This protocol's dose is {low_mg} to {high_mg} mg/kg.")
+        if plan.mg_per_kg_max is not None:
+            message = _("This protocol's dose is %(low)s to %(high)s mg/kg.") % {
+                "low": low_mg,
+                "high": _mg(plan.mg_per_kg_max),
+            }
+        else:
+            message = _("This protocol's dose is %(low)s to any mg/kg.") % {"low": low_mg}
+        errors["mg_per_kg"] = ("not_allowed", message)
     return errors
 
 
@@ -534,11 +562,18 @@ def minutes_between(start: dt.datetime | None, end: dt.datetime | None) -> int |
 
 @dataclasses.dataclass(frozen=True)
 class RemsField:
-    section: str
-    label: str
+    section: str  # the form's section, in English (translated where it is shown)
+    label: str  # as the record shows it, in the clinic's language
     value: object
     required: bool = True
     addendum: object = None  # the addendum that supplied the value, if any
+    # The field's English label: what an addendum names (stored) and what the checks read. The
+    # label itself when not given.
+    key: str = ""
+
+    def __post_init__(self):
+        if not self.key:
+            object.__setattr__(self, "key", str(self.label))
 
     @property
     def missing(self) -> bool:
@@ -546,6 +581,7 @@ class RemsField:
 
 
 def rems_missing(fields: Iterable[RemsField]) -> list[str]:
+    """The labels of the missing fields, as the record shows them."""
     return [f.label for f in fields if f.missing]
 
 
@@ -557,29 +593,37 @@ YES_NO_LABELS = ("Vital signs in range", "Pulse oximetry done", "Sedation", "Dis
 
 
 def rems_addendable(fields: Iterable[RemsField]) -> list[str]:
-    """Labels of the missing fields an addendum may supply."""
-    return [f.label for f in fields if f.missing and f.section not in REMS_PATIENT_SECTIONS]
+    """The keys (English labels) of the missing fields an addendum may supply."""
+    return [f.key for f in fields if f.missing and f.section not in REMS_PATIENT_SECTIONS]
+
+
+def rems_addendable_choices(fields: Iterable[RemsField]) -> list[tuple[str, str]]:
+    """(key, label as shown) of the missing fields an addendum may supply."""
+    return [(f.key, f.label) for f in fields if f.missing and f.section not in REMS_PATIENT_SECTIONS]
 
 
 def rems_addendum_error(label: str, value: str, *, total_minutes: int | None) -> tuple[str, str] | None:
-    """(code, message) when ``value`` cannot be the value of the REMS field ``label``."""
+    """(code, message) when ``value`` cannot be the value of the REMS field ``label`` (its key,
+    the English label). A yes-or-no field takes Yes or No in English or in the clinic's language."""
     value = value.strip()
     if not value:
-        return "required", "Enter the value."
+        return "required", _("Enter the value.")
     if label == READY_MINUTES_LABEL:
         if not value.isdigit():
-            return "minutes", "Enter whole minutes after the first device, e.g. 95."
+            return "minutes", _("Enter whole minutes after the first device, e.g. 95.")
         if total_minutes is not None and int(value) > total_minutes:
-            return "minutes", f"The patient was discharged after {total_minutes} minutes: enter at most that."
+            return "minutes", _("The patient was discharged after %(minutes)s minutes: enter at most that.") % {
+                "minutes": total_minutes
+            }
     elif label.startswith("BP "):
         parts = value.split("/")
         if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
-            return "bp", "Enter the blood pressure as systolic/diastolic, e.g. 132/84."
+            return "bp", _("Enter the blood pressure as systolic/diastolic, e.g. 132/84.")
         errors = physiological_errors({"systolic": int(parts[0]), "diastolic": int(parts[1])})
         if errors:
             return "bp", next(iter(errors.values()))
-    elif label.startswith(YES_NO_LABELS) and value not in ("Yes", "No"):
-        return "yes_no", "Answer Yes or No."
+    elif label.startswith(YES_NO_LABELS) and value not in {"Yes", "No", _("Yes"), _("No")}:
+        return "yes_no", _("Answer Yes or No.")
     return None
 
 
@@ -599,4 +643,4 @@ def rems_needs_warning(*, treatment_date: dt.date, today: dt.date, t: Thresholds
 def yes_no(value: bool | None) -> str | None:
     if value is None:
         return None
-    return "Yes" if value else "No"
+    return _("Yes") if value else _("No")

@@ -7,6 +7,9 @@ import dataclasses
 import datetime as dt
 from collections.abc import Iterable, Sequence
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop, ngettext
+
 from .instruments import RESPONSE_DROP, Band, Instrument
 
 # --- Scoring --------------------------------------------------------------------------
@@ -19,11 +22,14 @@ def answer_errors(instrument: Instrument, answers: Sequence) -> dict[int, str]:
     for item in instrument.items:
         value = answers[item.number - 1] if item.number - 1 < len(answers) else None
         if value is None or isinstance(value, bool) or not isinstance(value, int):
-            errors[item.number] = "Choose an answer."
+            errors[item.number] = _("Choose an answer.")
         elif value not in allowed:
-            errors[item.number] = f"Choose an answer from {min(allowed)} to {max(allowed)}."
+            errors[item.number] = _("Choose an answer from %(low)s to %(high)s.") % {
+                "low": min(allowed),
+                "high": max(allowed),
+            }
     if len(answers) > len(instrument.items):
-        errors[len(instrument.items) + 1] = "Too many answers."
+        errors[len(instrument.items) + 1] = _("Too many answers.")
     return errors
 
 
@@ -50,7 +56,8 @@ def safety_positive(instrument: Instrument, answers: Sequence[int]) -> bool:
     return answers[instrument.safety_item - 1] >= instrument.safety_min
 
 
-SAFETY_BLOCK = (
+# In English; the session day shows it in the clinic's language.
+SAFETY_BLOCK = gettext_noop(
     "PHQ-9 item 9 (thoughts of being better off dead or of self-harm) answered above 0: "
     "a prescriber must acknowledge it with a note before dosing"
 )
@@ -59,7 +66,7 @@ SAFETY_BLOCK = (
 def safety_blocks(*, review_pending: bool) -> list[str]:
     """The dosing wait of the safety item: part of the session day's dosing blocks, lifted
     only by a prescriber's acknowledgement (never by a pre-dose override)."""
-    return [SAFETY_BLOCK] if review_pending else []
+    return [_(SAFETY_BLOCK)] if review_pending else []
 
 
 # --- Against the baseline -------------------------------------------------------------
@@ -101,12 +108,35 @@ def status(instrument: Instrument, baseline: int, current: int) -> str:
     return NO_RESPONSE
 
 
+# The words of each status: (with the change in percent, without it: a baseline of 0).
+STATUS_WORDS = {
+    REMISSION: (
+        gettext_noop("Remission at week %(week)s: %(scale)s %(baseline)s -> %(current)s, %(change)s%%"),
+        gettext_noop("Remission at week %(week)s: %(scale)s %(baseline)s -> %(current)s"),
+    ),
+    RESPONSE: (
+        gettext_noop("Response at week %(week)s: %(scale)s %(baseline)s -> %(current)s, %(change)s%%"),
+        gettext_noop("Response at week %(week)s: %(scale)s %(baseline)s -> %(current)s"),
+    ),
+    WORSENING: (
+        gettext_noop("Worsening at week %(week)s: %(scale)s %(baseline)s -> %(current)s, %(change)s%%"),
+        gettext_noop("Worsening at week %(week)s: %(scale)s %(baseline)s -> %(current)s"),
+    ),
+    NO_RESPONSE: (
+        gettext_noop("No response at week %(week)s: %(scale)s %(baseline)s -> %(current)s, %(change)s%%"),
+        gettext_noop("No response at week %(week)s: %(scale)s %(baseline)s -> %(current)s"),
+    ),
+}
+
+
 def status_words(instrument: Instrument, baseline: int, current: int, week: int) -> str:
     """E.g. "Response at week 4: MADRS 34 -> 15, -56%"."""
     pct = change_percent(baseline, current)
-    change = f", {pct:+d}%" if pct is not None else ""
-    words = status(instrument, baseline, current).capitalize()
-    return f"{words} at week {week}: {instrument.name} {baseline} -> {current}{change}"
+    with_change, without = STATUS_WORDS[status(instrument, baseline, current)]
+    values = {"week": week, "scale": instrument.name, "baseline": baseline, "current": current}
+    if pct is None:
+        return _(without) % values
+    return _(with_change) % {**values, "change": f"{pct:+d}"}
 
 
 # --- Weeks of a course ------------------------------------------------------------------
@@ -185,8 +215,18 @@ def rates(outcomes: Sequence[WeekOutcome], *, week: int) -> list[Rate]:
     evaluable = [o for o in outcomes if not o.missing]
     missing = len(outcomes) - len(evaluable)
     return [
-        Rate(f"Response at week {week}", sum(o.response for o in evaluable), len(evaluable), missing),
-        Rate(f"Remission at week {week}", sum(o.remission for o in evaluable), len(evaluable), missing),
+        Rate(
+            _("Response at week %(week)s") % {"week": week},
+            sum(o.response for o in evaluable),
+            len(evaluable),
+            missing,
+        ),
+        Rate(
+            _("Remission at week %(week)s") % {"week": week},
+            sum(o.remission for o in evaluable),
+            len(evaluable),
+            missing,
+        ),
     ]
 
 
@@ -198,11 +238,11 @@ def rating_due(*, sequence: int, last_of_first_phase: int | None, every: int) ->
     not): the baseline at the first session, the end of induction at the last session of the
     first phase, and every ``every``-th session (0: no periodic rating)."""
     if sequence == 1:
-        return "Baseline"
+        return _("Baseline")
     if last_of_first_phase is not None and sequence == last_of_first_phase:
-        return "End of induction"
+        return _("End of induction")
     if every and sequence % every == 0:
-        return f"Every {every} sessions"
+        return _("Every %(every)s sessions") % {"every": every}
     return ""
 
 
@@ -233,9 +273,15 @@ def eligibility_reasons(
     failed = sum(adequate_failed(t, min_weeks=min_weeks) for t in trials)
     if failed < min_failed:
         reasons.append(
-            f"{failed} adequate antidepressant trial{'s' if failed != 1 else ''} that failed recorded; "
-            f"{min_failed} are needed (adequate dose, at least {min_weeks} weeks)"
+            ngettext(
+                "%(failed)s adequate antidepressant trial that failed recorded; "
+                "%(needed)s are needed (adequate dose, at least %(weeks)s weeks)",
+                "%(failed)s adequate antidepressant trials that failed recorded; "
+                "%(needed)s are needed (adequate dose, at least %(weeks)s weeks)",
+                failed,
+            )
+            % {"failed": failed, "needed": min_failed, "weeks": min_weeks}
         )
     if not any(t.current for t in trials):
-        reasons.append("no current oral antidepressant recorded (esketamine is given with one)")
+        reasons.append(_("no current oral antidepressant recorded (esketamine is given with one)"))
     return reasons

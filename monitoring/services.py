@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_noop
 
 from clinic.audit import audit_record, audit_value, changes_since, created_changes, diff, values_of
 from clinic.formats import when
@@ -271,7 +271,7 @@ def _validate_values(values: dict) -> None:
     errors = rules.physiological_errors(values)
     missing = [f for f in READING_FIELDS if f != "cadss" and values.get(f) is None]
     for field in missing:
-        errors[field] = "Enter a value."
+        errors[field] = gettext("Enter a value.")
     if errors:
         raise ValidationError({field: ValidationError(msg, code="out_of_range") for field, msg in errors.items()})
 
@@ -304,7 +304,8 @@ def _alert_for_reading(reading: VitalsReading, session: Session) -> None:
         session,
         kind="vitals_out_of_range",
         dedupe_key=f"vitals:reading:{reading.pk}",
-        message=f"{labels}: {session.patient.full_name}, {session.chair} ({values})",
+        message=gettext("%(flags)s: %(patient)s, %(chair)s (%(values)s)")
+        % {"flags": labels, "patient": session.patient.full_name, "chair": session.chair, "values": values},
         severity=rules.worst_severity(reading.flags),
         audience="nurse",
         url=session_url(session),
@@ -459,7 +460,8 @@ def vitals_correct(
 # --- Pre-dose gate and override -------------------------------------------------------
 
 
-PREDOSE_OVERRIDE_SAFETY_ONLY = (
+# In English; the refusal says it in the clinic's language.
+PREDOSE_OVERRIDE_SAFETY_ONLY = gettext_noop(
     "A pre-dose override cannot lift the PHQ-9 item 9 wait, the only thing holding dosing: "
     'acknowledge the answer with a note under "Safety" at the top of this page.'
 )
@@ -486,7 +488,7 @@ def predose_override(*, session: Session, user, reason: str, request=None) -> Pr
     if not day.overridable_blocks:
         if day.safety_blocks:
             # An override here would lift nothing: only the acknowledgement releases the wait.
-            raise ValidationError(PREDOSE_OVERRIDE_SAFETY_ONLY, code="safety_only")
+            raise ValidationError(gettext(PREDOSE_OVERRIDE_SAFETY_ONLY), code="safety_only")
         raise ValidationError(gettext("Dosing is not blocked."), code="not_blocked")
     override = PrescriberOverride.objects.create(
         session=session,
@@ -598,9 +600,13 @@ def dose_record(
         t=t,
     )
     if esketamine and not lot_number.strip():
-        errors["lot_number"] = ("lot", "Enter the lot number.")
-    if len(lot_number.strip()) > DoseRecord._meta.get_field("lot_number").max_length:
-        errors["lot_number"] = ("max_length", "Keep the lot number under 40 characters.")
+        errors["lot_number"] = ("lot", gettext("Enter the lot number."))
+    limit = DoseRecord._meta.get_field("lot_number").max_length
+    if len(lot_number.strip()) > limit:
+        errors["lot_number"] = (
+            "max_length",
+            gettext("Keep the lot number under %(limit)s characters.") % {"limit": limit},
+        )
     if errors:
         raise ValidationError({field: ValidationError(message, code=code) for field, (code, message) in errors.items()})
     dose = DoseRecord(session=session, drug=drug, dose_mg=dose_mg, recorded_by=user, lot_number=lot_number.strip())
@@ -653,7 +659,9 @@ def first_dose_override(*, session: Session, user, reason: str, request=None) ->
     override = PrescriberOverride.objects.create(
         session=session,
         kind=PrescriberOverride.Kind.FIRST_DOSE,
-        blocks=[f"First dose of the course: {day.dose_plan.first_dose_mg.normalize():f} mg"],
+        blocks=[
+            gettext("First dose of the course: %(dose)s mg") % {"dose": f"{day.dose_plan.first_dose_mg.normalize():f}"}
+        ],
         reason=reason.strip(),
         prescriber=user,
     )
@@ -1042,9 +1050,11 @@ def rems_mark_submitted(
     record = rems_records([rems_sessions().get(pk=session.pk)], today_for=lambda s: s.chair.site.local_today())[0]
     if not record.complete:
         raise ValidationError(
-            "The monitoring record is incomplete (missing: "
-            + ", ".join(record.missing)
-            + "): add the missing fields as addenda before marking it submitted.",
+            gettext(
+                "The monitoring record is incomplete (missing: %(missing)s): add the missing fields as addenda "
+                "before marking it submitted."
+            )
+            % {"missing": ", ".join(record.missing)},
             code="incomplete",
         )
     submission, created = RemsSubmission.objects.get_or_create(
@@ -1063,8 +1073,9 @@ def rems_mark_submitted(
 @transaction.atomic
 def addendum_record(*, session: Session, user, value: str, reason: str, field: str = "", request=None) -> Addendum:
     """A fact added after the discharge, with the reason (who and when are recorded). ``field``:
-    the missing REMS monitoring record field it supplies (its label), so every record can be
-    completed; empty for a late fact of the day, shown on the session page and the record."""
+    the missing REMS monitoring record field it supplies (its key: the English label, whatever
+    the clinic's language), so every record can be completed; empty for a late fact of the day,
+    shown on the session page and the record."""
     if not (user.has_perm("monitoring.record_vitals") or user.has_perm("monitoring.submit_rems")):
         raise PermissionDenied
     session = _lock(session)
@@ -1083,7 +1094,7 @@ def addendum_record(*, session: Session, user, value: str, reason: str, field: s
         if field not in rules.rems_addendable(record.fields):
             errors["field"] = ValidationError(gettext("This field is not missing from the record."), code="not_missing")
         else:
-            total = next(f.value for f in record.fields if f.label.startswith("Total minutes"))
+            total = next(f.value for f in record.fields if f.key.startswith("Total minutes"))
             error = rules.rems_addendum_error(field, value, total_minutes=total)
             if error:
                 errors["value"] = ValidationError(error[1], code=error[0])

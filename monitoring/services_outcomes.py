@@ -98,10 +98,11 @@ def _raise_safety_alert(score: OutcomeScore, session: Session) -> None:
     alert_raise(
         kind=SAFETY_ALERT,
         dedupe_key=f"outcome-safety:score:{score.pk}:v{score.version}",
-        message=(
-            f"{session.patient.full_name}: PHQ-9 item 9 answered above 0 before the session of "
-            f"{when(local, 'day_time')}. Follow up today; dosing waits for a prescriber's acknowledgement."
-        ),
+        message=gettext(
+            "%(patient)s: PHQ-9 item 9 answered above 0 before the session of %(time)s. Follow up today; "
+            "dosing waits for a prescriber's acknowledgement."
+        )
+        % {"patient": session.patient.full_name, "time": when(local, "day_time")},
         severity=AlertSeverity.CRITICAL,
         audience="nurse",
         site_id=session.chair.site_id,
@@ -138,22 +139,30 @@ def _worsening_follow_up(score: OutcomeScore, session: Session, *, user=None, re
         if baseline is not None:
             scheduling_services.course_flag_clear(
                 key=key,
-                reason=(
-                    f"{instrument.name} corrected to {score.total} (baseline {baseline.total}): "
-                    f"no longer worse by {instrument.worsening_points} or more"
-                ),
+                reason=gettext(
+                    "%(scale)s corrected to %(total)s (baseline %(baseline)s): no longer worse by %(points)s or more"
+                )
+                % {
+                    "scale": instrument.name,
+                    "total": score.total,
+                    "baseline": baseline.total,
+                    "points": instrument.worsening_points,
+                },
                 user=user,
                 request=request,
             )
         return
-    words = (
-        f"{instrument.name} {baseline.total} -> {score.total} since the baseline "
-        f"(worse by {instrument.worsening_points} or more)"
-    )
+    words = gettext("%(scale)s %(baseline)s -> %(total)s since the baseline (worse by %(points)s or more)") % {
+        "scale": instrument.name,
+        "baseline": baseline.total,
+        "total": score.total,
+        "points": instrument.worsening_points,
+    }
     alert_raise(
         kind=WORSENING_ALERT,
         dedupe_key=f"outcome-worsening:score:{score.pk}:v{score.version}",
-        message=f"{session.patient.full_name}: {words}. Review the course.",
+        message=gettext("%(patient)s: %(worsening)s. Review the course.")
+        % {"patient": session.patient.full_name, "worsening": words},
         severity=AlertSeverity.WARNING,
         audience="nurse",
         site_id=session.chair.site_id,

@@ -7,6 +7,7 @@ from celery import shared_task
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
 
 from clinic.formats import when
 from scheduling.models import Drug, Session, SessionStatus
@@ -26,20 +27,22 @@ def scan_observations(now: dt.datetime, t: rules.Thresholds) -> int:
     sessions = day_sessions().filter(status=SessionStatus.IN_OBSERVATION)
     for day in session_days(sessions, t=t, now=now):
         session = day.session
-        where = f"{session.patient.full_name}, {session.chair}"
+        where = {"patient": session.patient.full_name, "chair": session.chair}
         for checkpoint in day.overdue:
             raised += _nurse_alert(
                 session,
                 kind="checkpoint_overdue",
                 dedupe_key=f"overdue:session:{session.pk}:checkpoint:{checkpoint.key}",
-                message=f"{checkpoint.label} overdue (due {when(checkpoint.due_at, 'time', day.tz)}): {where}",
+                message=gettext("%(checkpoint)s overdue (due %(time)s): %(patient)s, %(chair)s")
+                % {"checkpoint": checkpoint.label, "time": when(checkpoint.due_at, "time", day.tz), **where},
             )
         if day.past_planned_end:
             raised += _nurse_alert(
                 session,
                 kind="observation_past_end",
                 dedupe_key=f"past_end:session:{session.pk}",
-                message=f"Observation past its planned end ({when(session.planned_end, 'time', day.tz)}): {where}",
+                message=gettext("Observation past its planned end (%(time)s): %(patient)s, %(chair)s")
+                % {"time": when(session.planned_end, "time", day.tz), **where},
             )
     return raised
 
@@ -75,12 +78,20 @@ def scan_rems(now: dt.datetime, t: rules.Thresholds) -> int:
         if not day.rems_needs_warning(today):
             continue
         left = day.rems_days_left(today)
+        values = {"patient": session.patient.full_name, "day": when(day.treatment_date, "date"), "days": left}
+        if left >= 0:
+            message = ngettext(
+                "REMS monitoring record for %(patient)s (%(day)s) due in %(days)s day",
+                "REMS monitoring record for %(patient)s (%(day)s) due in %(days)s days",
+                left,
+            )
+        else:
+            message = gettext("REMS monitoring record for %(patient)s (%(day)s) overdue")
         raised += session_alert(
             session,
             kind="rems_due",
             dedupe_key=f"rems:session:{session.pk}",
-            message=f"REMS monitoring record for {session.patient.full_name} ({when(day.treatment_date, 'date')}) "
-            + (f"due in {left} day{'s' if left != 1 else ''}" if left >= 0 else "overdue"),
+            message=message % values,
             severity="warning",
             audience="administrator",
             url=_url("monitoring:rems-record", session),

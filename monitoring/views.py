@@ -332,7 +332,7 @@ def discharge_override(request, pk):
         except ValidationError as exc:
             return _render_day(request, session, errors=_apply_errors(form, exc))
         return _done(request, session, _("Before-discharge vitals accepted by prescriber override."))
-    return _render_day(request, session, errors=["Write the reason for the override."])
+    return _render_day(request, session, errors=[_("Write the reason for the override.")])
 
 
 @_action()
@@ -499,7 +499,7 @@ def _render_rems(request, session, *, form=None, addendum_form=None, status=200)
         "record": record,
         "session": session,
         "form": form or RemsSubmittedForm(initial={"submitted_on": session.chair.site.local_today()}),
-        "addendum_form": addendum_form or AddendumForm(fields=rules.rems_addendable(record.fields)),
+        "addendum_form": addendum_form or AddendumForm(fields=rules.rems_addendable_choices(record.fields)),
         "addenda": list(session.addenda.all()),
     }
     return render(request, "monitoring/rems_record.html", ctx, status=status)
@@ -518,7 +518,8 @@ def rems_record(request, pk):
 def rems_addendum(request, pk):
     """Supply a missing field of the REMS record afterwards (who, when, why)."""
     session = _get_rems_session(pk)
-    form = AddendumForm(request.POST, fields=rules.rems_addendable(selectors.rems_record(session).fields))
+    choices = rules.rems_addendable_choices(selectors.rems_record(session).fields)
+    form = AddendumForm(request.POST, fields=choices)
     if form.is_valid():
         data = form.cleaned_data
         try:
@@ -534,7 +535,8 @@ def rems_addendum(request, pk):
             for message in _apply_errors(form, exc):
                 form.add_error(None, message)
         else:
-            messages.success(request, _("Addendum recorded: %(field)s.") % {"field": data["field"]})
+            label = dict(choices).get(data["field"], data["field"])
+            messages.success(request, _("Addendum recorded: %(field)s.") % {"field": label})
             return redirect("monitoring:rems-record", pk=session.pk)
     return _render_rems(request, session, addendum_form=form)
 

@@ -2,13 +2,17 @@
 ``GET /fhir/Observation?patient=<id>&date=ge...`` and the clinic's own code system
 (``GET /fhir/CodeSystem/clinic``). Access with an integration token
 (``Authorization: Bearer <token>``, created by an administrator on the Integrations page) or a
-staff sign-in that may read reports. Every request is audited, refused ones too."""
+staff sign-in that may read reports. Every request is audited, refused ones too.
 
+The export is for other systems: its codes, displays and texts are English whatever the
+clinic's language (``in_english``), as are its error messages for the integrator."""
+
+import functools
 import json
 
 from django.conf import settings
 from django.http import HttpResponse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -21,6 +25,18 @@ from . import fhir, selectors_fhir
 
 CONTENT_TYPE = "application/fhir+json"
 STAFF_PERMISSION = "monitoring.view_reports"
+
+
+def in_english(view):
+    """Run ``view`` in English: the labels the resources take from the app (a reading's kind,
+    why dosing stopped) are the clinic's words on its pages, not in the export."""
+
+    @functools.wraps(view)
+    def wrapped(request, *args, **kwargs):
+        with translation.override("en"):
+            return view(request, *args, **kwargs)
+
+    return wrapped
 
 
 def _json(data: dict, status: int = 200) -> HttpResponse:
@@ -71,6 +87,7 @@ def _code_system() -> str:
 
 @never_cache
 @require_GET
+@in_english
 def patient_everything(request, pk):
     caller, refusal = _caller(request)
     if refusal:
@@ -116,6 +133,7 @@ def patient_everything(request, pk):
 
 @never_cache
 @require_GET
+@in_english
 def observation_search(request):
     caller, refusal = _caller(request)
     if refusal:
@@ -170,6 +188,7 @@ def observation_search(request):
 
 @never_cache
 @require_GET
+@in_english
 def code_system(request):
     caller, refusal = _caller(request)
     if refusal:

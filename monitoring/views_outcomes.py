@@ -114,7 +114,7 @@ def rating_record(request, pk):
             )
         except ValidationError as exc:
             return _render_day(request, session, status=400, rating_form=form, errors=_apply_errors(form, exc))
-        return _done(request, session, f"{instruments.get(code).name} saved.")
+        return _done(request, session, _("%(scale)s saved.") % {"scale": instruments.get(code).name})
     return _render_day(request, session, status=400, rating_form=form)
 
 
@@ -130,7 +130,7 @@ def safety_acknowledge(request, pk, score_pk):
             )
         except ValidationError as exc:
             return _render_day(request, session, status=400, ack_form=form, errors=_apply_errors(form, exc))
-        return _done(request, session, "Safety answer acknowledged: dosing may go ahead once the other checks pass.")
+        return _done(request, session, _("Safety answer acknowledged: dosing may go ahead once the other checks pass."))
     return _render_day(request, session, status=400, ack_form=form)
 
 

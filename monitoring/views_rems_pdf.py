@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
 from clinic.audit import audit_record
@@ -23,10 +24,10 @@ from .views import _get_rems_session
 
 
 class PeriodForm(forms.Form):
-    first = BoundedDateField(label="Treatment dates from", years_ahead=0)
-    last = BoundedDateField(label="to", years_ahead=0)
+    first = BoundedDateField(label=_("Treatment dates from"), years_ahead=0)
+    last = BoundedDateField(label=_("to"), years_ahead=0)
 
-    error_messages = {"order": "The last day cannot be before the first."}
+    error_messages = {"order": _("The last day cannot be before the first.")}
 
     def clean(self):
         data = super().clean()

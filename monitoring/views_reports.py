@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 
 from clinic.audit import audit_record
 from clinic.forms import BoundedDateField
@@ -25,13 +26,13 @@ class ReportFilterForm(forms.Form):
     """The site and period of the report. The sites are the list the page shows, so checking
     the choice reads nothing more."""
 
-    site = forms.TypedChoiceField()
-    date_from = BoundedDateField(label="From")
-    date_to = BoundedDateField(label="To")
+    site = forms.TypedChoiceField(label=_("Site"))
+    date_from = BoundedDateField(label=_("From"))
+    date_to = BoundedDateField(label=_("To"))
 
     error_messages = {
-        "dates_reversed": "The start date is after the end date.",
-        "too_long": "Choose a period of at most two years.",
+        "dates_reversed": _("The start date is after the end date."),
+        "too_long": _("Choose a period of at most two years."),
     }
 
     def __init__(self, data, *, sites: list[Site]):
