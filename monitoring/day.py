@@ -422,20 +422,16 @@ class SessionDay:
 
     @cached_property
     def next_device_at(self) -> dt.datetime | None:
-        """When the next nasal device may be given, or None when none is left to give."""
+        """When the next nasal device may be given (the countdown's instant), or None when none
+        is left to give or dosing stopped early."""
         if not self.dose or not self.dose.is_esketamine:
             return None
         return rules.next_device_at(
-            devices_planned=self.dose.devices_planned, given_at=[d.administered_at for d in self.devices], t=self.t
+            devices_planned=self.dose.devices_planned,
+            given_at=[d.administered_at for d in self.devices],
+            stopped_early=bool(self.dose.stopped_cause),
+            t=self.t,
         )
-
-    @property
-    def device_rest_until(self) -> dt.datetime | None:
-        """When the rest before the next nasal device ends, while devices are still to be given
-        (None once every device is given or dosing stopped early): the countdown's instant."""
-        if self.dose is None or self.dose.stopped_cause:
-            return None
-        return self.next_device_at
 
     # Observation
 
@@ -528,7 +524,7 @@ class SessionDay:
         if self.status == SessionStatus.IN_OBSERVATION:
             if self.board_gate is not None and self.board_gate.ok:
                 return "discharge"
-            return "dose" if self.device_rest_until is not None else "observation"
+            return "dose" if self.next_device_at is not None else "observation"
         if self.status == SessionStatus.CHECKED_IN:
             return "dose" if self.predose_reading is not None and not self.dosing_blocks else "pre_dose"
         return "check_in"

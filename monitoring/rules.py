@@ -271,12 +271,16 @@ def devices_for_dose(dose_mg: Decimal | int, t: Thresholds = DEFAULTS) -> int | 
 
 
 def next_device_at(
-    *, devices_planned: int | None, given_at: Sequence[dt.datetime], t: Thresholds = DEFAULTS
+    *,
+    devices_planned: int | None,
+    given_at: Sequence[dt.datetime],
+    stopped_early: bool = False,
+    t: Thresholds = DEFAULTS,
 ) -> dt.datetime | None:
     """When the next nasal spray device may be given: the rest period after the last one given.
-    None when there is no next device (none given yet: the first starts the dose; or every
-    planned device given)."""
-    if not given_at or len(given_at) >= (devices_planned or 0):
+    None when there is no next device (none given yet: the first starts the dose; every
+    planned device given; or dosing stopped early)."""
+    if stopped_early or not given_at or len(given_at) >= (devices_planned or 0):
         return None
     return given_at[-1] + dt.timedelta(minutes=t.device_rest_minutes)
 

@@ -743,7 +743,10 @@ def dose_device_record(
     t = current_thresholds()
     administered_at, late = _entered_time(administered_at, session=session, field="administered_at", now=now, t=t)
     allowed_at = rules.next_device_at(
-        devices_planned=dose.devices_planned, given_at=[d.administered_at for d in devices], t=t
+        devices_planned=dose.devices_planned,
+        given_at=[d.administered_at for d in devices],
+        stopped_early=bool(dose.stopped_cause),
+        t=t,
     )
     if administered_at < allowed_at:
         local = allowed_at.astimezone(session.chair.site.tzinfo)

@@ -155,7 +155,7 @@ def test_a_reading_flag_and_the_boards_vital_names_are_translated_where_shown(sp
         in_observation=False,
         board_gate=None,
         dosing_blocked=False,
-        device_rest_until=None,
+        next_device_at=None,
         overdue=False,
     )
     html = (

@@ -9,7 +9,7 @@ import pytest
 import time_machine
 from django.urls import reverse
 
-from monitoring import services
+from monitoring import rules, services
 from monitoring.models import AdverseEvent, DeviceAdministration, Discharge, DoseRecord, Observation, PrescriberOverride
 from tests.monitoring.conftest import CHECKLIST_ALL, DAY_START, NORMAL
 
@@ -182,3 +182,25 @@ def test_dosing_stopped_at_the_patients_refusal(client_for, nurse, session, run_
     assert response.status_code == 302
     assert AdverseEvent.objects.count() == 0
     assert DoseRecord.objects.get(session=session).stopped_cause == "refusal"
+
+
+def test_the_next_device_rule_knows_when_there_is_none():
+    first = DOSED
+    assert rules.next_device_at(devices_planned=2, given_at=[first]) == first + dt.timedelta(minutes=5)
+    assert rules.next_device_at(devices_planned=2, given_at=[first], stopped_early=True) is None
+    assert rules.next_device_at(devices_planned=2, given_at=[first, first + dt.timedelta(minutes=5)]) is None
+    assert rules.next_device_at(devices_planned=2, given_at=[]) is None
+
+
+def test_after_dosing_stops_early_no_page_counts_down_to_a_next_device(client_for, nurse, session, run_to_observation):
+    _observed_with_one_device(session, nurse, run_to_observation)
+    client = client_for(nurse)
+    with time_machine.travel(DOSED + dt.timedelta(minutes=2), tick=False):
+        day = client.get(url("session-day", session)).content.decode()
+        board = client.get(reverse("monitoring:board")).content.decode()
+        assert "Next device in" in day and 'class="small board-device"' in board
+        client.post(url("dose-stop", session), {"cause": "refusal", "note": "Declined device 2"})
+        day = client.get(url("session-day", session)).content.decode()
+        board = client.get(reverse("monitoring:board")).content.decode()
+    assert "Dosing stopped after 1 of 2 devices" in day
+    assert "Next device" not in day and 'class="small board-device"' not in board

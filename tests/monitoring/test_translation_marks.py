@@ -154,6 +154,8 @@ def test_an_addendum_names_its_field_in_english_and_completes_the_spanish_record
     record = response.context["record"]
     assert record.complete
     assert next(f for f in record.fields if f.key == READY).label == CATALOG[READY]
+    # The addenda list names the field in the clinic's language too.
+    assert f"<strong>{CATALOG[READY]}: 95</strong>" in response.content.decode()
 
 
 def test_a_yes_or_no_field_takes_the_clinics_words(spanish):
