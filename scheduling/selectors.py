@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from clinic.formats import when
-from clinic.jinja2 import url_with_pk
+from clinic.jinja2 import choice_labels, url_with_pk
 from clinic.models import Chair, Closure, OpeningHours, Site
 from clinic.selectors import all_sites, site_with_id
 
@@ -105,9 +105,6 @@ def _minutes(t: dt.time) -> int:
     return t.hour * 60 + t.minute
 
 
-_STATUS_LABELS = dict(SessionStatus.choices)
-
-
 @dataclass(slots=True)
 class SessionRow:
     """The columns of a session the grid and its Blocks use, read as plain values (no model
@@ -127,11 +124,12 @@ class SessionRow:
 
 class _Blocks:
     """Makes the Blocks of one site's sessions: local times and day names are worked out once
-    per day, the session page's address pattern once per request."""
+    per day, the session page's address pattern and the statuses' names once per request."""
 
     def __init__(self, tz):
         self.tz = tz
         self.url = url_with_pk("scheduling:session-detail")
+        self.status_names = choice_labels(SessionStatus.choices)
         self.days: dict[dt.date, tuple[str, str]] = {}
         self.times: dict[tuple[int, int], str] = {}
         self.made: dict[int, Block] = {}
@@ -161,7 +159,7 @@ class _Blocks:
             pk=s.pk,
             url=self.url(s.pk),
             status=s.status,
-            status_display=str(_STATUS_LABELS.get(s.status, s.status)),
+            status_display=self.status_names.get(s.status, s.status),
             time=hm,
             day_time=f"{short_day} {hm}",
             when=f"{long_day} {hm}",
