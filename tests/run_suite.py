@@ -4,7 +4,7 @@
 1. DATABASE_URL / CELERY_BROKER_URL, or 127.0.0.1:5432 and 127.0.0.1:6379 by default.
 2. If one is unreachable and the server binaries are installed, start a throwaway one on a
    free port for this run only; otherwise stop with a message that names the fix.
-3. Install Debian's chromium for the browser tests when it is missing and we are root.
+3. Install Debian's chromium (browser tests) and gettext (the catalog's test) when missing and we are root.
 4. Run pytest; "no tests collected" (exit 5) counts as a failure.
 """
 
@@ -102,15 +102,18 @@ def start_redis(cleanup: list) -> str:
     return f"redis://127.0.0.1:{port}/0"
 
 
-def ensure_chromium() -> None:
-    if shutil.which("chromium") or os.environ.get("SKIP_BROWSER_INSTALL"):
+def ensure_system_packages() -> None:
+    """Debian's chromium for the browser tests and GNU gettext for the catalog's test, installed
+    when missing and we are root."""
+    missing = [pkg for pkg, command in (("chromium", "chromium"), ("gettext", "xgettext")) if not shutil.which(command)]
+    if not missing or os.environ.get("SKIP_BROWSER_INSTALL"):
         return
     if os.geteuid() == 0 and shutil.which("apt-get"):
-        print("Installing Debian's chromium for the browser tests...", flush=True)
+        print(f"Installing Debian's {' and '.join(missing)} for the tests...", flush=True)
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], check=True, env=env, stdout=subprocess.DEVNULL)
-    else:
+        subprocess.run(["apt-get", "install", "-y", "-qq", *missing], check=True, env=env, stdout=subprocess.DEVNULL)
+    elif "chromium" in missing:
         sys.exit("The browser tests need Chromium at /usr/bin/chromium: install the `chromium` package (see README).")
 
 
@@ -150,7 +153,7 @@ def main() -> int:
                     f"Redis at {broker.hostname}:{broker.port or 6379} (CELERY_BROKER_URL) is not reachable. {FIX}"
                 )
             broker_url = start_redis(cleanup)
-        ensure_chromium()
+        ensure_system_packages()
         env.update(DATABASE_URL=db_url, CELERY_BROKER_URL=broker_url)
         result = 0
         for run in runs(sys.argv[1:]):
