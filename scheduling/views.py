@@ -476,6 +476,8 @@ def _render_session(request, session: Session, status=200, free_slots=None, **bo
         "tz": session.chair.site.tzinfo,
         "transport": getattr(session, "transport", None),
         "escorts": list(session.patient.escorts.all()),
+        # Each reminder of the session with its state: sent when, or skipped and why.
+        "reminders": list(session.reminders.all()),
         "can_book": request.user.has_perm(BOOK),
         "is_booked": session.status == SessionStatus.BOOKED,
         **_session_forms(session, **bound),

@@ -121,12 +121,14 @@ def test_the_calendar_files_name_the_appointment_in_spanish(spanish, patient, si
 
 
 @pytest.mark.django_db
-def test_a_reminders_skip_reason_is_kept_in_english_and_shown_in_spanish(spanish, scheduler, course, site):
+def test_a_reminders_skip_reason_is_kept_in_english_and_shown_in_spanish(spanish, client_for, scheduler, course, site):
     session = book(course, chair(site, 2), at(MONDAY, 9))
     services.session_cancel(session=session, reason="unwell", version=session.version, user=scheduler)
     reminder = Reminder.objects.filter(session=session).first()
     assert reminder.skip_reason == "session cancelled"  # what the planner compares, whatever the language
     assert reminder.skip_reason_display == "sesión cancelada"
+    page = client_for(scheduler).get(reverse("scheduling:session-detail", args=[session.pk])).content.decode()
+    assert '<span class="small text-muted">sesión cancelada</span>' in page  # the session page's reminders
 
 
 @pytest.mark.django_db

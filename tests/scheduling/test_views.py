@@ -251,3 +251,29 @@ def test_week_headings_link_each_day_and_mark_today_and_closed_days(client_for, 
     day = client_for(scheduler).get(day_url, {"site": site.pk}).content.decode()
     assert '<th scope="col" class="schedule-time">Time</th>\n      <th scope="col"' in day
     assert 'title="Chair 2">Chair 2</th>' in day
+
+
+def test_the_session_page_lists_its_reminders_sent_planned_and_skipped(client_for, scheduler, session, frozen_now):
+    from scheduling.models import Reminder
+
+    reminders = list(Reminder.objects.filter(session=session).order_by("due_at"))
+    assert len(reminders) >= 2  # planned at booking
+    sent, skipped = reminders[0], reminders[1]
+    Reminder.objects.filter(pk=sent.pk).update(status=Reminder.Status.SENT, sent_at=sent.due_at)
+    Reminder.objects.filter(pk=skipped.pk).update(
+        status=Reminder.Status.SKIPPED, skip_reason="no mobile number for SMS"
+    )
+    html = client_for(scheduler).get(reverse("scheduling:session-detail", args=[session.pk])).content.decode()
+    card = html.split('id="reminders"')[1].split("</table>")[0]
+    assert card.count("<tr>") == len(reminders) + 1  # the header and one row per reminder
+    assert f"<td>{sent.kind}" in card and "Sent" in card
+    assert "Skipped <span" in card and "no mobile number for SMS" in card
+    assert card.index(sent.kind) < card.index(skipped.kind)  # in the order they are due
+
+
+def test_a_session_without_reminders_says_so(client_for, scheduler, session, frozen_now):
+    from scheduling.models import Reminder
+
+    Reminder.objects.filter(session=session).delete()
+    html = client_for(scheduler).get(reverse("scheduling:session-detail", args=[session.pk])).content.decode()
+    assert "No reminders planned for this session." in html
