@@ -8,18 +8,14 @@ from crispy_forms.layout import Column, Layout, Row
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
-from django.utils.dates import WEEKDAYS
 from django.utils.translation import gettext_lazy as _
 
 from clinic.formats import INPUT_DATE_FORMAT, INPUT_TIME_FORMAT, when
 from clinic.forms import VisibleTextMixin
-from clinic.models import Chair, Site
+from clinic.models import Chair, Site, Weekday
 
 from . import rules
 from .models import Protocol, TransportArrangement
-
-# Monday (0) to Sunday, named in the clinic's language (Django's own translations).
-WEEKDAY_CHOICES = [(day, WEEKDAYS[day]) for day in range(7)]
 
 
 class DateInput(forms.DateInput):
@@ -80,7 +76,7 @@ class CourseSetupForm(VisibleTextMixin, forms.Form):
     start_date = SessionDateField(label=_("Start date"))
     weekdays = forms.TypedMultipleChoiceField(
         label=_("Weekdays"),
-        choices=WEEKDAY_CHOICES,
+        choices=Weekday.choices,
         coerce=int,
         widget=forms.CheckboxSelectMultiple,
         help_text=_("Twice-weekly sessions need two days with a day between them, e.g. Monday and Thursday."),

@@ -39,7 +39,7 @@ from clinic.models import AuditAction
 from clinic.models_ops import ExportJob
 from clinic.services import alert_acknowledge, alert_raise
 from tests import factories
-from tests.clinic.test_translation import _write_mo
+from tests.clinic.test_translation import speaking_spanish
 
 ROOT = Path(settings.BASE_DIR)
 TEMPLATES = ROOT / "templates"
@@ -379,10 +379,7 @@ SPANISH = {
 
 @pytest.fixture
 def in_spanish(settings, tmp_path):
-    _write_mo(tmp_path / "es" / "LC_MESSAGES" / "django.mo", SPANISH)
-    settings.LOCALE_PATHS = [tmp_path]
-    settings.LANGUAGE_CODE = "es"
-    with translation.override("es"):
+    with speaking_spanish(settings, tmp_path, SPANISH):
         yield
 
 

@@ -3,6 +3,7 @@ is compiled at test time (no gettext needed) into a folder of LOCALE_PATHS, and 
 reminders and the named date styles follow LANGUAGE_CODE. The committed catalog holds the marked
 texts a clinic translates."""
 
+import contextlib
 import datetime as dt
 import os
 import re
@@ -79,12 +80,19 @@ def _write_mo(path: Path, messages: dict[str, str]) -> None:
     path.write_bytes(header + table_ids + table_strs + ids + strs)
 
 
-@pytest.fixture
-def spanish(settings, tmp_path):
-    _write_mo(tmp_path / "es" / "LC_MESSAGES" / "django.mo", CATALOG)
+@contextlib.contextmanager
+def speaking_spanish(settings, tmp_path: Path, messages: dict[str, str]):
+    """The clinic set to Spanish with a catalog of ``messages`` compiled under ``tmp_path``."""
+    _write_mo(tmp_path / "es" / "LC_MESSAGES" / "django.mo", messages)
     settings.LOCALE_PATHS = [tmp_path]
     settings.LANGUAGE_CODE = "es"
     with translation.override("es"):
+        yield
+
+
+@pytest.fixture
+def spanish(settings, tmp_path):
+    with speaking_spanish(settings, tmp_path, CATALOG):
         yield
 
 

@@ -19,7 +19,6 @@ from django import forms as django_forms
 from django.apps import apps
 from django.conf import settings
 from django.urls import reverse
-from django.utils import translation
 from django.utils.functional import Promise
 from pypdf import PdfReader
 
@@ -33,7 +32,7 @@ from monitoring.reports import report_table
 from monitoring.tasks import alerts_scan
 from monitoring.views_rems_pdf import PeriodForm
 from monitoring.views_reports import ReportFilterForm
-from tests.clinic.test_translation import _msgids, _write_mo
+from tests.clinic.test_translation import _msgids, speaking_spanish
 from tests.monitoring.conftest import DAY_START
 
 pytestmark = pytest.mark.django_db
@@ -97,10 +96,7 @@ CATALOG = {
 
 @pytest.fixture
 def spanish(settings, tmp_path):
-    _write_mo(tmp_path / "es" / "LC_MESSAGES" / "django.mo", CATALOG)
-    settings.LOCALE_PATHS = [tmp_path]
-    settings.LANGUAGE_CODE = "es"
-    with translation.override("es"):
+    with speaking_spanish(settings, tmp_path, CATALOG):
         yield
 
 

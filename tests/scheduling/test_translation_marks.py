@@ -24,7 +24,7 @@ from clinic.models import StaffAlert
 from scheduling import calendar, forms, rules, rules_reminders, rules_review, services, views_confirm
 from scheduling.models import Reminder, SessionStatus
 from tests import factories
-from tests.clinic.test_translation import CATALOG, _msgids, _write_mo
+from tests.clinic.test_translation import CATALOG, _msgids, speaking_spanish
 from tests.scheduling.booking_helpers import MONDAY, at, book, chair
 
 SCHEDULING = Path(settings.BASE_DIR) / "scheduling"
@@ -53,10 +53,7 @@ SPANISH = {
 
 @pytest.fixture
 def spanish(settings, tmp_path):
-    _write_mo(tmp_path / "es" / "LC_MESSAGES" / "django.mo", SPANISH)
-    settings.LOCALE_PATHS = [tmp_path]
-    settings.LANGUAGE_CODE = "es"
-    with translation.override("es"):
+    with speaking_spanish(settings, tmp_path, SPANISH):
         yield
 
 
