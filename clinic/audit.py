@@ -24,7 +24,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils.translation import gettext_noop
 
-from . import sql
+from . import page_cache, sql
 from .addresses import client_ip
 from .models import AuditAction, AuditEvent, Patient
 from .roles import user_role
@@ -163,6 +163,8 @@ def audit_record(*, action: str, request=None, **fields) -> AuditEvent:
     # and rolls everything back. Outside one, this opens the transaction that holds the lock.
     with transaction.atomic(savepoint=False):
         _append(event, page_view=page_view)
+        if action in page_cache.CHANGE_ACTIONS:
+            page_cache.changed()
     return event
 
 
@@ -180,6 +182,8 @@ def audit_record_many(events: list[AuditEvent], *, batch_size: int = 1000) -> No
             event.hash = prev_hash = row_digest({f: getattr(event, f) for f in CHAIN_FIELDS}, prev_hash)
         # Ids follow the list's order (one sequence, the chain's lock held): the chain's order.
         AuditEvent.objects.bulk_create(events, batch_size=batch_size)
+        if any(event.action in page_cache.CHANGE_ACTIONS for event in events):
+            page_cache.changed()
 
 
 # Fields whose values never enter the audit trail: a change shows as "(changed)" instead.

@@ -15,12 +15,11 @@ from .models import current_thresholds
 OPEN_ALERTS_SHOWN = 20
 
 
-def board(*, site, now: dt.datetime | None = None, audiences: tuple[str, ...] = ("nurse",)) -> dict:
-    """Today's sessions at ``site`` (not cancelled), one day each, and the open alerts for
-    ``audiences`` (the nurses', and the prescribers' for a prescriber) of the site and of every
-    site, newest first. Seven queries whatever the number of chairs: the thresholds, the
-    sessions' ids, the sessions with their day's records, their readings, their overrides,
-    their devices, and the alerts."""
+def board_days(*, site, now: dt.datetime | None = None) -> dict:
+    """Today's sessions at ``site`` (not cancelled), one day each, with the time they were
+    read and the thresholds they were decided by. Six queries whatever the number of chairs:
+    the thresholds, the sessions' ids, the sessions with their day's records, their readings,
+    their overrides and their devices."""
     now = now or timezone.now()
     t = current_thresholds()
     today = now.astimezone(site.tzinfo).date()
@@ -37,13 +36,18 @@ def board(*, site, now: dt.datetime | None = None, audiences: tuple[str, ...] = 
     sessions = (
         board_sessions().filter(pk__in=ids).exclude(status=SessionStatus.CANCELLED).order_by("start", "chair__name")
     )
-    alerts = StaffAlert.objects.filter(acknowledged_at__isnull=True, audience__in=audiences).filter(
-        Q(site=site) | Q(site__isnull=True)
-    )
     return {
         "days": session_days(sessions, t=t, now=now, tz=site.tzinfo),
-        "alerts": list(alerts[:OPEN_ALERTS_SHOWN]),
         "today": today,
         "now": now,
         "thresholds": t,
     }
+
+
+def board_alerts(*, site, audiences: tuple[str, ...] = ("nurse",)) -> list[StaffAlert]:
+    """The open alerts for ``audiences`` (the nurses', and the prescribers' for a prescriber)
+    of ``site`` and of every site, newest first: one query."""
+    alerts = StaffAlert.objects.filter(acknowledged_at__isnull=True, audience__in=audiences).filter(
+        Q(site=site) | Q(site__isnull=True)
+    )
+    return list(alerts[:OPEN_ALERTS_SHOWN])

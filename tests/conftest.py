@@ -98,6 +98,15 @@ def _empty_cache():
 
 
 @pytest.fixture(autouse=True)
+def _every_board_computed(settings):
+    """A test's writes never commit (each test runs in a transaction that is rolled back), so
+    the change number that ends the board's kept rows would never move on: pages compute their
+    rows at every request here. tests/monitoring/test_board_kept.py tests the kept rows with
+    real commits."""
+    settings.BOARD_CACHE_SECONDS = 0
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     """Persona passwords are hashed with a fast hasher; the production hasher is tested by
     the security tests that need it."""
