@@ -10,7 +10,7 @@ the same one; without it (each process's own memory) another process sees a chan
 copy's seconds have run out. A change made around the app (``psql``, a plain queryset update
 in a shell) is not audited and shows the same way. That is why each page that keeps a part
 prints the time the part was computed ("Updated 10:31:05") and the seconds are few
-(``BOARD_CACHE_SECONDS``; 0 computes every request).
+(``PAGE_CACHE_SECONDS``; 0 computes every request).
 
 The number is read before the part is computed, so a change committed while the part is being
 computed can only make the copy newer than its key, never older. Measured figures:

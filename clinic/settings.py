@@ -163,8 +163,8 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache ----------------------------------------------------------------------------
-# Computed compliance reports for REPORT_CACHE_SECONDS, the board's rows for
-# BOARD_CACHE_SECONDS (clinic.page_cache) and the patient link's rate-limit counts. CACHE_URL
+# Computed compliance reports for REPORT_CACHE_SECONDS, the board's rows and the schedule
+# grids for PAGE_CACHE_SECONDS (clinic.page_cache) and the patient link's rate-limit counts. CACHE_URL
 # (redis://host:6379/1): Django's Redis cache, shared by every web process, so a limit holds
 # across gunicorn workers and machines. Empty (the embedded default): each process's own memory.
 CACHE_URL = env_str("CACHE_URL", "")
@@ -183,10 +183,10 @@ CACHES = {
 # Seconds a web process shows the same computed compliance report (the page prints its time);
 # 0 computes every page. The CSV downloads always compute.
 REPORT_CACHE_SECONDS = env_int("REPORT_CACHE_SECONDS", 10, minimum=0)
-# Seconds a web process shows the same computed rows of the observation board when nothing
-# has been changed through the app since (clinic.page_cache; the board prints their time);
-# 0 computes every request.
-BOARD_CACHE_SECONDS = env_int("BOARD_CACHE_SECONDS", 3, minimum=0)
+# Seconds a web process shows the same computed rows of the observation board and the same
+# schedule grid when no change has been made through the app since (clinic.page_cache; both
+# pages print the time they were computed); 0 computes every request.
+PAGE_CACHE_SECONDS = env_int("PAGE_CACHE_SECONDS", 3, minimum=0)
 
 # --- Celery ---------------------------------------------------------------------------
 # Embedded default: kombu's SQLAlchemy transport on a SQLite file under var/celery (no server

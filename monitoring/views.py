@@ -52,7 +52,7 @@ def _board_sites(request) -> tuple[Site, list[Site]]:
 def _board_rows(site) -> dict:
     """The board's rows of ``site`` rendered, with the time they were read (``now``, printed
     under the table), the site's day and the thresholds they were decided by: computed, or the
-    copy computed less than ``BOARD_CACHE_SECONDS`` ago with no change recorded since
+    copy computed less than ``PAGE_CACHE_SECONDS`` ago with no change recorded since
     (clinic.page_cache: every tablet asks for the board every five seconds). The rows are a
     Jinja2 partial; measured with 40 sessions in four states, mean of 30 renders on a shared
     2-core machine: the table in the Django template language 8-12 ms, a quarter to a third
@@ -74,7 +74,7 @@ def _board_rows(site) -> dict:
     # The rows are written in the language and the time zone of the page; nothing else in
     # them depends on who asks.
     key = f"board:{get_language()}:{site.pk}:{site.time_zone}"
-    return kept(key, settings.BOARD_CACHE_SECONDS, compute)
+    return kept(key, settings.PAGE_CACHE_SECONDS, compute)
 
 
 def _board_context(request, site) -> dict:

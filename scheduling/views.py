@@ -1,20 +1,22 @@
 import datetime as dt
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from clinic import registry
 from clinic.audit import audit_record
 from clinic.errors import NoSiteYet
 from clinic.formats import when
-from clinic.jinja2 import Partial
+from clinic.jinja2 import Partial, Rendered
 from clinic.models import AuditAction, Chair, Patient
+from clinic.page_cache import kept
 
 from . import forms, rules, selectors, services
 from .models import Course, Session, SessionStatus, TransportArrangement
@@ -66,15 +68,24 @@ def _grid_table(grid: selectors.Grid) -> Partial:
 
 
 def _schedule_context(site, *, first_day: dt.date, days: int, step: int, today: dt.date) -> dict:
-    grid, cancelled = selectors.schedule_grid(site=site, first_day=first_day, days=days, step=step, today=today)
-    return {
-        "site": site,
-        "tz": site.tzinfo,
-        "today": today,
-        "grid": grid,
-        "grid_table": _grid_table(grid),
-        "cancelled": cancelled,
-    }
+    """The grid of ``days`` days from ``first_day`` with its table rendered, the sessions
+    beside it and the time it was read (``as_of``, printed under it): computed, or the copy
+    computed less than ``PAGE_CACHE_SECONDS`` ago with no change made through the app since
+    (clinic.page_cache; profile of the week without it: README, Performance)."""
+
+    def compute() -> dict:
+        as_of = timezone.localtime(timezone.now(), site.tzinfo)
+        grid, cancelled = selectors.schedule_grid(site=site, first_day=first_day, days=days, step=step, today=today)
+        return {
+            "grid": {"off_grid": grid.off_grid, "chairs_per_day": grid.chairs_per_day},
+            "grid_table": Rendered(_grid_table(grid).rendered()),
+            "cancelled": cancelled,
+            "as_of": as_of,
+        }
+
+    # Written in the page's language and the site's time zone; nothing in it depends on who asks.
+    key = f"schedule:{get_language()}:{site.pk}:{site.time_zone}:{first_day}:{days}:{step}:{today}"
+    return {"site": site, "tz": site.tzinfo, "today": today, **kept(key, settings.PAGE_CACHE_SECONDS, compute)}
 
 
 @login_required

@@ -103,7 +103,7 @@ def _every_board_computed(settings):
     the change number that ends the board's kept rows would never move on: pages compute their
     rows at every request here. tests/monitoring/test_board_kept.py tests the kept rows with
     real commits."""
-    settings.BOARD_CACHE_SECONDS = 0
+    settings.PAGE_CACHE_SECONDS = 0
 
 
 @pytest.fixture(autouse=True)

@@ -1,7 +1,7 @@
 """The board is computed from what is stored now: every kind of write the board reads is on
 the next board computed, and the clock moves what depends on it. Changes are made with
 queryset updates (no signals, no service, no audit row) where they can be, as a script or
-another process would make them. The rows kept for ``BOARD_CACHE_SECONDS`` have their own
+another process would make them. The rows kept for ``PAGE_CACHE_SECONDS`` have their own
 tests (test_board_kept.py)."""
 
 import datetime as dt

@@ -1,4 +1,4 @@
-"""The board's rows kept for ``BOARD_CACHE_SECONDS`` (clinic.page_cache): a change made through
+"""The board's rows kept for ``PAGE_CACHE_SECONDS`` (clinic.page_cache): a change made through
 the app is on the very next board; a change made around it (a plain queryset update, as psql
 or a script would make it) shows once the seconds have run out, and the board prints the time
 its rows were read. The alerts are read at every request."""
@@ -27,7 +27,7 @@ AT = DAY_START + dt.timedelta(minutes=62)  # dosed at 09:10: 52 minutes in
 
 @pytest.fixture(autouse=True)
 def _kept_three_seconds(settings):
-    settings.BOARD_CACHE_SECONDS = 3
+    settings.PAGE_CACHE_SECONDS = 3
 
 
 @pytest.fixture
@@ -153,7 +153,7 @@ def test_each_language_has_its_own_copy(client_for, nurse, observed, settings, t
 
 
 def test_no_copy_is_kept_with_zero_seconds(client_for, nurse, observed, settings):
-    settings.BOARD_CACHE_SECONDS = 0
+    settings.PAGE_CACHE_SECONDS = 0
     client = client_for(nurse)
     assert "Example" in _board(client)
     Patient.objects.filter(pk=observed.patient_id).update(last_name="Okafor-Lind")
