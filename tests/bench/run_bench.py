@@ -199,8 +199,10 @@ def sign_in(plans: list[dict], users: int) -> None:
 
 def count_queries(plans: list[dict]) -> dict:
     """Queries per request of each page, run once through the test client on the same
-    database (third request: the thresholds row is warm, and the compliance report is the
-    copy computed by the first request, as under load within REPORT_CACHE_SECONDS).
+    database (third request: the thresholds row is warm, and the compliance report, the
+    board's rows and the week's grid are the copies computed by the first request, as under
+    load within REPORT_CACHE_SECONDS and PAGE_CACHE_SECONDS; run with PAGE_CACHE_SECONDS=0
+    to measure the board and the grid computed at every request).
     Also keeps the slowest query with its plan."""
     from django.contrib.auth import get_user_model
     from django.db import connection
