@@ -17,7 +17,7 @@ from . import audit_words, formats, selectors_audit, services
 from .audit import audit_record
 from .forms import LockoutUnlockForm
 from .forms_audit import AuditFilterForm
-from .jinja2 import Partial, choice_labels
+from .jinja2 import Partial, choice_labels, url_with_pk
 from .models import AuditAction, Patient
 
 
@@ -31,6 +31,7 @@ def _rows(events, *, patient_column: bool = True) -> Partial:
         "patient_column": patient_column,
         "describe": audit_words.describe,
         "action_labels": choice_labels(AuditAction.choices),
+        "patient_url": url_with_pk("clinic:patient-access"),
         "stamp": _stamper(),
     }
     return Partial("clinic/audit_rows.html", context)

@@ -395,9 +395,18 @@ class PatientCourses:
 def patient_courses(patient, *, now: dt.datetime | None = None) -> PatientCourses:
     """Three queries whatever the number of courses and sessions."""
     now = now or timezone.now()
-    courses = list(patient.courses.select_related("protocol", "site").order_by("-start_date", "-pk")[:20])
+    courses = list(
+        patient.courses.select_related("protocol")
+        .only("patient", "drug", "start_date", "status", "review_phase_order", "protocol__name")
+        .order_by("-start_date", "-pk")[:20]
+    )
     active = [c for c in courses if c.status == Course.Status.ACTIVE]
-    sessions = Session.objects.filter(course__in=[c.pk for c in active]).select_related("chair__site", "course")
+    # Only what the patient page shows of a session (templates/scheduling/_patient_courses.html).
+    sessions = (
+        Session.objects.filter(course__in=[c.pk for c in active])
+        .select_related("chair__site")
+        .only("sequence", "start", "status", "chair__name", "chair__site__time_zone")
+    )
     upcoming = sessions.filter(start__gte=now).exclude(status=SessionStatus.CANCELLED).order_by("start")
     past = sessions.filter(start__lt=now).order_by("-start")
     return PatientCourses(
