@@ -106,6 +106,29 @@ def _every_board_computed(settings):
     settings.PAGE_CACHE_SECONDS = 0
 
 
+@pytest.fixture
+def redis_cache(settings):
+    """Django's Redis cache (as with CACHE_URL), under a key prefix of this test's own."""
+    import os
+    import uuid
+
+    broker = os.environ.get("CELERY_BROKER_URL", "")
+    location = broker if broker.startswith("redis://") else "redis://127.0.0.1:6379/11"
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": location,
+            "KEY_PREFIX": f"test-{uuid.uuid4().hex}",
+        }
+    }
+    yield
+    from django.core.cache import cache
+
+    client = cache._cache.get_client()
+    for key in client.scan_iter(f"{cache.key_prefix}*"):
+        client.delete(key)
+
+
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     """Persona passwords are hashed with a fast hasher; the production hasher is tested by

@@ -158,3 +158,17 @@ def test_no_copy_is_kept_with_zero_seconds(client_for, nurse, observed, settings
     assert "Example" in _board(client)
     Patient.objects.filter(pk=observed.patient_id).update(last_name="Okafor-Lind")
     assert "Okafor-Lind" in _board(client)
+
+
+def test_the_rows_are_kept_in_a_shared_redis_cache(client_for, nurse, observed, redis_cache):
+    """What a web process keeps, every process reads with CACHE_URL: the copy goes through
+    Redis (pickled) and comes back as the same rows with the same time."""
+    from django.core.cache import cache
+
+    client = client_for(nurse)
+    first = _board(client)
+    assert any(key for key in cache._cache.get_client().scan_iter(f"{cache.key_prefix}*board*"))
+    Patient.objects.filter(pk=observed.patient_id).update(last_name="Okafor-Lind")
+    kept = _board(client, AT + dt.timedelta(seconds=2))
+    assert "Okafor-Lind" not in kept and "Updated 10:02:00." in kept
+    assert kept.count('<tr class="status-') == first.count('<tr class="status-') == 1

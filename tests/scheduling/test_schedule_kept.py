@@ -84,3 +84,14 @@ def test_no_copy_is_kept_with_zero_seconds(client_for, scheduler, site, booked, 
     assert "Robin Hale, Chair 2" in _page(client, site)
     Patient.objects.filter(pk=booked.patient_id).update(last_name="Hale-Moreno")
     assert "Robin Hale-Moreno, Chair 2" in _page(client, site)
+
+
+def test_the_grid_is_kept_in_a_shared_redis_cache(client_for, scheduler, site, booked, redis_cache):
+    """The kept grid goes through Redis (pickled), its cancelled sessions included."""
+    Session.objects.filter(pk=booked.pk).update(status="cancelled", cancel_reason="Flu")
+    client = client_for(scheduler)
+    first = _page(client, site)
+    assert "Robin Hale</a> · Chair 2 · Flu" in first
+    Patient.objects.filter(pk=booked.patient_id).update(last_name="Hale-Moreno")
+    kept = _page(client, site, NOW + dt.timedelta(seconds=2))
+    assert "Robin Hale</a> · Chair 2 · Flu" in kept and "Updated 12:00:00." in kept
