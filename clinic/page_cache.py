@@ -16,6 +16,7 @@ The number is read before the part is computed, so a change committed while the 
 computed can only make the copy newer than its key, never older. Measured figures:
 docs/performance-ledger.md."""
 
+import logging
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -26,6 +27,7 @@ from django.db import transaction
 from .models import AuditAction
 
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
 
 # The actions of the audit rows that record a change of data (page views, exports and
 # sign-ins change nothing a page shows).
@@ -52,8 +54,10 @@ def _move_on() -> None:
 
 def changed() -> None:
     """A change is being written: every kept part is given up once the transaction commits
-    (at once outside a transaction; never if it rolls back)."""
-    transaction.on_commit(_move_on)
+    (at once outside a transaction; never if it rolls back). A cache that cannot be reached
+    then is logged, not raised: the change is committed, and the copies end with their
+    seconds."""
+    transaction.on_commit(_move_on, robust=True)
 
 
 def kept(key: str, seconds: int, compute: Callable[[], T]) -> T:
@@ -62,9 +66,16 @@ def kept(key: str, seconds: int, compute: Callable[[], T]) -> T:
     cache can store (picklable) and that does not depend on who asks."""
     if seconds <= 0:
         return compute()
-    full_key = f"kept:{key}:{last_change()}"
-    value = cache.get(full_key)
+    try:
+        full_key = f"kept:{key}:{last_change()}"
+        value = cache.get(full_key)
+    except Exception:  # noqa: BLE001 - the page computes what it shows without the cache
+        logger.warning("Cache unavailable: %s computed at every request", key, exc_info=True)
+        return compute()
     if value is None:
         value = compute()
-        cache.set(full_key, value, seconds)
+        try:
+            cache.set(full_key, value, seconds)
+        except Exception:  # noqa: BLE001 - kept next time, when the cache answers again
+            logger.warning("Cache unavailable: %s not kept", key, exc_info=True)
     return value

@@ -172,3 +172,17 @@ def test_the_rows_are_kept_in_a_shared_redis_cache(client_for, nurse, observed, 
     kept = _board(client, AT + dt.timedelta(seconds=2))
     assert "Okafor-Lind" not in kept and "Updated 10:02:00." in kept
     assert kept.count('<tr class="status-') == first.count('<tr class="status-') == 1
+
+
+def test_the_board_is_computed_when_the_cache_cannot_be_reached(client_for, nurse, observed, settings):
+    """A Redis cache that is down costs the board its copies, never the page; a change
+    committed meanwhile stays committed."""
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"}
+    }
+    client = client_for(nurse)
+    assert "Pat Example" in _board(client)
+    Patient.objects.filter(pk=observed.patient_id).update(last_name="Okafor-Lind")
+    assert "Okafor-Lind" in _board(client)  # nothing was kept
+    _reading_on_the_nurses_page(client, observed, nurse)
+    assert "151/82" in _board(client)
