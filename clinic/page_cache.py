@@ -35,12 +35,17 @@ CHANGE_ACTIONS = frozenset({AuditAction.CREATE, AuditAction.UPDATE, AuditAction.
 CHANGE_KEY = "kept:change"
 
 
+def _start() -> None:
+    """A new change number, unless another process has just started one: the clock's
+    nanoseconds, so no copy kept under an earlier number is taken for current."""
+    cache.add(CHANGE_KEY, time.time_ns(), timeout=None)
+
+
 def last_change() -> int:
-    """The current change number. When the cache has none (first use, or evicted) it starts at
-    the clock's nanoseconds, so no copy kept under an earlier number is taken for current."""
+    """The current change number, started when the cache has none (first use, or evicted)."""
     number = cache.get(CHANGE_KEY)
     if number is None:
-        cache.add(CHANGE_KEY, time.time_ns(), timeout=None)
+        _start()
         number = cache.get(CHANGE_KEY)
     return number
 
@@ -48,8 +53,8 @@ def last_change() -> int:
 def _move_on() -> None:
     try:
         cache.incr(CHANGE_KEY)
-    except ValueError:  # no number kept: the next reader starts a new one
-        cache.add(CHANGE_KEY, time.time_ns(), timeout=None)
+    except ValueError:  # no number kept: start a new one
+        _start()
 
 
 def changed() -> None:

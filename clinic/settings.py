@@ -164,9 +164,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache ----------------------------------------------------------------------------
 # Computed compliance reports for REPORT_CACHE_SECONDS, the board's rows and the schedule
-# grids for PAGE_CACHE_SECONDS (clinic.page_cache) and the patient link's rate-limit counts. CACHE_URL
-# (redis://host:6379/1): Django's Redis cache, shared by every web process, so a limit holds
-# across gunicorn workers and machines. Empty (the embedded default): each process's own memory.
+# grids for PAGE_CACHE_SECONDS (clinic.page_cache) and the patient link's rate-limit counts.
+# CACHE_URL (redis://host:6379/1): Django's Redis cache, shared by every web process, so a
+# limit and a kept page's change number hold across gunicorn workers and machines. Empty (the
+# embedded default): each process's own memory.
 CACHE_URL = env_str("CACHE_URL", "")
 if CACHE_URL and not re.match(r"rediss?://", CACHE_URL):
     raise ImproperlyConfigured(f"CACHE_URL must be a redis:// or rediss:// URL, not {CACHE_URL!r}")

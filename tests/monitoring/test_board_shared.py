@@ -4,10 +4,6 @@ ends the board's copies in every gunicorn worker at once, long before their seco
 
 import datetime as dt
 import os
-import subprocess  # noqa: S404 - starts gunicorn
-import sys
-import time
-import urllib.request
 
 import pytest
 from django.conf import settings as django_settings
@@ -16,7 +12,7 @@ from django.utils import timezone
 
 from scheduling import services as scheduling_services
 from tests import factories
-from tests.clinic.test_shared_limits import ROOT, _database_url, _free_port, _get
+from tests.gunicorn_server import get, gunicorn
 
 WORKERS = 2
 
@@ -44,38 +40,15 @@ def shared_cache(settings):
 
 @pytest.fixture
 def server(shared_cache):
-    port = _free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": _database_url(),
-        "CACHE_URL": shared_cache,
-        "PAGE_CACHE_SECONDS": "600",  # only the change number can end a copy within this test
-        "DEBUG": "True",
-        "AUDIT_CHAIN_KEY": django_settings.AUDIT_CHAIN_KEY,
-    }
-    cmd = [sys.executable, "-m", "gunicorn", "clinic.wsgi:application", "--workers", str(WORKERS)]
-    process = subprocess.Popen(  # noqa: S603
-        [*cmd, "--bind", f"127.0.0.1:{port}", "--log-level", "warning"], cwd=ROOT, env=env
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                _get(f"{base}/accounts/login/")
-                break
-            except OSError:
-                time.sleep(0.2)
+    # Only the change number can end a copy within this test.
+    with gunicorn(workers=WORKERS, env={"CACHE_URL": shared_cache, "PAGE_CACHE_SECONDS": "600"}) as base:
         yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
 
 
 def _board(base: str, cookie: str, site) -> str:
-    request = urllib.request.Request(f"{base}/board/table/?site={site.pk}", headers={"Cookie": f"sessionid={cookie}"})
-    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - our own test server
-        assert response.status == 200
-        return response.read().decode()
+    status, body = get(f"{base}/board/table/?site={site.pk}", headers={"Cookie": f"sessionid={cookie}"})
+    assert status == 200
+    return body
 
 
 @pytest.mark.django_db(transaction=True)
